@@ -1,0 +1,133 @@
+"""Input checks shared by every public entry point.
+
+Errors name the argument, what was expected and what was given (STYLE.md §6).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "all_finite",
+    "as_float_tensor",
+    "as_label_tensor",
+    "check_nonnegative",
+    "check_choice",
+]
+
+
+def all_finite(tensor: torch.Tensor) -> bool:
+    """True when no entry is NaN or +-inf.
+
+    A plain sum is the cheapest test (NaN and inf propagate); only when it is not finite,
+    which finite values can also cause by overflowing, do we look element by element.
+    """
+    if math.isfinite(float(tensor.sum())):
+        return True
+    return bool(torch.isfinite(tensor).all())
+
+
+def _to_tensor(value: Any, name: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # pragma: no cover - exotic inputs
+        raise ValueError(f"{name} must be array-like; got {type(value).__name__}") from exc
+    if array.dtype == object:
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must hold numbers; got an object array") from exc
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def as_float_tensor(
+    value: Any,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] = 2,
+    n_features: int | None = None,
+    fitted_by: str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Return ``value`` as a floating tensor after checking its shape and finiteness.
+
+    Integer inputs become float64 (float32 tensors and arrays keep their dtype); the
+    input is never modified in place.
+    """
+    tensor = _to_tensor(value, name)
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if tensor.ndim not in allowed:
+        shape_word = " or ".join(f"{d}-D" for d in allowed)
+        expected = " of shape (n_samples, n_features)" if allowed == (2,) else ""
+        raise ValueError(
+            f"{name} must be a {shape_word} array{expected}; got shape {tuple(tensor.shape)}"
+        )
+    if not tensor.is_floating_point():
+        if tensor.dtype == torch.bool or tensor.is_complex():
+            raise ValueError(f"{name} must hold real numbers; got dtype {tensor.dtype}")
+        tensor = tensor.to(torch.float64)
+    if dtype is not None:
+        tensor = tensor.to(dtype)
+    elif tensor.dtype in (torch.float16, torch.bfloat16):
+        tensor = tensor.to(torch.float32)
+    if tensor.numel() and not all_finite(tensor):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if n_features is not None and tensor.ndim == 2 and tensor.shape[1] != n_features:
+        who = f"{fitted_by} was fitted" if fitted_by else "expected"
+        raise ValueError(
+            f"{name} has {tensor.shape[1]} features, but {who} with {n_features} features"
+        )
+    return tensor
+
+
+def as_label_tensor(value: Any, name: str, *, n_samples: int | None = None) -> torch.Tensor:
+    """Return integer class labels of shape (n_samples,) as an int64 tensor."""
+    tensor = _to_tensor(value, name)
+    if tensor.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array of integer class labels of shape (n_samples,); "
+            f"got shape {tuple(tensor.shape)}"
+        )
+    if tensor.is_floating_point():
+        if not bool(torch.isfinite(tensor).all()) or not bool(
+            (tensor == torch.round(tensor)).all()
+        ):
+            raise ValueError(f"{name} must contain integer class labels; got non-integer values")
+        tensor = tensor.to(torch.int64)
+    elif tensor.dtype == torch.bool or tensor.is_complex():
+        raise ValueError(f"{name} must contain integer class labels; got dtype {tensor.dtype}")
+    else:
+        tensor = tensor.to(torch.int64)
+    if n_samples is not None and tensor.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {tensor.shape[0]} labels, but the inputs have {n_samples} samples"
+        )
+    return tensor
+
+
+def check_nonnegative(value: float, name: str, owner: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be a float >= 0. Got {value!r} instead."
+        )
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be a float >= 0. Got {value!r} instead."
+        )
+    return float(value)
+
+
+def check_choice(value: Any, name: str, owner: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be one of {options}. Got {value!r} instead."
+        )
+    return value

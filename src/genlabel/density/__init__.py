@@ -1,0 +1,20 @@
+"""Class-conditional densities p_c(x), evaluated in log space for all classes at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._base import ClassDensity
+from .gaussian import GaussianClassDensity
+from .kde import KDEClassDensity
+
+__all__ = ["ClassDensity", "GaussianClassDensity", "KDEClassDensity", "make_density"]
+
+DENSITIES = {"gm": GaussianClassDensity, "kde": KDEClassDensity}
+
+
+def make_density(name: str, **params: Any) -> ClassDensity:
+    """Build a density by name: ``"gm"`` (:class:`GaussianClassDensity`) or ``"kde"``."""
+    if name not in DENSITIES:
+        raise ValueError(f"Unknown density {name!r}; expected one of {sorted(DENSITIES)}")
+    return DENSITIES[name](**params)

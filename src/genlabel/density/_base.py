@@ -1,0 +1,175 @@
+"""Shared machinery of the class-conditional densities p_c(x) (SPEC §4)."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .._validation import as_float_tensor, as_label_tensor
+
+__all__ = ["ClassDensity", "stable_cholesky", "finite_log_prob"]
+
+# Bounded working memory of one log_prob chunk, counted in tensor elements.
+_CHUNK_ELEMENTS = 1 << 22
+
+
+def stable_cholesky(cov: torch.Tensor) -> torch.Tensor:
+    """Cholesky factors of a batch of symmetric PSD matrices (..., d, d).
+
+    A matrix that is not numerically positive definite (a singular covariance with
+    ``reg=0``, say) gets a growing diagonal jitter, relative to its scale, until it
+    factorises: we prefer a slightly wider Gaussian to a crash or a NaN.
+    """
+    cov = 0.5 * (cov + cov.transpose(-1, -2))
+    chol, info = torch.linalg.cholesky_ex(cov)
+    if not bool((info > 0).any()):
+        return chol
+    d = cov.shape[-1]
+    eye = torch.eye(d, dtype=cov.dtype, device=cov.device)
+    scale = torch.diagonal(cov, dim1=-2, dim2=-1).mean(-1).clamp_min(1.0)
+    jitter = torch.finfo(cov.dtype).eps * scale
+    for _ in range(40):
+        bad = info > 0
+        fixed = cov + (jitter * bad)[..., None, None] * eye
+        chol, info = torch.linalg.cholesky_ex(fixed)
+        if not bool((info > 0).any()):
+            return chol
+        jitter = jitter * 10.0
+    raise RuntimeError("could not factorise a covariance matrix even with jitter")  # pragma: no cover
+
+
+def finite_log_prob(log_prob: torch.Tensor) -> torch.Tensor:
+    """Clamp log-densities to the most negative finite value of their dtype.
+
+    Far-away points may underflow to -inf in float32; a label built from an -inf row is
+    still fine, but downstream losses multiply by log-probabilities, so we keep them finite.
+    """
+    return log_prob.clamp_min_(torch.finfo(log_prob.dtype).min)
+
+
+class ClassDensity(ABC):
+    """Base class: one density per class, evaluated for every class at once.
+
+    Subclasses implement :meth:`_fit_classes` and :meth:`_log_prob_chunk`. Fitted
+    statistics are kept in float64 and cast to the query's dtype and device on demand.
+    """
+
+    classes_: torch.Tensor
+    n_features_in_: int
+    class_counts_: torch.Tensor
+
+    def fit(self, X: Any, y: Any, classes: Sequence[int] | Any | None = None) -> ClassDensity:
+        """Fit one density per class.
+
+        Parameters
+        ----------
+        X : array-like or tensor of shape (n_samples, n_features)
+        y : array-like or tensor of shape (n_samples,)
+            Integer class labels.
+        classes : sequence of int, optional
+            The classes, in the column order of :meth:`log_prob`. Defaults to the sorted
+            unique labels of ``y``; a class given here but absent from ``y`` gets
+            probability zero (the most negative finite log-density).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        name = type(self).__name__
+        X = as_float_tensor(X, "X")
+        if X.shape[0] == 0:
+            raise ValueError(f"X must hold at least one sample to fit {name}; got 0")
+        y = as_label_tensor(y, "y", n_samples=X.shape[0]).to(X.device)
+        if classes is None:
+            classes_t = torch.unique(y)
+        else:
+            classes_t = as_label_tensor(torch.as_tensor(classes), "classes").to(X.device)
+            if classes_t.numel() == 0:
+                raise ValueError("classes must name at least one class; got an empty sequence")
+            if torch.unique(classes_t).numel() != classes_t.numel():
+                raise ValueError(f"classes must not repeat a class; got {classes_t.tolist()}")
+            unknown = ~torch.isin(y, classes_t)
+            if bool(unknown.any()):
+                bad = torch.unique(y[unknown]).tolist()
+                raise ValueError(
+                    f"y contains labels {bad} that are not in classes {classes_t.tolist()}"
+                )
+        # Column j of log_prob is class classes_[j]; map labels to those indices.
+        order = torch.argsort(classes_t)
+        sorted_classes = classes_t[order]
+        index = order[torch.searchsorted(sorted_classes, y)]
+        self.classes_ = classes_t.cpu()
+        self.n_features_in_ = int(X.shape[1])
+        k = int(classes_t.numel())
+        self.class_counts_ = torch.bincount(index, minlength=k).cpu()
+        self._cache: dict[tuple[torch.dtype, torch.device], dict[str, torch.Tensor]] = {}
+        self._params = self._fit_classes(X.to(torch.float64), index, k)
+        return self
+
+    def log_prob(self, Z: Any) -> torch.Tensor:
+        """Log-density of every point under every class.
+
+        Parameters
+        ----------
+        Z : array-like or tensor of shape (n_points, n_features)
+
+        Returns
+        -------
+        Tensor of shape (n_points, n_classes)
+            ``log p_c(z)`` for each class of ``classes_``, finite, in Z's floating dtype
+            (float64 for integer input) and on Z's device.
+        """
+        self._check_fitted()
+        name = type(self).__name__
+        Z = as_float_tensor(Z, "Z", n_features=self.n_features_in_, fitted_by=name)
+        params = self._params_for(Z.dtype, Z.device)
+        k = int(self.classes_.numel())
+        if Z.shape[0] == 0:
+            return Z.new_zeros((0, k))
+        rows = max(1, _CHUNK_ELEMENTS // max(1, self._elements_per_row()))
+        if Z.shape[0] <= rows:  # the common case (a batch): no split/cat overhead
+            return finite_log_prob(self._log_prob_chunk(Z, params))
+        out = [self._log_prob_chunk(chunk, params) for chunk in torch.split(Z, rows)]
+        return finite_log_prob(torch.cat(out, dim=0))
+
+    # -- helpers for subclasses -------------------------------------------------------
+    def _params_for(self, dtype: torch.dtype, device: torch.device) -> dict[str, torch.Tensor]:
+        key = (dtype, device)
+        if key not in self._cache:
+            self._cache[key] = {
+                name: t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype)
+                for name, t in self._params.items()
+            }
+        return self._cache[key]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "_params"):
+            raise RuntimeError(
+                f"This {type(self).__name__} instance is not fitted yet; call 'fit' first"
+            )
+
+    @staticmethod
+    def _log_2pi(d: int) -> float:
+        return d * math.log(2.0 * math.pi)
+
+    @abstractmethod
+    def _check_params(self) -> None: ...
+
+    @abstractmethod
+    def _fit_classes(self, X: torch.Tensor, index: torch.Tensor, k: int) -> dict[str, torch.Tensor]: ...
+
+    @abstractmethod
+    def _elements_per_row(self) -> int: ...
+
+    @abstractmethod
+    def _log_prob_chunk(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor: ...
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state

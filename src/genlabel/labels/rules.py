@@ -1,0 +1,154 @@
+"""Label rules for mixed points (SPEC §3).
+
+Every function is batched over points (no Python loop over samples) and returns rows
+that are finite, non-negative and sum to one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "linear_labels",
+    "logistic_labels",
+    "logistic_ratio",
+    "nearest_neighbor_labels",
+    "nearest_neighbor_indices",
+    "intrusion_keep_mask",
+    "genlabel_targets",
+]
+
+_NN_CHUNK_ELEMENTS = 1 << 22
+
+
+def _lam_column(lam: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
+    lam_t = torch.as_tensor(lam, dtype=like.dtype, device=like.device)
+    if lam_t.ndim == 0:
+        return lam_t
+    if lam_t.shape != like.shape[:1]:
+        raise ValueError(
+            f"lam must be a scalar or of shape ({like.shape[0]},); got {tuple(lam_t.shape)}"
+        )
+    return lam_t.unsqueeze(-1)
+
+
+def linear_labels(
+    targets_a: torch.Tensor, targets_b: torch.Tensor, lam: torch.Tensor | float
+) -> torch.Tensor:
+    """Mixup's label lam * y_a + (1 - lam) * y_b; lam a scalar or of shape (n,)."""
+    lam_col = _lam_column(lam, targets_a)
+    return lam_col * targets_a + (1 - lam_col) * targets_b
+
+
+def logistic_ratio(lam: torch.Tensor | float, sigma2: float = 0.1) -> torch.Tensor:
+    """rho = 1 / (1 + exp(-2 (lam - 1/2) / sigma^2)) (SPEC §2)."""
+    if not sigma2 > 0:
+        raise ValueError(f"sigma2 must be a float in the range (0.0, inf); got {sigma2!r}")
+    lam_t = torch.as_tensor(lam)
+    if not lam_t.is_floating_point():
+        lam_t = lam_t.double()
+    return torch.sigmoid(2.0 * (lam_t - 0.5) / sigma2)
+
+
+def logistic_labels(
+    targets_a: torch.Tensor,
+    targets_b: torch.Tensor,
+    lam: torch.Tensor | float,
+    sigma2: float = 0.1,
+) -> torch.Tensor:
+    """The logistic label rho * y_a + (1 - rho) * y_b (SPEC §2, §3)."""
+    rho = logistic_ratio(torch.as_tensor(lam, dtype=targets_a.dtype, device=targets_a.device), sigma2)
+    return linear_labels(targets_a, targets_b, rho)
+
+
+def nearest_neighbor_indices(points: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest reference point (Euclidean) for every point, shape (m,)."""
+    if reference.shape[0] == 0:
+        raise ValueError("reference must hold at least one point")
+    if points.shape[-1] != reference.shape[-1]:
+        raise ValueError(
+            f"points have {points.shape[-1]} features but reference has {reference.shape[-1]}"
+        )
+    points = points.reshape(points.shape[0], -1)
+    reference = reference.reshape(reference.shape[0], -1).to(points)
+    rows = max(1, _NN_CHUNK_ELEMENTS // max(1, reference.shape[0]))
+    out = []
+    sq_ref = reference.square().sum(-1)
+    for chunk in torch.split(points, rows):
+        # argmin_j |x - r_j|^2 = argmin_j (|r_j|^2 - 2 x.r_j): one matmul per chunk.
+        scores = sq_ref.unsqueeze(0) - 2 * chunk @ reference.T
+        out.append(scores.argmin(-1))
+    return torch.cat(out) if out else points.new_zeros((0,), dtype=torch.long)
+
+
+def nearest_neighbor_labels(
+    points: torch.Tensor, reference: torch.Tensor, reference_labels: torch.Tensor, num_classes: int
+) -> torch.Tensor:
+    """One-hot label of the nearest reference point (SPEC §3, nearest neighbour)."""
+    idx = nearest_neighbor_indices(points, reference)
+    return F.one_hot(reference_labels.to(idx.device)[idx], num_classes).to(points.dtype)
+
+
+def intrusion_keep_mask(
+    points: torch.Tensor,
+    reference: torch.Tensor,
+    reference_labels: torch.Tensor,
+    labels_a: torch.Tensor,
+    labels_b: torch.Tensor,
+) -> torch.Tensor:
+    """True where a mixed point is kept: its nearest training point's label is one of the pair's.
+
+    Mixup + excluding manifold intrusion (SPEC §3) drops the other points.
+    """
+    nearest = reference_labels.to(points.device)[nearest_neighbor_indices(points, reference)]
+    return (nearest == labels_a) | (nearest == labels_b)
+
+
+def genlabel_targets(
+    log_probs: torch.Tensor,
+    top_k: int | None = None,
+    log_prior: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """GenLabel's label softmax_c(log p_c(x_mix)) (SPEC §3).
+
+    Parameters
+    ----------
+    log_probs : Tensor of shape (n, k)
+        Class log-densities of the mixed points.
+    top_k : int, optional
+        Keep only the ``top_k`` most likely classes (2 gives "GenLabel top-2").
+    log_prior : Tensor of shape (k,), optional
+        Added to the log-densities (a prior-weighted label); none by default, as SPEC §3.
+
+    Returns
+    -------
+    Tensor of shape (n, k)
+        Finite, non-negative rows that sum to one, in log_probs' dtype.
+    """
+    if log_probs.ndim != 2:
+        raise ValueError(
+            f"log_probs must be of shape (n_samples, n_classes); got {tuple(log_probs.shape)}"
+        )
+    work = log_probs.float() if log_probs.dtype in (torch.float16, torch.bfloat16) else log_probs
+    if log_prior is not None:
+        work = work + torch.as_tensor(log_prior, dtype=work.dtype, device=work.device)
+    unmasked = work
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be a positive integer or None; got {top_k!r}")
+        if top_k < work.shape[1]:
+            keep = torch.topk(work, top_k, dim=1).indices
+            mask = torch.zeros_like(work, dtype=torch.bool).scatter_(1, keep, True)
+            work = work.masked_fill(~mask, -torch.inf)
+    labels = torch.softmax(work, dim=1)
+    # Fast path: a finite sum means every label is finite. Otherwise find out why: NaN or
+    # +inf inputs are errors; rows that are -inf everywhere (0/0) get clamped and redone.
+    if labels.numel() and not math.isfinite(float(labels.sum())):
+        if bool(torch.isnan(unmasked).any()) or bool(torch.isposinf(unmasked).any()):
+            raise ValueError("log_probs contains NaN or +inf values")
+        finite = unmasked.clamp_min(torch.finfo(unmasked.dtype).min)
+        return genlabel_targets(finite, top_k=top_k).to(log_probs.dtype)
+    return labels.to(log_probs.dtype)

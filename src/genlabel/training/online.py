@@ -1,0 +1,131 @@
+"""Online class statistics in a latent space (Algorithm 3, SPEC §5)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..labels import genlabel_targets
+
+__all__ = ["OnlineGaussianLabeler"]
+
+
+class OnlineGaussianLabeler(nn.Module):
+    """EMA class Gaussians N(mu_c, sigma_c^2 I) on features, and top-2 GenLabel labels.
+
+    Every :meth:`update` (SPEC §5, Algorithm 3, step 1), for each class c in the batch:
+    ``mu_c <- (1-beta) mean_c + beta mu_c``; ``sigma_c^2 <- (1-beta) s_c + beta sigma_c^2``,
+    where s_c = trace(cov of the class features around the new mu_c) / d. Classes absent
+    from the batch keep their statistics. Start: mu_c = 0, sigma_c^2 = 1.
+
+    The log-density is the proper Gaussian one, with the 1/2 in the exponent (the paper's
+    pseudo-code drops it).
+
+    Under ``torch.distributed`` the per-class counts, sums and sums of squared norms are
+    all-reduced before the update, so N workers see the statistics of the global batch and
+    produce the same labels as one worker with the concatenated batch.
+
+    Parameters
+    ----------
+    num_classes : int
+    dim : int
+        Feature width d.
+    memory : float, default=0.9
+        The memory ratio beta in [0, 1).
+    top_k : int or None, default=2
+        Classes kept in the label (SPEC §5: the two most likely).
+    min_variance : float, default=1e-6
+        Floor of sigma_c^2 (a class seen once has zero spread).
+    process_group : optional
+        The torch.distributed group to reduce over (default: the world, when initialised).
+    """
+
+    means: torch.Tensor
+    variances: torch.Tensor
+    seen: torch.Tensor
+
+    def __init__(
+        self,
+        num_classes: int,
+        dim: int,
+        *,
+        memory: float = 0.9,
+        top_k: int | None = 2,
+        min_variance: float = 1e-6,
+        process_group: object | None = None,
+    ):
+        super().__init__()
+        if num_classes < 1 or dim < 1:
+            raise ValueError(f"num_classes and dim must be positive; got {num_classes}, {dim}")
+        if not 0.0 <= memory < 1.0:
+            raise ValueError(f"memory must be in [0, 1); got {memory!r}")
+        self.num_classes = num_classes
+        self.dim = dim
+        self.memory = float(memory)
+        self.top_k = top_k
+        self.min_variance = float(min_variance)
+        self.process_group = process_group
+        self.register_buffer("means", torch.zeros(num_classes, dim, dtype=torch.float64))
+        self.register_buffer("variances", torch.ones(num_classes, dtype=torch.float64))
+        self.register_buffer("seen", torch.zeros(num_classes, dtype=torch.int64))
+
+    def _check_features(self, features: torch.Tensor, name: str) -> torch.Tensor:
+        if features.ndim != 2 or features.shape[1] != self.dim:
+            raise ValueError(
+                f"{name} must be of shape (batch_size, {self.dim}); got {tuple(features.shape)}"
+            )
+        if not bool(torch.isfinite(features).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        return features
+
+    @torch.no_grad()
+    def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        """Update the class statistics with a batch of clean features (step 1)."""
+        features = self._check_features(features.detach(), "features")
+        if labels.shape != features.shape[:1]:
+            raise ValueError(
+                f"Expected labels to be a tensor of shape ({features.shape[0]},), got {tuple(labels.shape)}"
+            )
+        z = features.to(device=self.means.device, dtype=torch.float64)
+        labels = labels.to(self.means.device).long()
+        k, d = self.num_classes, self.dim
+        # Packed per-class statistics [count, sum_1..sum_d, sum of squared norms], reduced
+        # in one collective so that the update sees the global batch.
+        stats = torch.zeros(k, d + 2, dtype=torch.float64, device=z.device)
+        stats[:, 0].index_add_(0, labels, torch.ones_like(labels, dtype=torch.float64))
+        stats[:, 1 : d + 1].index_add_(0, labels, z)
+        stats[:, d + 1].index_add_(0, labels, z.square().sum(-1))
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size(self.process_group) > 1:
+            dist.all_reduce(stats, op=dist.ReduceOp.SUM, group=self.process_group)
+        counts, sums, sq = stats[:, 0], stats[:, 1 : d + 1], stats[:, d + 1]
+        present = counts > 0
+        safe = counts.clamp_min(1.0)
+        beta = self.memory
+        new_means = (1 - beta) * sums / safe[:, None] + beta * self.means
+        # sum ||z - mu||^2 = sum ||z||^2 - 2 mu . sum z + n ||mu||^2 around the new mean.
+        spread = sq - 2 * (new_means * sums).sum(-1) + counts * new_means.square().sum(-1)
+        batch_var = (spread.clamp_min(0.0) / (safe * d)).clamp_min(self.min_variance)
+        new_vars = (1 - beta) * batch_var + beta * self.variances
+        self.means.copy_(torch.where(present[:, None], new_means, self.means))
+        self.variances.copy_(torch.where(present, new_vars, self.variances))
+        self.seen.add_(counts.long())
+
+    def log_prob(self, features: torch.Tensor) -> torch.Tensor:
+        """log N(z; mu_c, sigma_c^2 I) for every class, shape (n, k), in features' dtype."""
+        features = self._check_features(features, "features")
+        z = features.detach().to(device=self.means.device, dtype=torch.float64)
+        sq = torch.cdist(z, self.means).square()  # (n, k)
+        var = self.variances.clamp_min(self.min_variance)
+        log_prob = -0.5 * (sq / var + self.dim * torch.log(2 * math.pi * var))
+        dtype = features.dtype if features.dtype in (torch.float32, torch.float64) else torch.float32
+        return log_prob.to(device=features.device, dtype=dtype)
+
+    def targets(self, features_mix: torch.Tensor) -> torch.Tensor:
+        """Top-k GenLabel labels of mixed features (step 2), shape (n, k)."""
+        return genlabel_targets(self.log_prob(features_mix), top_k=self.top_k)
+
+    def extra_repr(self) -> str:
+        return f"num_classes={self.num_classes}, dim={self.dim}, memory={self.memory}, top_k={self.top_k}"

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from genlabel import GenLabelMixup, LABEL_RULES
+from genlabel.datasets import make_toy
+
+from tests._asserts import assert_valid_labels
+
+
+def _data() -> tuple[torch.Tensor, torch.Tensor]:
+    X, y = make_toy("gaussian9", 450, random_state=0)
+    return torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+
+
+@pytest.mark.parametrize("rule", LABEL_RULES)
+def test_every_rule_trains_in_three_lines(rule: str) -> None:
+    X, y = _data()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 9))
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    mixer = GenLabelMixup(num_classes=9, rule=rule, gamma=0.8, seed=0).fit(X, y)
+    for _ in range(60):
+        for idx in torch.randperm(len(X)).split(128):
+            batch = mixer(X[idx], y[idx])
+            loss = mixer.loss(model(batch.inputs), batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        assert_valid_labels(batch.targets)
+    acc = (model(X).argmax(1) == y).float().mean()
+    assert acc > 0.9
+
+
+def test_genlabel_labels_undo_manifold_intrusion() -> None:
+    X, y = _data()
+    mixer = GenLabelMixup(num_classes=9, seed=0).fit(X, y)
+    # Mix corner classes 0 and 8 at lam = 1/2: the point is the center of class 4.
+    inputs = torch.stack([X[y == 0][0], X[y == 8][0]])
+    mixer.alpha = 0.0  # no draw; label the given points directly
+    mixer_out = mixer.density.log_prob(inputs.mean(0, keepdim=True))
+    assert int(mixer_out.argmax()) == 4
+
+
+def test_gamma_zero_genlabel_loss_equals_mixup_loss() -> None:
+    X, y = _data()
+    logits = torch.randn(len(X), 9)
+    a = GenLabelMixup(9, rule="genlabel", gamma=0.0, seed=1).fit(X, y)
+    b = GenLabelMixup(9, rule="linear", seed=1)
+    ba, bb = a(X, y), b(X, y)
+    torch.testing.assert_close(ba.inputs, bb.inputs)
+    torch.testing.assert_close(a.loss(logits, ba), b.loss(logits, bb))
+
+
+def test_algorithm2_fit_on_features_from_a_dataloader() -> None:
+    X, y = _data()
+    features = nn.Sequential(nn.Linear(2, 16), nn.Tanh())
+    loader = DataLoader(TensorDataset(X, y), batch_size=100)
+    mixer = GenLabelMixup(9, density="kde", feature_extractor=features, seed=0).fit(loader)
+    assert mixer.density.n_features_in_ == 16
+    batch = mixer(X[:50], y[:50])
+    assert batch.inputs.shape == (50, 2)
+    assert_valid_labels(batch.targets, 50, 9)
+    assert features[0].weight.grad is None
+
+
+def test_exclude_intrusion_drops_points_through_the_weight() -> None:
+    X, y = _data()
+    mixer = GenLabelMixup(9, rule="exclude_intrusion", seed=0).fit(X, y)
+    batch = mixer(X, y)
+    assert set(batch.weight.unique().tolist()) <= {0.0, 1.0}
+    assert 0 < float(batch.weight.mean()) < 1
+
+
+def test_dropin_errors() -> None:
+    X, y = _data()
+    with pytest.raises(ValueError, match="'rule' parameter of GenLabelMixup must be one of"):
+        GenLabelMixup(9, rule="cutmix")
+    with pytest.raises(ValueError, match="'gamma' parameter"):
+        GenLabelMixup(9, gamma=2.0)
+    with pytest.raises(RuntimeError, match="must be fitted"):
+        GenLabelMixup(9)(X, y)
+    with pytest.raises(ValueError, match=r"y must hold class indices in \[0, 3\)"):
+        GenLabelMixup(3).fit(X, y)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        GenLabelMixup(9).fit(np.full((4, 2), np.nan), [0, 1, 2, 3])

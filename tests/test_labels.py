@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as hst
+from hypothesis.extra.numpy import arrays
+
+from genlabel.density import GaussianClassDensity
+from genlabel.labels import (
+    genlabel_targets,
+    intrusion_keep_mask,
+    linear_labels,
+    logistic_labels,
+    logistic_ratio,
+    nearest_neighbor_labels,
+)
+
+from tests._asserts import assert_valid_labels
+
+log_prob_rows = arrays(
+    np.float64,
+    hst.tuples(hst.integers(1, 8), hst.integers(1, 6)),
+    elements=hst.one_of(
+        hst.floats(-1e30, 50, allow_nan=False),
+        hst.just(-np.inf),
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(log_prob_rows, hst.sampled_from([None, 1, 2, 3]))
+def test_genlabel_targets_are_valid_labels(lp: np.ndarray, top_k: int | None) -> None:
+    labels = genlabel_targets(torch.from_numpy(lp), top_k=top_k)
+    assert_valid_labels(labels, *lp.shape)
+    if top_k is not None:
+        assert int((labels > 0).sum(1).max()) <= top_k
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    arrays(np.float64, hst.tuples(hst.integers(2, 8), hst.integers(2, 6)), elements=hst.floats(-100, 10)),
+    hst.randoms(use_true_random=False),
+)
+def test_genlabel_targets_are_permutation_equivariant(lp: np.ndarray, rnd) -> None:
+    rows = list(range(lp.shape[0]))
+    cols = list(range(lp.shape[1]))
+    rnd.shuffle(rows)
+    rnd.shuffle(cols)
+    t = torch.from_numpy(lp)
+    base = genlabel_targets(t)
+    permuted = genlabel_targets(t[rows][:, cols])
+    torch.testing.assert_close(permuted, base[rows][:, cols])
+
+
+def test_genlabel_is_softmax_of_log_probs_and_prior_shifts_it() -> None:
+    lp = torch.tensor([[0.0, np.log(3.0)], [-1e4, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(genlabel_targets(lp)[0], torch.tensor([0.25, 0.75], dtype=torch.float64))
+    prior = torch.log(torch.tensor([3.0, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(genlabel_targets(lp, log_prior=prior)[0], torch.tensor([0.5, 0.5], dtype=torch.float64))
+
+
+def test_top2_matches_the_spec_formula() -> None:
+    p = torch.tensor([[0.1, 0.5, 0.3, 0.1]], dtype=torch.float64)
+    got = genlabel_targets(p.log(), top_k=2)
+    torch.testing.assert_close(got, torch.tensor([[0.0, 0.625, 0.375, 0.0]], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("sigma2", [0.05, 0.1, 0.5])
+def test_proposition_1_with_fitted_gaussians(sigma2: float) -> None:
+    # Points {m - s, m + s} have ML mean m and variance s^2 exactly: fit, don't set.
+    s = np.sqrt(sigma2)
+    X = np.array([[-s], [s], [1 - s], [1 + s]])
+    dens = GaussianClassDensity(reg=0.0).fit(X, [0, 0, 1, 1])
+    lam = torch.linspace(0, 1, 11, dtype=torch.float64)
+    y_gen = genlabel_targets(dens.log_prob(lam[:, None]))[:, 1]
+    torch.testing.assert_close(y_gen, torch.sigmoid((lam - 0.5) / sigma2))
+    # ... while mixup's label of the same point is lam itself.
+    ya = torch.tensor([[0.0, 1.0]], dtype=torch.float64).expand(11, 2)
+    y_mix = linear_labels(ya, ya.flip(1), lam)
+    torch.testing.assert_close(y_mix[:, 1].double(), lam)
+
+
+def test_linear_and_logistic_labels() -> None:
+    ya = torch.eye(3)[[0, 1]]
+    yb = torch.eye(3)[[2, 2]]
+    lam = torch.tensor([0.3, 0.8])
+    torch.testing.assert_close(linear_labels(ya, yb, lam), torch.tensor([[0.3, 0, 0.7], [0, 0.8, 0.2]]))
+    rho = 1 / (1 + np.exp(-2 * (np.array([0.3, 0.8]) - 0.5) / 0.1))
+    got = logistic_labels(ya, yb, lam, sigma2=0.1)
+    np.testing.assert_allclose(got[:, 0].numpy(), [rho[0], 0], rtol=1e-6)
+    np.testing.assert_allclose(got[:, 1].numpy(), [0, rho[1]], rtol=1e-6)
+    assert_valid_labels(got)
+    assert float(logistic_ratio(0.5)) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="sigma2 must be"):
+        logistic_ratio(0.3, sigma2=0.0)
+    with pytest.raises(ValueError, match=r"lam must be a scalar or of shape \(2,\)"):
+        linear_labels(ya, yb, torch.ones(3))
+
+
+def test_nearest_neighbor_labels_match_brute_force() -> None:
+    rng = np.random.default_rng(0)
+    ref = torch.tensor(rng.normal(size=(300, 4)))
+    ref_y = torch.tensor(rng.integers(0, 5, 300))
+    pts = torch.tensor(rng.normal(size=(77, 4)))
+    got = nearest_neighbor_labels(pts, ref, ref_y, 5)
+    brute = ref_y[torch.cdist(pts, ref).argmin(1)]
+    assert_valid_labels(got, 77, 5)
+    torch.testing.assert_close(got.argmax(1), brute)
+
+
+def test_intrusion_mask_drops_points_whose_nearest_label_is_a_third_class() -> None:
+    ref = torch.tensor([[0.0], [1.0], [2.0]])
+    ref_y = torch.tensor([0, 1, 2])
+    # The midpoint of classes 0 and 2 lands on class 1: manifold intrusion.
+    pts = torch.tensor([[1.0], [0.1]])
+    keep = intrusion_keep_mask(pts, ref, ref_y, torch.tensor([0, 0]), torch.tensor([2, 2]))
+    assert keep.tolist() == [False, True]
+
+
+def test_genlabel_targets_bad_input() -> None:
+    with pytest.raises(ValueError, match="log_probs must be of shape"):
+        genlabel_targets(torch.zeros(3))
+    with pytest.raises(ValueError, match="NaN"):
+        genlabel_targets(torch.tensor([[0.0, float("nan")]]))
+    with pytest.raises(ValueError, match="top_k must be a positive integer"):
+        genlabel_targets(torch.zeros(2, 3), top_k=0)
+
+
+def test_half_precision_log_probs() -> None:
+    lp = torch.tensor([[-3.0, -1.0, -60000.0]], dtype=torch.float16)
+    out = genlabel_targets(lp, top_k=2)
+    assert out.dtype == torch.float16
+    assert_valid_labels(out)
