@@ -155,14 +155,39 @@ Y_OK = np.arange(10) % 2
 BAD_FIT = [
     (lambda: GaussianClassDensity(), X_OK.ravel(), Y_OK, "X must be a 2-D array"),
     (lambda: GaussianClassDensity(), np.where(X_OK > 1, np.nan, X_OK), Y_OK, "X contains NaN"),
-    (lambda: GaussianClassDensity(), np.where(X_OK > 1, np.inf, X_OK), Y_OK, "X contains NaN or infinite"),
+    (
+        lambda: GaussianClassDensity(),
+        np.where(X_OK > 1, np.inf, X_OK),
+        Y_OK,
+        "X contains NaN or infinite",
+    ),
     (lambda: GaussianClassDensity(), X_OK, Y_OK + 0.5, "y must contain integer class labels"),
     (lambda: GaussianClassDensity(), X_OK, Y_OK[:5], "y has 5 labels, but the inputs have 10"),
     (lambda: GaussianClassDensity(), X_OK, Y_OK[:, None], "y must be a 1-D array"),
-    (lambda: GaussianClassDensity(reg=-1.0), X_OK, Y_OK, "'reg' parameter of GaussianClassDensity must be a float >= 0"),
-    (lambda: GaussianClassDensity(covariance="tied"), X_OK, Y_OK, "'covariance' parameter of GaussianClassDensity must be one of"),
-    (lambda: KDEClassDensity(bandwidth="wide"), X_OK, Y_OK, "'bandwidth' parameter of KDEClassDensity"),
-    (lambda: KDEClassDensity(bandwidth=-0.1), X_OK, Y_OK, "'bandwidth' parameter of KDEClassDensity"),
+    (
+        lambda: GaussianClassDensity(reg=-1.0),
+        X_OK,
+        Y_OK,
+        "'reg' parameter of GaussianClassDensity must be a float >= 0",
+    ),
+    (
+        lambda: GaussianClassDensity(covariance="tied"),
+        X_OK,
+        Y_OK,
+        "'covariance' parameter of GaussianClassDensity must be one of",
+    ),
+    (
+        lambda: KDEClassDensity(bandwidth="wide"),
+        X_OK,
+        Y_OK,
+        "'bandwidth' parameter of KDEClassDensity",
+    ),
+    (
+        lambda: KDEClassDensity(bandwidth=-0.1),
+        X_OK,
+        Y_OK,
+        "'bandwidth' parameter of KDEClassDensity",
+    ),
     (lambda: KDEClassDensity(reg=-1e-3), X_OK, Y_OK, "'reg' parameter of KDEClassDensity"),
     (lambda: GaussianClassDensity(), X_OK[:0], Y_OK[:0], "at least one sample"),
 ]
@@ -175,7 +200,9 @@ def test_bad_fit_input_is_rejected_with_a_clear_message(make, X, y, message: str
 
 
 def test_labels_outside_declared_classes_are_rejected() -> None:
-    with pytest.raises(ValueError, match=r"y contains labels \[1\] that are not in classes \[0, 2\]"):
+    with pytest.raises(
+        ValueError, match=r"y contains labels \[1\] that are not in classes \[0, 2\]"
+    ):
         GaussianClassDensity().fit(X_OK, Y_OK, classes=[0, 2])
 
 

@@ -6,9 +6,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from genlabel import GenLabelMixup, LABEL_RULES
+from genlabel import LABEL_RULES, GenLabelMixup
 from genlabel.datasets import make_toy
-
 from tests._asserts import assert_valid_labels
 
 

@@ -16,7 +16,6 @@ from genlabel.labels import (
     logistic_ratio,
     nearest_neighbor_labels,
 )
-
 from tests._asserts import assert_valid_labels
 
 log_prob_rows = arrays(
@@ -40,7 +39,11 @@ def test_genlabel_targets_are_valid_labels(lp: np.ndarray, top_k: int | None) ->
 
 @settings(max_examples=100, deadline=None)
 @given(
-    arrays(np.float64, hst.tuples(hst.integers(2, 8), hst.integers(2, 6)), elements=hst.floats(-100, 10)),
+    arrays(
+        np.float64,
+        hst.tuples(hst.integers(2, 8), hst.integers(2, 6)),
+        elements=hst.floats(-100, 10),
+    ),
     hst.randoms(use_true_random=False),
 )
 def test_genlabel_targets_are_permutation_equivariant(lp: np.ndarray, rnd) -> None:
@@ -56,9 +59,13 @@ def test_genlabel_targets_are_permutation_equivariant(lp: np.ndarray, rnd) -> No
 
 def test_genlabel_is_softmax_of_log_probs_and_prior_shifts_it() -> None:
     lp = torch.tensor([[0.0, np.log(3.0)], [-1e4, 0.0]], dtype=torch.float64)
-    torch.testing.assert_close(genlabel_targets(lp)[0], torch.tensor([0.25, 0.75], dtype=torch.float64))
+    torch.testing.assert_close(
+        genlabel_targets(lp)[0], torch.tensor([0.25, 0.75], dtype=torch.float64)
+    )
     prior = torch.log(torch.tensor([3.0, 1.0], dtype=torch.float64))
-    torch.testing.assert_close(genlabel_targets(lp, log_prior=prior)[0], torch.tensor([0.5, 0.5], dtype=torch.float64))
+    torch.testing.assert_close(
+        genlabel_targets(lp, log_prior=prior)[0], torch.tensor([0.5, 0.5], dtype=torch.float64)
+    )
 
 
 def test_top2_matches_the_spec_formula() -> None:
@@ -86,7 +93,9 @@ def test_linear_and_logistic_labels() -> None:
     ya = torch.eye(3)[[0, 1]]
     yb = torch.eye(3)[[2, 2]]
     lam = torch.tensor([0.3, 0.8])
-    torch.testing.assert_close(linear_labels(ya, yb, lam), torch.tensor([[0.3, 0, 0.7], [0, 0.8, 0.2]]))
+    torch.testing.assert_close(
+        linear_labels(ya, yb, lam), torch.tensor([[0.3, 0, 0.7], [0, 0.8, 0.2]])
+    )
     rho = 1 / (1 + np.exp(-2 * (np.array([0.3, 0.8]) - 0.5) / 0.1))
     got = logistic_labels(ya, yb, lam, sigma2=0.1)
     np.testing.assert_allclose(got[:, 0].numpy(), [rho[0], 0], rtol=1e-6)

@@ -6,7 +6,6 @@ import torch.nn.functional as F
 
 from genlabel.losses import genlabel_loss, soft_cross_entropy
 from genlabel.mixing import mix_pairs, sample_lambda
-
 from tests._asserts import assert_valid_labels
 
 
@@ -55,13 +54,31 @@ def test_beta_draws_have_the_right_mean_and_variance() -> None:
 
 
 BAD_MIX = [
-    (dict(inputs=torch.randn(4, 2), labels=torch.zeros(4, 3, dtype=torch.long)), r"Expected labels to be a tensor of shape \(4,\), got \(4, 3\)"),
-    (dict(inputs=torch.randn(4, 2), labels=torch.zeros(3, dtype=torch.long)), r"shape \(4,\), got \(3,\)"),
+    (
+        dict(inputs=torch.randn(4, 2), labels=torch.zeros(4, 3, dtype=torch.long)),
+        r"Expected labels to be a tensor of shape \(4,\), got \(4, 3\)",
+    ),
+    (
+        dict(inputs=torch.randn(4, 2), labels=torch.zeros(3, dtype=torch.long)),
+        r"shape \(4,\), got \(3,\)",
+    ),
     (dict(inputs=torch.randn(4, 2), labels=torch.zeros(4)), "integer class indices"),
-    (dict(inputs=torch.zeros(4, 2, dtype=torch.long), labels=torch.zeros(4, dtype=torch.long)), "floating-point"),
-    (dict(inputs=torch.randn(4, 2), labels=torch.tensor([0, 1, 2, 9])), r"class indices in \[0, 3\)"),
-    (dict(inputs=torch.randn(4, 2), labels=torch.zeros(4, dtype=torch.long), alpha=-1.0), "alpha must be"),
-    (dict(inputs=torch.randn(4, 2), labels=torch.zeros(4, dtype=torch.long), generator=None), "generator must be a torch.Generator"),
+    (
+        dict(inputs=torch.zeros(4, 2, dtype=torch.long), labels=torch.zeros(4, dtype=torch.long)),
+        "floating-point",
+    ),
+    (
+        dict(inputs=torch.randn(4, 2), labels=torch.tensor([0, 1, 2, 9])),
+        r"class indices in \[0, 3\)",
+    ),
+    (
+        dict(inputs=torch.randn(4, 2), labels=torch.zeros(4, dtype=torch.long), alpha=-1.0),
+        "alpha must be",
+    ),
+    (
+        dict(inputs=torch.randn(4, 2), labels=torch.zeros(4, dtype=torch.long), generator=None),
+        "generator must be a torch.Generator",
+    ),
 ]
 
 
@@ -75,7 +92,9 @@ def test_bad_mix_input(kwargs: dict, message: str) -> None:
 def test_soft_cross_entropy_matches_torch_for_hard_and_soft_targets() -> None:
     logits = torch.randn(10, 4, dtype=torch.float64)
     y = torch.randint(0, 4, (10,))
-    torch.testing.assert_close(soft_cross_entropy(logits, F.one_hot(y, 4).double()), F.cross_entropy(logits, y))
+    torch.testing.assert_close(
+        soft_cross_entropy(logits, F.one_hot(y, 4).double()), F.cross_entropy(logits, y)
+    )
     soft = torch.softmax(torch.randn(10, 4, dtype=torch.float64), 1)
     torch.testing.assert_close(soft_cross_entropy(logits, soft), F.cross_entropy(logits, soft))
 
@@ -105,7 +124,9 @@ def test_genlabel_loss_is_the_gamma_mixture() -> None:
     gen = torch.softmax(torch.randn(6, 3), 1)
     mix = torch.softmax(torch.randn(6, 3), 1)
     for gamma in (0.0, 0.3, 1.0):
-        expected = gamma * soft_cross_entropy(logits, gen) + (1 - gamma) * soft_cross_entropy(logits, mix)
+        expected = gamma * soft_cross_entropy(logits, gen) + (1 - gamma) * soft_cross_entropy(
+            logits, mix
+        )
         torch.testing.assert_close(genlabel_loss(logits, gen, mix, gamma), expected)
     with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\]"):
         genlabel_loss(logits, gen, mix, 1.5)

@@ -11,7 +11,6 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from genlabel import OnlineGaussianLabeler
-
 from tests._asserts import assert_valid_labels
 
 
@@ -35,7 +34,9 @@ def test_update_follows_algorithm_3() -> None:
         y = rng.integers(0, 3, 32)  # class 3 never appears
         z = rng.normal(size=(32, 3)) + y[:, None]
         lab.update(torch.tensor(z, dtype=torch.float32), torch.tensor(y))
-        means, variances = _reference_update(means, variances, z.astype(np.float32).astype(np.float64), y, 0.7)
+        means, variances = _reference_update(
+            means, variances, z.astype(np.float32).astype(np.float64), y, 0.7
+        )
     np.testing.assert_allclose(lab.means.numpy(), means, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(lab.variances.numpy(), variances, rtol=1e-6)
     assert lab.means[3].abs().sum() == 0 and float(lab.variances[3]) == 1.0
@@ -48,7 +49,9 @@ def test_top2_labels_and_log_density() -> None:
     q = torch.tensor([[2.5, 0.0], [100.0, -100.0]])
     lp = lab.log_prob(q)
     var = lab.variances[0].item()
-    expected = -0.5 * ((q[0] - lab.means[0].float()).square().sum() / var + 2 * math.log(2 * math.pi * var))
+    expected = -0.5 * (
+        (q[0] - lab.means[0].float()).square().sum() / var + 2 * math.log(2 * math.pi * var)
+    )
     assert float(lp[0, 0]) == pytest.approx(float(expected), rel=1e-5)
     t = lab.targets(q)
     assert_valid_labels(t, 2, 3)
@@ -80,7 +83,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, world: int, port: int, z: torch.Tensor, y: torch.Tensor, zq: torch.Tensor, out: str) -> None:
+def _worker(
+    rank: int, world: int, port: int, z: torch.Tensor, y: torch.Tensor, zq: torch.Tensor, out: str
+) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:

@@ -14,7 +14,9 @@ from ..training import GenLabelMixup
 __all__ = ["region_classes", "intrusion_share", "mixed_top1"]
 
 
-def region_classes(points: np.ndarray, X: np.ndarray, y: np.ndarray, *, toy: str | None = None) -> np.ndarray:
+def region_classes(
+    points: np.ndarray, X: np.ndarray, y: np.ndarray, *, toy: str | None = None
+) -> np.ndarray:
     """The class of the region each point falls in.
 
     For ``toy="gaussian9"`` (equal isotropic Gaussians, equal priors) that is the Bayes
@@ -24,7 +26,9 @@ def region_classes(points: np.ndarray, X: np.ndarray, y: np.ndarray, *, toy: str
     if toy == "gaussian9":
         centers = gaussian9_centers()
         return ((points[:, None, :] - centers[None]) ** 2).sum(-1).argmin(1)
-    idx = nearest_neighbor_indices(torch.from_numpy(points), torch.as_tensor(X, dtype=torch.float64))
+    idx = nearest_neighbor_indices(
+        torch.from_numpy(points), torch.as_tensor(X, dtype=torch.float64)
+    )
     return np.asarray(y)[idx.numpy()]
 
 
@@ -46,7 +50,9 @@ def mixed_top1(
     X_t = torch.as_tensor(np.asarray(X), dtype=torch.float64)
     y_t = torch.as_tensor(np.asarray(y), dtype=torch.long)
     k = int(y_t.max()) + 1
-    mixer = GenLabelMixup(k, rule=rule, density=density, alpha=alpha, per_sample=True, seed=random_state)
+    mixer = GenLabelMixup(
+        k, rule=rule, density=density, alpha=alpha, per_sample=True, seed=random_state
+    )
     if mixer.needs_fit:
         mixer.fit(X_t, y_t)
     g = torch.Generator().manual_seed(random_state)

@@ -8,7 +8,11 @@ import typer
 
 from ..labels import LABEL_RULES
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="GenLabel: mixup relabeling with generative models.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="GenLabel: mixup relabeling with generative models.",
+)
 
 
 def _markdown(header: list[str], rows: list[list[str]]) -> str:
@@ -37,7 +41,9 @@ def intrusion(
     for rule in LABEL_RULES:
         share = intrusion_share(X, y, rule, toy=toy, n_mix=n_mix, alpha=alpha, random_state=seed)
         rows.append([rule, f"{100 * share:.1f} %"])
-    typer.echo(f"Manifold intrusion on {toy} ({n_samples} points, {n_mix} mixed points, alpha={alpha}):\n")
+    typer.echo(
+        f"Manifold intrusion on {toy} ({n_samples} points, {n_mix} mixed points, alpha={alpha}):\n"
+    )
     typer.echo(_markdown(["label rule", "mixed points labelled off their region"], rows))
 
 

@@ -39,7 +39,9 @@ def stable_cholesky(cov: torch.Tensor) -> torch.Tensor:
         if not bool((info > 0).any()):
             return chol
         jitter = jitter * 10.0
-    raise RuntimeError("could not factorise a covariance matrix even with jitter")  # pragma: no cover
+    raise RuntimeError(
+        "could not factorise a covariance matrix even with jitter"
+    )  # pragma: no cover
 
 
 def finite_log_prob(log_prob: torch.Tensor) -> torch.Tensor:
@@ -161,7 +163,9 @@ class ClassDensity(ABC):
     def _check_params(self) -> None: ...
 
     @abstractmethod
-    def _fit_classes(self, X: torch.Tensor, index: torch.Tensor, k: int) -> dict[str, torch.Tensor]: ...
+    def _fit_classes(
+        self, X: torch.Tensor, index: torch.Tensor, k: int
+    ) -> dict[str, torch.Tensor]: ...
 
     @abstractmethod
     def _elements_per_row(self) -> int: ...

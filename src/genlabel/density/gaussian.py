@@ -12,7 +12,6 @@ from ._base import ClassDensity, stable_cholesky
 __all__ = ["GaussianClassDensity"]
 
 
-
 class GaussianClassDensity(ClassDensity):
     """Class-conditional Gaussians N(x; mu_c, Sigma_c + reg*I).
 
@@ -39,7 +38,9 @@ class GaussianClassDensity(ClassDensity):
 
     _covariances = ("full", "diag", "spherical")
 
-    def __init__(self, *, covariance: str = "full", reg: float = 1e-4, shrinkage: str | None = None):
+    def __init__(
+        self, *, covariance: str = "full", reg: float = 1e-4, shrinkage: str | None = None
+    ):
         self.covariance = covariance
         self.reg = reg
         self.shrinkage = shrinkage

@@ -42,8 +42,15 @@ class KDEClassDensity(ClassDensity):
     def _check_params(self) -> None:
         name = type(self).__name__
         bw = self.bandwidth
-        ok = bw in ("scott", "silverman") if isinstance(bw, str) else (
-            isinstance(bw, numbers.Real) and not isinstance(bw, bool) and math.isfinite(bw) and bw > 0
+        ok = (
+            bw in ("scott", "silverman")
+            if isinstance(bw, str)
+            else (
+                isinstance(bw, numbers.Real)
+                and not isinstance(bw, bool)
+                and math.isfinite(bw)
+                and bw > 0
+            )
         )
         if not ok:
             raise ValueError(

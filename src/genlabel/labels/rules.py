@@ -60,7 +60,9 @@ def logistic_labels(
     sigma2: float = 0.1,
 ) -> torch.Tensor:
     """The logistic label rho * y_a + (1 - rho) * y_b (SPEC §2, §3)."""
-    rho = logistic_ratio(torch.as_tensor(lam, dtype=targets_a.dtype, device=targets_a.device), sigma2)
+    rho = logistic_ratio(
+        torch.as_tensor(lam, dtype=targets_a.dtype, device=targets_a.device), sigma2
+    )
     return linear_labels(targets_a, targets_b, rho)
 
 

@@ -85,7 +85,9 @@ def sample_permutation(n: int, *, generator: torch.Generator) -> torch.Tensor:
     return torch.randperm(n, generator=_check_generator(generator))
 
 
-def one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def one_hot(
+    labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """One-hot rows of shape (n, num_classes), with a clear error for out-of-range labels."""
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise ValueError(
@@ -124,7 +126,11 @@ def mix_pairs(
         raise ValueError("inputs must be a floating-point torch.Tensor of shape (batch_size, ...)")
     if inputs.ndim < 1:
         raise ValueError("inputs must have a batch dimension; got a 0-D tensor")
-    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.shape[0] != inputs.shape[0]:
+    if (
+        not isinstance(labels, torch.Tensor)
+        or labels.ndim != 1
+        or labels.shape[0] != inputs.shape[0]
+    ):
         shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
         raise ValueError(
             f"Expected labels to be a tensor of shape ({inputs.shape[0]},), got {shape}"

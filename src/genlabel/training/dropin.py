@@ -100,7 +100,9 @@ class GenLabelMixup:
             raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}")
         check_choice(rule, "rule", "GenLabelMixup", LABEL_RULES)
         if not 0.0 <= gamma <= 1.0:
-            raise ValueError(f"The 'gamma' parameter of GenLabelMixup must be in [0, 1]. Got {gamma!r} instead.")
+            raise ValueError(
+                f"The 'gamma' parameter of GenLabelMixup must be in [0, 1]. Got {gamma!r} instead."
+            )
         if seed is not None and generator is not None:
             raise ValueError("give either seed or generator, not both")
         self.num_classes = num_classes
@@ -154,7 +156,9 @@ class GenLabelMixup:
         else:
             X_t = X if isinstance(X, torch.Tensor) else torch.as_tensor(X)
             if X_t.ndim < 2:
-                raise ValueError(f"X must be of shape (n_samples, ...); got shape {tuple(X_t.shape)}")
+                raise ValueError(
+                    f"X must be of shape (n_samples, ...); got shape {tuple(X_t.shape)}"
+                )
             Z = self._features(X_t).detach().cpu()
             y_t = torch.as_tensor(y)
         Z = as_float_tensor(Z, "X")
@@ -170,7 +174,9 @@ class GenLabelMixup:
     def __call__(self, inputs: torch.Tensor, labels: torch.Tensor) -> MixupBatch:
         """Mix a batch and label the mixed points with the chosen rule."""
         if self.needs_fit and self._reference is None:
-            raise RuntimeError(f"GenLabelMixup(rule={self.rule!r}) must be fitted before use; call fit")
+            raise RuntimeError(
+                f"GenLabelMixup(rule={self.rule!r}) must be fitted before use; call fit"
+            )
         mixed = mix_pairs(
             inputs,
             labels,
@@ -185,7 +191,9 @@ class GenLabelMixup:
         if rule == "linear":
             targets = mix_targets
         elif rule == "logistic":
-            targets = logistic_labels(mixed.targets_a, mixed.targets_b, mixed.lam.float(), self.sigma2)
+            targets = logistic_labels(
+                mixed.targets_a, mixed.targets_b, mixed.lam.float(), self.sigma2
+            )
         else:
             z = self._features(mixed.inputs)
             assert self._reference is not None
@@ -194,7 +202,9 @@ class GenLabelMixup:
                 targets = nearest_neighbor_labels(z, ref_z.to(z.dtype), ref_y, self.num_classes)
             elif rule == "exclude_intrusion":
                 targets = mix_targets
-                keep = intrusion_keep_mask(z, ref_z.to(z.dtype), ref_y, mixed.labels_a, mixed.labels_b)
+                keep = intrusion_keep_mask(
+                    z, ref_z.to(z.dtype), ref_y, mixed.labels_a, mixed.labels_b
+                )
                 weight = keep.to(weight.dtype)
             else:
                 log_probs = self.density.log_prob(z)
@@ -211,5 +221,7 @@ class GenLabelMixup:
     def loss(self, logits: torch.Tensor, batch: MixupBatch) -> torch.Tensor:
         """The training loss of the rule: the gamma-loss for GenLabel, else soft CE."""
         if self.rule in ("genlabel", "genlabel_top2"):
-            return genlabel_loss(logits, batch.targets, batch.mix_targets, self.gamma, weight=batch.weight)
+            return genlabel_loss(
+                logits, batch.targets, batch.mix_targets, self.gamma, weight=batch.weight
+            )
         return soft_cross_entropy(logits, batch.targets, weight=batch.weight)

@@ -98,7 +98,11 @@ class OnlineGaussianLabeler(nn.Module):
         stats[:, 0].index_add_(0, labels, torch.ones_like(labels, dtype=torch.float64))
         stats[:, 1 : d + 1].index_add_(0, labels, z)
         stats[:, d + 1].index_add_(0, labels, z.square().sum(-1))
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size(self.process_group) > 1:
+        if (
+            dist.is_available()
+            and dist.is_initialized()
+            and dist.get_world_size(self.process_group) > 1
+        ):
             dist.all_reduce(stats, op=dist.ReduceOp.SUM, group=self.process_group)
         counts, sums, sq = stats[:, 0], stats[:, 1 : d + 1], stats[:, d + 1]
         present = counts > 0
@@ -120,7 +124,9 @@ class OnlineGaussianLabeler(nn.Module):
         sq = torch.cdist(z, self.means).square()  # (n, k)
         var = self.variances.clamp_min(self.min_variance)
         log_prob = -0.5 * (sq / var + self.dim * torch.log(2 * math.pi * var))
-        dtype = features.dtype if features.dtype in (torch.float32, torch.float64) else torch.float32
+        dtype = (
+            features.dtype if features.dtype in (torch.float32, torch.float64) else torch.float32
+        )
         return log_prob.to(device=features.device, dtype=dtype)
 
     def targets(self, features_mix: torch.Tensor) -> torch.Tensor:
