@@ -2,5 +2,13 @@
 
 from .intrusion import intrusion_share, mixed_top1, region_classes
 from .proposition1 import proposition1_labels
+from .theorem1 import theorem1_data, theorem1_losses
 
-__all__ = ["intrusion_share", "mixed_top1", "proposition1_labels", "region_classes"]
+__all__ = [
+    "intrusion_share",
+    "mixed_top1",
+    "proposition1_labels",
+    "region_classes",
+    "theorem1_data",
+    "theorem1_losses",
+]

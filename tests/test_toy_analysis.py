@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from genlabel.analysis import intrusion_share, proposition1_labels, theorem1_losses
+from genlabel.cli import app
+from genlabel.datasets import TOY_DATASETS, make_toy
+
+EXPECTED = {
+    "gaussian9": (2, 9),
+    "circle": (2, 2),
+    "two_circles": (2, 2),
+    "moons": (2, 2),
+    "cube2d": (2, 4),
+    "cube3d": (3, 8),
+}
+
+
+@pytest.mark.parametrize("name", list(TOY_DATASETS))
+def test_make_toy_shapes_classes_and_reproducibility(name: str) -> None:
+    X, y = make_toy(name, 400, random_state=3)
+    d, k = EXPECTED[name]
+    assert X.shape == (400, d) and y.shape == (400,)
+    assert X.dtype == np.float64 and y.dtype == np.int64
+    assert sorted(np.unique(y)) == list(range(k))
+    X2, y2 = make_toy(name, 400, random_state=3)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    assert not np.array_equal(X, make_toy(name, 400, random_state=4)[0])
+
+
+def test_toy_geometry() -> None:
+    X, y = make_toy("circle", 1000, noise=0.0, random_state=0)
+    r = np.linalg.norm(X, axis=1)
+    assert r[y == 0].max() <= 0.5 and r[y == 1].min() >= 0.8
+    X, y = make_toy("cube3d", 500, random_state=0)
+    np.testing.assert_array_equal(y, ((X >= 0.5) * [1, 2, 4]).sum(1))
+
+
+def test_make_toy_errors_list_the_known_names() -> None:
+    with pytest.raises(
+        ValueError, match="known names: gaussian9, circle, two_circles, moons, cube2d, cube3d"
+    ):
+        make_toy("spiral")
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        make_toy("moons", 0)
+
+
+def test_theorem1_genlabel_loss_lies_below_mixup_at_every_angle() -> None:
+    phi = np.linspace(-np.pi / 4, np.pi / 4, 41)
+    losses = theorem1_losses(phi, n_per_class=20, random_state=0)
+    assert set(losses) >= {"mixup", "genlabel", "adversarial"}
+    for key in ("mixup", "genlabel", "adversarial"):
+        assert losses[key].shape == phi.shape and np.isfinite(losses[key]).all()
+    assert (losses["genlabel"] < losses["mixup"]).all()
+    # The adversarial loss, like GenLabel's, prefers the Bayes direction phi = 0.
+    assert abs(phi[losses["adversarial"].argmin()]) < 0.1
+
+
+def test_theorem1_mixup_loss_matches_a_monte_carlo_estimate() -> None:
+    from genlabel.analysis import theorem1_data
+
+    X, y = theorem1_data(20, 0)
+    rng = np.random.default_rng(0)
+    i, j, lam = (
+        rng.integers(0, 40, 200_000),
+        rng.integers(0, 40, 200_000),
+        rng.uniform(size=200_000),
+    )
+    x = lam[:, None] * X[i] + (1 - lam[:, None]) * X[j]
+    t = lam * y[i] + (1 - lam) * y[j]
+    z = x @ np.array([10.0, 0.0])
+    mc = (t * np.logaddexp(0, -z) + (1 - t) * np.logaddexp(0, z)).mean()
+    assert theorem1_losses(np.array([0.0]))["mixup"][0] == pytest.approx(mc, rel=0.01)
+
+
+@pytest.mark.parametrize("sigma2", [0.02, 0.1, 1.0])
+def test_proposition1_function(sigma2: float) -> None:
+    lam = np.linspace(0, 1, 51)
+    out = proposition1_labels(lam, sigma2)
+    np.testing.assert_allclose(out["genlabel"], out["logistic"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(out["mixup"], lam)
+
+
+def test_genlabel_intrusion_share_is_far_below_mixup_on_gaussian9() -> None:
+    X, y = make_toy("gaussian9", 900, random_state=0)
+    mixup = intrusion_share(X, y, "linear", toy="gaussian9", n_mix=3000)
+    gen = intrusion_share(X, y, "genlabel", toy="gaussian9", n_mix=3000)
+    assert mixup > 0.15
+    assert gen < mixup / 5
+    with pytest.raises(ValueError, match="Unknown label rule"):
+        intrusion_share(X, y, "cutmix")
+
+
+def test_figures_command_writes_every_png(tmp_path) -> None:
+    result = CliRunner().invoke(app, ["figures", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    names = {"intrusion_maps", "decision_boundaries", "proposition1", "theorem1", "intrusion_share"}
+    for name in names:
+        path = tmp_path / f"{name}.png"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert str(path) in result.output
+    bad = CliRunner().invoke(app, ["figures", "--out", str(tmp_path), "--only", "nope"])
+    assert bad.exit_code == 2
