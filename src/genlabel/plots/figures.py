@@ -36,7 +36,7 @@ def intrusion_maps(out: Path, seed: int = 0) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharex=True, sharey=True)
     cmap = plt.get_cmap("tab10")
     for ax, rule, title in zip(
-        axes, ("linear", "genlabel"), ("mixup label y_mix", "GenLabel label y_gen")
+        axes, ("linear", "genlabel"), ("mixup label y_mix", "GenLabel label y_gen"), strict=False
     ):
         points, top1, _ = mixed_top1(X, y, rule, n_mix=6000, random_state=seed)
         share = intrusion_share(X, y, rule, toy="gaussian9", n_mix=6000, random_state=seed)
@@ -98,7 +98,7 @@ def proposition1(out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 5))
     ax.plot(lam, lam, color="black", lw=2, label="mixup: y = λ")
     for sigma2, color in zip(
-        (0.05, 0.1, 0.25, 0.5), plt.get_cmap("viridis")(np.linspace(0, 0.85, 4))
+        (0.05, 0.1, 0.25, 0.5), plt.get_cmap("viridis")(np.linspace(0, 0.85, 4)), strict=False
     ):
         labels = proposition1_labels(lam, sigma2)
         ax.plot(
