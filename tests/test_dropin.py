@@ -69,7 +69,7 @@ def test_algorithm2_fit_on_features_from_a_dataloader() -> None:
 
 def test_exclude_intrusion_drops_points_through_the_weight() -> None:
     X, y = _data()
-    mixer = GenLabelMixup(9, rule="exclude_intrusion", seed=0).fit(X, y)
+    mixer = GenLabelMixup(9, rule="exclude_intrusion", per_sample=True, seed=0).fit(X, y)
     batch = mixer(X, y)
     assert set(batch.weight.unique().tolist()) <= {0.0, 1.0}
     assert 0 < float(batch.weight.mean()) < 1

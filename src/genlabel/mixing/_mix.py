@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.special import betaincinv
 
 __all__ = ["MixedBatch", "sample_lambda", "sample_permutation", "mix_pairs", "one_hot"]
 
@@ -72,12 +73,11 @@ def sample_lambda(
     generator = _check_generator(generator)
     if alpha == 0 or n == 0:
         return torch.ones(n, dtype=torch.float64)
-    # torch's Beta sampler takes no generator; seed a NumPy one from the torch generator
-    # so that the draw depends only on the caller's generator.
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    rng = np.random.default_rng(seed)
-    draws = rng.beta(alpha, alpha, size=n if per_sample else 1)
-    return torch.from_numpy(np.broadcast_to(draws, (n,)).copy())
+    # torch's Beta sampler takes no generator: draw uniforms from the caller's generator
+    # and map them through Beta's inverse CDF (exact, and cheap at batch sizes).
+    u = torch.rand(n if per_sample else 1, generator=generator, dtype=torch.float64)
+    draws = u if alpha == 1 else torch.from_numpy(betaincinv(alpha, alpha, u.numpy()))
+    return draws.expand(n).clone()
 
 
 def sample_permutation(n: int, *, generator: torch.Generator) -> torch.Tensor:

@@ -1,0 +1,136 @@
+"""Models of SPEC §8 as stacks of independent copies (one per hyper-parameter configuration).
+
+A stack holds G models of the same shape; weights have a leading dimension G and every
+layer is one batched matrix product, so a whole grid trains as one model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["MODEL_NAMES", "layer_sizes", "init_linear", "StackedMLP"]
+
+MODEL_NAMES = ("logistic", "mlp")
+MLP_HIDDEN = 128
+
+
+def layer_sizes(model: str, n_features: int, n_classes: int) -> list[int]:
+    """logistic: d -> k (one linear layer); mlp: d -> 128 -> 128 -> k with ReLU between."""
+    if model == "logistic":
+        return [n_features, n_classes]
+    if model == "mlp":
+        return [n_features, MLP_HIDDEN, MLP_HIDDEN, n_classes]
+    raise ValueError(f"Unknown model {model!r}; expected one of {', '.join(MODEL_NAMES)}")
+
+
+def init_linear(
+    fan_in: int, fan_out: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """nn.Linear's default initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from a generator.
+
+    Returns the weight as (fan_in, fan_out) (x @ W) and the bias as (fan_out,).
+    """
+    bound = 1.0 / math.sqrt(fan_in)
+    weight = (torch.rand(fan_out, fan_in, generator=generator) * 2 - 1) * bound
+    bias = (torch.rand(fan_out, generator=generator) * 2 - 1) * bound
+    return weight.T.contiguous(), bias
+
+
+class StackedMLP:
+    """G independent ReLU MLPs (or linear models) with stacked parameters.
+
+    ``weights[l]`` has shape (G, in, out) and ``biases[l]`` (G, 1, out).
+    """
+
+    def __init__(
+        self,
+        sizes: list[int],
+        n_models: int,
+        generator: torch.Generator,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ):
+        self.sizes = list(sizes)
+        self.dtype = dtype
+        self.weights: list[torch.Tensor] = []
+        self.biases: list[torch.Tensor] = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+            w, b = init_linear(fan_in, fan_out, generator)
+            # Every model of the stack starts from the same draw (one seed per trial).
+            w, b = w.to(device, dtype), b.to(device, dtype)
+            self.weights.append(w.expand(n_models, -1, -1).contiguous().requires_grad_())
+            self.biases.append(
+                b.view(1, 1, -1).expand(n_models, 1, -1).contiguous().requires_grad_()
+            )
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.weights)
+
+    @property
+    def n_models(self) -> int:
+        return self.weights[0].shape[0]
+
+    def parameters(self, layers: range | None = None) -> list[torch.Tensor]:
+        layers = range(self.n_layers) if layers is None else layers
+        return [p for i in layers for p in (self.weights[i], self.biases[i])]
+
+    def layer(self, h: torch.Tensor, i: int, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Apply layer i (with the ReLU that follows it, except after the last layer)."""
+        w, b = self.weights[i], self.biases[i]
+        if rows is not None:
+            w, b = w[rows], b[rows]
+        out = torch.baddbmm(b, h, w)
+        return torch.relu(out) if i < self.n_layers - 1 else out
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        start: int = 0,
+        stop: int | None = None,
+        rows: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Layers ``start`` to ``stop`` of every model (or of the models ``rows``); x (G, B, in)."""
+        stop = self.n_layers if stop is None else stop
+        for i in range(start, stop):
+            x = self.layer(x, i, rows)
+        return x
+
+    def reset_layer(self, i: int, generator: torch.Generator) -> None:
+        """Re-initialise layer i (the same draw for every model)."""
+        w, b = init_linear(self.sizes[i], self.sizes[i + 1], generator)
+        G = self.n_models
+        w, b = w.to(self.weights[i].device, self.dtype), b.to(self.weights[i].device, self.dtype)
+        self.weights[i] = w.expand(G, -1, -1).contiguous().requires_grad_()
+        self.biases[i] = b.view(1, 1, -1).expand(G, 1, -1).contiguous().requires_grad_()
+
+    def select(self, index: int) -> StackedMLP:
+        """A stack of one holding model ``index`` (detached copies of its parameters)."""
+        one = object.__new__(StackedMLP)
+        one.sizes, one.dtype = list(self.sizes), self.dtype
+        one.weights = [w[index : index + 1].detach().clone() for w in self.weights]
+        one.biases = [b[index : index + 1].detach().clone() for b in self.biases]
+        return one
+
+    @torch.no_grad()
+    def predict_logits(self, X: torch.Tensor, *, chunk: int = 512) -> torch.Tensor:
+        """Logits of every model on the same points: shape (G, n, k), in bounded memory."""
+        G = self.n_models
+        outs = [self.forward(part.unsqueeze(0).expand(G, -1, -1)) for part in torch.split(X, chunk)]
+        return torch.cat(outs, dim=1)
+
+    def to_module(self, index: int) -> nn.Sequential:
+        """Model ``index`` as a plain ``nn.Sequential`` (Linear/ReLU), detached from the stack."""
+        layers: list[nn.Module] = []
+        for i in range(self.n_layers):
+            lin = nn.Linear(self.sizes[i], self.sizes[i + 1], dtype=self.dtype)
+            with torch.no_grad():
+                lin.weight.copy_(self.weights[i][index].T)
+                lin.bias.copy_(self.biases[i][index, 0])
+            layers.append(lin)
+            if i < self.n_layers - 1:
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers).to(self.weights[0].device)

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_iris, make_classification
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from genlabel.estimators import ESTIMATOR_METHODS, GenerativeClassifier, MixupClassifier
+from genlabel.models import init_linear
+from genlabel.training.grid import TrainSettings, init_generator, train_grid
+from genlabel.training.methods import METHODS, Config
+from genlabel.training.selection import REFIT_STREAM, fit_configuration, select_hyperparameters
+from genlabel.training.single import train_single
+
+
+@parametrize_with_checks([MixupClassifier(method="genlabel", epochs=3), GenerativeClassifier()])
+def test_sklearn_estimator_contract(estimator, check) -> None:
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    scaler = StandardScaler().fit(Xtr)
+    return scaler.transform(Xtr), scaler.transform(Xte), ytr, yte
+
+
+CASES = [(m, "logistic") for m in ESTIMATOR_METHODS if m != "manifold_mixup"] + [
+    (m, "mlp") for m in ESTIMATOR_METHODS
+]
+
+
+@pytest.mark.parametrize(("method", "model"), CASES)
+def test_every_method_learns_iris(iris, method: str, model: str) -> None:
+    Xtr, Xte, ytr, yte = iris
+    lr = 0.1 if model == "logistic" else 0.01
+    # genlabel_cv searches gamma x density at the test's learning rate (its lr grid is pinned:
+    # Adam at lr 0.1 on the ReLU MLP is unstable, so a 0.1 picked by CV can collapse on refit).
+    clf = MixupClassifier(
+        model=model, method=method, lr=lr, lr_grid=(lr,), epochs=100, random_state=0
+    )
+    clf.fit(Xtr, ytr)
+    assert clf.score(Xte, yte) > 0.7
+    proba = clf.predict_proba(Xte)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    assert clf.decision_function(Xte).shape == (len(Xte), 3)
+    if method == "genlabel_cv":
+        assert set(clf.best_params_) == {"lr", "gamma", "density"}
+        assert len(clf.cv_results_["params"]) == 1 * 6 * 2
+        assert clf.cv_results_["rank_test_score"].min() == 1
+
+
+def test_genlabel_with_gamma_zero_is_exactly_mixup(iris) -> None:
+    Xtr, Xte, ytr, _ = iris
+    a = MixupClassifier(method="genlabel", gamma=0.0, lr=0.1, random_state=3).fit(Xtr, ytr)
+    b = MixupClassifier(method="mixup", lr=0.1, random_state=3).fit(Xtr, ytr)
+    for pa, pb in zip(a.module_.parameters(), b.module_.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    np.testing.assert_array_equal(a.predict_proba(Xte), b.predict_proba(Xte))
+
+
+def test_same_random_state_same_model_and_mlp_has_relu(iris) -> None:
+    Xtr, _, ytr, _ = iris
+    a = MixupClassifier(model="mlp", epochs=5, random_state=1).fit(Xtr, ytr)
+    b = MixupClassifier(model="mlp", epochs=5, random_state=1).fit(Xtr, ytr)
+    for pa, pb in zip(a.module_.parameters(), b.module_.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    layers = list(a.module_)
+    assert [type(m).__name__ for m in layers] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert layers[0].out_features == 128 and layers[2].out_features == 128
+
+
+def test_adamixup_learns_its_policy_and_discriminator() -> None:
+    X, y = make_classification(200, 5, random_state=0)
+    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+    settings = TrainSettings(model="logistic", method="adamixup", epochs=5, seed=0)
+    stack = train_grid(X, y, 2, [torch.arange(200)], [Config(0, 0.01)], settings)
+    gen = init_generator(0)
+    init_linear(5, 2, gen)  # the classifier's draw comes first
+    policy_w0, _ = init_linear(10, 64, gen)
+    disc_w0, _ = init_linear(5, 64, gen)  # after the policy's two layers
+    policy = stack.auxiliary["policy"].weights[0][0].detach()
+    assert not torch.allclose(policy, policy_w0), "the policy network did not train"
+    assert stack.auxiliary["discriminator"].weights[0][0].shape == disc_w0.shape
+
+
+BATCHED_CASES = [(m, "logistic") for m in METHODS if m != "manifold_mixup"] + [
+    (m, "mlp") for m in METHODS
+]
+
+
+@pytest.mark.parametrize(("method", "model"), BATCHED_CASES)
+def test_batched_grid_equals_training_each_configuration_alone(method: str, model: str) -> None:
+    # float64 so that the comparison is not drowned by float32 rounding amplified by Adam.
+    X, y = make_classification(150, 5, n_informative=3, n_classes=3, random_state=0)
+    X, y = torch.tensor(X, dtype=torch.float64), torch.tensor(y)
+    folds = [torch.arange(0, 150, 2), torch.arange(1, 150, 2)[:60]]  # unequal sizes: padding
+    configs = [Config(0, 0.01, 0.4, "gm"), Config(1, 0.001, 1.0, "kde"), Config(1, 0.01, 0.0, "gm")]
+    settings = TrainSettings(
+        model=model, method=method, epochs=8, warmup_epochs=3, batch_size=32, seed=5
+    )
+    stack = train_grid(X, y, 3, folds, configs, settings)
+    for g, config in enumerate(configs):
+        layers = train_single(X, y, 3, folds[config.fold], config, settings)
+        for i, layer in enumerate(layers):
+            torch.testing.assert_close(
+                stack.weights[i][g].detach(), layer.weight.T.detach(), rtol=1e-9, atol=1e-10
+            )
+            torch.testing.assert_close(
+                stack.biases[i][g, 0].detach(), layer.bias.detach(), rtol=1e-9, atol=1e-10
+            )
+
+
+def test_refits_inside_the_cv_stack_equal_a_separate_refit() -> None:
+    X, y = make_classification(120, 4, random_state=1)
+    X, y = torch.tensor(X, dtype=torch.float64), torch.tensor(y)
+    settings = TrainSettings(model="logistic", method="genlabel", epochs=4, seed=2)
+    grid = [{"lr": 0.01, "gamma": g, "density": "gm"} for g in (0.0, 1.0)]
+    best, _, stack = select_hyperparameters(X, y, 2, settings, grid, cv=3, refit=True)
+    alone = fit_configuration(X, y, 2, settings, best)
+    torch.testing.assert_close(stack.weights[0], alone.weights[0].detach())
+    assert REFIT_STREAM >= 100
+
+
+def test_pipeline_and_grid_search_round_trip(iris) -> None:
+    Xtr, Xte, ytr, yte = iris
+    pipe = make_pipeline(StandardScaler(), MixupClassifier(epochs=20, random_state=0))
+    search = GridSearchCV(pipe, {"mixupclassifier__lr": [0.1, 0.01]}, cv=3).fit(Xtr, ytr)
+    assert search.best_params_["mixupclassifier__lr"] in (0.1, 0.01)
+    assert search.score(Xte, yte) > 0.7
+    gen = make_pipeline(StandardScaler(), GenerativeClassifier()).fit(Xtr, ytr)
+    assert gen.score(Xte, yte) > 0.9
+
+
+def test_generative_classifier_matches_qda_formula(iris) -> None:
+    Xtr, Xte, ytr, _ = iris
+    clf = GenerativeClassifier(reg=1e-4).fit(Xtr, ytr)
+    from scipy.stats import multivariate_normal
+
+    scores = np.stack(
+        [
+            np.log(np.mean(ytr == c))
+            + multivariate_normal(
+                Xtr[ytr == c].mean(0), np.cov(Xtr[ytr == c].T, bias=True) + 1e-4 * np.eye(4)
+            ).logpdf(Xte)
+            for c in range(3)
+        ],
+        1,
+    )
+    np.testing.assert_allclose(clf.decision_function(Xte), scores, rtol=1e-8)
+    np.testing.assert_array_equal(clf.predict(Xte), scores.argmax(1))
+    with pytest.raises(ValueError, match="'priors' parameter of GenerativeClassifier"):
+        GenerativeClassifier(priors=[0.5, 0.5]).fit(Xtr, ytr)
+
+
+BAD_PARAMS = [
+    (
+        {"alpha": -1.0},
+        r"The 'alpha' parameter of MixupClassifier must be a float in the range \[0(\.0)?, inf\)",
+    ),
+    ({"method": "cutmix"}, "The 'method' parameter of MixupClassifier must be a str among"),
+    ({"model": "resnet"}, "The 'model' parameter of MixupClassifier"),
+    ({"gamma": 1.5}, "The 'gamma' parameter of MixupClassifier"),
+    ({"epochs": 0}, "The 'epochs' parameter of MixupClassifier"),
+    ({"method": "manifold_mixup"}, "needs model='mlp'"),
+]
+
+
+@pytest.mark.parametrize(("params", "message"), BAD_PARAMS)
+def test_bad_parameters_are_reported_in_sklearn_style(iris, params: dict, message: str) -> None:
+    Xtr, _, ytr, _ = iris
+    with pytest.raises(ValueError, match=message):
+        MixupClassifier(**params).fit(Xtr, ytr)
+
+
+def test_predict_before_fit_and_bad_inputs(iris) -> None:
+    Xtr, _, ytr, _ = iris
+    with pytest.raises(NotFittedError):
+        MixupClassifier().predict(Xtr)
+    with pytest.raises(ValueError, match="1 class"):
+        MixupClassifier(epochs=1).fit(Xtr, np.zeros(len(Xtr)))
+    bad = Xtr.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        MixupClassifier(epochs=1).fit(bad, ytr)
