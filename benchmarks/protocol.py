@@ -90,7 +90,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", choices=["logistic", "mlp"], default="logistic")
-    parser.add_argument("--samples", type=int, default=2, help="single fits to time (even: GM and KDE alike)")
+    parser.add_argument(
+        "--samples", type=int, default=2, help="single fits to time (even: GM and KDE alike)"
+    )
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()

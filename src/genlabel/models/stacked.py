@@ -109,11 +109,15 @@ class StackedMLP:
 
     def select(self, index: int) -> StackedMLP:
         """A stack of one holding model ``index`` (detached copies of its parameters)."""
-        one = object.__new__(StackedMLP)
-        one.sizes, one.dtype = list(self.sizes), self.dtype
-        one.weights = [w[index : index + 1].detach().clone() for w in self.weights]
-        one.biases = [b[index : index + 1].detach().clone() for b in self.biases]
-        return one
+        return self.select_range(index, index + 1)
+
+    def select_range(self, start: int, stop: int) -> StackedMLP:
+        """A stack of the models ``start:stop`` (detached copies of their parameters)."""
+        part = object.__new__(StackedMLP)
+        part.sizes, part.dtype = list(self.sizes), self.dtype
+        part.weights = [w[start:stop].detach().clone() for w in self.weights]
+        part.biases = [b[start:stop].detach().clone() for b in self.biases]
+        return part
 
     @torch.no_grad()
     def predict_logits(self, X: torch.Tensor, *, chunk: int = 512) -> torch.Tensor:

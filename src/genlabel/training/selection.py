@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,15 @@ from ..models import StackedMLP
 from .grid import TrainSettings, train_grid
 from .methods import Config
 
-__all__ = ["REFIT_STREAM", "param_grid", "cv_splits", "select_hyperparameters", "fit_configuration"]
+__all__ = [
+    "REFIT_STREAM",
+    "GridSearchResult",
+    "cv_splits",
+    "fit_configuration",
+    "grid_search",
+    "param_grid",
+    "select_hyperparameters",
+]
 
 #: The random stream of a refit on the whole training set (distinct from the CV folds').
 REFIT_STREAM = 1000
@@ -49,7 +57,50 @@ def cv_splits(y: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray,
     return list(splitter.split(np.zeros(len(y)), y))
 
 
-def select_hyperparameters(
+@dataclass
+class GridSearchResult:
+    """Validation scores of every grid point on every fold, and the stack that made them.
+
+    ``scores[f, p]`` is the accuracy of grid point p on fold f's validation rows. With
+    refits, model ``refit_offset + p`` of ``stack`` is grid point p refitted on all rows.
+    """
+
+    grid: list[dict[str, Any]]
+    scores: np.ndarray
+    stack: StackedMLP
+    refit_offset: int | None
+
+    def best(self, candidates: list[int] | None = None) -> int:
+        """Index of the best mean validation accuracy among ``candidates`` (earliest on ties)."""
+        candidates = list(range(len(self.grid))) if candidates is None else candidates
+        means = self.scores.mean(0)
+        return max(candidates, key=lambda p: (means[p], -candidates.index(p)))
+
+    def refit(self, p: int) -> StackedMLP:
+        if self.refit_offset is None:
+            raise ValueError("this grid search ran without refits")
+        return self.stack.select(self.refit_offset + p)
+
+    def cv_results(self) -> dict[str, Any]:
+        """Shaped like ``GridSearchCV.cv_results_``."""
+        mean, std = self.scores.mean(0), self.scores.std(0)
+        order = np.argsort(-mean, kind="stable")
+        rank = np.empty(len(self.grid), dtype=np.int64)
+        rank[order] = np.arange(1, len(self.grid) + 1)
+        results: dict[str, Any] = {
+            "params": self.grid,
+            "mean_test_score": mean,
+            "std_test_score": std,
+            "rank_test_score": rank,
+        }
+        for f in range(self.scores.shape[0]):
+            results[f"split{f}_test_score"] = self.scores[f]
+        for key in self.grid[0]:
+            results[f"param_{key}"] = np.array([p[key] for p in self.grid], dtype=object)
+        return results
+
+
+def grid_search(
     X: torch.Tensor,
     y: torch.Tensor,
     num_classes: int,
@@ -57,18 +108,10 @@ def select_hyperparameters(
     grid: list[dict[str, Any]],
     *,
     cv: int = 5,
-    refit: bool = False,
-) -> tuple[dict[str, Any], dict[str, Any]] | tuple[dict[str, Any], dict[str, Any], StackedMLP]:
-    """Train every (fold, grid point) as one stack; pick the best mean validation accuracy.
-
-    Returns the best parameters and ``cv_results`` shaped like ``GridSearchCV.cv_results_``
-    (``params``, ``mean_test_score``, ``std_test_score``, ``split<i>_test_score``,
-    ``rank_test_score``). Ties go to the earliest grid point.
-
-    With ``refit=True`` the refits of *every* grid point on all of X train in the same stack
-    (on :data:`REFIT_STREAM`, so each equals :func:`fit_configuration`), which costs almost
-    no extra time; the stack holding the best one is returned third (index 0).
-    """
+    refit: bool = True,
+) -> GridSearchResult:
+    """Train every (fold, grid point) — and, with ``refit``, every grid point on all rows
+    (on :data:`REFIT_STREAM`, each equal to :func:`fit_configuration`) — as one stack."""
     splits = cv_splits(y.cpu().numpy(), cv, settings.seed)
     folds = [torch.as_tensor(train) for train, _ in splits]
     streams = list(range(len(splits)))
@@ -81,30 +124,38 @@ def select_hyperparameters(
         for p in grid
     ]
     stack = train_grid(X, y, num_classes, folds, configs, settings, streams=streams)
+    n_cv = len(splits) * len(grid)
     scores = np.zeros((len(splits), len(grid)))
-    preds = stack.predict_logits(X.to(settings.device)).argmax(-1).cpu()  # (G, n)
+    cv_stack = stack.select_range(0, n_cv)
+    preds = cv_stack.predict_logits(X.to(settings.device)).argmax(-1).cpu().numpy()  # (n_cv, n)
     y_np = y.cpu().numpy()
-    for g, c in enumerate(configs[: len(splits) * len(grid)]):
+    for g, c in enumerate(configs[:n_cv]):
         val = splits[c.fold][1]
-        scores[c.fold, g % len(grid)] = float((preds[g, val].numpy() == y_np[val]).mean())
-    mean, std = scores.mean(0), scores.std(0)
-    best = int(np.argmax(mean))
-    order = np.argsort(-mean, kind="stable")
-    rank = np.empty(len(grid), dtype=np.int64)
-    rank[order] = np.arange(1, len(grid) + 1)
-    results: dict[str, Any] = {
-        "params": grid,
-        "mean_test_score": mean,
-        "std_test_score": std,
-        "rank_test_score": rank,
-    }
-    for f in range(len(splits)):
-        results[f"split{f}_test_score"] = scores[f]
-    for key in grid[0]:
-        results[f"param_{key}"] = np.array([p[key] for p in grid], dtype=object)
+        scores[c.fold, g % len(grid)] = float((preds[g, val] == y_np[val]).mean())
+    return GridSearchResult(grid, scores, stack, n_cv if refit else None)
+
+
+def select_hyperparameters(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    num_classes: int,
+    settings: TrainSettings,
+    grid: list[dict[str, Any]],
+    *,
+    cv: int = 5,
+    refit: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any]] | tuple[dict[str, Any], dict[str, Any], StackedMLP]:
+    """Pick the grid point with the best mean validation accuracy (earliest on ties).
+
+    Returns the best parameters and ``cv_results`` (as ``GridSearchCV.cv_results_``); with
+    ``refit=True`` also a stack of one holding that point refitted on all of X, trained in
+    the same batched run as the CV models at almost no extra cost.
+    """
+    result = grid_search(X, y, num_classes, settings, grid, cv=cv, refit=refit)
+    best = result.best()
     if refit:
-        return dict(grid[best]), results, stack.select(len(splits) * len(grid) + best)
-    return dict(grid[best]), results
+        return dict(grid[best]), result.cv_results(), result.refit(best)
+    return dict(grid[best]), result.cv_results()
 
 
 def fit_configuration(

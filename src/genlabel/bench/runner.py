@@ -1,0 +1,146 @@
+"""Plan the missing cells, run them (joblib or Dask), write results as they arrive."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .protocol import BenchSettings, Job, applicable, measure_labels, run_job
+from .store import ResultStore
+
+__all__ = ["plan_jobs", "run_bench", "BenchSummary", "job_config"]
+
+
+@dataclass
+class BenchSummary:
+    cells_total: int
+    cells_done_before: int
+    cells_written: int
+    jobs_run: int
+
+
+def job_config(settings: BenchSettings) -> dict[str, Any]:
+    return settings.fingerprint()
+
+
+def planned_keys(datasets, methods, model, trials, alphas, settings) -> list[tuple]:
+    return [
+        (d, m, model, t, meas, float(a))
+        for d in datasets
+        for a in alphas
+        for t in trials
+        for m in methods
+        if applicable(m, model)
+        for meas in measure_labels(settings)
+    ]
+
+
+def plan_jobs(
+    datasets: Iterable[str],
+    methods: Iterable[str],
+    model: str,
+    trials: Iterable[int],
+    alphas: Iterable[float],
+    settings: BenchSettings,
+    done: set[tuple],
+) -> list[Job]:
+    """One job per (dataset, trial, alpha) with at least one missing cell, largest first."""
+    methods = [m for m in methods if applicable(m, model)]
+    jobs = []
+    for dataset in datasets:
+        for alpha in alphas:
+            for trial in trials:
+                missing = tuple(
+                    m
+                    for m in methods
+                    if any(
+                        (dataset, m, model, trial, meas, float(alpha)) not in done
+                        for meas in measure_labels(settings)
+                    )
+                )
+                if missing:
+                    jobs.append(Job(dataset, trial, model, float(alpha), missing, settings))
+    return jobs
+
+
+def _worker(job: Job, threads: int, attack_factory: Callable | None) -> list[dict[str, Any]]:
+    # Each worker process gets its share of the cores (no oversubscription).
+    torch.set_num_threads(threads)
+    attack_fn = attack_factory(job.settings) if attack_factory is not None else None
+    return run_job(job, attack_fn=attack_fn)
+
+
+def run_bench(
+    jobs: list[Job],
+    store: ResultStore,
+    config: dict[str, Any],
+    *,
+    n_jobs: int = 1,
+    backend: str = "joblib",
+    scheduler: str | None = None,
+    cells_total: int | None = None,
+    attack_factory: Callable | None = None,
+    progress: bool = True,
+) -> int:
+    """Run ``jobs``; every finished job's cells are written by this (driver) process."""
+    n_cells = sum(len(j.methods) * len(measure_labels(j.settings)) for j in jobs)
+    bar = tqdm(total=n_cells, desc="cells", unit="cell", disable=not progress, dynamic_ncols=True)
+    written = 0
+    threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs))
+    try:
+        for records in _results(jobs, n_jobs, backend, scheduler, threads, attack_factory):
+            written += store.add(records, config)
+            bar.update(len(records))
+    finally:
+        bar.close()
+    return written
+
+
+def _results(jobs, n_jobs, backend, scheduler, threads, attack_factory):
+    if not jobs:
+        return
+    if backend == "joblib":
+        if n_jobs == 1:
+            for job in jobs:
+                yield _worker(job, threads, attack_factory)
+            return
+        from joblib import Parallel, delayed
+
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        yield from parallel(delayed(_worker)(job, threads, attack_factory) for job in jobs)
+        return
+    if backend == "dask":
+        yield from _dask_results(jobs, n_jobs, scheduler, attack_factory)
+        return
+    raise ValueError(f"Unknown backend {backend!r}; expected 'joblib' or 'dask'")
+
+
+def _dask_results(jobs, n_jobs, scheduler, attack_factory):
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:
+        raise ImportError(
+            "the dask backend needs the optional 'dask' extra: pip install 'genlabel[dask]'"
+        ) from exc
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(
+            n_workers=n_jobs, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+    try:
+        # Workers only compute; the driver writes, so the store stays consistent.
+        futures = client.map(_worker, jobs, threads=1, attack_factory=attack_factory, pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,136 @@
+"""The result store: one SQLite file (WAL), a row per cell, nothing stored twice.
+
+A cell is (dataset, method, model, trial, measure, alpha). Rows are inserted one job at a
+time in a transaction, so a run killed at any moment (even ``kill -9``) leaves whole cells
+only, and the next run computes exactly the missing ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["ResultStore", "CELL_KEY", "versions"]
+
+CELL_KEY = ("dataset", "method", "model", "trial", "measure", "alpha")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    dataset TEXT NOT NULL,
+    method TEXT NOT NULL,
+    model TEXT NOT NULL,
+    trial INTEGER NOT NULL,
+    measure TEXT NOT NULL,
+    alpha REAL NOT NULL,
+    test_accuracy REAL NOT NULL,
+    robust_accuracy REAL,
+    params TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    config_hash TEXT NOT NULL,
+    config TEXT NOT NULL,
+    versions TEXT NOT NULL,
+    created TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY (dataset, method, model, trial, measure, alpha)
+);
+"""
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import sklearn
+    import torch
+
+    from .. import __version__
+
+    return {
+        "genlabel": __version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class ResultStore:
+    """SQLite store of benchmark cells (stdlib ``sqlite3``, WAL journal)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=60)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._versions = json.dumps(versions(), sort_keys=True)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def done_keys(self) -> set[tuple]:
+        rows = self._conn.execute(f"SELECT {', '.join(CELL_KEY)} FROM results")
+        return {(d, me, mo, int(t), ms, float(a)) for d, me, mo, t, ms, a in rows}
+
+    def conflicting(self, config: dict[str, Any], keys: Iterable[tuple]) -> list[tuple]:
+        """Keys already stored under another configuration (they would not be recomputed)."""
+        h = config_hash(config)
+        wanted = set(keys)
+        rows = self._conn.execute(f"SELECT {', '.join(CELL_KEY)}, config_hash FROM results")
+        return [
+            k
+            for *key, ch in rows
+            if (k := (key[0], key[1], key[2], int(key[3]), key[4], float(key[5]))) in wanted
+            and ch != h
+        ]
+
+    def add(self, records: list[dict[str, Any]], config: dict[str, Any]) -> int:
+        """Insert a job's records in one transaction; existing cells are left untouched."""
+        h, cfg = config_hash(config), json.dumps(config, sort_keys=True, default=str)
+        rows = [
+            (
+                r["dataset"],
+                r["method"],
+                r["model"],
+                int(r["trial"]),
+                r["measure"],
+                float(r["alpha"]),
+                float(r["test_accuracy"]),
+                None if r.get("robust_accuracy") is None else float(r["robust_accuracy"]),
+                r["params"],
+                float(r["seconds"]),
+                h,
+                cfg,
+                self._versions,
+            )
+            for r in records
+        ]
+        with self._conn:
+            cur = self._conn.executemany(
+                "INSERT OR IGNORE INTO results (dataset, method, model, trial, measure, alpha, test_accuracy,"
+                " robust_accuracy, params, seconds, config_hash, config, versions)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return cur.rowcount
+
+    def frame(self) -> pd.DataFrame:
+        return pd.read_sql_query(
+            "SELECT * FROM results ORDER BY dataset, method, model, alpha, trial, measure",
+            self._conn,
+        )

@@ -1,0 +1,188 @@
+"""Data sets of the benchmark: OpenML ids from a local folder (or OpenML), and embedded sets."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn import datasets as skdatasets
+
+from ..datasets import TOY_DATASETS, make_toy
+
+__all__ = [
+    "DataError",
+    "Dataset",
+    "EMBEDDED",
+    "DEFAULT_DATA_DIR",
+    "load_dataset",
+    "load_openml",
+    "read_manifest",
+    "suite_ids",
+]
+
+
+class DataError(ValueError):
+    """A data set could not be found or read; the message says which and how to fix it."""
+
+
+@dataclass
+class Dataset:
+    """Raw features (a DataFrame, categorical columns as strings) and encoded labels."""
+
+    name: str
+    dataset_id: str
+    X: pd.DataFrame
+    y: np.ndarray  # int64 class indices, fixed from the whole data set
+    classes: np.ndarray
+    source: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+
+def _default_data_dir() -> Path:
+    # The shared data folder beside a development checkout; users pass --data-dir.
+    return Path(__file__).resolve().parents[4] / "shared" / "data" / "openml"
+
+
+DEFAULT_DATA_DIR = _default_data_dir()
+
+_BUNDLED = {
+    "iris": skdatasets.load_iris,
+    "wine": skdatasets.load_wine,
+    "breast_cancer": skdatasets.load_breast_cancer,
+    "digits": skdatasets.load_digits,
+}
+#: Data sets that need no download: scikit-learn's bundled sets and the toy generators.
+EMBEDDED = tuple(_BUNDLED) + tuple(TOY_DATASETS)
+
+
+def _encode(X: pd.DataFrame, labels: pd.Series, name: str, dataset_id: str, source: str) -> Dataset:
+    keep = labels.notna().to_numpy()  # SPEC §9: drop rows with a missing label
+    X, labels = X.loc[keep].reset_index(drop=True), labels.loc[keep].reset_index(drop=True)
+    classes, y = np.unique(labels.astype(str).to_numpy(), return_inverse=True)
+    return Dataset(name, dataset_id, X, y.astype(np.int64), classes, source)
+
+
+def _embedded(name: str) -> Dataset:
+    if name in _BUNDLED:
+        bunch = _BUNDLED[name]()
+        X = pd.DataFrame(
+            bunch.data,
+            columns=[str(c) for c in getattr(bunch, "feature_names", range(bunch.data.shape[1]))],
+        )
+        return _encode(X, pd.Series(bunch.target), name, name, "scikit-learn bundled data")
+    X, y = make_toy(name, 600, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    return _encode(frame, pd.Series(y), name, name, "genlabel.datasets.make_toy(random_state=0)")
+
+
+@functools.lru_cache(maxsize=4)
+def read_manifest(data_dir: str) -> dict[str, dict[str, str]]:
+    """The folder's ``manifest.csv`` by OpenML id (empty if the folder has none)."""
+    path = Path(data_dir) / "manifest.csv"
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as fh:
+        return {row["openml_id"]: row for row in csv.DictReader(fh)}
+
+
+def _check_dir(data_dir: Path) -> None:
+    if not data_dir.is_dir():
+        raise DataError(
+            f"data directory {data_dir} does not exist; pass --data-dir pointing at a folder of "
+            "<id>.csv.gz files (such as shared/data/openml), or use --online to fetch from OpenML"
+        )
+
+
+def load_openml(
+    dataset_id: str | int,
+    data_dir: str | Path | None = None,
+    *,
+    online: bool = False,
+    cache_dir: str | Path | None = None,
+) -> Dataset:
+    """An OpenML classification set by id: ``<data_dir>/<id>.csv.gz`` (label = last column).
+
+    With ``online=True`` a missing file is fetched by ``sklearn.datasets.fetch_openml``
+    (cached in ``cache_dir``).
+    """
+    dataset_id = str(dataset_id).strip()
+    if not dataset_id.isdigit():
+        raise DataError(
+            f"unknown data set id {dataset_id!r}: expected an OpenML id (digits) or one of {', '.join(EMBEDDED)}"
+        )
+    data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+    path = data_dir / f"{dataset_id}.csv.gz"
+    if not path.is_file():
+        if online:
+            return _fetch_online(dataset_id, cache_dir)
+        _check_dir(data_dir)
+        raise DataError(
+            f"unknown OpenML id {dataset_id}: no {path.name} in {data_dir}; "
+            "run 'genlabel datasets --data-dir DIR' to list the ids there, or use --online"
+        )
+    try:
+        with gzip.open(path, "rt", newline="") as fh:
+            # '?' is how the ARFF sources mark a missing value.
+            frame = pd.read_csv(fh, na_values=["?"], keep_default_na=True, low_memory=False)
+    except (
+        OSError,
+        EOFError,
+        UnicodeDecodeError,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+    ) as exc:
+        raise DataError(f"could not parse {path}: {exc}; re-download or remove the file") from exc
+    if frame.shape[1] < 2 or len(frame) < 2:
+        raise DataError(
+            f"could not parse {path}: expected a header, feature columns and a label column"
+        )
+    meta = read_manifest(str(data_dir)).get(dataset_id, {})
+    name = meta.get("name") or dataset_id
+    source = f"{path} ({meta.get('source_repo', 'no manifest entry')})"
+    return _encode(frame.iloc[:, :-1], frame.iloc[:, -1], name, dataset_id, source)
+
+
+def _fetch_online(dataset_id: str, cache_dir: str | Path | None) -> Dataset:
+    try:
+        bunch = skdatasets.fetch_openml(
+            data_id=int(dataset_id), as_frame=True, data_home=cache_dir, parser="auto"
+        )
+    except Exception as exc:  # network errors, unknown ids: one clear line
+        raise DataError(f"could not fetch OpenML id {dataset_id}: {exc}") from exc
+    return _encode(
+        bunch.data, bunch.target, bunch.details.get("name", dataset_id), dataset_id, "openml.org"
+    )
+
+
+def load_dataset(
+    dataset_id: str, data_dir: str | Path | None = None, *, online: bool = False
+) -> Dataset:
+    """An embedded set by name (``iris``, ``gaussian9``, ...) or an OpenML id."""
+    if dataset_id in EMBEDDED:
+        return _embedded(dataset_id)
+    return load_openml(dataset_id, data_dir, online=online)
+
+
+def suite_ids(suite: str, data_dir: str | Path | None = None) -> list[str]:
+    """Data set ids of a suite: ``quick`` (embedded), ``paper-logistic``/``paper-mlp`` (the ids the
+    manifest marks ``in_133_list``)."""
+    if suite == "quick":
+        return ["iris", "wine", "breast_cancer", "gaussian9", "moons", "two_circles"]
+    if suite in ("paper-logistic", "paper-mlp"):
+        data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+        _check_dir(data_dir)
+        manifest = read_manifest(str(data_dir))
+        if not manifest:
+            raise DataError(f"{data_dir} has no manifest.csv: pass the ids with --datasets instead")
+        ids = [i for i, row in manifest.items() if row.get("in_133_list") == "True"]
+        return sorted(ids, key=int)
+    raise DataError(f"unknown suite {suite!r}; expected quick, paper-logistic or paper-mlp")
