@@ -25,7 +25,6 @@ import torch
 
 from ..density import ClassDensity, make_density
 from ..labels import genlabel_targets, intrusion_keep_mask, logistic_labels, nearest_neighbor_labels
-from ..losses import soft_cross_entropy
 from ..mixing import one_hot, sample_lambda, sample_permutation
 from ..models import StackedMLP, init_linear, layer_sizes
 from .batched_adam import BatchedAdam
@@ -278,12 +277,14 @@ def train_grid(
 
 
 def _mean_ce(logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Sum over models of each model's weighted mean soft cross entropy."""
-    per = soft_cross_entropy(
-        logits.reshape(-1, logits.shape[-1]),
-        targets.reshape(-1, targets.shape[-1]),
-        reduction="none",
-    ).view(weight.shape)
+    """Sum over models of each model's weighted mean soft cross entropy.
+
+    logits, targets: (G, B, k); weight: (G, B). Computed class-first, (G, k, B): torch's CPU
+    reductions over a short last dimension are an order of magnitude slower.
+    """
+    logits_t = logits.transpose(1, 2).contiguous()
+    targets_t = targets.transpose(1, 2).contiguous().to(logits.dtype)
+    per = -(targets_t * torch.log_softmax(logits_t, dim=1)).sum(1)  # (G, B)
     return ((per * weight).sum(1) / weight.sum(1).clamp_min(1.0)).sum()
 
 

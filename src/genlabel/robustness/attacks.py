@@ -1,0 +1,238 @@
+"""L-infinity attacks on a PyTorch classifier that returns logits (SPEC §9, §10).
+
+Every attack leaves the model exactly as it was: gradients are taken with respect to the
+inputs only (``torch.autograd.grad``, so no ``.grad`` appears on the parameters), it runs in
+eval mode and restores the caller's train/eval mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["fgsm", "pgd", "autoattack", "robust_accuracy", "ATTACKS", "ExtraNotInstalled"]
+
+ATTACKS = ("fgsm", "pgd", "autoattack")
+logger = logging.getLogger(__name__)
+
+
+class ExtraNotInstalled(ImportError):
+    """An optional extra is needed and missing."""
+
+
+Bounds = tuple[Any, Any]
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    modes = [m.training for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(model.modules(), modes, strict=True):
+            m.training = mode
+
+
+def _param_dtype(model: nn.Module) -> torch.dtype:
+    for p in model.parameters():
+        return p.dtype
+    for b in model.buffers():
+        if b.is_floating_point():
+            return b.dtype
+    return torch.float32
+
+
+def _prepare(model: nn.Module, X: Any, y: Any, eps: float, bounds: Bounds):
+    dtype = _param_dtype(model)
+    X = torch.as_tensor(X).to(dtype)
+    y = torch.as_tensor(y).long().to(X.device)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError("X contains NaN or infinite values")
+    if not np.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be a float >= 0; got {eps!r}")
+    low = torch.as_tensor(bounds[0], dtype=dtype, device=X.device)
+    high = torch.as_tensor(bounds[1], dtype=dtype, device=X.device)
+    if bool((low > high).any()):
+        raise ValueError(f"bounds must be (low, high) with low <= high; got {bounds!r}")
+    return X, y, low, high
+
+
+def _project(x_adv: torch.Tensor, X: torch.Tensor, eps: float, low, high) -> torch.Tensor:
+    x_adv = torch.minimum(torch.maximum(x_adv, X - eps), X + eps)
+    return torch.minimum(torch.maximum(x_adv, low), high)
+
+
+def _input_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    x = x.detach().requires_grad_(True)
+    loss = F.cross_entropy(model(x), y, reduction="sum")
+    (grad,) = torch.autograd.grad(loss, x)
+    return grad
+
+
+def fgsm(model: nn.Module, X: Any, y: Any, *, eps: float, bounds: Bounds) -> torch.Tensor:
+    """Fast gradient sign method: x + eps * sign(grad_x CE), clipped to ``bounds``.
+
+    Returns adversarial inputs of X's shape, within eps of X (L-inf), inside bounds, finite.
+    """
+    X, y, low, high = _prepare(model, X, y, eps, bounds)
+    if eps == 0:
+        return X.clone()
+    with _eval_mode(model):
+        grad = _input_grad(model, X, y)
+    return _project(X + eps * grad.sign(), X, eps, low, high).detach()
+
+
+def pgd(
+    model: nn.Module,
+    X: Any,
+    y: Any,
+    *,
+    eps: float,
+    bounds: Bounds,
+    steps: int = 20,
+    step_size: float | None = None,
+    restarts: int = 1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Projected gradient descent (L-inf), random start, keeps each point's strongest restart.
+
+    ``step_size`` defaults to 2.5 eps / steps; ``generator`` drives the random starts
+    (seed 0 if none is given, so results are reproducible).
+    """
+    X, y, low, high = _prepare(model, X, y, eps, bounds)
+    if steps < 1 or restarts < 1:
+        raise ValueError(f"steps and restarts must be >= 1; got {steps} and {restarts}")
+    if eps == 0:
+        return X.clone()
+    step_size = 2.5 * eps / steps if step_size is None else float(step_size)
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    best = X.clone()
+    best_loss = torch.full((X.shape[0],), -torch.inf, dtype=X.dtype, device=X.device)
+    with _eval_mode(model):
+        for _ in range(restarts):
+            noise = (torch.rand(X.shape, generator=generator, dtype=X.dtype) * 2 - 1).to(X.device)
+            x_adv = _project(X + eps * noise, X, eps, low, high)
+            for _ in range(steps):
+                x_adv = _project(x_adv + step_size * _input_grad(model, x_adv, y).sign(), X, eps, low, high)
+            with torch.no_grad():
+                logits = model(x_adv)
+                # Misclassified points count as strongest; then the larger loss.
+                loss = F.cross_entropy(logits, y, reduction="none") + 1e6 * (logits.argmax(1) != y)
+            better = loss > best_loss
+            best[better] = x_adv[better].detach()
+            best_loss = torch.where(better, loss, best_loss)
+    return best.detach()
+
+
+class _FlatImageModel(nn.Module):
+    """AutoAttack works on [0, 1] images: map (n, 1, 1, d) in [0, 1] to the model's inputs."""
+
+    def __init__(self, model: nn.Module, low: torch.Tensor, high: torch.Tensor):
+        super().__init__()
+        self.model = model
+        self.low, self.span = low, (high - low)
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        # pyautoattack works in float32 throughout (FAB mixes dtypes otherwise).
+        return self.model(self.low + u.flatten(1).to(self.span.dtype) * self.span).float()
+
+
+def autoattack(
+    model: nn.Module,
+    X: Any,
+    y: Any,
+    *,
+    eps: float,
+    bounds: Bounds,
+    seed: int = 0,
+    batch_size: int = 500,
+) -> tuple[torch.Tensor, list[str]]:
+    """AutoAttack (standard version, L-inf) through the optional ``attacks`` extra.
+
+    Tabular inputs become (n, 1, 1, d) images in [0, 1] (scalar bounds: eps scales by the
+    range). The standard version targets 9 classes: below 10 classes the target counts are
+    set to C - 1; below 4 classes (no targeted DLR loss) the custom set APGD-CE, FAB, Square
+    runs instead. Returns the adversarial inputs and the names of the attacks that ran.
+    """
+    try:
+        from pyautoattack import AutoAttack
+    except ImportError as exc:
+        raise ExtraNotInstalled(
+            "AutoAttack needs the optional 'attacks' extra (pyautoattack): pip install 'genlabel[attacks]'"
+        ) from exc
+    X, y, low, high = _prepare(model, X, y, eps, bounds)
+    span = high - low
+    if span.numel() != 1:
+        raise ValueError("autoattack takes scalar bounds (low, high)")
+    if float(span) <= 0:
+        return X.clone(), []
+    with _eval_mode(model):
+        with torch.no_grad():
+            n_classes = model(X[:1]).shape[1]
+        wrapped = _FlatImageModel(model, low, high).eval()
+        if n_classes >= 4:
+            adversary = AutoAttack(wrapped, norm="Linf", eps=float(eps / span), seed=seed, version="standard")
+            targets = min(9, n_classes - 1)
+            adversary.apgd_targeted.n_target_classes = targets
+            adversary.fab.n_target_classes = targets
+        else:
+            adversary = AutoAttack(
+                wrapped, norm="Linf", eps=float(eps / span), seed=seed, version="custom",
+                attacks=["apgd-ce", "fab", "square"],
+            )
+            adversary.fab.n_target_classes = max(1, n_classes - 1)
+        adversary.verbose = False
+        ran = list(adversary.attacks_to_run)
+        u = ((X - low) / span).clamp(0, 1).reshape(X.shape[0], 1, 1, -1).float()
+        wrapped.low, wrapped.span = low, span
+        x_adv_u, _ = adversary.run_standard_evaluation(u, y, batch_size=batch_size)
+    x_adv = low + x_adv_u.flatten(1).to(X.dtype) * span
+    logger.info("AutoAttack ran: %s", ", ".join(ran))
+    return _project(x_adv, X, eps, low, high).detach(), ran
+
+
+def robust_accuracy(
+    model: nn.Module,
+    X: Any,
+    y: Any,
+    *,
+    attack: str = "fgsm",
+    eps: float,
+    bounds: Bounds,
+    batch_size: int = 1024,
+    **attack_kwargs: Any,
+) -> float:
+    """Share of points whose clean **and** attacked predictions are both correct.
+
+    So it never exceeds the clean accuracy, and eps = 0 gives the clean accuracy.
+    """
+    if attack not in ATTACKS:
+        raise ValueError(f"Unknown attack {attack!r}; expected one of {', '.join(ATTACKS)}")
+    X, y, low, high = _prepare(model, X, y, eps, bounds)
+    if X.shape[0] == 0:
+        raise ValueError("X must hold at least one point")
+    correct = 0
+    for start in range(0, X.shape[0], batch_size):
+        xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+        with _eval_mode(model), torch.no_grad():
+            clean_ok = model(xb).argmax(1) == yb
+        if attack == "fgsm":
+            x_adv = fgsm(model, xb, yb, eps=eps, bounds=(low, high))
+        elif attack == "pgd":
+            x_adv = pgd(model, xb, yb, eps=eps, bounds=(low, high), **attack_kwargs)
+        else:
+            x_adv, _ = autoattack(model, xb, yb, eps=eps, bounds=(low, high), **attack_kwargs)
+        with _eval_mode(model), torch.no_grad():
+            adv_ok = model(x_adv).argmax(1) == yb
+        correct += int((clean_ok & adv_ok).sum())
+    return correct / X.shape[0]

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from genlabel.bench import BenchSettings, Job, ResultStore, run_job
+from genlabel.bench.protocol import split_and_preprocess
+from genlabel.cli import app
+from genlabel.data import DataError, load_dataset, load_openml, make_preprocessor, suite_ids
+
+runner = CliRunner()
+SMALL = ["--datasets", "iris,wine", "--methods", "vanilla,mixup,genlabel_cv,generative_gm", "--trials", "2", "--epochs", "3"]
+
+
+def _bench(tmp_path: Path, *extra: str, db: str = "r.sqlite"):
+    args = ["bench", *SMALL, "--db", str(tmp_path / db), "--report", str(tmp_path / "rep"), "--no-progress", *extra]
+    return runner.invoke(app, args)
+
+
+def _cells(db: Path) -> pd.DataFrame:
+    with sqlite3.connect(db) as conn:
+        return pd.read_sql_query("SELECT * FROM results ORDER BY dataset, method, trial", conn)
+
+
+def test_bench_writes_cells_report_and_resumes(tmp_path: Path) -> None:
+    result = _bench(tmp_path)
+    assert result.exit_code == 0, result.output
+    cells = _cells(tmp_path / "r.sqlite")
+    assert len(cells) == 2 * 4 * 2
+    assert cells.test_accuracy.between(0, 1).all()
+    assert set(cells.measure) == {"clean"}
+    rep = tmp_path / "rep"
+    csv = pd.read_csv(rep / "results.csv")
+    assert list(csv.columns[:9]) == [
+        "dataset", "method", "model", "trial", "alpha", "test_accuracy", "robust_accuracy", "params", "seconds",
+    ]
+    text = (rep / "report.md").read_text()
+    assert "GenLabel (CV) against each baseline" in text and "| iris |" in text
+    assert list(rep.glob("hist_genlabel_cv_minus_mixup_logistic_alpha1.png"))
+    start = time.perf_counter()
+    again = _bench(tmp_path)
+    assert again.exit_code == 0
+    assert "16 done, 0 to run" in again.output
+    assert time.perf_counter() - start < 20
+    assert len(_cells(tmp_path / "r.sqlite")) == 16
+
+
+def test_a_killed_run_resumes_without_losing_or_duplicating_cells(tmp_path: Path) -> None:
+    db = tmp_path / "k.sqlite"
+    # 24 cheap jobs (one cell each): the kill lands mid-run.
+    args = [sys.executable, "-m", "genlabel.cli", "bench", "--datasets", "iris,wine,gaussian9,moons",
+            "--methods", "vanilla", "--trials", "6", "--epochs", "15",
+            "--db", str(db), "--report", str(tmp_path / "rep"), "--no-progress"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            time.sleep(0.05)
+            if db.exists():
+                try:
+                    with sqlite3.connect(db) as conn:
+                        if conn.execute("SELECT count(*) FROM results").fetchone()[0] > 0:
+                            break
+                except sqlite3.OperationalError:
+                    pass
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    partial = len(_cells(db))
+    assert 0 < partial < 24
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    cells = _cells(db)
+    assert len(cells) == 24
+    assert not cells.duplicated(["dataset", "method", "model", "trial", "measure", "alpha"]).any()
+    # Same numbers as an uninterrupted run.
+    fresh = tmp_path / "f.sqlite"
+    subprocess.run([*args[:-5], "--db", str(fresh), "--report", str(tmp_path / "rep2"), "--no-progress"],
+                   check=True, capture_output=True, timeout=600)
+    np.testing.assert_array_equal(cells.test_accuracy.to_numpy(), _cells(fresh).test_accuracy.to_numpy())
+
+
+def test_dask_local_cluster_gives_the_same_numbers_as_one_job(tmp_path: Path) -> None:
+    pytest.importorskip("dask.distributed")
+    one = _bench(tmp_path, db="one.sqlite")
+    assert one.exit_code == 0, one.output
+    two = _bench(tmp_path, "--backend", "dask", "--jobs", "2", db="dask.sqlite")
+    assert two.exit_code == 0, two.output
+    a, b = _cells(tmp_path / "one.sqlite"), _cells(tmp_path / "dask.sqlite")
+    np.testing.assert_array_equal(a.test_accuracy.to_numpy(), b.test_accuracy.to_numpy())
+    assert list(a.params) == list(b.params)
+
+
+def test_joblib_jobs_give_the_same_numbers(tmp_path: Path) -> None:
+    one = _bench(tmp_path, db="one.sqlite")
+    two = _bench(tmp_path, "--jobs", "2", db="two.sqlite")
+    assert one.exit_code == 0 and two.exit_code == 0
+    np.testing.assert_array_equal(_cells(tmp_path / "one.sqlite").test_accuracy, _cells(tmp_path / "two.sqlite").test_accuracy)
+
+
+def test_fixed_split_makes_deterministic_methods_show_zero_spread(tmp_path: Path) -> None:
+    result = _bench(tmp_path, "--fixed-split")
+    assert result.exit_code == 0, result.output
+    gen = _cells(tmp_path / "r.sqlite").query("method == 'generative_gm'")
+    assert gen.groupby("dataset").test_accuracy.std().max() == 0.0
+
+
+def test_bad_inputs_exit_with_status_2_and_one_line(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["bench", "--datasets", "99999999", "--db", str(tmp_path / "x.sqlite")])
+    assert res.exit_code == 2 and "99999999" in res.output
+    res = runner.invoke(app, ["bench", "--suite", "paper-logistic", "--data-dir", str(tmp_path / "nope"), "--db", str(tmp_path / "x.sqlite")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    bad_dir = tmp_path / "data"
+    bad_dir.mkdir()
+    (bad_dir / "42.csv.gz").write_bytes(b"not gzip at all")
+    res = runner.invoke(app, ["bench", "--datasets", "42", "--data-dir", str(bad_dir), "--db", str(tmp_path / "x.sqlite")])
+    assert res.exit_code == 2 and "could not parse" in res.output and "42.csv.gz" in res.output
+    res = runner.invoke(app, ["bench", "--methods", "cutmix", "--db", str(tmp_path / "x.sqlite")])
+    assert res.exit_code == 2 and "unknown methods" in res.output
+    res = runner.invoke(app, ["report", "--db", str(tmp_path / "missing.sqlite")])
+    assert res.exit_code == 2
+    res = runner.invoke(app, ["datasets", "--data-dir", str(tmp_path / "nope")])
+    assert res.exit_code == 2
+
+
+def test_other_settings_in_the_same_store_are_refused(tmp_path: Path) -> None:
+    assert _bench(tmp_path).exit_code == 0
+    res = _bench(tmp_path, "--epochs", "4")
+    assert res.exit_code == 2 and "other settings" in res.output
+
+
+def test_store_ignores_a_cell_written_twice(tmp_path: Path) -> None:
+    record = {"dataset": "iris", "method": "mixup", "model": "logistic", "trial": 0, "alpha": 1.0, "measure": "clean",
+              "test_accuracy": 0.9, "robust_accuracy": None, "params": "{}", "seconds": 1.0}
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        assert store.add([record], {"a": 1}) == 1
+        assert store.add([record | {"test_accuracy": 0.1}], {"a": 1}) == 0
+        assert store.frame().test_accuracy.tolist() == [0.9]
+
+
+def test_embedded_sets_and_preprocessing_fit_on_train_only() -> None:
+    data = load_dataset("iris")
+    assert data.X.shape == (150, 4) and data.n_classes == 3
+    settings = BenchSettings()
+    X_train, y_train, X_test, _ = split_and_preprocess(data, 0, settings)
+    assert X_train.shape[0] == 105 and X_test.shape[0] == 45
+    np.testing.assert_allclose(X_train.mean(0), 0, atol=1e-6)
+    assert np.abs(X_test.mean(0)).max() > 1e-3  # standardised with the training statistics
+    assert sorted(np.bincount(y_train)) == [35, 35, 35]
+
+
+def test_categorical_and_missing_values_are_handled() -> None:
+    X = pd.DataFrame({"num": [1.0, np.nan, 3.0, 4.0], "cat": ["a", "b", None, "a"]})
+    out = make_preprocessor(X).fit_transform(X)
+    assert out.shape == (4, 3) and np.isfinite(out).all()
+
+
+def test_openml_from_the_shared_folder(shared_data: Path) -> None:
+    data = load_openml(37, shared_data / "openml")
+    assert data.name == "diabetes" and data.X.shape == (768, 8) and data.n_classes == 2
+    ids = suite_ids("paper-logistic", shared_data / "openml")
+    assert len(ids) == 124
+    res = runner.invoke(app, ["datasets", "--data-dir", str(shared_data / "openml")])
+    assert res.exit_code == 0 and "| 37 | diabetes |" in res.output
+    with pytest.raises(DataError, match="unknown OpenML id 123456789"):
+        load_openml(123456789, shared_data / "openml")
+
+
+def test_run_job_on_an_openml_set(shared_data: Path) -> None:
+    job = Job("37", 0, "logistic", 1.0, ("mixup", "genlabel_gm"), BenchSettings(epochs=2, data_dir=str(shared_data / "openml")))
+    records = run_job(job)
+    assert {r["method"] for r in records} == {"mixup", "genlabel_gm"}
+
+
+def test_corrupt_gzip_is_a_data_error(tmp_path: Path) -> None:
+    with gzip.open(tmp_path / "7.csv.gz", "wt") as fh:
+        fh.write("onlyone\n")
+    with pytest.raises(DataError, match="could not parse"):
+        load_openml(7, tmp_path)

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from genlabel.robustness import autoattack, fgsm, pgd, robust_accuracy
+
+
+def _linear(seed: int = 0) -> nn.Linear:
+    torch.manual_seed(seed)
+    lin = nn.Linear(3, 2).double()
+    return lin
+
+
+def _data(n: int = 400, d: int = 3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = torch.tensor(rng.normal(size=(n, d)))
+    return X
+
+
+def test_fgsm_is_exact_for_a_linear_two_class_model() -> None:
+    model = _linear()
+    X = _data()
+    with torch.no_grad():
+        logits = model(X)
+    y = logits.argmax(1)  # every point correctly classified
+    w = model.weight.detach()
+    margin = (logits[torch.arange(len(y)), y] - logits[torch.arange(len(y)), 1 - y]).abs()
+    for eps in (0.05, 0.2, 0.5):
+        expected = float((margin > eps * (w[1] - w[0]).abs().sum()).double().mean())
+        got = robust_accuracy(model, X, y, attack="fgsm", eps=eps, bounds=(-100.0, 100.0))
+        assert got == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("attack", ["fgsm", "pgd"])
+def test_adversarial_inputs_respect_eps_and_bounds_and_leave_the_model_alone(attack: str) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3)).double()
+    model.train()
+    before = [p.detach().clone() for p in model.parameters()]
+    X = torch.rand(50, 4, dtype=torch.float64)
+    y = torch.randint(0, 3, (50,))
+    fn = fgsm if attack == "fgsm" else pgd
+    adv = fn(model, X, y, eps=0.1, bounds=(0.0, 1.0))
+    assert adv.shape == X.shape and bool(torch.isfinite(adv).all())
+    assert float((adv - X).abs().max()) <= 0.1 + 1e-12
+    assert float(adv.min()) >= 0.0 and float(adv.max()) <= 1.0
+    assert model.training, "the train/eval mode was not restored"
+    for p, p0 in zip(model.parameters(), before, strict=True):
+        assert torch.equal(p, p0) and p.grad is None
+    model.eval()
+    fn(model, X, y, eps=0.1, bounds=(0.0, 1.0))
+    assert not model.training
+
+
+def test_robust_accuracy_never_exceeds_clean_and_eps_zero_is_clean() -> None:
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3)).double()
+    X = torch.randn(200, 4, dtype=torch.float64)
+    y = torch.randint(0, 3, (200,))
+    with torch.no_grad():
+        clean = float((model(X).argmax(1) == y).double().mean())
+    assert robust_accuracy(model, X, y, eps=0.0, bounds=(-10, 10)) == pytest.approx(clean)
+    for attack in ("fgsm", "pgd"):
+        assert robust_accuracy(model, X, y, attack=attack, eps=0.3, bounds=(-10, 10)) <= clean
+
+
+def test_pgd_is_at_least_as_strong_as_fgsm_on_an_mlp() -> None:
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(400, 6, n_informative=4, random_state=0)
+    X, y = torch.tensor(X), torch.tensor(y)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 2)).double()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(200):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(X), y).backward()
+        opt.step()
+    bounds = (float(X.min()), float(X.max()))
+    gaps = []
+    for eps in (0.1, 0.3, 0.5):
+        f = robust_accuracy(model, X, y, attack="fgsm", eps=eps, bounds=bounds)
+        p = robust_accuracy(model, X, y, attack="pgd", eps=eps, bounds=bounds, steps=20, restarts=2)
+        gaps.append(f - p)
+    assert np.mean(gaps) >= 0
+
+
+def test_pgd_is_reproducible_with_a_generator() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2)).double()
+    X, y = torch.randn(30, 3, dtype=torch.float64), torch.randint(0, 2, (30,))
+    a = pgd(model, X, y, eps=0.2, bounds=(-5, 5), generator=torch.Generator().manual_seed(4))
+    b = pgd(model, X, y, eps=0.2, bounds=(-5, 5), generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a, b)
+
+
+BAD = [
+    (dict(eps=-0.1, bounds=(0, 1)), "eps must be"),
+    (dict(eps=0.1, bounds=(1, 0)), "low <= high"),
+    (dict(eps=0.1, bounds=(0, 1), attack="cw"), "Unknown attack 'cw'"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), BAD)
+def test_bad_attack_arguments(kwargs: dict, message: str) -> None:
+    model = _linear()
+    with pytest.raises(ValueError, match=message):
+        robust_accuracy(model, torch.zeros(3, 3), torch.zeros(3), **kwargs)
+
+
+@pytest.mark.parametrize("n_classes", [3, pytest.param(5, marks=pytest.mark.slow)])
+def test_autoattack_smoke(n_classes: int, caplog) -> None:
+    pytest.importorskip("pyautoattack")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, n_classes)).double()
+    X = torch.rand(12, 4, dtype=torch.float64)
+    with torch.no_grad():
+        y = model(X).argmax(1)
+    adv, ran = autoattack(model, X, y, eps=0.05, bounds=(0.0, 1.0))
+    assert adv.shape == X.shape and float((adv - X).abs().max()) <= 0.05 + 1e-9
+    expected = ["apgd-ce", "fab", "square"] if n_classes < 4 else ["apgd-ce", "apgd-t", "fab-t", "square"]
+    assert ran == expected
+    acc = robust_accuracy(model, X, y, attack="autoattack", eps=0.05, bounds=(0.0, 1.0))
+    assert 0.0 <= acc <= 1.0
+
+
+def test_missing_extra_is_named(monkeypatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "pyautoattack":
+            raise ImportError("no pyautoattack")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match=r"'attacks' extra \(pyautoattack\)"):
+        autoattack(_linear(), torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2), eps=0.1, bounds=(0, 1))
