@@ -20,11 +20,29 @@ from genlabel.cli import app
 from genlabel.data import DataError, load_dataset, load_openml, make_preprocessor, suite_ids
 
 runner = CliRunner()
-SMALL = ["--datasets", "iris,wine", "--methods", "vanilla,mixup,genlabel_cv,generative_gm", "--trials", "2", "--epochs", "3"]
+SMALL = [
+    "--datasets",
+    "iris,wine",
+    "--methods",
+    "vanilla,mixup,genlabel_cv,generative_gm",
+    "--trials",
+    "2",
+    "--epochs",
+    "3",
+]
 
 
 def _bench(tmp_path: Path, *extra: str, db: str = "r.sqlite"):
-    args = ["bench", *SMALL, "--db", str(tmp_path / db), "--report", str(tmp_path / "rep"), "--no-progress", *extra]
+    args = [
+        "bench",
+        *SMALL,
+        "--db",
+        str(tmp_path / db),
+        "--report",
+        str(tmp_path / "rep"),
+        "--no-progress",
+        *extra,
+    ]
     return runner.invoke(app, args)
 
 
@@ -43,7 +61,15 @@ def test_bench_writes_cells_report_and_resumes(tmp_path: Path) -> None:
     rep = tmp_path / "rep"
     csv = pd.read_csv(rep / "results.csv")
     assert list(csv.columns[:9]) == [
-        "dataset", "method", "model", "trial", "alpha", "test_accuracy", "robust_accuracy", "params", "seconds",
+        "dataset",
+        "method",
+        "model",
+        "trial",
+        "alpha",
+        "test_accuracy",
+        "robust_accuracy",
+        "params",
+        "seconds",
     ]
     text = (rep / "report.md").read_text()
     assert "GenLabel (CV) against each baseline" in text and "| iris |" in text
@@ -59,10 +85,28 @@ def test_bench_writes_cells_report_and_resumes(tmp_path: Path) -> None:
 def test_a_killed_run_resumes_without_losing_or_duplicating_cells(tmp_path: Path) -> None:
     db = tmp_path / "k.sqlite"
     # 24 cheap jobs (one cell each): the kill lands mid-run.
-    args = [sys.executable, "-m", "genlabel.cli", "bench", "--datasets", "iris,wine,gaussian9,moons",
-            "--methods", "vanilla", "--trials", "6", "--epochs", "15",
-            "--db", str(db), "--report", str(tmp_path / "rep"), "--no-progress"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    args = [
+        sys.executable,
+        "-m",
+        "genlabel.cli",
+        "bench",
+        "--datasets",
+        "iris,wine,gaussian9,moons",
+        "--methods",
+        "vanilla",
+        "--trials",
+        "6",
+        "--epochs",
+        "15",
+        "--db",
+        str(db),
+        "--report",
+        str(tmp_path / "rep"),
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -86,9 +130,15 @@ def test_a_killed_run_resumes_without_losing_or_duplicating_cells(tmp_path: Path
     assert not cells.duplicated(["dataset", "method", "model", "trial", "measure", "alpha"]).any()
     # Same numbers as an uninterrupted run.
     fresh = tmp_path / "f.sqlite"
-    subprocess.run([*args[:-5], "--db", str(fresh), "--report", str(tmp_path / "rep2"), "--no-progress"],
-                   check=True, capture_output=True, timeout=600)
-    np.testing.assert_array_equal(cells.test_accuracy.to_numpy(), _cells(fresh).test_accuracy.to_numpy())
+    subprocess.run(
+        [*args[:-5], "--db", str(fresh), "--report", str(tmp_path / "rep2"), "--no-progress"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    np.testing.assert_array_equal(
+        cells.test_accuracy.to_numpy(), _cells(fresh).test_accuracy.to_numpy()
+    )
 
 
 def test_dask_local_cluster_gives_the_same_numbers_as_one_job(tmp_path: Path) -> None:
@@ -106,7 +156,9 @@ def test_joblib_jobs_give_the_same_numbers(tmp_path: Path) -> None:
     one = _bench(tmp_path, db="one.sqlite")
     two = _bench(tmp_path, "--jobs", "2", db="two.sqlite")
     assert one.exit_code == 0 and two.exit_code == 0
-    np.testing.assert_array_equal(_cells(tmp_path / "one.sqlite").test_accuracy, _cells(tmp_path / "two.sqlite").test_accuracy)
+    np.testing.assert_array_equal(
+        _cells(tmp_path / "one.sqlite").test_accuracy, _cells(tmp_path / "two.sqlite").test_accuracy
+    )
 
 
 def test_fixed_split_makes_deterministic_methods_show_zero_spread(tmp_path: Path) -> None:
@@ -117,14 +169,38 @@ def test_fixed_split_makes_deterministic_methods_show_zero_spread(tmp_path: Path
 
 
 def test_bad_inputs_exit_with_status_2_and_one_line(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["bench", "--datasets", "99999999", "--db", str(tmp_path / "x.sqlite")])
+    res = runner.invoke(
+        app, ["bench", "--datasets", "99999999", "--db", str(tmp_path / "x.sqlite")]
+    )
     assert res.exit_code == 2 and "99999999" in res.output
-    res = runner.invoke(app, ["bench", "--suite", "paper-logistic", "--data-dir", str(tmp_path / "nope"), "--db", str(tmp_path / "x.sqlite")])
+    res = runner.invoke(
+        app,
+        [
+            "bench",
+            "--suite",
+            "paper-logistic",
+            "--data-dir",
+            str(tmp_path / "nope"),
+            "--db",
+            str(tmp_path / "x.sqlite"),
+        ],
+    )
     assert res.exit_code == 2 and "does not exist" in res.output
     bad_dir = tmp_path / "data"
     bad_dir.mkdir()
     (bad_dir / "42.csv.gz").write_bytes(b"not gzip at all")
-    res = runner.invoke(app, ["bench", "--datasets", "42", "--data-dir", str(bad_dir), "--db", str(tmp_path / "x.sqlite")])
+    res = runner.invoke(
+        app,
+        [
+            "bench",
+            "--datasets",
+            "42",
+            "--data-dir",
+            str(bad_dir),
+            "--db",
+            str(tmp_path / "x.sqlite"),
+        ],
+    )
     assert res.exit_code == 2 and "could not parse" in res.output and "42.csv.gz" in res.output
     res = runner.invoke(app, ["bench", "--methods", "cutmix", "--db", str(tmp_path / "x.sqlite")])
     assert res.exit_code == 2 and "unknown methods" in res.output
@@ -141,8 +217,18 @@ def test_other_settings_in_the_same_store_are_refused(tmp_path: Path) -> None:
 
 
 def test_store_ignores_a_cell_written_twice(tmp_path: Path) -> None:
-    record = {"dataset": "iris", "method": "mixup", "model": "logistic", "trial": 0, "alpha": 1.0, "measure": "clean",
-              "test_accuracy": 0.9, "robust_accuracy": None, "params": "{}", "seconds": 1.0}
+    record = {
+        "dataset": "iris",
+        "method": "mixup",
+        "model": "logistic",
+        "trial": 0,
+        "alpha": 1.0,
+        "measure": "clean",
+        "test_accuracy": 0.9,
+        "robust_accuracy": None,
+        "params": "{}",
+        "seconds": 1.0,
+    }
     with ResultStore(tmp_path / "s.sqlite") as store:
         assert store.add([record], {"a": 1}) == 1
         assert store.add([record | {"test_accuracy": 0.1}], {"a": 1}) == 0
@@ -178,7 +264,14 @@ def test_openml_from_the_shared_folder(shared_data: Path) -> None:
 
 
 def test_run_job_on_an_openml_set(shared_data: Path) -> None:
-    job = Job("37", 0, "logistic", 1.0, ("mixup", "genlabel_gm"), BenchSettings(epochs=2, data_dir=str(shared_data / "openml")))
+    job = Job(
+        "37",
+        0,
+        "logistic",
+        1.0,
+        ("mixup", "genlabel_gm"),
+        BenchSettings(epochs=2, data_dir=str(shared_data / "openml")),
+    )
     records = run_job(job)
     assert {r["method"] for r in records} == {"mixup", "genlabel_gm"}
 

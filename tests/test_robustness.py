@@ -121,7 +121,9 @@ def test_autoattack_smoke(n_classes: int, caplog) -> None:
         y = model(X).argmax(1)
     adv, ran = autoattack(model, X, y, eps=0.05, bounds=(0.0, 1.0))
     assert adv.shape == X.shape and float((adv - X).abs().max()) <= 0.05 + 1e-9
-    expected = ["apgd-ce", "fab", "square"] if n_classes < 4 else ["apgd-ce", "apgd-t", "fab-t", "square"]
+    expected = (
+        ["apgd-ce", "fab", "square"] if n_classes < 4 else ["apgd-ce", "apgd-t", "fab-t", "square"]
+    )
     assert ran == expected
     acc = robust_accuracy(model, X, y, attack="autoattack", eps=0.05, bounds=(0.0, 1.0))
     assert 0.0 <= acc <= 1.0
@@ -139,4 +141,10 @@ def test_missing_extra_is_named(monkeypatch) -> None:
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"'attacks' extra \(pyautoattack\)"):
-        autoattack(_linear(), torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2), eps=0.1, bounds=(0, 1))
+        autoattack(
+            _linear(),
+            torch.zeros(2, 3, dtype=torch.float64),
+            torch.zeros(2),
+            eps=0.1,
+            bounds=(0, 1),
+        )

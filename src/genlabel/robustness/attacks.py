@@ -123,7 +123,9 @@ def pgd(
             noise = (torch.rand(X.shape, generator=generator, dtype=X.dtype) * 2 - 1).to(X.device)
             x_adv = _project(X + eps * noise, X, eps, low, high)
             for _ in range(steps):
-                x_adv = _project(x_adv + step_size * _input_grad(model, x_adv, y).sign(), X, eps, low, high)
+                x_adv = _project(
+                    x_adv + step_size * _input_grad(model, x_adv, y).sign(), X, eps, low, high
+                )
             with torch.no_grad():
                 logits = model(x_adv)
                 # Misclassified points count as strongest; then the larger loss.
@@ -181,13 +183,19 @@ def autoattack(
             n_classes = model(X[:1]).shape[1]
         wrapped = _FlatImageModel(model, low, high).eval()
         if n_classes >= 4:
-            adversary = AutoAttack(wrapped, norm="Linf", eps=float(eps / span), seed=seed, version="standard")
+            adversary = AutoAttack(
+                wrapped, norm="Linf", eps=float(eps / span), seed=seed, version="standard"
+            )
             targets = min(9, n_classes - 1)
             adversary.apgd_targeted.n_target_classes = targets
             adversary.fab.n_target_classes = targets
         else:
             adversary = AutoAttack(
-                wrapped, norm="Linf", eps=float(eps / span), seed=seed, version="custom",
+                wrapped,
+                norm="Linf",
+                eps=float(eps / span),
+                seed=seed,
+                version="custom",
                 attacks=["apgd-ce", "fab", "square"],
             )
             adversary.fab.n_target_classes = max(1, n_classes - 1)

@@ -8,6 +8,9 @@ per-class scipy labels, ``label_backend="scipy"``) as the one-model-at-a-time wa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import scipy.stats as st
 import torch
@@ -125,44 +128,38 @@ def train_single(
         for rows in order.split(settings.batch_size):
             xb, yb = Xf[rows], yf[rows]
             draw = draws.batch(len(rows), settings, len(layers)) if mixing else {}
-            loss = _batch_loss(
-                layers,
-                policy,
-                disc,
-                xb,
-                yb,
-                draw,
-                mixing,
-                last_only,
-                density,
-                config,
-                settings,
-                k,
-                (Xf, yf),
-                label_backend,
-            )
+            run = _Run(layers, policy, disc, density, config, settings, k, (Xf, yf), label_backend)
+            loss = _batch_loss(run, xb, yb, draw, mixing, last_only)
             opt.zero_grad()
             loss.backward()
             opt.step()
     return layers
 
 
-def _batch_loss(
-    layers,
-    policy,
-    disc,
-    xb,
-    yb,
-    draw,
-    mixing,
-    last_only,
-    density,
-    config,
-    settings,
-    k,
-    reference,
-    label_backend,
-):
+@dataclass
+class _Run:
+    """What one configuration's training loop keeps fixed across batches."""
+
+    layers: nn.ModuleList
+    policy: nn.ModuleList | None
+    disc: nn.ModuleList | None
+    density: Any
+    config: Config
+    settings: TrainSettings
+    k: int
+    reference: tuple[torch.Tensor, torch.Tensor]
+    label_backend: str
+
+
+def _batch_loss(run: _Run, xb, yb, draw, mixing, last_only):
+    layers, policy, disc, density = run.layers, run.policy, run.disc, run.density
+    config, settings, k, reference, label_backend = (
+        run.config,
+        run.settings,
+        run.k,
+        run.reference,
+        run.label_backend,
+    )
     method = METHODS[settings.method]
     ya = one_hot(yb, k, xb.dtype)
     if not mixing:

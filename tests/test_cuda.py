@@ -1,0 +1,76 @@
+"""The library on a CUDA device: same answers as on the CPU (skipped without a GPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from genlabel import GenLabelMixup, OnlineGaussianLabeler
+from genlabel.datasets import make_toy
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def _toy():
+    X, y = make_toy("gaussian9", 450, random_state=0)
+    return torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+
+
+@pytest.mark.parametrize("density", ["gm", "kde"])
+def test_dropin_on_cuda_matches_cpu(density: str) -> None:
+    X, y = _toy()
+    cpu = GenLabelMixup(9, density=density, seed=0).fit(X, y)
+    gpu = GenLabelMixup(9, density=density, seed=0).fit(X.cuda(), y.cuda())
+    a, b = cpu(X, y), gpu(X.cuda(), y.cuda())
+    assert b.inputs.device.type == "cuda" and b.targets.device.type == "cuda"
+    torch.testing.assert_close(b.inputs.cpu(), a.inputs)
+    torch.testing.assert_close(b.targets.cpu(), a.targets, atol=1e-4, rtol=1e-4)
+
+
+def test_online_labeler_on_cuda() -> None:
+    g = torch.Generator().manual_seed(0)
+    z, y = torch.randn(64, 8, generator=g), torch.randint(0, 4, (64,), generator=g)
+    cpu, gpu = OnlineGaussianLabeler(4, 8), OnlineGaussianLabeler(4, 8).cuda()
+    cpu.update(z, y)
+    gpu.update(z.cuda(), y.cuda())
+    torch.testing.assert_close(gpu.means.cpu(), cpu.means)
+    torch.testing.assert_close(gpu.targets(z.cuda()).cpu(), cpu.targets(z))
+
+
+@pytest.mark.parametrize(
+    "method", ["mixup", "genlabel", "adamixup", "manifold_mixup", "mixup_exclude_mi"]
+)
+def test_batched_trainer_on_cuda_matches_cpu(method: str) -> None:
+    from genlabel.training.grid import TrainSettings, train_grid
+    from genlabel.training.methods import Config
+
+    X, y = _toy()
+    X = X.double()
+    folds = [torch.arange(0, 450, 2), torch.arange(1, 450, 2)]
+    configs = [Config(0, 0.01, 0.5, "gm"), Config(1, 0.001, 1.0, "kde")]
+    base = dict(model="mlp", method=method, epochs=4, warmup_epochs=2, seed=1)
+    cpu = train_grid(X, y, 9, folds, configs, TrainSettings(**base))
+    gpu = train_grid(X, y, 9, folds, configs, TrainSettings(**base, device="cuda"))
+    for wc, wg in zip(cpu.weights, gpu.weights, strict=True):
+        assert wg.device.type == "cuda"
+        torch.testing.assert_close(wg.detach().cpu(), wc.detach(), rtol=1e-6, atol=1e-8)
+
+
+def test_estimator_and_attacks_on_cuda() -> None:
+    from genlabel.estimators import MixupClassifier
+    from genlabel.robustness import robust_accuracy
+
+    X, y = make_toy("moons", 300, random_state=0)
+    clf = MixupClassifier(
+        model="mlp", method="genlabel", epochs=20, device="cuda", random_state=0
+    ).fit(X, y)
+    assert next(clf.module_.parameters()).device.type == "cuda"
+    assert clf.score(X, y) > 0.8
+    Xt = torch.tensor(X, device="cuda")
+    yt = torch.tensor(y, device="cuda")
+    bounds = (float(X.min()), float(X.max()))
+    for attack in ("fgsm", "pgd"):
+        acc = robust_accuracy(clf.module_, Xt, yt, attack=attack, eps=0.1, bounds=bounds)
+        assert 0.0 <= acc <= clf.score(X, y) + 1e-12
+    np.testing.assert_allclose(clf.predict_proba(X).sum(1), 1.0)
