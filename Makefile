@@ -26,6 +26,8 @@ lint: venv
 
 bench: venv
 	$(BIN)/python benchmarks/relabel.py
+	$(BIN)/python benchmarks/protocol.py --model logistic
+	$(BIN)/python benchmarks/protocol.py --model mlp
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

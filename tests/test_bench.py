@@ -281,3 +281,33 @@ def test_corrupt_gzip_is_a_data_error(tmp_path: Path) -> None:
         fh.write("onlyone\n")
     with pytest.raises(DataError, match="could not parse"):
         load_openml(7, tmp_path)
+
+
+def test_robust_measure_is_stored_and_reported(tmp_path: Path) -> None:
+    args = ["bench", "--datasets", "iris", "--methods", "vanilla,genlabel_gm,generative_gm", "--trials", "1",
+            "--epochs", "5", "--measure", "robust", "--attack", "fgsm", "--eps", "0.05,0.2",
+            "--db", str(tmp_path / "r.sqlite"), "--report", str(tmp_path / "rep"), "--no-progress"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    cells = _cells(tmp_path / "r.sqlite")
+    assert set(cells.measure) == {"robust-fgsm-eps0.05", "robust-fgsm-eps0.2"}
+    assert (cells.robust_accuracy <= cells.test_accuracy + 1e-12).all()
+    weak = cells[cells.measure == "robust-fgsm-eps0.05"].set_index("method").robust_accuracy
+    strong = cells[cells.measure == "robust-fgsm-eps0.2"].set_index("method").robust_accuracy
+    assert (strong <= weak + 1e-12).all()
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "Robust accuracy" in text and "robust-fgsm-eps0.2" in text
+    assert list((tmp_path / "rep").glob("robust_vs_eps_iris_logistic_alpha1.png"))
+    again = runner.invoke(app, args)
+    assert "6 done, 0 to run" in again.output
+
+
+@pytest.mark.slow
+def test_autoattack_in_the_runner_says_which_attacks_ran(tmp_path: Path) -> None:
+    pytest.importorskip("pyautoattack")
+    args = ["bench", "--datasets", "iris", "--methods", "vanilla", "--trials", "1", "--epochs", "3",
+            "--measure", "robust", "--attack", "autoattack", "--db", str(tmp_path / "a.sqlite"),
+            "--report", str(tmp_path / "rep"), "--no-progress"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "AutoAttack on iris (3 classes) runs: apgd-ce, fab, square" in res.output

@@ -192,7 +192,15 @@ def bench(
         start = time.perf_counter()
         factory = None
         if measure == "robust":
+            from ..robustness import autoattack_attacks
             from ..robustness.bench import attack_factory as factory
+
+            if attack == "autoattack":
+                for dataset_id in ids:
+                    k = load_dataset(dataset_id, data_dir, online=online).n_classes
+                    typer.echo(
+                        f"AutoAttack on {dataset_id} ({k} classes) runs: {', '.join(autoattack_attacks(k))}"
+                    )
         try:
             run_bench(
                 jobs_planned,

@@ -17,7 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["fgsm", "pgd", "autoattack", "robust_accuracy", "ATTACKS", "ExtraNotInstalled"]
+__all__ = [
+    "fgsm",
+    "pgd",
+    "autoattack",
+    "autoattack_attacks",
+    "robust_accuracy",
+    "ATTACKS",
+    "ExtraNotInstalled",
+]
 
 ATTACKS = ("fgsm", "pgd", "autoattack")
 logger = logging.getLogger(__name__)
@@ -147,6 +155,17 @@ class _FlatImageModel(nn.Module):
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         # pyautoattack works in float32 throughout (FAB mixes dtypes otherwise).
         return self.model(self.low + u.flatten(1).to(self.span.dtype) * self.span).float()
+
+
+def autoattack_attacks(n_classes: int) -> list[str]:
+    """The attacks AutoAttack runs here for ``n_classes`` classes.
+
+    The standard set (APGD-CE, APGD-T, FAB-T, Square) needs the targeted DLR loss, which
+    needs at least 4 classes; below that the custom set APGD-CE, FAB, Square runs.
+    """
+    return (
+        ["apgd-ce", "apgd-t", "fab-t", "square"] if n_classes >= 4 else ["apgd-ce", "fab", "square"]
+    )
 
 
 def autoattack(
