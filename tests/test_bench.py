@@ -284,9 +284,28 @@ def test_corrupt_gzip_is_a_data_error(tmp_path: Path) -> None:
 
 
 def test_robust_measure_is_stored_and_reported(tmp_path: Path) -> None:
-    args = ["bench", "--datasets", "iris", "--methods", "vanilla,genlabel_gm,generative_gm", "--trials", "1",
-            "--epochs", "5", "--measure", "robust", "--attack", "fgsm", "--eps", "0.05,0.2",
-            "--db", str(tmp_path / "r.sqlite"), "--report", str(tmp_path / "rep"), "--no-progress"]
+    args = [
+        "bench",
+        "--datasets",
+        "iris",
+        "--methods",
+        "vanilla,genlabel_gm,generative_gm",
+        "--trials",
+        "1",
+        "--epochs",
+        "5",
+        "--measure",
+        "robust",
+        "--attack",
+        "fgsm",
+        "--eps",
+        "0.05,0.2",
+        "--db",
+        str(tmp_path / "r.sqlite"),
+        "--report",
+        str(tmp_path / "rep"),
+        "--no-progress",
+    ]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     cells = _cells(tmp_path / "r.sqlite")
@@ -305,9 +324,26 @@ def test_robust_measure_is_stored_and_reported(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_autoattack_in_the_runner_says_which_attacks_ran(tmp_path: Path) -> None:
     pytest.importorskip("pyautoattack")
-    args = ["bench", "--datasets", "iris", "--methods", "vanilla", "--trials", "1", "--epochs", "3",
-            "--measure", "robust", "--attack", "autoattack", "--db", str(tmp_path / "a.sqlite"),
-            "--report", str(tmp_path / "rep"), "--no-progress"]
+    args = [
+        "bench",
+        "--datasets",
+        "iris",
+        "--methods",
+        "vanilla",
+        "--trials",
+        "1",
+        "--epochs",
+        "3",
+        "--measure",
+        "robust",
+        "--attack",
+        "autoattack",
+        "--db",
+        str(tmp_path / "a.sqlite"),
+        "--report",
+        str(tmp_path / "rep"),
+        "--no-progress",
+    ]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "AutoAttack on iris (3 classes) runs: apgd-ce, fab, square" in res.output
