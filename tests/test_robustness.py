@@ -148,3 +148,16 @@ def test_missing_extra_is_named(monkeypatch) -> None:
             eps=0.1,
             bounds=(0, 1),
         )
+
+
+def test_per_feature_eps_and_bounds() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2)).double()
+    X = torch.rand(40, 3, dtype=torch.float64) * torch.tensor([1.0, 10.0, 0.1], dtype=torch.float64)
+    y = torch.randint(0, 2, (40,))
+    low, high = X.min(0).values, X.max(0).values
+    eps = 0.1 * (high - low)
+    for fn in (fgsm, pgd):
+        adv = fn(model, X, y, eps=eps, bounds=(low, high))
+        assert bool(((adv - X).abs() <= eps + 1e-12).all())
+        assert bool((adv >= low).all()) and bool((adv <= high).all())

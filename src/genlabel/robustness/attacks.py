@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -58,7 +57,8 @@ def _param_dtype(model: nn.Module) -> torch.dtype:
     return torch.float32
 
 
-def _prepare(model: nn.Module, X: Any, y: Any, eps: float, bounds: Bounds):
+def _prepare(model: nn.Module, X: Any, y: Any, eps: Any, bounds: Bounds):
+    """Inputs in the model's dtype; eps and bounds as tensors (scalars or one per feature)."""
     dtype = _param_dtype(model)
     X = torch.as_tensor(X).to(dtype)
     y = torch.as_tensor(y).long().to(X.device)
@@ -66,13 +66,14 @@ def _prepare(model: nn.Module, X: Any, y: Any, eps: float, bounds: Bounds):
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
     if not bool(torch.isfinite(X).all()):
         raise ValueError("X contains NaN or infinite values")
-    if not np.isfinite(eps) or eps < 0:
-        raise ValueError(f"eps must be a float >= 0; got {eps!r}")
+    eps_t = torch.as_tensor(eps, dtype=dtype, device=X.device)
+    if not bool(torch.isfinite(eps_t).all()) or bool((eps_t < 0).any()):
+        raise ValueError(f"eps must be a float >= 0 (or one per feature); got {eps!r}")
     low = torch.as_tensor(bounds[0], dtype=dtype, device=X.device)
     high = torch.as_tensor(bounds[1], dtype=dtype, device=X.device)
     if bool((low > high).any()):
         raise ValueError(f"bounds must be (low, high) with low <= high; got {bounds!r}")
-    return X, y, low, high
+    return X, y, eps_t, low, high
 
 
 def _project(x_adv: torch.Tensor, X: torch.Tensor, eps: float, low, high) -> torch.Tensor:
@@ -87,13 +88,14 @@ def _input_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Ten
     return grad
 
 
-def fgsm(model: nn.Module, X: Any, y: Any, *, eps: float, bounds: Bounds) -> torch.Tensor:
+def fgsm(model: nn.Module, X: Any, y: Any, *, eps: Any, bounds: Bounds) -> torch.Tensor:
     """Fast gradient sign method: x + eps * sign(grad_x CE), clipped to ``bounds``.
 
-    Returns adversarial inputs of X's shape, within eps of X (L-inf), inside bounds, finite.
+    ``eps`` and ``bounds`` are scalars or one value per feature. Returns adversarial inputs
+    of X's shape, within eps of X (L-inf), inside bounds, finite.
     """
-    X, y, low, high = _prepare(model, X, y, eps, bounds)
-    if eps == 0:
+    X, y, eps, low, high = _prepare(model, X, y, eps, bounds)
+    if bool((eps == 0).all()):
         return X.clone()
     with _eval_mode(model):
         grad = _input_grad(model, X, y)
@@ -105,7 +107,7 @@ def pgd(
     X: Any,
     y: Any,
     *,
-    eps: float,
+    eps: Any,
     bounds: Bounds,
     steps: int = 20,
     step_size: float | None = None,
@@ -117,10 +119,10 @@ def pgd(
     ``step_size`` defaults to 2.5 eps / steps; ``generator`` drives the random starts
     (seed 0 if none is given, so results are reproducible).
     """
-    X, y, low, high = _prepare(model, X, y, eps, bounds)
+    X, y, eps, low, high = _prepare(model, X, y, eps, bounds)
     if steps < 1 or restarts < 1:
         raise ValueError(f"steps and restarts must be >= 1; got {steps} and {restarts}")
-    if eps == 0:
+    if bool((eps == 0).all()):
         return X.clone()
     step_size = 2.5 * eps / steps if step_size is None else float(step_size)
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
@@ -173,55 +175,59 @@ def autoattack(
     X: Any,
     y: Any,
     *,
-    eps: float,
+    eps: Any,
     bounds: Bounds,
     seed: int = 0,
     batch_size: int = 500,
 ) -> tuple[torch.Tensor, list[str]]:
     """AutoAttack (standard version, L-inf) through the optional ``attacks`` extra.
 
-    Tabular inputs become (n, 1, 1, d) images in [0, 1] (scalar bounds: eps scales by the
-    range). The standard version targets 9 classes: below 10 classes the target counts are
-    set to C - 1; below 4 classes (no targeted DLR loss) the custom set APGD-CE, FAB, Square
-    runs instead. Returns the adversarial inputs and the names of the attacks that ran.
+    Tabular inputs become (n, 1, 1, d) images in [0, 1], each feature rescaled by its range,
+    so eps must be the same fraction of every feature's range (a scalar with scalar
+    bounds). The standard version asks for 9 target classes: below 10 classes the target
+    counts are C - 1; below 4 classes (no targeted DLR loss) the custom set APGD-CE, FAB,
+    Square runs instead (:func:`autoattack_attacks`). Returns the adversarial inputs and the
+    names of the attacks that ran.
     """
     try:
         from pyautoattack import AutoAttack
     except ImportError as exc:
         raise ExtraNotInstalled(
-            "AutoAttack needs the optional 'attacks' extra (pyautoattack): pip install 'genlabel[attacks]'"
+            "AutoAttack needs the optional 'attacks' extra (pyautoattack): "
+            "pip install 'genlabel[attacks]'"
         ) from exc
-    X, y, low, high = _prepare(model, X, y, eps, bounds)
+    X, y, eps, low, high = _prepare(model, X, y, eps, bounds)
+    d = X.shape[1]
+    low, high = low.expand(d).clone(), high.expand(d).clone()
     span = high - low
-    if span.numel() != 1:
-        raise ValueError("autoattack takes scalar bounds (low, high)")
-    if float(span) <= 0:
+    live = span > 0
+    if not bool(live.any()):
         return X.clone(), []
+    ratios = (eps.expand(d) / span.clamp_min(torch.finfo(span.dtype).tiny))[live]
+    if not torch.allclose(ratios, ratios[0].expand_as(ratios), rtol=1e-6):
+        raise ValueError("autoattack needs eps to be the same fraction of every feature's range")
+    fraction = float(ratios[0])
+    span = torch.where(live, span, torch.ones_like(span))  # constant features cannot move
     with _eval_mode(model):
         with torch.no_grad():
             n_classes = model(X[:1]).shape[1]
-        wrapped = _FlatImageModel(model, low, high).eval()
-        if n_classes >= 4:
+        wrapped = _FlatImageModel(model, low, low + span).eval()
+        attacks = autoattack_attacks(n_classes)
+        if "apgd-t" in attacks:
             adversary = AutoAttack(
-                wrapped, norm="Linf", eps=float(eps / span), seed=seed, version="standard"
+                wrapped, norm="Linf", eps=fraction, seed=seed, version="standard"
             )
             targets = min(9, n_classes - 1)
             adversary.apgd_targeted.n_target_classes = targets
             adversary.fab.n_target_classes = targets
         else:
             adversary = AutoAttack(
-                wrapped,
-                norm="Linf",
-                eps=float(eps / span),
-                seed=seed,
-                version="custom",
-                attacks=["apgd-ce", "fab", "square"],
+                wrapped, norm="Linf", eps=fraction, seed=seed, version="custom", attacks=attacks
             )
             adversary.fab.n_target_classes = max(1, n_classes - 1)
         adversary.verbose = False
         ran = list(adversary.attacks_to_run)
         u = ((X - low) / span).clamp(0, 1).reshape(X.shape[0], 1, 1, -1).float()
-        wrapped.low, wrapped.span = low, span
         x_adv_u, _ = adversary.run_standard_evaluation(u, y, batch_size=batch_size)
     x_adv = low + x_adv_u.flatten(1).to(X.dtype) * span
     logger.info("AutoAttack ran: %s", ", ".join(ran))
@@ -234,7 +240,7 @@ def robust_accuracy(
     y: Any,
     *,
     attack: str = "fgsm",
-    eps: float,
+    eps: Any,
     bounds: Bounds,
     batch_size: int = 1024,
     **attack_kwargs: Any,
@@ -245,7 +251,7 @@ def robust_accuracy(
     """
     if attack not in ATTACKS:
         raise ValueError(f"Unknown attack {attack!r}; expected one of {', '.join(ATTACKS)}")
-    X, y, low, high = _prepare(model, X, y, eps, bounds)
+    X, y, eps, low, high = _prepare(model, X, y, eps, bounds)
     if X.shape[0] == 0:
         raise ValueError("X must hold at least one point")
     correct = 0
