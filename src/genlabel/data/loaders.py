@@ -94,11 +94,12 @@ def read_manifest(data_dir: str) -> dict[str, dict[str, str]]:
         return {row["openml_id"]: row for row in csv.DictReader(fh)}
 
 
-def _check_dir(data_dir: Path) -> None:
+def _check_dir(data_dir: Path, dataset_id: str | None = None) -> None:
     if not data_dir.is_dir():
+        what = f"cannot load OpenML id {dataset_id}: " if dataset_id else ""
         raise DataError(
-            f"data directory {data_dir} does not exist; pass --data-dir pointing at a folder of "
-            "<id>.csv.gz files (such as shared/data/openml), or use --online to fetch from OpenML"
+            f"{what}data directory {data_dir} does not exist; pass --data-dir pointing at a folder "
+            "of <id>.csv.gz files (such as shared/data/openml), or use --online to fetch from OpenML"
         )
 
 
@@ -124,7 +125,7 @@ def load_openml(
     if not path.is_file():
         if online:
             return _fetch_online(dataset_id, cache_dir)
-        _check_dir(data_dir)
+        _check_dir(data_dir, dataset_id)
         raise DataError(
             f"unknown OpenML id {dataset_id}: no {path.name} in {data_dir}; "
             "run 'genlabel datasets --data-dir DIR' to list the ids there, or use --online"

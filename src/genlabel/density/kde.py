@@ -14,7 +14,7 @@ __all__ = ["KDEClassDensity"]
 
 
 def _logsumexp_last(scores: torch.Tensor) -> torch.Tensor:
-    """logsumexp over the last dimension, with the shifted scores clamped before exp.
+    """logsumexp over the last dimension, overwriting ``scores``; shifted scores are clamped.
 
     Far kernels give shifted scores of -100s; their exp lands in the subnormal range, which
     is very slow on x86 (and torch.logsumexp is slow there too). Clamping at -80 (float32;
@@ -23,7 +23,8 @@ def _logsumexp_last(scores: torch.Tensor) -> torch.Tensor:
     floor = -80.0 if scores.dtype in (torch.float32, torch.float16, torch.bfloat16) else -700.0
     top = scores.amax(-1, keepdim=True)
     top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))  # rows of padding only
-    return (scores - top).clamp_(min=floor).exp_().sum(-1).log_() + top.squeeze(-1)
+    # In place: ``scores`` is a temporary of the caller (no extra allocation).
+    return scores.sub_(top).clamp_(min=floor).exp_().sum(-1).log_() + top.squeeze(-1)
 
 
 class KDEClassDensity(ClassDensity):
