@@ -237,7 +237,6 @@ def run_job(job: Job, *, attack_fn=None) -> list[dict[str, Any]]:
             emit(method, accuracy, params, share, module)
             pending.remove(method)
     for method in pending:
-        train_method = method
         if not applicable(method, job.model):
             continue
         start = time.perf_counter()
@@ -245,8 +244,8 @@ def run_job(job: Job, *, attack_fn=None) -> list[dict[str, Any]]:
             Xtr,
             ytr,
             k,
-            _train_settings(train_method, job.model, job),
-            param_grid(train_method, lr_grid=job.settings.lr_grid),
+            _train_settings(method, job.model, job),
+            param_grid(method, lr_grid=job.settings.lr_grid),
             cv=job.settings.cv,
         )
         accuracy, params, module = _refit_result(result, None, Xte, y_test)

@@ -251,9 +251,7 @@ def train_grid(
                         gen_ts.append(torch.stack(per_kind))
                 else:
                     mix_t = rule_t = one_hot(yb, num_classes, X.dtype)
-                    if (
-                        gen_kinds
-                    ):  # a fold with no batch left: placeholder, its models skip the step
+                    if gen_kinds:  # a fold with no batch left: placeholder; its models skip
                         gen_ts.append(torch.zeros(len(gen_kinds), B, num_classes, dtype=X.dtype))
                 xs.append(_pad(xb, B))
                 mix_ts.append(_pad(mix_t, B))
@@ -285,6 +283,11 @@ def _mean_ce(logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor) 
     logits_t = logits.transpose(1, 2).contiguous()
     targets_t = targets.transpose(1, 2).contiguous().to(logits.dtype)
     per = -(targets_t * torch.log_softmax(logits_t, dim=1)).sum(1)  # (G, B)
+    return _weighted_mean(per, weight)
+
+
+def _weighted_mean(per: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Sum over models of each model's weighted mean of per-sample values (G, B)."""
     return ((per * weight).sum(1) / weight.sum(1).clamp_min(1.0)).sum()
 
 
@@ -346,7 +349,7 @@ def _adamixup_loss(stack, aux, x_g, w_g, extras, fold_of, k, B):
     per = bce(d_mix, torch.zeros_like(d_mix), reduction="none") + bce(
         d_real, torch.ones_like(d_real), reduction="none"
     )
-    return loss + ((per * w_g).sum(1) / w_g.sum(1).clamp_min(1.0)).sum()
+    return loss + _weighted_mean(per, w_g)
 
 
 def _fold_batches(draws, orders, fold_X, fold_y, step, B, settings, n_layers, mixing, k, dtype):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -175,6 +175,6 @@ def fit_configuration(
         num_classes,
         [torch.arange(len(y))],
         [config],
-        replace(settings),
+        settings,
         streams=[REFIT_STREAM],
     )
