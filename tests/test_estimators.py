@@ -12,6 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from genlabel.estimators import ESTIMATOR_METHODS, GenerativeClassifier, MixupClassifier
 from genlabel.models import init_linear
+from genlabel.training.batched_adam import BatchedAdam
 from genlabel.training.grid import TrainSettings, init_generator, train_grid
 from genlabel.training.methods import METHODS, Config
 from genlabel.training.selection import REFIT_STREAM, fit_configuration, select_hyperparameters
@@ -115,6 +116,32 @@ def test_batched_grid_equals_training_each_configuration_alone(method: str, mode
             torch.testing.assert_close(
                 stack.biases[i][g, 0].detach(), layer.bias.detach(), rtol=1e-9, atol=1e-10
             )
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_batched_adam_equals_torch_adam_per_model_with_skipped_steps(dtype) -> None:
+    # Each row of the stack: its own lr, and steps it skips (as a fold with no batch left).
+    gen = torch.Generator().manual_seed(0)
+    lrs = [0.1, 0.01, 0.001]
+    start = torch.randn(3, 4, 5, generator=gen, dtype=dtype)
+    alone = [start[g].clone().requires_grad_() for g in range(3)]
+    opts = [torch.optim.Adam([alone[g]], lr=lrs[g], weight_decay=1e-4) for g in range(3)]
+    stacked = start.clone().requires_grad_()
+    opt = BatchedAdam([stacked], torch.tensor(lrs, dtype=dtype), weight_decay=1e-4)
+    for t in range(40):
+        grads = torch.randn(3, 4, 5, generator=gen, dtype=dtype)
+        active = torch.tensor([True, t % 3 != 0, t % 5 != 0]) if t % 2 else None
+        for g in range(3):
+            if active is None or active[g]:
+                alone[g].grad = grads[g].clone()
+                opts[g].step()
+        stacked.grad = grads
+        opt.step(active)
+    for g in range(3):
+        # float32: the per-row step size is a float32 tensor, torch's a Python float.
+        torch.testing.assert_close(stacked[g].detach(), alone[g].detach(), rtol=1e-4, atol=1e-4)
+    if dtype == torch.float64:  # the same operations in the same order: bit for bit
+        assert all(torch.equal(stacked[g].detach(), alone[g].detach()) for g in range(3))
 
 
 def test_refits_inside_the_cv_stack_equal_a_separate_refit() -> None:

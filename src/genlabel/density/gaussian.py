@@ -88,11 +88,14 @@ class GaussianClassDensity(ClassDensity):
             prec_chol = torch.linalg.solve_triangular(chol, eye.expand(k, d, d), upper=False).mT
             log_det_prec = torch.log(torch.diagonal(prec_chol, dim1=-2, dim2=-1)).sum(-1)
             self.covariances_ = covs.cpu()
-            weight = prec_chol.permute(1, 0, 2).reshape(d, k * d)
-            bias = -torch.einsum("kd,kde->ke", means, prec_chol).reshape(k * d)
+            # Stored transposed: log_prob works class-first, (k*d, m) then (k, m), so that the
+            # label softmax runs over a contiguous leading dimension (3x faster on CPU than
+            # over a short last one) and returns a transposed view.
+            weight_t = prec_chol.permute(0, 2, 1).reshape(k * d, d)
+            bias_t = -torch.einsum("kd,kde->ke", means, prec_chol).reshape(k * d, 1)
             # -1/2 * (sum over each class's block of squared whitened coordinates).
-            reduce = -0.5 * torch.eye(k, dtype=X.dtype, device=X.device).repeat_interleave(d, 0)
-            params = {"weight": weight, "bias": bias, "reduce": reduce}
+            reduce_t = -0.5 * torch.eye(k, dtype=X.dtype, device=X.device).repeat_interleave(d, 1)
+            params = {"weight_t": weight_t, "bias_t": bias_t, "reduce_t": reduce_t}
         else:
             var = torch.diagonal(covs, dim1=-2, dim2=-1)
             if self.covariance == "spherical":
@@ -110,16 +113,17 @@ class GaussianClassDensity(ClassDensity):
         # A declared class without points has probability zero: its constant is the most
         # negative float, and log_prob's final clamp keeps the result finite.
         params["const"] = torch.where(counts > 0, const, torch.finfo(X.dtype).min)
+        params["const_t"] = params["const"].unsqueeze(1)
         return params
 
     def _elements_per_row(self) -> int:
         return 2 * int(self.classes_.numel()) * self.n_features_in_
 
     def _log_prob_chunk(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
-        if "weight" in params:
+        if "weight_t" in params:
             # Few, fused ops: at batch sizes the per-op overhead is most of the cost.
-            white = torch.addmm(params["bias"], Z, params["weight"]).square_()
-            return torch.addmm(params["const"], white, params["reduce"])
+            white_t = torch.addmm(params["bias_t"], params["weight_t"], Z.T).square_()
+            return torch.addmm(params["const_t"], params["reduce_t"], white_t).T
         white = (Z.unsqueeze(1) - params["means"]) * params["inv_std"]
         maha = white.square_().sum(-1)  # (m, k)
         return torch.add(params["const"], maha, alpha=-0.5)

@@ -145,7 +145,12 @@ def genlabel_targets(
             keep = torch.topk(work, top_k, dim=1).indices
             mask = torch.zeros_like(work, dtype=torch.bool).scatter_(1, keep, True)
             work = work.masked_fill(~mask, -torch.inf)
-    labels = torch.softmax(work, dim=1)
+    if work.shape[1] > 1 and work.T.is_contiguous():
+        # Class-first storage (what the densities return): softmax over the contiguous
+        # leading dimension is several times faster on CPU than over a short last one.
+        labels = torch.softmax(work.T, dim=0).T
+    else:
+        labels = torch.softmax(work, dim=1)
     # Fast path: a finite sum means every label is finite. Otherwise find out why: NaN or
     # +inf inputs are errors; rows that are -inf everywhere (0/0) get clamped and redone.
     if labels.numel() and not math.isfinite(float(labels.sum())):

@@ -39,25 +39,40 @@ class BatchedAdam:
 
     @torch.no_grad()
     def step(self, active: torch.Tensor | None = None) -> None:
-        """One Adam step for the models where ``active`` (shape (G,)) is True (all if None)."""
-        G = self.steps.shape[0]
+        """One Adam step for the models where ``active`` (shape (G,)) is True (all if None).
+
+        In place, in torch.optim.Adam's order of operations. A skipped model gets zero
+        weights in its moment updates and a zero step, which leave its state and parameters
+        bit-for-bit unchanged (lerp with weight 0 and ``x * 1 + 0`` are exact).
+        """
+        if active is not None and bool(active.all()):
+            active = None
         if active is None:
-            active = torch.ones(G, dtype=torch.bool, device=self.steps.device)
-        self.steps += active.to(self.steps.dtype)
+            self.steps += 1
+        else:
+            self.steps += active.to(self.steps.dtype)
         steps = self.steps.clamp_min(1.0)
-        bias1 = 1 - self.beta1**steps
         bias2_sqrt = torch.sqrt(1 - self.beta2**steps)
-        step_size = self.lr / bias1
+        step_size = self.lr / (1 - self.beta1**steps)
+        if active is not None:
+            act = active.to(self.steps.dtype)
+            step_size = step_size * act
+            weight1 = (1 - self.beta1) * act
+            decay2 = 1 - (1 - self.beta2) * act  # beta2, or exactly 1 when skipped
+            weight2 = (1 - self.beta2) * act
+        G = self.steps.shape[0]
         for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq, strict=True):
             if p.grad is None:
                 continue
             shape = (G,) + (1,) * (p.ndim - 1)
-            act = active.view(shape)
             grad = p.grad
             if self.weight_decay:
-                grad = grad + self.weight_decay * p
-            m.copy_(torch.where(act, m.lerp(grad, 1 - self.beta1), m))
-            v.copy_(torch.where(act, v * self.beta2 + (1 - self.beta2) * grad * grad, v))
-            denom = v.sqrt() / bias2_sqrt.view(shape) + self.eps
-            update = step_size.view(shape) * m / denom
-            p.sub_(torch.where(act, update, torch.zeros_like(update)))
+                grad = grad.add(p, alpha=self.weight_decay)
+            if active is None:
+                m.lerp_(grad, 1 - self.beta1)
+                v.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+            else:
+                m.lerp_(grad, weight1.view(shape))
+                v.mul_(decay2.view(shape)).addcmul_(grad * weight2.view(shape), grad)
+            denom = v.sqrt().div_(bias2_sqrt.view(shape)).add_(self.eps)
+            p.addcdiv_(m * step_size.view(shape), denom, value=-1)
