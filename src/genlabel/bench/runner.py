@@ -49,7 +49,7 @@ def plan_jobs(
     settings: BenchSettings,
     done: set[tuple],
 ) -> list[Job]:
-    """One job per (dataset, trial, alpha) with at least one missing cell, largest first."""
+    """One job per (dataset, trial, alpha) with at least one missing cell, in the order given."""
     methods = [m for m in methods if applicable(m, model)]
     jobs = []
     for dataset in datasets:
