@@ -8,6 +8,7 @@ import scipy.stats as st
 import torch
 
 from genlabel.density import GaussianClassDensity, KDEClassDensity, make_density
+from genlabel.labels import genlabel_targets
 
 
 def _blobs(k: int, d: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -103,6 +104,44 @@ def test_degenerate_data_gives_finite_log_probs(case: str, make) -> None:
         out = dens.log_prob(torch.tensor(Z, dtype=dtype))
         assert out.shape == (len(Z), len(np.unique(y)))
         assert bool(torch.isfinite(out).all())
+
+
+@pytest.mark.parametrize("case", list(DEGENERATE))
+@pytest.mark.parametrize(
+    "make",
+    [
+        GaussianClassDensity,
+        lambda: GaussianClassDensity(covariance="diag", reg=0.0),
+        KDEClassDensity,
+    ],
+)
+def test_fused_targets_equal_softmax_of_log_probs(case: str, make) -> None:
+    X, y = DEGENERATE[case]
+    dens = make().fit(X, y, classes=sorted(set(y.tolist())) + [99])  # + a class with no data
+    far = np.full((3, X.shape[1]), 1e8)
+    Z = np.vstack([X[:5], 0.5 * X[:5] + 0.5 * X[-5:], far, -far])
+    for dtype in (torch.float64, torch.float32):
+        Zt = torch.tensor(Z, dtype=dtype)
+        got = dens.targets(Zt)
+        assert torch.equal(got, genlabel_targets(dens.log_prob(Zt)))
+        assert got.dtype == dtype and bool(torch.isfinite(got).all())
+        torch.testing.assert_close(got.sum(1), torch.ones(len(Z), dtype=dtype))
+        top2 = dens.targets(Zt, top_k=2)
+        assert torch.equal(top2, genlabel_targets(dens.log_prob(Zt), top_k=2))
+        for bad in (np.nan, np.inf, -np.inf):  # the fast path must not hide bad input
+            Zb = Zt.clone()
+            Zb[1, -1] = bad
+            with pytest.raises(ValueError, match="Z contains NaN or infinite values"):
+                dens.targets(Zb)
+
+
+def test_fused_targets_of_large_and_array_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y = _blobs(3, 4, 300)
+    dens = KDEClassDensity().fit(X, y)
+    want = genlabel_targets(dens.log_prob(X))
+    assert torch.equal(dens.targets(X), want)  # NumPy input: the checked path
+    monkeypatch.setattr("genlabel.density._base._CHUNK_ELEMENTS", 3000)  # several chunks
+    torch.testing.assert_close(dens.targets(torch.tensor(X)), want)
 
 
 def test_declared_class_absent_from_y_has_zero_probability() -> None:

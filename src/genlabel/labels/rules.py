@@ -109,6 +109,18 @@ def intrusion_keep_mask(
     return (nearest == labels_a) | (nearest == labels_b)
 
 
+def class_softmax(log_probs: torch.Tensor) -> torch.Tensor:
+    """Softmax over the classes (dim 1) of an (n, k) tensor, in the layout it is stored in.
+
+    The densities store log-probabilities class-first (a transposed view): softmax over
+    that contiguous leading dimension is several times faster on CPU than over a short
+    last one, and the result is again a transposed view.
+    """
+    if log_probs.shape[1] > 1 and log_probs.T.is_contiguous():
+        return torch.softmax(log_probs.T, dim=0).T
+    return torch.softmax(log_probs, dim=1)
+
+
 def genlabel_targets(
     log_probs: torch.Tensor,
     top_k: int | None = None,
@@ -145,12 +157,7 @@ def genlabel_targets(
             keep = torch.topk(work, top_k, dim=1).indices
             mask = torch.zeros_like(work, dtype=torch.bool).scatter_(1, keep, True)
             work = work.masked_fill(~mask, -torch.inf)
-    if work.shape[1] > 1 and work.T.is_contiguous():
-        # Class-first storage (what the densities return): softmax over the contiguous
-        # leading dimension is several times faster on CPU than over a short last one.
-        labels = torch.softmax(work.T, dim=0).T
-    else:
-        labels = torch.softmax(work, dim=1)
+    labels = class_softmax(work)
     # Fast path: a finite sum means every label is finite. Otherwise find out why: NaN or
     # +inf inputs are errors; rows that are -inf everywhere (0/0) get clamped and redone.
     if labels.numel() and not math.isfinite(float(labels.sum())):

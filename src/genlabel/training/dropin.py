@@ -12,7 +12,6 @@ from .._validation import as_float_tensor, as_label_tensor, check_choice
 from ..density import ClassDensity, make_density
 from ..labels import (
     LABEL_RULES,
-    genlabel_targets,
     intrusion_keep_mask,
     logistic_labels,
     nearest_neighbor_labels,
@@ -207,9 +206,8 @@ class GenLabelMixup:
                 )
                 weight = keep.to(weight.dtype)
             else:
-                log_probs = self.density.log_prob(z)
                 top_k = 2 if rule == "genlabel_top2" else None
-                targets = genlabel_targets(log_probs, top_k=top_k)
+                targets = self.density.targets(z, top_k=top_k)
         return MixupBatch(
             inputs=mixed.inputs,
             targets=targets.to(mix_targets.dtype),

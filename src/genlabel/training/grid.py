@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from ..density import ClassDensity, make_density
-from ..labels import genlabel_targets, intrusion_keep_mask, logistic_labels, nearest_neighbor_labels
+from ..labels import intrusion_keep_mask, logistic_labels, nearest_neighbor_labels
 from ..mixing import one_hot, sample_lambda, sample_permutation
 from ..models import StackedMLP, init_linear, layer_sizes
 from .batched_adam import BatchedAdam
@@ -245,7 +245,7 @@ def train_grid(
                     )
                     if gen_kinds:
                         per_kind = [
-                            _pad(genlabel_targets(densities[(f, kind)].log_prob(xb)).to(X.dtype), B)
+                            _pad(densities[(f, kind)].targets(xb).to(X.dtype), B)
                             for kind in gen_kinds
                         ]
                         gen_ts.append(torch.stack(per_kind))
@@ -443,9 +443,7 @@ def _train_two_phase(X, y, k, folds, configs, settings, streams) -> StackedMLP:
             for i, (f, lr, _kind) in enumerate(keys):
                 if n[f]:
                     z = h_u[unique.index((f, lr)), : n[f]]
-                    gen[i, : n[f]] = genlabel_targets(densities[i].log_prob(z.double())).to(
-                        device, dtype
-                    )
+                    gen[i, : n[f]] = densities[i].targets(z.double()).to(device, dtype)
             targets = gamma * gen[key_of] + (1 - gamma) * ts.to(device)[fold_of]
             logits = torch.baddbmm(bias, h_u[unique_of], weight)
             loss = _mean_ce(logits, targets, ws.to(device)[fold_of])

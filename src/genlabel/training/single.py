@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from ..density import make_density
-from ..labels import genlabel_targets
 from ..losses import soft_cross_entropy
 from ..mixing import one_hot
 from ..models import init_linear, layer_sizes
@@ -191,7 +190,7 @@ def _batch_loss(run: _Run, xb, yb, draw, mixing, last_only):
     if last_only:
         with torch.no_grad():
             z = _forward(layers, x_mix, 0, len(layers) - 1)
-        gen = genlabel_targets(density.log_prob(z.double())).to(xb.dtype)
+        gen = density.targets(z.double()).to(xb.dtype)
         target = config.gamma * gen + (1 - config.gamma) * mix_t
         return soft_cross_entropy(layers[-1](z), target)
     if label_backend == "scipy":
@@ -201,6 +200,6 @@ def _batch_loss(run: _Run, xb, yb, draw, mixing, last_only):
         )
         gen = torch.from_numpy(gen_np).to(xb.dtype)
     else:
-        gen = genlabel_targets(density.log_prob(x_mix)).to(xb.dtype)
+        gen = density.targets(x_mix).to(xb.dtype)
     target = config.gamma * gen + (1 - config.gamma) * mix_t
     return soft_cross_entropy(_forward(layers, x_mix), target)
