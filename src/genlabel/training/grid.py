@@ -147,6 +147,15 @@ def rule_targets(
     return mix_t, mix_t, weight
 
 
+def _batch_width(fold_rows: list[torch.Tensor]) -> int:
+    """Rows of one stacked step: the largest fold batch of this step, not the batch size.
+
+    Padding every fold to the batch size would make small data sets and each epoch's last,
+    partial batch compute mostly zero-weight rows (with the MLP, most of their cost).
+    """
+    return max(1, max(len(rows) for rows in fold_rows))
+
+
 def _pad(t: torch.Tensor, size: int, value: float = 0.0) -> torch.Tensor:
     if t.shape[0] == size:
         return t
@@ -226,8 +235,9 @@ def train_grid(
         orders = [draws[f].epoch_order(len(folds[f])) for f in range(F)]
         for step in range(steps_per_epoch):
             xs, mix_ts, rule_ts, gen_ts, weights, active_f, extras = [], [], [], [], [], [], []
-            for f in range(F):
-                rows = orders[f][step * B : (step + 1) * B]
+            fold_rows = [orders[f][step * B : (step + 1) * B] for f in range(F)]
+            width = _batch_width(fold_rows)
+            for f, rows in enumerate(fold_rows):
                 active_f.append(len(rows) > 0)
                 xb, yb = fold_X[f][rows], fold_y[f][rows]
                 draw = (
@@ -245,18 +255,20 @@ def train_grid(
                     )
                     if gen_kinds:
                         per_kind = [
-                            _pad(densities[(f, kind)].targets(xb).to(X.dtype), B)
+                            _pad(densities[(f, kind)].targets(xb).to(X.dtype), width)
                             for kind in gen_kinds
                         ]
                         gen_ts.append(torch.stack(per_kind))
                 else:
                     mix_t = rule_t = one_hot(yb, num_classes, X.dtype)
                     if gen_kinds:  # a fold with no batch left: placeholder; its models skip
-                        gen_ts.append(torch.zeros(len(gen_kinds), B, num_classes, dtype=X.dtype))
-                xs.append(_pad(xb, B))
-                mix_ts.append(_pad(mix_t, B))
-                rule_ts.append(_pad(rule_t, B))
-                weights.append(_pad(weight, B))
+                        gen_ts.append(
+                            torch.zeros(len(gen_kinds), width, num_classes, dtype=X.dtype)
+                        )
+                xs.append(_pad(xb, width))
+                mix_ts.append(_pad(mix_t, width))
+                rule_ts.append(_pad(rule_t, width))
+                weights.append(_pad(weight, width))
             x_g = torch.stack(xs).to(device)[fold_of]  # (G, B, d)
             w_g = torch.stack(weights).to(device)[fold_of]  # (G, B)
             active = torch.tensor(active_f, device=device)[fold_of]
@@ -355,8 +367,9 @@ def _adamixup_loss(stack, aux, x_g, w_g, extras, fold_of, k, B):
 def _fold_batches(draws, orders, fold_X, fold_y, step, B, settings, n_layers, mixing, k, dtype):
     """Per fold: padded (mixed) inputs, padded mixup targets, weights, real size, and whether active."""
     xs, mix_ts, weights, sizes = [], [], [], []
-    for f in range(len(fold_X)):
-        rows = orders[f][step * B : (step + 1) * B]
+    fold_rows = [orders[f][step * B : (step + 1) * B] for f in range(len(fold_X))]
+    width = _batch_width(fold_rows)
+    for f, rows in enumerate(fold_rows):
         xb, yb = fold_X[f][rows], fold_y[f][rows]
         target = one_hot(yb, k, dtype)
         if mixing and len(rows):
@@ -364,9 +377,9 @@ def _fold_batches(draws, orders, fold_X, fold_y, step, B, settings, n_layers, mi
             lam = draw["lam"].to(dtype).unsqueeze(-1)
             xb = lam * xb + (1 - lam) * xb[draw["perm"]]
             target = lam * target + (1 - lam) * target[draw["perm"]]
-        xs.append(_pad(xb, B))
-        mix_ts.append(_pad(target, B))
-        weights.append(_pad(torch.ones(len(rows), dtype=dtype), B))
+        xs.append(_pad(xb, width))
+        mix_ts.append(_pad(target, width))
+        weights.append(_pad(torch.ones(len(rows), dtype=dtype), width))
         sizes.append(len(rows))
     return torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes
 
@@ -439,7 +452,7 @@ def _train_two_phase(X, y, k, folds, configs, settings, streams) -> StackedMLP:
             )
             with torch.no_grad():
                 h_u = warm.forward(xs.to(device)[ufold], 0, last)  # (U, B, h), frozen features
-            gen = torch.zeros(len(keys), B, k, dtype=dtype, device=device)
+            gen = torch.zeros(len(keys), xs.shape[1], k, dtype=dtype, device=device)
             for i, (f, lr, _kind) in enumerate(keys):
                 if n[f]:
                     z = h_u[unique.index((f, lr)), : n[f]]
