@@ -235,21 +235,14 @@ def train_grid(
         orders = [draws[f].epoch_order(len(folds[f])) for f in range(F)]
         for step in range(steps_per_epoch):
             xs, mix_ts, rule_ts, gen_ts, weights, active_f, extras = [], [], [], [], [], [], []
-            fold_rows = [orders[f][step * B : (step + 1) * B] for f in range(F)]
-            width = _batch_width(fold_rows)
-            for f, rows in enumerate(fold_rows):
-                active_f.append(len(rows) > 0)
-                xb, yb = fold_X[f][rows], fold_y[f][rows]
-                draw = (
-                    draws[f].batch(len(rows), settings, stack.n_layers)
-                    if (len(rows) and mixing_now)
-                    else {}
-                )
+            parts, width = _fold_step(
+                draws, orders, fold_X, fold_y, step, settings, stack.n_layers, mixing_now
+            )
+            for f, (xb, yb, draw) in enumerate(parts):
+                active_f.append(len(yb) > 0)
                 extras.append((draw, yb))
-                weight = torch.ones(len(rows), dtype=X.dtype)
-                if mixing_now and method.mix == "input" and len(rows):
-                    lam_x = draw["lam"].to(X.dtype).unsqueeze(-1)
-                    xb = lam_x * xb + (1 - lam_x) * xb[draw["perm"]]
+                weight = torch.ones(len(yb), dtype=X.dtype)
+                if method.mix == "input" and draw:
                     mix_t, rule_t, weight = rule_targets(
                         settings, xb, draw, yb, num_classes, (fold_X[f], fold_y[f])
                     )
@@ -364,23 +357,40 @@ def _adamixup_loss(stack, aux, x_g, w_g, extras, fold_of, k, B):
     return loss + _weighted_mean(per, w_g)
 
 
-def _fold_batches(draws, orders, fold_X, fold_y, step, B, settings, n_layers, mixing, k, dtype):
-    """Per fold: padded (mixed) inputs, padded mixup targets, weights, real size, and whether active."""
-    xs, mix_ts, weights, sizes = [], [], [], []
+def _fold_step(draws, orders, fold_X, fold_y, step, settings, n_layers, mixing):
+    """Every fold's batch of one step, and the width that the stacked step pads them to.
+
+    Per fold: the inputs (mixed in input space when the method mixes there), their labels
+    and the fold's draws for the step ({} when it draws nothing), taken from the fold's
+    generator in the order that ``training.single`` takes them.
+    """
+    B = settings.batch_size
     fold_rows = [orders[f][step * B : (step + 1) * B] for f in range(len(fold_X))]
-    width = _batch_width(fold_rows)
+    input_mix = METHODS[settings.method].mix == "input"
+    parts = []
     for f, rows in enumerate(fold_rows):
         xb, yb = fold_X[f][rows], fold_y[f][rows]
-        target = one_hot(yb, k, dtype)
-        if mixing and len(rows):
-            draw = draws[f].batch(len(rows), settings, n_layers)
-            lam = draw["lam"].to(dtype).unsqueeze(-1)
+        draw = draws[f].batch(len(rows), settings, n_layers) if (mixing and len(rows)) else {}
+        if input_mix and draw:
+            lam = draw["lam"].to(xb.dtype).unsqueeze(-1)
             xb = lam * xb + (1 - lam) * xb[draw["perm"]]
+        parts.append((xb, yb, draw))
+    return parts, _batch_width(fold_rows)
+
+
+def _fold_batches(draws, orders, fold_X, fold_y, step, settings, n_layers, mixing, k, dtype):
+    """Per fold, stacked: padded (mixed) inputs, padded mixup targets, weights; and real sizes."""
+    parts, width = _fold_step(draws, orders, fold_X, fold_y, step, settings, n_layers, mixing)
+    xs, mix_ts, weights = [], [], []
+    for xb, yb, draw in parts:
+        target = one_hot(yb, k, dtype)
+        if draw:
+            lam = draw["lam"].to(dtype).unsqueeze(-1)
             target = lam * target + (1 - lam) * target[draw["perm"]]
         xs.append(_pad(xb, width))
         mix_ts.append(_pad(target, width))
-        weights.append(_pad(torch.ones(len(rows), dtype=dtype), width))
-        sizes.append(len(rows))
+        weights.append(_pad(torch.ones(len(yb), dtype=dtype), width))
+    sizes = [len(yb) for _, yb, _ in parts]
     return torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes
 
 
@@ -415,7 +425,7 @@ def _train_two_phase(X, y, k, folds, configs, settings, streams) -> StackedMLP:
         orders = [draws[f].epoch_order(len(folds[f])) for f in range(F)]
         for step in range(steps):
             xs, ts, ws, n = _fold_batches(
-                draws, orders, fold_X, fold_y, step, B, settings, warm.n_layers, False, k, dtype
+                draws, orders, fold_X, fold_y, step, settings, warm.n_layers, False, k, dtype
             )
             x_u, t_u, w_u = xs.to(device)[ufold], ts.to(device)[ufold], ws.to(device)[ufold]
             loss = _mean_ce(warm.forward(x_u), t_u, w_u)
@@ -448,7 +458,7 @@ def _train_two_phase(X, y, k, folds, configs, settings, streams) -> StackedMLP:
         orders = [draws[f].epoch_order(len(folds[f])) for f in range(F)]
         for step in range(steps):
             xs, ts, ws, n = _fold_batches(
-                draws, orders, fold_X, fold_y, step, B, settings, warm.n_layers, True, k, dtype
+                draws, orders, fold_X, fold_y, step, settings, warm.n_layers, True, k, dtype
             )
             with torch.no_grad():
                 h_u = warm.forward(xs.to(device)[ufold], 0, last)  # (U, B, h), frozen features
