@@ -466,7 +466,7 @@ def _train_two_phase(X, y, k, folds, configs, settings, streams) -> StackedMLP:
             for i, (f, lr, _kind) in enumerate(keys):
                 if n[f]:
                     z = h_u[unique.index((f, lr)), : n[f]]
-                    gen[i, : n[f]] = densities[i].targets(z.double()).to(device, dtype)
+                    gen[i, : n[f]] = densities[i].targets(z)
             targets = gamma * gen[key_of] + (1 - gamma) * ts.to(device)[fold_of]
             logits = torch.baddbmm(bias, h_u[unique_of], weight)
             loss = _mean_ce(logits, targets, ws.to(device)[fold_of])

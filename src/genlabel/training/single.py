@@ -190,7 +190,7 @@ def _batch_loss(run: _Run, xb, yb, draw, mixing, last_only):
     if last_only:
         with torch.no_grad():
             z = _forward(layers, x_mix, 0, len(layers) - 1)
-        gen = density.targets(z.double()).to(xb.dtype)
+        gen = density.targets(z)
         target = config.gamma * gen + (1 - config.gamma) * mix_t
         return soft_cross_entropy(layers[-1](z), target)
     if label_backend == "scipy":
