@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from genlabel.bench import BenchSettings, Job, ResultStore, run_job
-from genlabel.bench.protocol import split_and_preprocess
+from genlabel.bench.protocol import _GenerativeModule, split_and_preprocess
 from genlabel.cli import app
 from genlabel.data import DataError, load_dataset, load_openml, make_preprocessor, suite_ids
 
@@ -281,6 +281,21 @@ def test_corrupt_gzip_is_a_data_error(tmp_path: Path) -> None:
         fh.write("onlyone\n")
     with pytest.raises(DataError, match="could not parse"):
         load_openml(7, tmp_path)
+
+
+def test_generative_classifier_as_a_module_predicts_like_it_and_has_gradients() -> None:
+    import torch
+    from sklearn.datasets import load_iris
+
+    from genlabel.estimators import GenerativeClassifier
+
+    X, y = load_iris(return_X_y=True)
+    clf = GenerativeClassifier().fit(X, y)
+    x = torch.tensor(X, requires_grad=True)
+    logits = _GenerativeModule(clf)(x)
+    assert (logits.argmax(1).numpy() == clf.predict(X)).all()
+    logits.logsumexp(1).sum().backward()  # what FGSM/PGD differentiate
+    assert x.grad is not None and bool(torch.isfinite(x.grad).all())
 
 
 def test_robust_measure_is_stored_and_reported(tmp_path: Path) -> None:

@@ -266,13 +266,11 @@ class _GenerativeModule(torch.nn.Module):
 
     def __init__(self, clf: GenerativeClassifier):
         super().__init__()
-        dens = clf.density_
-        params = dens._params_for(torch.float64, torch.device("cpu"))
-        self.dens = dens
+        self.dens = clf.density_
         self.register_buffer(
             "log_prior", torch.log(torch.as_tensor(clf.priors_, dtype=torch.float64))
         )
-        self._params = params
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dens._log_prob_chunk(x.double(), self._params) + self.log_prior
+        # log_prob is differentiable in its input: the attacks take gradients through it.
+        return self.dens.log_prob(x.double()) + self.log_prior
