@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from .._validation import as_float_tensor, as_label_tensor
-from ..labels.rules import class_softmax, genlabel_targets
+from ..labels.rules import genlabel_targets
 
 __all__ = ["ClassDensity", "stable_cholesky", "finite_log_prob"]
 
@@ -57,7 +57,7 @@ def finite_log_prob(log_prob: torch.Tensor) -> torch.Tensor:
 class ClassDensity(ABC):
     """Base class: one density per class, evaluated for every class at once.
 
-    Subclasses implement :meth:`_fit_classes` and :meth:`_log_prob_chunk`. Fitted
+    Subclasses implement :meth:`_fit_classes` and :meth:`_log_prob_t`. Fitted
     statistics are kept in float64 and cast to the query's dtype and device on demand.
     """
 
@@ -166,9 +166,9 @@ class ClassDensity(ABC):
             and Z.shape[1] == self.n_features_in_
             and 0 < Z.shape[0] <= self._rows_per_chunk()
         ):
-            labels = class_softmax(self._log_prob_chunk(Z, self._params_for(Z.dtype, Z.device)))
-            if math.isfinite(float(labels.sum())):
-                return labels
+            labels_t = torch.softmax(self._log_prob_t(Z, self._params_for(Z.dtype, Z.device)), 0)
+            if math.isfinite(float(labels_t.sum())):
+                return labels_t.T
         return genlabel_targets(self.log_prob(Z), top_k=top_k, log_prior=log_prior)
 
     # -- helpers for subclasses -------------------------------------------------------
@@ -206,7 +206,16 @@ class ClassDensity(ABC):
     def _elements_per_row(self) -> int: ...
 
     @abstractmethod
-    def _log_prob_chunk(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor: ...
+    def _log_prob_t(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Log-densities of one chunk, class-first: shape (n_classes, n_points), unclamped.
+
+        Class-first because the label softmax over a contiguous leading dimension is
+        several times faster on CPU than over a short last one.
+        """
+
+    def _log_prob_chunk(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Log-densities of one chunk, (n_points, n_classes): a view of the class-first ones."""
+        return self._log_prob_t(Z, params).T
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -119,11 +119,11 @@ class GaussianClassDensity(ClassDensity):
     def _elements_per_row(self) -> int:
         return 2 * int(self.classes_.numel()) * self.n_features_in_
 
-    def _log_prob_chunk(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _log_prob_t(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         if "weight_t" in params:
             # Few, fused ops: at batch sizes the per-op overhead is most of the cost.
             white_t = torch.addmm(params["bias_t"], params["weight_t"], Z.T).square_()
-            return torch.addmm(params["const_t"], params["reduce_t"], white_t).T
-        white = (Z.unsqueeze(1) - params["means"]) * params["inv_std"]
-        maha = white.square_().sum(-1)  # (m, k)
-        return torch.add(params["const"], maha, alpha=-0.5)
+            return torch.addmm(params["const_t"], params["reduce_t"], white_t)
+        white = (Z - params["means"].unsqueeze(1)) * params["inv_std"].unsqueeze(1)  # (k, m, d)
+        maha = white.square_().sum(-1)
+        return torch.add(params["const_t"], maha, alpha=-0.5)

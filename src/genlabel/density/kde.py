@@ -133,11 +133,11 @@ class KDEClassDensity(ClassDensity):
         k = int(self.classes_.numel())
         return k * (int(self.class_counts_.max()) + self.n_features_in_)
 
-    def _log_prob_chunk(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _log_prob_t(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         # Whiten the queries per class around the class center (less cancellation); then
         # log sum_i w_i exp(-|a - b_i|^2 / 2) = -|a|^2/2 + logsumexp_i(a.b_i - |b_i|^2/2 + log w_i),
         # one fused batched matmul over the classes padded to the largest one.
         white = torch.bmm(Z.unsqueeze(0) - params["centers"].unsqueeze(1), params["whiten"])
         scores = torch.baddbmm(params["point_bias"], white, params["points_t"])  # (k, m, n_max)
         log_prob = _logsumexp_last(scores) - 0.5 * white.square().sum(-1)
-        return (log_prob + params["const"].unsqueeze(1)).T
+        return log_prob + params["const"].unsqueeze(1)

@@ -116,7 +116,7 @@ def class_softmax(log_probs: torch.Tensor) -> torch.Tensor:
     that contiguous leading dimension is several times faster on CPU than over a short
     last one, and the result is again a transposed view.
     """
-    if log_probs.shape[1] > 1 and log_probs.T.is_contiguous():
+    if log_probs.shape[1] > 1 and log_probs.stride() == (1, log_probs.shape[0]):
         return torch.softmax(log_probs.T, dim=0).T
     return torch.softmax(log_probs, dim=1)
 
