@@ -27,7 +27,7 @@ def all_finite(tensor: torch.Tensor) -> bool:
     A plain sum is the cheapest test (NaN and inf propagate); only when it is not finite,
     which finite values can also cause by overflowing, do we look element by element.
     """
-    if math.isfinite(float(tensor.detach().sum())):
+    if math.isfinite(tensor.sum().item()):
         return True
     return bool(torch.isfinite(tensor).all())
 

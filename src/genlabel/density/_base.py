@@ -167,7 +167,7 @@ class ClassDensity(ABC):
             and 0 < Z.shape[0] <= self._rows_per_chunk()
         ):
             labels_t = torch.softmax(self._log_prob_t(Z, self._params_for(Z.dtype, Z.device)), 0)
-            if math.isfinite(float(labels_t.detach().sum())):
+            if math.isfinite(labels_t.sum().item()):
                 return labels_t.T
         return genlabel_targets(self.log_prob(Z), top_k=top_k, log_prior=log_prior)
 

@@ -160,7 +160,7 @@ def genlabel_targets(
     labels = class_softmax(work)
     # Fast path: a finite sum means every label is finite. Otherwise find out why: NaN or
     # +inf inputs are errors; rows that are -inf everywhere (0/0) get clamped and redone.
-    if labels.numel() and not math.isfinite(float(labels.detach().sum())):
+    if labels.numel() and not math.isfinite(labels.sum().item()):
         if bool(torch.isnan(unmasked).any()) or bool(torch.isposinf(unmasked).any()):
             raise ValueError("log_probs contains NaN or +inf values")
         finite = unmasked.clamp_min(torch.finfo(unmasked.dtype).min)
