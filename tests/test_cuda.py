@@ -74,3 +74,22 @@ def test_estimator_and_attacks_on_cuda() -> None:
         acc = robust_accuracy(clf.module_, Xt, yt, attack=attack, eps=0.1, bounds=bounds)
         assert 0.0 <= acc <= clf.score(X, y) + 1e-12
     np.testing.assert_allclose(clf.predict_proba(X).sum(1), 1.0)
+
+
+@pytest.mark.parametrize("density", ["gm", "kde"])
+def test_fused_targets_on_cuda(density: str) -> None:
+    from genlabel.density import make_density
+    from genlabel.labels import genlabel_targets
+
+    X, y = _toy()
+    dens = make_density(density).fit(X.cuda(), y.cuda())
+    Z = X[:100].cuda()
+    got = dens.targets(Z)
+    assert got.device.type == "cuda"
+    torch.testing.assert_close(got, genlabel_targets(dens.log_prob(Z)))
+    torch.testing.assert_close(
+        got.cpu(), make_density(density).fit(X, y).targets(X[:100]), atol=1e-4, rtol=1e-4
+    )
+    Z[3, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        dens.targets(Z)
