@@ -109,7 +109,7 @@ def intrusion_keep_mask(
     return (nearest == labels_a) | (nearest == labels_b)
 
 
-def class_softmax(log_probs: torch.Tensor) -> torch.Tensor:
+def _class_softmax(log_probs: torch.Tensor) -> torch.Tensor:
     """Softmax over the classes (dim 1) of an (n, k) tensor, in the layout it is stored in.
 
     The densities store log-probabilities class-first (a transposed view): softmax over
@@ -157,7 +157,7 @@ def genlabel_targets(
             keep = torch.topk(work, top_k, dim=1).indices
             mask = torch.zeros_like(work, dtype=torch.bool).scatter_(1, keep, True)
             work = work.masked_fill(~mask, -torch.inf)
-    labels = class_softmax(work)
+    labels = _class_softmax(work)
     # Fast path: a finite sum means every label is finite. Otherwise find out why: NaN or
     # +inf inputs are errors; rows that are -inf everywhere (0/0) get clamped and redone.
     if labels.numel() and not math.isfinite(labels.sum().item()):
