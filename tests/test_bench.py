@@ -80,6 +80,9 @@ def test_bench_writes_cells_report_and_resumes(tmp_path: Path) -> None:
     assert "16 done, 0 to run" in again.output
     assert time.perf_counter() - start < 20
     assert len(_cells(tmp_path / "r.sqlite")) == 16
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        runs = store.runs()
+    assert runs.cells.tolist() == [16, 0] and runs.finished.notna().all()
 
 
 def test_a_killed_run_resumes_without_losing_or_duplicating_cells(tmp_path: Path) -> None:
@@ -128,6 +131,14 @@ def test_a_killed_run_resumes_without_losing_or_duplicating_cells(tmp_path: Path
     cells = _cells(db)
     assert len(cells) == 24
     assert not cells.duplicated(["dataset", "method", "model", "trial", "measure", "alpha"]).any()
+    # Both segments are on record: the killed one up to its last stored job.
+    with ResultStore(db) as store:
+        runs = store.runs()
+    assert len(runs) == 2 and runs.finished.isna().tolist() == [True, False]
+    assert runs.cells.tolist() == [partial, 24 - partial]
+    assert (runs.wall_seconds > 0).all()
+    assert runs.wall_seconds.iloc[0] == runs.last_write.iloc[0] - runs.started.iloc[0]
+    assert "wall-clock:" in (tmp_path / "rep" / "report.md").read_text()
     # Same numbers as an uninterrupted run.
     fresh = tmp_path / "f.sqlite"
     subprocess.run(

@@ -103,9 +103,16 @@ def _accuracy_table(
 
 
 def write_report(
-    frame: pd.DataFrame, out: str | Path, *, data_dir: str | None = None
+    frame: pd.DataFrame,
+    out: str | Path,
+    *,
+    data_dir: str | None = None,
+    runs: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """Write report.md, results.csv and the PNG plots into ``out``; return the paths."""
+    """Write report.md, results.csv and the PNG plots into ``out``; return the paths.
+
+    ``runs`` (``ResultStore.runs()``): the run segments, whose wall-clock time is reported.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -159,7 +166,16 @@ def write_report(
     seconds = frame.drop_duplicates(
         subset=["dataset", "method", "model", "trial", "alpha"]
     ).seconds.sum()
-    lines += [f"- cells: {len(frame)}; compute time summed over cells: {seconds / 60:.1f} min", ""]
+    lines += [f"- cells: {len(frame)}; compute time summed over cells: {seconds / 60:.1f} min"]
+    if runs is not None and len(runs):
+        killed = int(runs.finished.isna().sum())
+        jobs = ", ".join(str(j) for j in sorted(runs.n_jobs.unique()))
+        lines += [
+            f"- wall-clock: {runs.wall_seconds.sum() / 60:.1f} min over {len(runs)} run"
+            f" segment(s) (--jobs {jobs}; {killed} stopped early, counted to their last"
+            f" stored job); cells written by them: {int(runs.cells.sum())}"
+        ]
+    lines += [""]
     lines += ["Plots: " + ", ".join(f"`{p.name}`" for p in written if p.suffix == ".png"), ""]
     report = out / "report.md"
     report.write_text("\n".join(lines))

@@ -86,6 +86,7 @@ def run_bench(
     cells_total: int | None = None,
     attack_factory: Callable | None = None,
     progress: bool = True,
+    run_id: int | None = None,
 ) -> int:
     """Run ``jobs``; every finished job's cells are written by this (driver) process."""
     n_cells = sum(len(j.methods) * len(measure_labels(j.settings)) for j in jobs)
@@ -94,7 +95,7 @@ def run_bench(
     threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs))
     try:
         for records in _results(jobs, n_jobs, backend, scheduler, threads, attack_factory):
-            written += store.add(records, config)
+            written += store.add(records, config, run_id)
             bar.update(len(records))
     finally:
         bar.close()

@@ -3,6 +3,10 @@
 A cell is (dataset, method, model, trial, measure, alpha). Rows are inserted one job at a
 time in a transaction, so a run killed at any moment (even ``kill -9``) leaves whole cells
 only, and the next run computes exactly the missing ones.
+
+Each ``genlabel bench`` invocation is also a row of ``runs`` (a segment of the suite): its
+start, the time it last stored a job, its end (empty when it was killed) and the cells it
+wrote, so that the wall-clock time of a suite run in several segments is on record.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import json
 import platform
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -38,6 +43,16 @@ CREATE TABLE IF NOT EXISTS results (
     versions TEXT NOT NULL,
     created TEXT NOT NULL DEFAULT (datetime('now')),
     PRIMARY KEY (dataset, method, model, trial, measure, alpha)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started REAL NOT NULL,
+    last_write REAL,
+    finished REAL,
+    cells INTEGER NOT NULL DEFAULT 0,
+    n_jobs INTEGER NOT NULL,
+    backend TEXT NOT NULL,
+    command TEXT NOT NULL
 );
 """
 
@@ -99,8 +114,34 @@ class ResultStore:
             and ch != h
         ]
 
-    def add(self, records: list[dict[str, Any]], config: dict[str, Any]) -> int:
-        """Insert a job's records in one transaction; existing cells are left untouched."""
+    def begin_run(self, *, n_jobs: int, backend: str, command: str) -> int:
+        """Record the start of a run segment; returns its id (pass it to :meth:`add`)."""
+        with self._conn:
+            cur = self._conn.execute(
+                "INSERT INTO runs (started, n_jobs, backend, command) VALUES (?, ?, ?, ?)",
+                (time.time(), int(n_jobs), backend, command),
+            )
+        return int(cur.lastrowid)
+
+    def end_run(self, run_id: int) -> None:
+        with self._conn:
+            self._conn.execute("UPDATE runs SET finished = ? WHERE id = ?", (time.time(), run_id))
+
+    def runs(self) -> pd.DataFrame:
+        """The run segments, with ``wall_seconds``: start to end, or to the last stored job
+        for a segment that was killed."""
+        runs = pd.read_sql_query("SELECT * FROM runs ORDER BY id", self._conn)
+        end = runs.finished.fillna(runs.last_write).fillna(runs.started)
+        return runs.assign(wall_seconds=end - runs.started)
+
+    def add(
+        self, records: list[dict[str, Any]], config: dict[str, Any], run_id: int | None = None
+    ) -> int:
+        """Insert a job's records in one transaction; existing cells are left untouched.
+
+        With ``run_id`` the run segment's last-write time and cell count are updated in the
+        same transaction.
+        """
         h, cfg = config_hash(config), json.dumps(config, sort_keys=True, default=str)
         rows = [
             (
@@ -127,7 +168,13 @@ class ResultStore:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-        return cur.rowcount
+            written = cur.rowcount
+            if run_id is not None:
+                self._conn.execute(
+                    "UPDATE runs SET last_write = ?, cells = cells + ? WHERE id = ?",
+                    (time.time(), written, run_id),
+                )
+        return written
 
     def frame(self) -> pd.DataFrame:
         return pd.read_sql_query(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -204,6 +206,7 @@ def bench(
                     typer.echo(
                         f"AutoAttack on {dataset_id} ({k} classes) runs: {', '.join(autoattack_attacks(k))}"
                     )
+        run_id = store.begin_run(n_jobs=jobs, backend=backend, command=shlex.join(sys.argv))
         try:
             run_bench(
                 jobs_planned,
@@ -214,13 +217,16 @@ def bench(
                 scheduler=scheduler or None,
                 attack_factory=factory,
                 progress=progress,
+                run_id=run_id,
             )
         except ImportError as exc:
             _fail(str(exc))
+        finally:
+            store.end_run(run_id)
         typer.echo(f"finished in {time.perf_counter() - start:.1f} s")
-        frame = store.frame()
+        frame, runs = store.frame(), store.runs()
     out = report or Path("reports") / suite
-    paths = write_report(frame, out, data_dir=str(data_dir) if data_dir else None)
+    paths = write_report(frame, out, data_dir=str(data_dir) if data_dir else None, runs=runs)
     typer.echo(f"report: {paths[-1]}")
 
 
@@ -238,8 +244,8 @@ def report(
     if not db.is_file():
         _fail(f"no store at {db}; run 'genlabel bench --db {db}' first")
     with ResultStore(db) as store:
-        frame = store.frame()
-    for path in write_report(frame, out, data_dir=str(data_dir) if data_dir else None):
+        frame, runs = store.frame(), store.runs()
+    for path in write_report(frame, out, data_dir=str(data_dir) if data_dir else None, runs=runs):
         typer.echo(str(path))
 
 
