@@ -85,6 +85,35 @@ def test_bench_writes_cells_report_and_resumes(tmp_path: Path) -> None:
     assert runs.cells.tolist() == [16, 0] and runs.finished.notna().all()
 
 
+def test_report_on_complete_data_sets_only(tmp_path: Path) -> None:
+    from genlabel.bench.report import complete_data_sets, write_report
+
+    rows = [
+        {
+            "dataset": d,
+            "method": m,
+            "model": "logistic",
+            "trial": t,
+            "alpha": 1.0,
+            "measure": "clean",
+            "test_accuracy": 0.8,
+            "robust_accuracy": None,
+            "params": "{}",
+            "seconds": 1.0,
+            "config": "{}",
+            "versions": "{}",
+        }
+        for d, trials in (("iris", 2), ("wine", 1))
+        for t in range(trials)
+        for m in ("mixup", "genlabel_cv")
+    ]
+    frame = pd.DataFrame(rows)
+    assert set(complete_data_sets(frame).dataset) == {"iris"}
+    write_report(frame, tmp_path / "rep", complete_only=True)
+    assert "Only the 1 of 2 data sets" in (tmp_path / "rep" / "report.md").read_text()
+    assert set(pd.read_csv(tmp_path / "rep" / "results.csv").dataset) == {"iris"}
+
+
 def test_a_killed_run_resumes_without_losing_or_duplicating_cells(tmp_path: Path) -> None:
     db = tmp_path / "k.sqlite"
     # 24 cheap jobs (one cell each): the kill lands mid-run.

@@ -16,7 +16,7 @@ from ..data import EMBEDDED, read_manifest  # noqa: E402
 from ..data.loaders import DEFAULT_DATA_DIR  # noqa: E402
 from .protocol import BENCH_METHODS  # noqa: E402
 
-__all__ = ["write_report", "RESULT_COLUMNS", "win_tie_loss"]
+__all__ = ["write_report", "RESULT_COLUMNS", "win_tie_loss", "complete_data_sets"]
 
 RESULT_COLUMNS = [
     "dataset",
@@ -72,6 +72,15 @@ def win_tie_loss(means: pd.DataFrame, method: str = "genlabel_cv") -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def complete_data_sets(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the data sets with every cell that the most complete data set has."""
+    group = ["model", "alpha", "measure"]
+    counts = frame.groupby([*group, "dataset"]).size().rename("cells").reset_index()
+    full = counts.groupby(group).cells.transform("max")
+    keep = counts[counts.cells == full][[*group, "dataset"]]
+    return frame.merge(keep, on=[*group, "dataset"])
+
+
 def _markdown(df: pd.DataFrame) -> str:
     header = "| " + " | ".join(str(c) for c in df.columns) + " |"
     sep = "|" + "|".join("---" for _ in df.columns) + "|"
@@ -108,13 +117,25 @@ def write_report(
     *,
     data_dir: str | None = None,
     runs: pd.DataFrame | None = None,
+    complete_only: bool = False,
 ) -> list[Path]:
     """Write report.md, results.csv and the PNG plots into ``out``; return the paths.
 
     ``runs`` (``ResultStore.runs()``): the run segments, whose wall-clock time is reported.
+    ``complete_only``: keep only the data sets that have as many cells as the most complete
+    one (per model, alpha and measure), e.g. to report on a suite that is still running.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    note: list[str] = []
+    if complete_only and not frame.empty:
+        before = frame.dataset.nunique()
+        frame = complete_data_sets(frame)
+        note = [
+            f"Only the {frame.dataset.nunique()} of {before} data sets that have every cell"
+            " (`--complete-only`).",
+            "",
+        ]
     written = []
     csv_path = out / "results.csv"
     frame.reindex(columns=RESULT_COLUMNS).to_csv(csv_path, index=False)
@@ -125,7 +146,7 @@ def write_report(
         )
         return [*written, out / "report.md"]
     names = _names(frame.dataset.unique(), data_dir)
-    lines = ["# GenLabel benchmark report", ""]
+    lines = ["# GenLabel benchmark report", "", *note]
     clean = frame[frame.measure == "clean"]
     for (model, alpha), part in clean.groupby(["model", "alpha"]):
         trials = part.groupby(["dataset", "method"]).size()

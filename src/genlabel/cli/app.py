@@ -237,6 +237,11 @@ def report(
         Path("reports/report"), "--out", help="folder for report.md, results.csv and PNGs"
     ),
     data_dir: Path = typer.Option(None, "--data-dir", help="for data set names (manifest.csv)"),
+    complete_only: bool = typer.Option(
+        False,
+        "--complete-only",
+        help="only the data sets with every cell (e.g. while a suite is still running)",
+    ),
 ) -> None:
     """Write report.md, results.csv and the plots from a store."""
     from ..bench import ResultStore, write_report
@@ -245,7 +250,14 @@ def report(
         _fail(f"no store at {db}; run 'genlabel bench --db {db}' first")
     with ResultStore(db) as store:
         frame, runs = store.frame(), store.runs()
-    for path in write_report(frame, out, data_dir=str(data_dir) if data_dir else None, runs=runs):
+    paths = write_report(
+        frame,
+        out,
+        data_dir=str(data_dir) if data_dir else None,
+        runs=runs,
+        complete_only=complete_only,
+    )
+    for path in paths:
         typer.echo(str(path))
 
 
