@@ -193,8 +193,8 @@ def write_report(
         jobs = ", ".join(str(j) for j in sorted(runs.n_jobs.unique()))
         lines += [
             f"- wall-clock: {runs.wall_seconds.sum() / 60:.1f} min over {len(runs)} run"
-            f" segment(s) (--jobs {jobs}; {killed} stopped early, counted to their last"
-            f" stored job); cells written by them: {int(runs.cells.sum())}"
+            f" segment(s) (--jobs {jobs}; {killed} without an end, stopped or still running,"
+            f" counted to their last stored job); cells written by them: {int(runs.cells.sum())}"
         ]
     lines += [""]
     lines += ["Plots: " + ", ".join(f"`{p.name}`" for p in written if p.suffix == ".png"), ""]
