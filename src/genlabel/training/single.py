@@ -106,6 +106,7 @@ def train_single(
         density = make_density(config.density, **settings.density_params.get(config.density, {}))
         density.fit(Xf, yf, classes=list(range(k)))
     last_only = False
+    run = _Run(layers, policy, disc, density, config, settings, k, (Xf, yf), label_backend)
     for epoch in range(settings.epochs):
         if settings.two_phase and epoch == settings.warmup_epochs:
             with torch.no_grad():
@@ -113,7 +114,7 @@ def train_single(
             density = make_density(
                 config.density, **settings.density_params.get(config.density, {})
             )
-            density.fit(z.double(), yf, classes=list(range(k)))
+            run.density = density.fit(z.double(), yf, classes=list(range(k)))
             w, b = draws.linear_init(sizes[-2], sizes[-1])
             with torch.no_grad():
                 layers[-1].weight.copy_(w.T.to(X.dtype))
@@ -127,7 +128,6 @@ def train_single(
         for rows in order.split(settings.batch_size):
             xb, yb = Xf[rows], yf[rows]
             draw = draws.batch(len(rows), settings, len(layers)) if mixing else {}
-            run = _Run(layers, policy, disc, density, config, settings, k, (Xf, yf), label_backend)
             loss = _batch_loss(run, xb, yb, draw, mixing, last_only)
             opt.zero_grad()
             loss.backward()
