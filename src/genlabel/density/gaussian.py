@@ -112,8 +112,7 @@ class GaussianClassDensity(ClassDensity):
         const = log_det_prec - 0.5 * self._log_2pi(d)
         # A declared class without points has probability zero: its constant is the most
         # negative float, and log_prob's final clamp keeps the result finite.
-        params["const"] = torch.where(counts > 0, const, torch.finfo(X.dtype).min)
-        params["const_t"] = params["const"].unsqueeze(1)
+        params["const_t"] = torch.where(counts > 0, const, torch.finfo(X.dtype).min).unsqueeze(1)
         return params
 
     def _elements_per_row(self) -> int:
