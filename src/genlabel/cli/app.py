@@ -165,8 +165,8 @@ def bench(
         # Fail fast, with the id, before any work. Then run the smallest sets first, so that
         # a long run stopped early has finished whole data sets (the report needs every
         # method and trial of a set); the largest sets run last.
-        n_rows = {i: len(load_dataset(i, data_dir, online=online).y) for i in ids}
-        ids = sorted(ids, key=lambda i: n_rows[i])
+        loaded = {i: load_dataset(i, data_dir, online=online) for i in ids}
+        ids = sorted(ids, key=lambda i: len(loaded[i].y))
     except DataError as exc:
         _fail(str(exc))
     settings = BenchSettings(
@@ -202,7 +202,7 @@ def bench(
 
             if attack == "autoattack":
                 for dataset_id in ids:
-                    k = load_dataset(dataset_id, data_dir, online=online).n_classes
+                    k = loaded[dataset_id].n_classes
                     typer.echo(
                         f"AutoAttack on {dataset_id} ({k} classes) runs: {', '.join(autoattack_attacks(k))}"
                     )
