@@ -112,6 +112,7 @@ class ClassDensity(ABC):
         self.class_counts_ = torch.bincount(index, minlength=k).cpu()
         self._cache: dict[tuple[torch.dtype, torch.device], dict[str, torch.Tensor]] = {}
         self._params = self._fit_classes(X.to(torch.float64), index, k)
+        self._batch_rows = self._rows_per_chunk()
         return self
 
     def log_prob(self, Z: Any) -> torch.Tensor:
@@ -157,29 +158,32 @@ class ClassDensity(ABC):
         Tensor of shape (n_points, n_classes): finite, non-negative rows summing to one.
         """
         self._check_fitted()
-        if (
-            top_k is None
-            and log_prior is None
-            and isinstance(Z, torch.Tensor)
-            and Z.dtype in (torch.float32, torch.float64)
-            and Z.ndim == 2
-            and Z.shape[1] == self.n_features_in_
-            and 0 < Z.shape[0] <= self._rows_per_chunk()
-        ):
-            labels_t = torch.softmax(self._log_prob_t(Z, self._params_for(Z.dtype, Z.device)), 0)
-            if math.isfinite(labels_t.sum().item()):
-                return labels_t.T
+        # At batch sizes the Python around the tensor calls is a tenth of the cost, so the
+        # fast path's tests are few and cheap (the chunk size is computed once, at fit).
+        if top_k is None and log_prior is None and isinstance(Z, torch.Tensor) and Z.ndim == 2:
+            m, n_features = Z.shape
+            dtype = Z.dtype
+            if (
+                0 < m <= self._batch_rows
+                and n_features == self.n_features_in_
+                and (dtype is torch.float64 or dtype is torch.float32)
+            ):
+                log_prob_t = self._log_prob_t(Z, self._params_for(dtype, Z.device))
+                labels_t = torch.softmax(log_prob_t, 0)
+                if math.isfinite(labels_t.sum().item()):
+                    return labels_t.T
         return genlabel_targets(self.log_prob(Z), top_k=top_k, log_prior=log_prior)
 
     # -- helpers for subclasses -------------------------------------------------------
     def _params_for(self, dtype: torch.dtype, device: torch.device) -> dict[str, torch.Tensor]:
         key = (dtype, device)
-        if key not in self._cache:
-            self._cache[key] = {
+        params = self._cache.get(key)
+        if params is None:
+            params = self._cache[key] = {
                 name: t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype)
                 for name, t in self._params.items()
             }
-        return self._cache[key]
+        return params
 
     def _rows_per_chunk(self) -> int:
         return max(1, _CHUNK_ELEMENTS // max(1, self._elements_per_row()))
