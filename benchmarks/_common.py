@@ -19,8 +19,7 @@ def machine() -> str:
     )
 
 
-def best_time(fn: Callable[[], object], *, repeat: int = 7, min_seconds: float = 0.05) -> float:
-    """Median seconds per call over `repeat` rounds, each long enough to time reliably."""
+def _calls_per_round(fn: Callable[[], object], min_seconds: float) -> int:
     fn()  # warm-up
     calls = 1
     while True:
@@ -28,15 +27,38 @@ def best_time(fn: Callable[[], object], *, repeat: int = 7, min_seconds: float =
         for _ in range(calls):
             fn()
         if time.perf_counter() - start >= min_seconds or calls >= 1 << 14:
-            break
+            return calls
         calls *= 2
-    rounds = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        rounds.append((time.perf_counter() - start) / calls)
-    return statistics.median(rounds)
+
+
+def _round(fn: Callable[[], object], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def best_time(fn: Callable[[], object], *, repeat: int = 7, min_seconds: float = 0.05) -> float:
+    """Median seconds per call over `repeat` rounds, each long enough to time reliably."""
+    calls = _calls_per_round(fn, min_seconds)
+    return statistics.median(_round(fn, calls) for _ in range(repeat))
+
+
+def paired_times(
+    fns: list[Callable[[], object]], *, repeat: int = 9, min_seconds: float = 0.05
+) -> tuple[list[float], list[float]]:
+    """Time several functions in interleaved rounds (a round of each, then again).
+
+    On a shared machine the speed drifts over seconds; interleaving makes every function
+    see the same drift, so per-round ratios are steadier than ratios of separate timings.
+    Returns each function's median seconds per call and, for every function, the median
+    over rounds of (its time / the first function's time in the same round).
+    """
+    calls = [_calls_per_round(fn, min_seconds) for fn in fns]
+    rounds = [[_round(fn, c) for fn, c in zip(fns, calls, strict=True)] for _ in range(repeat)]
+    medians = [statistics.median(r[i] for r in rounds) for i in range(len(fns))]
+    ratios = [statistics.median(r[i] / r[0] for r in rounds) for i in range(len(fns))]
+    return medians, ratios
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
