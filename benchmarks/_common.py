@@ -38,12 +38,6 @@ def _round(fn: Callable[[], object], calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def best_time(fn: Callable[[], object], *, repeat: int = 7, min_seconds: float = 0.05) -> float:
-    """Median seconds per call over `repeat` rounds, each long enough to time reliably."""
-    calls = _calls_per_round(fn, min_seconds)
-    return statistics.median(_round(fn, calls) for _ in range(repeat))
-
-
 def paired_times(
     fns: list[Callable[[], object]], *, repeat: int = 9, min_seconds: float = 0.05
 ) -> tuple[list[float], list[float]]:
