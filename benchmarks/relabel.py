@@ -52,6 +52,11 @@ def run(n: int = 2000, dtype: torch.dtype = torch.float64) -> list[list[str]]:
         for k in (2, 10):
             for d in (4, 20, 100):
                 X, y, Zmix = make_problem(k, d, n)
+                if kind == "kde" and n // k <= d:
+                    # gaussian_kde refuses a class with no more points than dimensions
+                    # (singular covariance); ours regularises it, but there is no reference.
+                    print(f"KDE k={k} d={d}: skipped, scipy needs n/k > d", file=sys.stderr)
+                    continue
                 Z = torch.tensor(Zmix, dtype=dtype)
                 if kind == "gm":
                     dens = GaussianClassDensity().fit(X, y)
