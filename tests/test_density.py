@@ -179,6 +179,16 @@ def test_fit_does_not_mutate_inputs() -> None:
     np.testing.assert_array_equal(y, y0)
 
 
+@pytest.mark.filterwarnings("error")
+def test_read_only_arrays_are_accepted_without_warning() -> None:
+    X, y = _blobs(2, 3, 60)
+    want = GaussianClassDensity().fit(X, y).log_prob(X)
+    X.flags.writeable = False
+    y.flags.writeable = False
+    dens = GaussianClassDensity().fit(X, y)
+    torch.testing.assert_close(dens.log_prob(X), want, rtol=0, atol=0)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("cls", [GaussianClassDensity, KDEClassDensity])
 def test_cuda_matches_cpu(cls: type) -> None:

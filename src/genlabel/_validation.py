@@ -44,7 +44,12 @@ def _to_tensor(value: Any, name: str) -> torch.Tensor:
             array = array.astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} must hold numbers; got an object array") from exc
-    return torch.from_numpy(np.ascontiguousarray(array))
+    array = np.ascontiguousarray(array)
+    if not array.flags.writeable:
+        # torch cannot share a read-only buffer (a memmap, a joblib-loaded array) safely:
+        # it warns and leaves writes undefined. A copy is the well-defined choice.
+        array = array.copy()
+    return torch.from_numpy(array)
 
 
 def as_float_tensor(
