@@ -135,13 +135,19 @@ def test_fused_targets_equal_softmax_of_log_probs(case: str, make) -> None:
                 dens.targets(Zb)
 
 
-def test_fused_targets_of_large_and_array_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("cls", [GaussianClassDensity, KDEClassDensity])
+def test_fused_targets_of_large_and_array_inputs(
+    cls: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
     X, y = _blobs(3, 4, 300)
-    dens = KDEClassDensity().fit(X, y)
+    dens = cls().fit(X, y)
     want = genlabel_targets(dens.log_prob(X))
     assert torch.equal(dens.targets(X), want)  # NumPy input: the checked path
-    monkeypatch.setattr("genlabel.density._base._CHUNK_ELEMENTS", 3000)  # several chunks
-    torch.testing.assert_close(dens.targets(torch.tensor(X)), want)
+    # The chunk size is fixed at fit: a small one makes 300 rows span several chunks.
+    monkeypatch.setattr("genlabel.density._base._CHUNK_ELEMENTS", 3000)
+    chunked = cls().fit(X, y)
+    assert chunked._batch_rows < len(X)
+    torch.testing.assert_close(chunked.targets(torch.tensor(X)), want)
 
 
 def test_declared_class_absent_from_y_has_zero_probability() -> None:

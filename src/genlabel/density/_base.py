@@ -112,6 +112,7 @@ class ClassDensity(ABC):
         self.class_counts_ = torch.bincount(index, minlength=k).cpu()
         self._cache: dict[tuple[torch.dtype, torch.device], dict[str, torch.Tensor]] = {}
         self._params = self._fit_classes(X.to(torch.float64), index, k)
+        # Rows per log_prob chunk (bounded memory), fixed at fit: the batch fast path reads it.
         self._batch_rows = self._rows_per_chunk()
         return self
 
@@ -135,7 +136,7 @@ class ClassDensity(ABC):
         k = int(self.classes_.numel())
         if Z.shape[0] == 0:
             return Z.new_zeros((0, k))
-        rows = self._rows_per_chunk()
+        rows = self._batch_rows
         if Z.shape[0] <= rows:  # the common case (a batch): no split/cat overhead
             return finite_log_prob(self._log_prob_chunk(Z, params))
         out = [self._log_prob_chunk(chunk, params) for chunk in torch.split(Z, rows)]
