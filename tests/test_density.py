@@ -135,6 +135,37 @@ def test_fused_targets_equal_softmax_of_log_probs(case: str, make) -> None:
                 dens.targets(Zb)
 
 
+@pytest.mark.parametrize("case", list(DEGENERATE) + ["a declared class without points"])
+def test_binary_targets_are_the_sigmoid_of_the_log_density_difference(case: str) -> None:
+    # Two classes, full covariance: the fast path computes sigmoid(l_0 - l_1) in Z's layout.
+    if case == "a declared class without points":
+        X, y = _blobs(1, 3, 20)
+        dens = GaussianClassDensity().fit(X, y, classes=[0, 99])
+    else:
+        X, y = DEGENERATE[case]
+        dens = GaussianClassDensity().fit(X, (y > 0).astype(int))
+    far = np.full((3, X.shape[1]), 1e8)
+    Z = np.vstack([X[:5], 0.5 * X[:5] + 0.5 * X[-5:], far, -far])
+    for dtype in (torch.float64, torch.float32):
+        Zt = torch.tensor(Z, dtype=dtype)
+        got = dens.targets(Zt)
+        fast = dens._fast_labels(Zt, dens._params_for(dtype, Zt.device))
+        assert torch.equal(got, fast)  # the binary fast path was taken
+        assert got.dtype == dtype and got.shape == (len(Z), 2)
+        assert bool(torch.isfinite(got).all()) and bool((got >= 0).all())
+        tol = 1e-12 if dtype == torch.float64 else 1e-6
+        want = genlabel_targets(dens.log_prob(Zt))
+        # Far away, both forms round log-densities of ~1e20 and their difference is noise
+        # (identical classes give exactly 1/2 only in the softmax form): finite is the contract.
+        torch.testing.assert_close(got[:10], want[:10], atol=tol, rtol=0)
+        torch.testing.assert_close(got.sum(1), torch.ones(len(Z), dtype=dtype), atol=tol, rtol=0)
+        for bad in (np.nan, np.inf, -np.inf):  # the fast path must not hide bad input
+            Zb = Zt.clone()
+            Zb[1, -1] = bad
+            with pytest.raises(ValueError, match="Z contains NaN or infinite values"):
+                dens.targets(Zb)
+
+
 @pytest.mark.parametrize("cls", [GaussianClassDensity, KDEClassDensity])
 def test_fused_targets_of_large_and_array_inputs(
     cls: type, monkeypatch: pytest.MonkeyPatch

@@ -148,7 +148,9 @@ class ClassDensity(ABC):
         """GenLabel's labels of the points ``Z``: softmax over the classes of log p_c(z).
 
         The same values as ``genlabel_targets(self.log_prob(Z), top_k, log_prior)``, in
-        fewer operations, which is most of the cost of a batch. A batch whose labels come
+        fewer operations, which is most of the cost of a batch: bit for bit, except for a
+        two-class full-covariance Gaussian, whose labels are the sigmoid of the log-density
+        difference (equal up to rounding, and cheaper). A batch whose labels come
         out finite needs neither the separate input check nor the clamp: a NaN or infinite
         coordinate makes every class's log-density NaN or -inf, hence a NaN label sum, and
         such a batch (or one too large for a single chunk) takes the checked path, which
@@ -169,10 +171,9 @@ class ClassDensity(ABC):
                 and n_features == self.n_features_in_
                 and (dtype is torch.float64 or dtype is torch.float32)
             ):
-                log_prob_t = self._log_prob_t(Z, self._params_for(dtype, Z.device))
-                labels_t = torch.softmax(log_prob_t, 0)
-                if math.isfinite(labels_t.sum().item()):
-                    return labels_t.T
+                labels = self._fast_labels(Z, self._params_for(dtype, Z.device))
+                if math.isfinite(labels.sum().item()):
+                    return labels
         return genlabel_targets(self.log_prob(Z), top_k=top_k, log_prior=log_prior)
 
     # -- helpers for subclasses -------------------------------------------------------
@@ -217,6 +218,14 @@ class ClassDensity(ABC):
         Class-first because the label softmax over a contiguous leading dimension is
         several times faster on CPU than over a short last one.
         """
+
+    def _fast_labels(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Labels of one chunk, (n_points, n_classes), unchecked: the fast path of targets.
+
+        Subclasses may override it with a cheaper formula of the same values (up to
+        rounding); ``targets`` checks the result and falls back to the checked path.
+        """
+        return torch.softmax(self._log_prob_t(Z, params), 0).T
 
     def _log_prob_chunk(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """Log-densities of one chunk, (n_points, n_classes): a view of the class-first ones."""

@@ -88,14 +88,6 @@ class GaussianClassDensity(ClassDensity):
             prec_chol = torch.linalg.solve_triangular(chol, eye.expand(k, d, d), upper=False).mT
             log_det_prec = torch.log(torch.diagonal(prec_chol, dim1=-2, dim2=-1)).sum(-1)
             self.covariances_ = covs.cpu()
-            # Stored transposed: log_prob works class-first, (k*d, m) then (k, m), so that the
-            # label softmax runs over a contiguous leading dimension (3x faster on CPU than
-            # over a short last one) and returns a transposed view.
-            weight_t = prec_chol.permute(0, 2, 1).reshape(k * d, d)
-            bias_t = -torch.einsum("kd,kde->ke", means, prec_chol).reshape(k * d, 1)
-            # -1/2 * (sum over each class's block of squared whitened coordinates).
-            reduce_t = -0.5 * torch.eye(k, dtype=X.dtype, device=X.device).repeat_interleave(d, 1)
-            params = {"weight_t": weight_t, "bias_t": bias_t, "reduce_t": reduce_t}
         else:
             var = torch.diagonal(covs, dim1=-2, dim2=-1)
             if self.covariance == "spherical":
@@ -107,12 +99,46 @@ class GaussianClassDensity(ClassDensity):
             self.covariances_ = torch.diag_embed(var).cpu()
             inv_std = var.rsqrt()
             log_det_prec = torch.log(inv_std).sum(-1)
-            params = {"means": means, "inv_std": inv_std}
         self.means_ = means.cpu()
         const = log_det_prec - 0.5 * self._log_2pi(d)
         # A declared class without points has probability zero: its constant is the most
         # negative float, and log_prob's final clamp keeps the result finite.
-        params["const_t"] = torch.where(counts > 0, const, torch.finfo(X.dtype).min).unsqueeze(1)
+        const = torch.where(counts > 0, const, torch.finfo(X.dtype).min)
+        if self.covariance != "full":
+            return {"means": means, "inv_std": inv_std, "const_t": const.unsqueeze(1)}
+        return self._full_params(means, prec_chol, const)
+
+    @staticmethod
+    def _full_params(
+        means: torch.Tensor, prec_chol: torch.Tensor, const: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The products that evaluate every full-covariance class at once.
+
+        Class-first (log_prob works on (k*d + 1, m) then (k, m)), so that the label softmax
+        runs over a contiguous leading dimension (3x faster on CPU than over a short last
+        one) and returns a transposed view. Row k*d of the whitened coordinates is the
+        constant 1 (weight 0, bias 1): squared it stays 1, and the class constants sit in
+        its column of ``reduce_t``, so that the second product needs no bias (at batch
+        sizes ``addmm``'s broadcast bias costs as much as the product).
+        """
+        k, d = means.shape
+        weight_t = prec_chol.permute(0, 2, 1).reshape(k * d, d)
+        bias_t = -torch.einsum("kd,kde->ke", means, prec_chol).reshape(k * d, 1)
+        weight_t = torch.cat([weight_t, weight_t.new_zeros(1, d)])
+        bias_t = torch.cat([bias_t, bias_t.new_ones(1, 1)])
+        # -1/2 * (sum over each class's block of squared whitened coordinates) + const_c.
+        eye_k = torch.eye(k, dtype=means.dtype, device=means.device)
+        reduce_t = torch.cat([-0.5 * eye_k.repeat_interleave(d, 1), const.unsqueeze(1)], 1)
+        params = {"weight_t": weight_t, "bias_t": bias_t, "reduce_t": reduce_t}
+        if k == 2:
+            # Binary labels are p_0 = sigmoid(l_0 - l_1), p_1 = sigmoid(l_1 - l_0): an
+            # elementwise op, so the fast path can stay in the (m, .) layout of Z and of the
+            # labels, without the two transposes (see _fast_labels). The constants'
+            # difference is formed here, in float64 (an empty class's -max stays finite).
+            logit = reduce_t[0] - reduce_t[1]
+            params["weight_rows"] = weight_t.T.contiguous()
+            params["bias_row"] = bias_t.T.contiguous()
+            params["logit_rows"] = torch.stack([logit, -logit], 1)
         return params
 
     def _elements_per_row(self) -> int:
@@ -121,8 +147,15 @@ class GaussianClassDensity(ClassDensity):
     def _log_prob_t(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         if "weight_t" in params:
             # Few, fused ops: at batch sizes the per-op overhead is most of the cost.
+            # (square_, not the cheaper mul_(self): autograd cannot differentiate that one.)
             white_t = torch.addmm(params["bias_t"], params["weight_t"], Z.T).square_()
-            return torch.addmm(params["const_t"], params["reduce_t"], white_t)
+            return torch.mm(params["reduce_t"], white_t)
         white = (Z - params["means"].unsqueeze(1)) * params["inv_std"].unsqueeze(1)  # (k, m, d)
         maha = white.square_().sum(-1)
         return torch.add(params["const_t"], maha, alpha=-0.5)
+
+    def _fast_labels(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        if "logit_rows" in params:
+            white = torch.addmm(params["bias_row"], Z, params["weight_rows"])  # (m, 2d + 1)
+            return torch.mm(white.square_(), params["logit_rows"]).sigmoid_()
+        return super()._fast_labels(Z, params)
