@@ -77,11 +77,6 @@ class GaussianClassDensity(ClassDensity):
             means[c] = Xc.mean(0)
             covs[c] = self._class_covariance(Xc, means[c])
         eye = torch.eye(d, dtype=X.dtype, device=X.device)
-        # All classes are whitened by one matrix product: the precision Cholesky factors
-        # P_c (so that (x - mu_c) P_c ~ N(0, I)) are laid side by side in a (d, k*d)
-        # matrix, the -mu_c P_c in a bias (computed in float64). Shifting the queries by the
-        # data center first would cost an op per batch and buy at most a sqrt(d) factor of
-        # float32 rounding, which the float32 inputs carry anyway.
         if self.covariance == "full":
             covs = covs + self.reg * eye
             chol = stable_cholesky(covs)
@@ -113,6 +108,12 @@ class GaussianClassDensity(ClassDensity):
         means: torch.Tensor, prec_chol: torch.Tensor, const: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         """The products that evaluate every full-covariance class at once.
+
+        All classes are whitened by one matrix product: the precision Cholesky factors P_c
+        (so that (x - mu_c) P_c ~ N(0, I)) are laid side by side, the -mu_c P_c in a bias
+        (computed in float64). Shifting the queries by the data center first would cost an
+        op per batch and buy at most a sqrt(d) factor of float32 rounding, which the float32
+        inputs carry anyway.
 
         Class-first (log_prob works on (k*d + 1, m) then (k, m)), so that the label softmax
         runs over a contiguous leading dimension (3x faster on CPU than over a short last
