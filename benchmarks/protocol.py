@@ -4,7 +4,7 @@ On a synthetic set (n = 500, d = 10, 2 classes) time
 - batched: ``MixupClassifier(method="genlabel_cv").fit`` — 5 folds x 4 lr x 6 gamma x
   2 densities (+ the refits) trained as one stack;
 - one at a time (the reference scripts' way): a DataLoader-style loop with
-  ``torch.optim.Adam`` and per-class scipy labels per batch (``training.single`` with
+  ``torch.optim.Adam`` and per-class scipy labels per batch (``tests/reference_trainer.py`` with
   ``label_backend="scipy"``): a few single fits are timed and multiplied by the number of
   fits in the grid (5 x 48 + 1 refit).
 Then, in a fresh process each, the peak memory of the batched fit for n = 2,000, d = 20,
@@ -27,7 +27,10 @@ import numpy as np
 import torch
 from sklearn.datasets import make_classification
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The benchmarks' helpers, and the checkout (for the reference trainer in tests/).
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parent.parent)]
+from tests.reference_trainer import train_single  # noqa: E402
+
 from _common import machine, markdown_table  # noqa: E402
 from genlabel.estimators import MixupClassifier  # noqa: E402
 from genlabel.training.grid import TrainSettings  # noqa: E402
@@ -38,7 +41,6 @@ from genlabel.training.methods import (  # noqa: E402
     Config,
 )
 from genlabel.training.selection import cv_splits  # noqa: E402
-from genlabel.training.single import train_single  # noqa: E402
 
 
 def batched_seconds(model: str, X: np.ndarray, y: np.ndarray) -> float:

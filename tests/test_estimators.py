@@ -12,11 +12,12 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from genlabel.estimators import ESTIMATOR_METHODS, GenerativeClassifier, MixupClassifier
 from genlabel.models import init_linear
+from genlabel.registry import METHODS
 from genlabel.training.batched_adam import BatchedAdam
 from genlabel.training.grid import TrainSettings, init_generator, train_grid
-from genlabel.training.methods import METHODS, Config
+from genlabel.training.methods import Config
 from genlabel.training.selection import REFIT_STREAM, fit_configuration, select_hyperparameters
-from genlabel.training.single import train_single
+from tests.reference_trainer import train_single
 
 
 @parametrize_with_checks([MixupClassifier(method="genlabel", epochs=3), GenerativeClassifier()])
@@ -91,8 +92,18 @@ def test_adamixup_learns_its_policy_and_discriminator() -> None:
     assert stack.auxiliary["discriminator"].weights[0][0].shape == disc_w0.shape
 
 
-BATCHED_CASES = [(m, "logistic") for m in METHODS if m != "manifold_mixup"] + [
-    (m, "mlp") for m in METHODS
+# Every tabular training method of the registry (the GenLabel family as one grid, each
+# configuration with its own density), with both models where it applies.
+GRID_METHODS = ["genlabel"] + [
+    m
+    for m, spec in METHODS.items()
+    if "mlp" in spec.models and spec.mix != "generative" and not spec.is_genlabel
+]
+BATCHED_CASES = [
+    (m, model)
+    for m in GRID_METHODS
+    for model in ("logistic", "mlp")
+    if model in METHODS[m if m != "genlabel" else "genlabel_gm"].models
 ]
 
 

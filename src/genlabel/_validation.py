@@ -18,6 +18,8 @@ __all__ = [
     "as_label_tensor",
     "check_nonnegative",
     "check_choice",
+    "parameter_error",
+    "resolve_device",
 ]
 
 
@@ -118,21 +120,52 @@ def as_label_tensor(value: Any, name: str, *, n_samples: int | None = None) -> t
 
 
 def check_nonnegative(value: float, name: str, owner: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(
-            f"The '{name}' parameter of {owner} must be a float >= 0. Got {value!r} instead."
-        )
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(
-            f"The '{name}' parameter of {owner} must be a float >= 0. Got {value!r} instead."
-        )
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating, np.integer))
+        or not np.isfinite(value)
+        or value < 0
+    ):
+        raise parameter_error(owner, name, "a float >= 0", value)
     return float(value)
 
 
 def check_choice(value: Any, name: str, owner: str, choices: Sequence[str]) -> str:
     if value not in choices:
-        options = ", ".join(repr(c) for c in choices)
-        raise ValueError(
-            f"The '{name}' parameter of {owner} must be one of {options}. Got {value!r} instead."
-        )
+        raise parameter_error(owner, name, "one of " + ", ".join(repr(c) for c in choices), value)
     return value
+
+
+def parameter_error(owner: str, name: str, expected: str, value: Any) -> ValueError:
+    """The one shape of a bad-parameter message (as scikit-learn words it).
+
+    "The 'alpha' parameter of MixupClassifier must be a float in the range [0, inf).
+    Got -1 instead."
+    """
+    return ValueError(
+        f"The '{name}' parameter of {owner} must be {expected}. Got {value!r} instead."
+    )
+
+
+def resolve_device(device: Any, owner: str = "GenLabel") -> torch.device:
+    """``device`` as a torch.device that this torch build can use, or a ValueError saying why."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise parameter_error(
+            owner, "device", "a torch device such as 'cpu' or 'cuda'", device
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"The 'device' parameter of {owner} is {str(device)!r}, but this torch build "
+            f"({torch.__version__}) cannot use CUDA: no CUDA build or no GPU visible. "
+            "Use device='cpu' or install a CUDA build of torch."
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"The 'device' parameter of {owner} is {str(device)!r}, but only "
+            f"{torch.cuda.device_count()} CUDA device(s) are visible"
+        )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"The 'device' parameter of {owner} is 'mps', which is not available here")
+    return dev

@@ -1,66 +1,107 @@
-"""Soft-target cross entropy and GenLabel's gamma-loss (SPEC §1, §3)."""
+"""Soft-target cross entropy and GenLabel's gamma-loss.
+
+Both take a batch of one model, logits (n, k), or of G stacked models, logits (G, n, k)
+(a batched hyper-parameter grid): then every model gets its own weighted mean.
+"""
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["soft_cross_entropy", "genlabel_loss"]
+__all__ = ["genlabel_loss", "soft_cross_entropy", "weighted_mean"]
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _per_sample(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """-sum_c t_c log softmax(logits)_c, shape logits.shape[:-1]."""
+    work = logits.float() if logits.dtype in _LOW_PRECISION else logits
+    if work.ndim == 2:
+        return -(targets.to(work.dtype) * torch.log_softmax(work, dim=-1)).sum(-1)
+    # Stacked models: class-first, (..., k, n). torch's CPU reductions over a short last
+    # dimension are an order of magnitude slower than over a contiguous leading one.
+    logits_t = work.transpose(-1, -2).contiguous()
+    targets_t = targets.transpose(-1, -2).contiguous().to(work.dtype)
+    return -(targets_t * torch.log_softmax(logits_t, dim=-2)).sum(-2)
 
 
 def soft_cross_entropy(
     logits: torch.Tensor,
     targets: torch.Tensor,
-    *,
     weight: torch.Tensor | None = None,
+    *,
     reduction: str = "mean",
 ) -> torch.Tensor:
     """CE(t, f(x)) = -sum_c t_c log softmax(f(x))_c, computed in float32 or wider.
 
     Parameters
     ----------
-    logits, targets : Tensor of shape (n, k)
-    weight : Tensor of shape (n,), optional
+    logits, targets : Tensor of shape (n, k), or (G, n, k) for G stacked models
+    weight : Tensor of shape (n,) (or (G, n)), optional
         Per-sample weights (0 drops a point, as mixup + excluding intrusion does); the
         mean is taken over the weight sum (0 if every weight is 0).
     reduction : {"mean", "sum", "none"}
+        "mean" and "sum" reduce over the points of each model: a scalar for (n, k) inputs,
+        shape (G,) for stacked ones; "none" gives one value per point.
     """
-    if logits.shape != targets.shape:
+    if logits.shape != targets.shape or logits.ndim < 2:
         raise ValueError(
-            f"logits and targets must have the same shape (n, k); got {tuple(logits.shape)} "
-            f"and {tuple(targets.shape)}"
+            "logits and targets must have the same shape (n, k) or (G, n, k); got "
+            f"{tuple(logits.shape)} and {tuple(targets.shape)}"
         )
-    work = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
-    per_sample = -(targets.to(work.dtype) * torch.log_softmax(work, dim=-1)).sum(-1)
-    if weight is not None:
-        per_sample = per_sample * weight.to(per_sample.dtype)
-    if reduction == "none":
-        return per_sample
-    if reduction == "sum":
-        return per_sample.sum()
-    if reduction != "mean":
+    if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
+    if weight is not None and tuple(weight.shape) != tuple(logits.shape[:-1]):
+        raise ValueError(
+            f"weight must be of shape {tuple(logits.shape[:-1])}; got {tuple(weight.shape)}"
+        )
+    per_sample = _per_sample(logits, targets)
     if weight is None:
-        return per_sample.mean()
-    return per_sample.sum() / weight.to(per_sample.dtype).sum().clamp_min(1.0)
+        if reduction == "none":
+            return per_sample
+        return per_sample.sum(-1) if reduction == "sum" else per_sample.mean(-1)
+    if reduction == "mean":
+        return weighted_mean(per_sample, weight)
+    per_sample = per_sample * weight.to(per_sample.dtype)
+    return per_sample if reduction == "none" else per_sample.sum(-1)
+
+
+def weighted_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """sum(w * v) / max(sum(w), 1) over the last dimension (0 when every weight is 0)."""
+    weight = weight.to(values.dtype)
+    return (values * weight).sum(-1) / weight.sum(-1).clamp_min(1.0)
 
 
 def genlabel_loss(
     logits: torch.Tensor,
     gen_targets: torch.Tensor,
     mix_targets: torch.Tensor,
-    gamma: float,
+    gamma: float | torch.Tensor,
     *,
     weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """gamma * CE(y_gen, f(x_mix)) + (1 - gamma) * CE(y_mix, f(x_mix)) (SPEC §3).
+    """gamma * CE(y_gen, f(x_mix)) + (1 - gamma) * CE(y_mix, f(x_mix)).
 
-    ``gamma`` ("loss ratio") may be a float in [0, 1] or a tensor of shape (n,).
+    ``gamma`` (the "loss ratio", in [0, 1]) hedges against an imperfect density model: a
+    float, a tensor of shape (n,) (one per point) or, for stacked logits (G, n, k), of
+    shape (G,) (one per model). Computed as one cross entropy against the blended target
+    (cross entropy is linear in the target).
     """
-    g = torch.as_tensor(gamma, dtype=torch.float32, device=logits.device)
+    dtype = torch.promote_types(
+        torch.promote_types(gen_targets.dtype, mix_targets.dtype), torch.float32
+    )
+    g = torch.as_tensor(gamma, dtype=dtype, device=logits.device)
     if bool(((g < 0) | (g > 1) | torch.isnan(g)).any()):
         raise ValueError(f"gamma must be in [0, 1]; got {gamma!r}")
-    # One CE against the blended target: CE is linear in the target.
-    if g.ndim == 1:
-        g = g.unsqueeze(-1)
-    blended = g * gen_targets.float() + (1 - g) * mix_targets.float()
+    if g.ndim:
+        if g.ndim == 1 and logits.ndim == 2 and g.shape[0] == logits.shape[0]:
+            g = g.unsqueeze(-1)  # one per point
+        elif tuple(g.shape) == tuple(logits.shape[:-2]):
+            g = g.reshape(tuple(g.shape) + (1, 1))  # one per stacked model
+        else:
+            raise ValueError(
+                f"gamma must be a float, one per point or one per stacked model; got shape "
+                f"{tuple(g.shape)} for logits of shape {tuple(logits.shape)}"
+            )
+    blended = g * gen_targets.to(dtype) + (1 - g) * mix_targets.to(dtype)
     return soft_cross_entropy(logits, blended, weight=weight)

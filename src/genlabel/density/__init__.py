@@ -7,8 +7,15 @@ from typing import Any
 from ._base import ClassDensity
 from .gaussian import GaussianClassDensity
 from .kde import KDEClassDensity
+from .protocol import LabelDensity
 
-__all__ = ["ClassDensity", "GaussianClassDensity", "KDEClassDensity", "make_density"]
+__all__ = [
+    "ClassDensity",
+    "GaussianClassDensity",
+    "KDEClassDensity",
+    "LabelDensity",
+    "make_density",
+]
 
 DENSITIES = {"gm": GaussianClassDensity, "kde": KDEClassDensity}
 

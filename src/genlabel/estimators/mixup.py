@@ -12,13 +12,20 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..registry import METHODS, TABULAR_MODELS, check_method, resolve_method
 from ..training.grid import TrainSettings
-from ..training.methods import DEFAULT_DENSITY_GRID, DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID, METHODS
+from ..training.methods import DEFAULT_DENSITY_GRID, DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
 from ..training.selection import fit_configuration, param_grid, select_hyperparameters
 
 __all__ = ["MixupClassifier", "ESTIMATOR_METHODS"]
 
-ESTIMATOR_METHODS = tuple(METHODS) + ("genlabel_cv",)
+#: The methods MixupClassifier trains (the generative classifier is GenerativeClassifier).
+ESTIMATOR_METHODS = tuple(
+    name for name, spec in METHODS.items() if spec.mix != "generative" and "mlp" in spec.models
+) + ("genlabel",)
+_ACCEPTED = set(ESTIMATOR_METHODS) | {
+    alias for name in ESTIMATOR_METHODS if name in METHODS for alias in METHODS[name].aliases
+}
 
 
 def _single_class_error(name: str) -> ValueError:
@@ -66,8 +73,8 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "model": [StrOptions({"logistic", "mlp"})],
-        "method": [StrOptions(set(ESTIMATOR_METHODS))],
+        "model": [StrOptions(set(TABULAR_MODELS))],
+        "method": [StrOptions(_ACCEPTED)],
         "density": [StrOptions({"gm", "kde"})],
         "gamma": [Interval(Real, 0, 1, closed="both")],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -131,16 +138,21 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         tags.non_deterministic = False
         return tags
 
-    def _settings(self, seed: int) -> TrainSettings:
-        method = "genlabel" if self.method == "genlabel_cv" else self.method
-        if method == "manifold_mixup" and self.model != "mlp":
+    def _spec(self):
+        """The registry's method (``genlabel`` with ``density`` is ``genlabel_<density>``)."""
+        spec = resolve_method(self.method, density=self.density)
+        try:
+            return check_method(spec.name, self.model)
+        except ValueError as exc:
             raise ValueError(
-                "The 'method' parameter of MixupClassifier is 'manifold_mixup', which mixes hidden "
-                "layers and needs model='mlp'. Got model='logistic' instead."
-            )
+                f"The 'method' parameter of MixupClassifier is {self.method!r}: {exc}"
+            ) from None
+
+    def _settings(self, seed: int) -> TrainSettings:
+        spec = self._spec()
         return TrainSettings(
             model=self.model,
-            method=method,
+            method="genlabel" if spec.is_genlabel else spec.name,
             alpha=float(self.alpha),
             epochs=int(self.epochs),
             batch_size=int(self.batch_size),
@@ -164,7 +176,8 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         X_t = torch.tensor(X, dtype=torch.float32)
         y_t = torch.tensor(y_enc, dtype=torch.long)
         k = len(self.classes_)
-        if self.method == "genlabel_cv":
+        spec = self._spec()
+        if spec.name == "genlabel_cv":
             grid = param_grid(
                 "genlabel",
                 lr_grid=tuple(self.lr_grid),
@@ -175,7 +188,8 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
                 X_t, y_t, k, settings, grid, cv=self.cv, refit=True
             )
         else:
-            params = {"lr": self.lr, "gamma": self.gamma, "density": self.density}
+            density = spec.densities[0] if spec.is_genlabel else self.density
+            params = {"lr": self.lr, "gamma": self.gamma, "density": density}
             stack = fit_configuration(X_t, y_t, k, settings, params)
         # Trained in float32; kept in float64 so that predictions do not depend on how the
         # rows are batched (BLAS blocking changes float32 rounding).

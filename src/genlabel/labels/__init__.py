@@ -1,5 +1,13 @@
 """Label rules for mixed points: linear, logistic, nearest neighbour, exclusion, GenLabel."""
 
+from .mixed import (
+    GENLABEL_RULES,
+    LABEL_RULES,
+    REFERENCE_RULES,
+    MixedLabels,
+    density_targets,
+    label_mixed,
+)
 from .rules import (
     genlabel_targets,
     intrusion_keep_mask,
@@ -11,22 +19,17 @@ from .rules import (
 )
 
 __all__ = [
+    "GENLABEL_RULES",
     "LABEL_RULES",
+    "REFERENCE_RULES",
+    "MixedLabels",
+    "density_targets",
     "genlabel_targets",
     "intrusion_keep_mask",
+    "label_mixed",
     "linear_labels",
     "logistic_labels",
     "logistic_ratio",
     "nearest_neighbor_indices",
     "nearest_neighbor_labels",
 ]
-
-#: Names of the label rules of SPEC §3, as accepted by :class:`genlabel.GenLabelMixup`.
-LABEL_RULES = (
-    "linear",
-    "logistic",
-    "nearest_neighbor",
-    "exclude_intrusion",
-    "genlabel",
-    "genlabel_top2",
-)

@@ -1,5 +1,27 @@
-"""Mixing: Beta draws, random pairings and the mixed batch."""
+"""Mixing: draw the random parameters of a mix, apply them to any tensor."""
 
-from ._mix import MixedBatch, mix_pairs, one_hot, sample_lambda, sample_permutation
+from .batch import MixedBatch, check_batch, mix_pairs
+from .params import (
+    MixParams,
+    apply_mix,
+    check_generator,
+    draw_cutmix_params,
+    draw_mix_params,
+    one_hot,
+    sample_lambda,
+    sample_permutation,
+)
 
-__all__ = ["MixedBatch", "mix_pairs", "one_hot", "sample_lambda", "sample_permutation"]
+__all__ = [
+    "MixParams",
+    "MixedBatch",
+    "apply_mix",
+    "check_batch",
+    "check_generator",
+    "draw_cutmix_params",
+    "draw_mix_params",
+    "mix_pairs",
+    "one_hot",
+    "sample_lambda",
+    "sample_permutation",
+]

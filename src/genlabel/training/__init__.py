@@ -1,6 +1,16 @@
-"""PyTorch training helpers: the drop-in mixup relabeler and the online labeler."""
+"""PyTorch training: the drop-in mixer, the online labeler, the single-model Trainer."""
 
+from .callbacks import Callback, History
 from .dropin import GenLabelMixup, MixupBatch
 from .online import OnlineGaussianLabeler
+from .trainer import MixStep, Trainer
 
-__all__ = ["GenLabelMixup", "MixupBatch", "OnlineGaussianLabeler"]
+__all__ = [
+    "Callback",
+    "GenLabelMixup",
+    "History",
+    "MixStep",
+    "MixupBatch",
+    "OnlineGaussianLabeler",
+    "Trainer",
+]

@@ -6,18 +6,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
+from torch import nn
 
-from .._validation import as_float_tensor, as_label_tensor, check_choice
-from ..density import ClassDensity, make_density
-from ..labels import (
-    LABEL_RULES,
-    intrusion_keep_mask,
-    logistic_labels,
-    nearest_neighbor_labels,
+from .._validation import as_float_tensor, as_label_tensor, parameter_error
+from ..density import ClassDensity, LabelDensity, make_density
+from ..labels import GENLABEL_RULES, LABEL_RULES, REFERENCE_RULES, label_mixed
+from ..losses import soft_cross_entropy
+from ..mixing import (
+    MixedBatch,
+    MixParams,
+    apply_mix,
+    check_batch,
+    draw_cutmix_params,
+    draw_mix_params,
+    one_hot,
 )
-from ..losses import genlabel_loss, soft_cross_entropy
-from ..mixing import MixedBatch, mix_pairs
+from ..registry import resolve_method
 
 __all__ = ["GenLabelMixup", "MixupBatch"]
 
@@ -39,7 +45,13 @@ class MixupBatch:
     weight : Tensor of shape (n,)
         1 for points that count, 0 for points dropped by ``exclude_intrusion``.
     mixed : MixedBatch
-        The draw itself (lam, permutation, both source labels).
+        The draw itself (lam, permutation, both source labels, ``params``).
+    soft_targets : Tensor of shape (n, k)
+        The one target to train on: gamma * targets + (1 - gamma) * mix_targets for the
+        GenLabel rules, ``targets`` otherwise (label smoothing applied). Cross entropy is
+        linear in the target, so ``F.cross_entropy(logits, batch.soft_targets)`` is the
+        mixer's loss (weighted rules: use ``batch.weight`` as well); any criterion or
+        ``collate_fn`` can use it.
     """
 
     inputs: torch.Tensor
@@ -47,31 +59,53 @@ class MixupBatch:
     mix_targets: torch.Tensor
     weight: torch.Tensor
     mixed: MixedBatch
+    soft_targets: torch.Tensor
+
+
+def _as_batch(value: Any, name: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    array = np.asarray(value)
+    if array.dtype == object:
+        raise ValueError(f"{name} must be a numeric array or tensor; got an object array")
+    return torch.from_numpy(np.ascontiguousarray(array).copy())
 
 
 class GenLabelMixup:
-    """Mixup with relabeling, for your own PyTorch training loop.
+    """Mixup (or CutMix) with relabeling, for your own PyTorch training loop.
 
     Three lines::
 
         mixer = GenLabelMixup(num_classes=3, gamma=0.8, seed=0).fit(X_train, y_train)
         batch = mixer(x, y)                           # in the loop
-        loss = mixer.loss(model(batch.inputs), batch)
+        loss = mixer.loss(model(batch.inputs), batch)  # or F.cross_entropy(..., batch.soft_targets)
 
     Parameters
     ----------
     num_classes : int
+    method : str, optional
+        A method name as the estimator and the CLI spell it: ``mixup``, ``mixup_logistic``,
+        ``mixup_nn``, ``mixup_exclude_mi``, ``genlabel_gm``, ``genlabel_kde``, ``cutmix``,
+        ``vanilla`` (their aliases too). Sets ``rule`` (and ``density`` for GenLabel; CutMix
+        for ``cutmix``). Give either ``method`` or ``rule``.
     rule : str, default="genlabel"
-        One of ``genlabel_top2``, ``genlabel``, ``linear``, ``logistic``,
-        ``nearest_neighbor``, ``exclude_intrusion`` (SPEC §3).
-    density : {"gm", "kde"} or ClassDensity, default="gm"
-        The class-conditional density for the GenLabel rules.
+        The label rule directly: ``genlabel``, ``genlabel_top2``, ``linear`` (mixup),
+        ``logistic``, ``nearest_neighbor``, ``exclude_intrusion``.
+    density : {"gm", "kde"} or LabelDensity, default="gm"
+        The class densities of the GenLabel rules. A ``ClassDensity`` is fitted by
+        :meth:`fit`; any other ``LabelDensity`` (a GAN density, say) is used as it is.
     gamma : float, default=1.0
         Loss ratio: gamma * CE(y_gen) + (1 - gamma) * CE(y_mix).
     alpha : float, default=1.0
-        Beta(alpha, alpha) mixing; 0 disables mixing.
+        Beta(alpha, alpha) of mixup; 0 disables it.
+    cutmix_alpha : float, default=0.0
+        Beta(alpha, alpha) of CutMix (on image batches (n, c, h, w)); 0 disables it.
+    switch_prob : float, default=0.5
+        With both mixup and CutMix enabled, the probability that a batch uses CutMix.
     per_sample : bool, default=False
-        One lam per sample instead of per batch.
+        One lam per sample instead of per batch (mixup).
+    label_smoothing : float, default=0.0
+        Every label t becomes (1 - eps) t + eps / k.
     sigma2 : float, default=0.1
         Temperature of the logistic rule.
     feature_extractor : callable, optional
@@ -85,31 +119,57 @@ class GenLabelMixup:
         self,
         num_classes: int,
         *,
-        rule: str = "genlabel",
-        density: str | ClassDensity = "gm",
+        method: str | None = None,
+        rule: str | None = None,
+        density: str | LabelDensity = "gm",
         gamma: float = 1.0,
         alpha: float = 1.0,
+        cutmix_alpha: float = 0.0,
+        switch_prob: float = 0.5,
         per_sample: bool = False,
+        label_smoothing: float = 0.0,
         sigma2: float = 0.1,
         feature_extractor: FeatureExtractor | None = None,
         seed: int | None = None,
         generator: torch.Generator | None = None,
     ):
+        owner = "GenLabelMixup"
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}")
-        check_choice(rule, "rule", "GenLabelMixup", LABEL_RULES)
-        if not 0.0 <= gamma <= 1.0:
-            raise ValueError(
-                f"The 'gamma' parameter of GenLabelMixup must be in [0, 1]. Got {gamma!r} instead."
+        if method is not None and rule is not None:
+            raise ValueError("give either method or rule, not both")
+        if method is not None:
+            rule, density, alpha, cutmix_alpha = self._from_method(
+                method, density, alpha, cutmix_alpha
             )
+        rule = "genlabel" if rule is None else rule
+        if rule not in LABEL_RULES:
+            raise parameter_error(
+                owner, "rule", "one of " + ", ".join(map(repr, LABEL_RULES)), rule
+            )
+        for name, value in (("gamma", gamma), ("switch_prob", switch_prob)):
+            if not 0.0 <= value <= 1.0:
+                raise parameter_error(owner, name, "a float in [0, 1]", value)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise parameter_error(owner, "label_smoothing", "a float in [0, 1)", label_smoothing)
+        for name, value in (("alpha", alpha), ("cutmix_alpha", cutmix_alpha)):
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+                raise parameter_error(owner, name, "a float in the range [0.0, inf)", value)
+        if isinstance(density, str):
+            density = make_density(density)
+        elif not isinstance(density, LabelDensity):
+            raise parameter_error(owner, "density", "'gm', 'kde' or a LabelDensity", density)
         if seed is not None and generator is not None:
             raise ValueError("give either seed or generator, not both")
         self.num_classes = num_classes
         self.rule = rule
-        self.density = make_density(density) if isinstance(density, str) else density
+        self.density = density
         self.gamma = float(gamma)
         self.alpha = alpha
+        self.cutmix_alpha = cutmix_alpha
+        self.switch_prob = float(switch_prob)
         self.per_sample = per_sample
+        self.label_smoothing = float(label_smoothing)
         self.sigma2 = sigma2
         self.feature_extractor = feature_extractor
         if generator is None:
@@ -120,10 +180,33 @@ class GenLabelMixup:
                 generator.manual_seed(seed)
         self.generator = generator
         self._reference: tuple[torch.Tensor, torch.Tensor] | None = None
+        # A density that is not a ClassDensity (e.g. a GAN's) comes fitted.
+        self._fitted_density = not isinstance(density, ClassDensity)
+
+    @staticmethod
+    def _from_method(
+        method: str, density: Any, alpha: float, cutmix_alpha: float
+    ) -> tuple[str, Any, float, float]:
+        spec = resolve_method(method)
+        if spec.mix == "none" and spec.name == "vanilla":
+            return "linear", density, 0.0, 0.0
+        if spec.mix == "cutmix" and spec.rule in ("linear",):
+            return "linear", density, 0.0, cutmix_alpha or 1.0
+        if spec.mix != "input" or spec.densities == ("gm", "kde") or "online" in spec.densities:
+            raise ValueError(
+                f"method {spec.name!r} is not a drop-in label rule: use "
+                "genlabel.estimators.MixupClassifier (tabular) or the image methods' Trainer"
+            )
+        if spec.densities and isinstance(density, str):
+            density = spec.densities[0]
+        return spec.rule, density, alpha, cutmix_alpha
 
     @property
     def needs_fit(self) -> bool:
-        return self.rule not in ("linear", "logistic")
+        """Whether :meth:`fit` must run first (rules that look at training data)."""
+        if self.rule in REFERENCE_RULES:
+            return True
+        return self.rule in GENLABEL_RULES and not self._fitted_density
 
     # -- fitting ----------------------------------------------------------------------
     def _features(self, x: torch.Tensor) -> torch.Tensor:
@@ -133,6 +216,17 @@ class GenLabelMixup:
             z = self.feature_extractor(x)
         return z.reshape(z.shape[0], -1)
 
+    def _collect(self, X: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(X, Iterable):
+            raise ValueError("fit needs (X, y) arrays or an iterable of (x, y) batches")
+        feats, labels = [], []
+        for batch in X:
+            feats.append(self._features(_as_batch(batch[0], "x")).detach().cpu())
+            labels.append(_as_batch(batch[1], "y").detach().cpu())
+        if not feats:
+            raise ValueError("the data loader given to fit yielded no batch")
+        return torch.cat(feats), torch.cat(labels)
+
     def fit(self, X: Any, y: Any = None) -> GenLabelMixup:
         """Fit the class densities on training inputs (or their features).
 
@@ -141,85 +235,105 @@ class GenLabelMixup:
         ``feature_extractor`` the densities are fitted on its outputs (Algorithm 2).
         """
         if y is None:
-            if not isinstance(X, Iterable):
-                raise ValueError("fit needs (X, y) arrays or an iterable of (x, y) batches")
-            feats, labels = [], []
-            for batch in X:
-                xb, yb = batch[0], batch[1]
-                feats.append(self._features(torch.as_tensor(xb)).detach())
-                labels.append(torch.as_tensor(yb).detach().cpu())
-            if not feats:
-                raise ValueError("the data loader given to fit yielded no batch")
-            Z = torch.cat([f.cpu() for f in feats])
-            y_t = torch.cat(labels)
+            Z, y_t = self._collect(X)
         else:
-            X_t = X if isinstance(X, torch.Tensor) else torch.as_tensor(X)
+            X_t = _as_batch(X, "X")
             if X_t.ndim < 2:
                 raise ValueError(
                     f"X must be of shape (n_samples, ...); got shape {tuple(X_t.shape)}"
                 )
-            Z = self._features(X_t).detach().cpu()
-            y_t = torch.as_tensor(y)
+            Z, y_t = self._features(X_t).detach().cpu(), _as_batch(y, "y")
         Z = as_float_tensor(Z, "X")
         y_t = as_label_tensor(y_t, "y", n_samples=Z.shape[0])
         if y_t.numel() and (int(y_t.min()) < 0 or int(y_t.max()) >= self.num_classes):
             raise ValueError(f"y must hold class indices in [0, {self.num_classes})")
         self._reference = (Z, y_t)
-        if self.rule in ("genlabel", "genlabel_top2"):
+        if self.rule in GENLABEL_RULES and isinstance(self.density, ClassDensity):
             self.density.fit(Z, y_t, classes=list(range(self.num_classes)))
+            self._fitted_density = True
         return self
 
     # -- per batch ----------------------------------------------------------------------
-    def __call__(self, inputs: torch.Tensor, labels: torch.Tensor) -> MixupBatch:
-        """Mix a batch and label the mixed points with the chosen rule."""
+    def _draw(self, inputs: torch.Tensor) -> MixParams:
+        n = inputs.shape[0]
+        use_cutmix = self.cutmix_alpha > 0 and inputs.ndim >= 3
+        if use_cutmix and self.alpha > 0:  # both enabled: a switch per batch
+            use_cutmix = float(torch.rand(1, generator=self.generator)) < self.switch_prob
+        if use_cutmix:
+            h, w = inputs.shape[-2:]
+            return draw_cutmix_params(n, h, w, alpha=self.cutmix_alpha, generator=self.generator)
+        return draw_mix_params(
+            n, alpha=self.alpha, per_sample=self.per_sample, generator=self.generator
+        )
+
+    def _smooth(self, t: torch.Tensor) -> torch.Tensor:
+        eps = self.label_smoothing
+        return t if eps == 0 else t * (1 - eps) + eps / self.num_classes
+
+    def __call__(self, inputs: Any, labels: Any) -> MixupBatch:
+        """Mix a batch (tensors or NumPy arrays) and label the mixed points with the rule."""
         if self.needs_fit and self._reference is None:
             raise RuntimeError(
                 f"GenLabelMixup(rule={self.rule!r}) must be fitted before use; call fit"
             )
-        mixed = mix_pairs(
-            inputs,
-            labels,
-            self.num_classes,
-            alpha=self.alpha,
-            generator=self.generator,
-            per_sample=self.per_sample,
-        )
-        mix_targets = mixed.mix_targets
-        weight = torch.ones(inputs.shape[0], device=inputs.device)
-        rule = self.rule
-        if rule == "linear":
-            targets = mix_targets
-        elif rule == "logistic":
-            targets = logistic_labels(
-                mixed.targets_a, mixed.targets_b, mixed.lam.float(), self.sigma2
-            )
+        inputs, labels = _as_batch(inputs, "inputs"), _as_batch(labels, "labels")
+        check_batch(inputs, labels)
+        params = self._draw(inputs).to(inputs.device)
+        labels = labels.to(inputs.device)
+        x_mix = apply_mix(inputs, params)
+        points = None if self.rule in ("linear", "logistic") else self._features(x_mix)
+        reference = None
+        if self.rule in REFERENCE_RULES and self._reference is not None:
+            reference = (self._reference[0].to(points.device), self._reference[1])
+        labelled = label_mixed(
+            self.rule, params, labels, self.num_classes, points=points,
+            reference=reference, density=self.density, sigma2=self.sigma2,
+        )  # fmt: skip
+        targets, mix_targets = self._smooth(labelled.targets), self._smooth(labelled.mix_targets)
+        if self.rule in GENLABEL_RULES:
+            g = torch.tensor(self.gamma, dtype=targets.dtype, device=targets.device)
+            soft = g * targets + (1 - g) * mix_targets  # as genlabel_loss blends
         else:
-            z = self._features(mixed.inputs)
-            assert self._reference is not None
-            ref_z, ref_y = (t.to(z.device) for t in self._reference)
-            if rule == "nearest_neighbor":
-                targets = nearest_neighbor_labels(z, ref_z.to(z.dtype), ref_y, self.num_classes)
-            elif rule == "exclude_intrusion":
-                targets = mix_targets
-                keep = intrusion_keep_mask(
-                    z, ref_z.to(z.dtype), ref_y, mixed.labels_a, mixed.labels_b
-                )
-                weight = keep.to(weight.dtype)
-            else:
-                top_k = 2 if rule == "genlabel_top2" else None
-                targets = self.density.targets(z, top_k=top_k)
-        return MixupBatch(
-            inputs=mixed.inputs,
-            targets=targets.to(mix_targets.dtype),
-            mix_targets=mix_targets,
-            weight=weight,
-            mixed=mixed,
+            soft = targets
+        source = one_hot(labels, self.num_classes)
+        mixed = MixedBatch(
+            inputs=x_mix,
+            labels_a=labels,
+            labels_b=labels[params.perm],
+            targets_a=source,
+            targets_b=source[params.perm],
+            lam=params.lam_per_point(),
+            permutation=params.perm,
+            params=params,
         )
+        return MixupBatch(x_mix, targets, mix_targets, labelled.weight, mixed, soft)
 
     def loss(self, logits: torch.Tensor, batch: MixupBatch) -> torch.Tensor:
-        """The training loss of the rule: the gamma-loss for GenLabel, else soft CE."""
-        if self.rule in ("genlabel", "genlabel_top2"):
-            return genlabel_loss(
-                logits, batch.targets, batch.mix_targets, self.gamma, weight=batch.weight
-            )
-        return soft_cross_entropy(logits, batch.targets, weight=batch.weight)
+        """The training loss: cross entropy against ``batch.soft_targets`` (the gamma-loss
+        for GenLabel), weighted by ``batch.weight``."""
+        return soft_cross_entropy(logits, batch.soft_targets, weight=batch.weight)
+
+    # -- as a Trainer's mix step --------------------------------------------------------
+    def training_loss(
+        self,
+        model: nn.Module,
+        inputs: torch.Tensor,
+        labels: torch.Tensor,
+        weight: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Mix, relabel and compute the loss of ``model`` on one batch (for ``Trainer``).
+
+        Sample weights mix like labels: lam * w_i + (1 - lam) * w_j.
+        """
+        batch = self(inputs, labels)
+        w = batch.weight
+        if weight is not None:
+            w = w * apply_mix(weight.to(w.dtype), batch.mixed.params)  # type: ignore[arg-type]
+        return soft_cross_entropy(model(batch.inputs), batch.soft_targets, weight=w)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The generator's state (checkpointed by ``Trainer``; densities are refitted)."""
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.generator.set_state(state["generator"].cpu())

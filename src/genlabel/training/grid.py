@@ -1,50 +1,57 @@
 """Train a whole hyper-parameter grid (all folds x configurations) as one batched model.
 
-The reference protocol (SPEC §9) trains ~1,200 small models per data set and method one
-after another. Here the G = folds x configurations models are one stack (leading dimension
-G of every weight), each with its own Adam state, learning rate and gamma, its own fold's
-data and mixing draws:
+The reference protocol trains ~1,200 small models per data set and method one after
+another. Here the G = folds x configurations models are one stack (leading dimension G of
+every weight), each with its own Adam state, learning rate and gamma, its own fold's data
+and mixing draws:
 
-* every fold has one generator; its draws (batch order, lambda, pairing, manifold layer,
-  AdaMixup's u, the last-layer re-initialisation of Algorithm 2) are shared by all the
-  configurations of that fold, exactly as if each were trained alone with the same seed
-  (``training.single`` does that, and the tests compare the two);
+* every fold has one generator (:func:`fold_generator`); its draws (batch order, the mix
+  parameters of ``draw_mix_params``, AdaMixup's pairing and uniforms, the last-layer
+  re-initialisation of Algorithm 2) are shared by all the configurations of that fold,
+  exactly as if each were trained alone with the same seed (the tests train each
+  configuration alone, independently, and compare);
 * input-space mixes and their labels are computed once per fold (and per density kind) and
   shared by every learning rate and gamma;
-* folds of different sizes are padded to the batch size with zero-weight rows, and a model
-  whose fold has no batch left in an epoch skips the step (masked Adam update).
+* folds of different sizes are padded to the largest fold batch of the step with
+  zero-weight rows, and a model whose fold has no batch left in an epoch skips the step
+  (masked Adam update).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 
 from ..density import ClassDensity, make_density
-from ..labels import intrusion_keep_mask, logistic_labels, nearest_neighbor_labels
-from ..mixing import one_hot, sample_lambda, sample_permutation
+from ..labels import density_targets, label_mixed
+from ..losses import genlabel_loss, soft_cross_entropy, weighted_mean
+from ..mixing import MixParams, apply_mix, draw_mix_params, one_hot, sample_permutation
 from ..models import StackedMLP, init_linear, layer_sizes
+from ..registry import MethodSpec, check_method
 from .batched_adam import BatchedAdam
-from .methods import METHODS, Config
+from .methods import Config
 
 __all__ = [
+    "ADAMIXUP_HIDDEN",
     "TrainSettings",
-    "FoldDraws",
-    "train_grid",
     "fold_generator",
     "init_generator",
-    "ADAMIXUP_HIDDEN",
+    "train_grid",
 ]
 
+#: Hidden width of AdaMixup's policy network and intrusion discriminator.
 ADAMIXUP_HIDDEN = 64
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Everything about a training run except the per-configuration hyper-parameters."""
+    """Everything about a training run except the per-configuration hyper-parameters.
+
+    ``method`` is a name of :mod:`genlabel.registry` (or an alias: ``genlabel`` trains the
+    GenLabel family, each configuration with its own density kind).
+    """
 
     model: str = "logistic"
     method: str = "mixup"
@@ -57,103 +64,95 @@ class TrainSettings:
     per_sample: bool = False
     seed: int = 0
     device: str = "cpu"
-    density_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> MethodSpec:
+        return check_method(self.method, self.model)
 
     @property
     def two_phase(self) -> bool:
         """Algorithm 2: GenLabel with the MLP (warm-up, latent density, new last layer)."""
-        return self.method == "genlabel" and self.model == "mlp"
+        return self.spec.is_genlabel and self.model == "mlp"
 
 
 def init_generator(seed: int) -> torch.Generator:
+    """The generator of the models' initial weights (one draw shared by the whole stack)."""
     return torch.Generator().manual_seed(int(seed))
 
 
-def fold_generator(seed: int, fold: int) -> torch.Generator:
-    # Distinct, reproducible streams per (trial seed, fold).
-    return torch.Generator().manual_seed(int(seed) * 1_000_003 + 7919 * (fold + 1))
+def fold_generator(seed: int, stream: int) -> torch.Generator:
+    """The generator of random stream ``stream`` (a CV fold, or the refit) of trial ``seed``.
 
-
-class FoldDraws:
-    """The random draws of one fold, in a fixed order shared with ``training.single``."""
-
-    def __init__(self, seed: int, fold: int):
-        self.generator = fold_generator(seed, fold)
-
-    def epoch_order(self, n: int) -> torch.Tensor:
-        return torch.randperm(n, generator=self.generator)
-
-    def batch(self, size: int, settings: TrainSettings, n_layers: int) -> dict[str, Any]:
-        mix = METHODS[settings.method].mix
-        out: dict[str, Any] = {}
-        if mix == "none":
-            return out
-        if mix == "manifold":
-            out["layer"] = int(torch.randint(0, n_layers, (1,), generator=self.generator))
-        if mix == "adaptive":
-            out["perm"] = sample_permutation(size, generator=self.generator)
-            out["u"] = torch.rand(size, generator=self.generator, dtype=torch.float64)
-            return out
-        out["lam"] = sample_lambda(
-            settings.alpha, size, generator=self.generator, per_sample=settings.per_sample
-        )
-        out["perm"] = (
-            sample_permutation(size, generator=self.generator)
-            if settings.alpha > 0
-            else torch.arange(size)
-        )
-        return out
-
-    def linear_init(self, fan_in: int, fan_out: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return init_linear(fan_in, fan_out, self.generator)
-
-
-def _check_method(settings: TrainSettings) -> None:
-    if settings.method not in METHODS:
-        raise ValueError(
-            f"Unknown method {settings.method!r}; expected one of {', '.join(METHODS)}"
-        )
-    if METHODS[settings.method].mlp_only and settings.model != "mlp":
-        raise ValueError(f"method {settings.method!r} needs model='mlp' (it mixes hidden layers)")
-
-
-def rule_targets(
-    settings: TrainSettings,
-    x_mix: torch.Tensor,
-    draw: dict[str, Any],
-    y: torch.Tensor,
-    num_classes: int,
-    reference: tuple[torch.Tensor, torch.Tensor],
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(mix targets, rule targets, keep weight) of one fold's input-space mixed batch."""
-    lam = draw["lam"].to(x_mix.dtype)
-    ya = one_hot(y, num_classes, x_mix.dtype)
-    yb = ya[draw["perm"]]
-    lam_col = lam.unsqueeze(-1)
-    mix_t = lam_col * ya + (1 - lam_col) * yb
-    weight = torch.ones(len(y), dtype=x_mix.dtype)
-    rule = METHODS[settings.method].rule
-    if rule == "logistic":
-        return mix_t, logistic_labels(ya, yb, lam, settings.sigma2), weight
-    if rule == "nearest_neighbor":
-        return (
-            mix_t,
-            nearest_neighbor_labels(x_mix, reference[0], reference[1], num_classes),
-            weight,
-        )
-    if rule == "exclude_intrusion":
-        keep = intrusion_keep_mask(x_mix, reference[0], reference[1], y, y[draw["perm"]])
-        return mix_t, mix_t, keep.to(x_mix.dtype)
-    return mix_t, mix_t, weight
-
-
-def _batch_width(fold_rows: list[torch.Tensor]) -> int:
-    """Rows of one stacked step: the largest fold batch of this step, not the batch size.
-
-    Padding every fold to the batch size would make small data sets and each epoch's last,
-    partial batch compute mostly zero-weight rows (with the MLP, most of their cost).
+    Seeded with seed * 1,000,003 + 7,919 * (stream + 1): distinct, reproducible streams.
     """
-    return max(1, max(len(rows) for rows in fold_rows))
+    return torch.Generator().manual_seed(int(seed) * 1_000_003 + 7919 * (stream + 1))
+
+
+@dataclass
+class _Fold:
+    X: torch.Tensor
+    y: torch.Tensor
+    generator: torch.Generator
+
+
+@dataclass
+class _FoldBatch:
+    """One fold's batch of a step: inputs (mixed, for input-space methods), labels, draws."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    params: MixParams | None = None  # None: nothing drawn (no mixing, or no rows left)
+    u: torch.Tensor | None = None  # AdaMixup's uniforms
+
+
+@dataclass
+class _GridRun:
+    """The fixed state of one grid's training: settings, folds, and where each model sits."""
+
+    settings: TrainSettings
+    spec: MethodSpec
+    k: int
+    folds: list[_Fold]
+    fold_of: torch.Tensor  # (G,) the fold of every model, on the device
+    device: torch.device
+    dtype: torch.dtype
+    n_layers: int
+    steps: int  # steps per epoch: the largest fold's number of batches
+
+    def orders(self) -> list[torch.Tensor]:
+        return [torch.randperm(len(f.y), generator=f.generator) for f in self.folds]
+
+    def step(
+        self, orders: list[torch.Tensor], step: int, mixing: bool
+    ) -> tuple[list[_FoldBatch], int]:
+        """Every fold's batch of one step, and the width the stacked step pads them to.
+
+        The width is the largest fold batch of this step, not the batch size: padding to the
+        batch size would make small data sets and each epoch's last, partial batch compute
+        mostly zero-weight rows.
+        """
+        B = self.settings.batch_size
+        out = []
+        for fold, order in zip(self.folds, orders, strict=True):
+            rows = order[step * B : (step + 1) * B]
+            batch = _FoldBatch(fold.X[rows], fold.y[rows])
+            if mixing and len(rows):
+                batch = self._draw(fold, batch)
+            out.append(batch)
+        return out, max(1, max(len(b.y) for b in out))
+
+    def _draw(self, fold: _Fold, batch: _FoldBatch) -> _FoldBatch:
+        n, g, s = len(batch.y), fold.generator, self.settings
+        if self.spec.mix == "adaptive":
+            perm = sample_permutation(n, generator=g)
+            u = torch.rand(n, generator=g, dtype=torch.float64)
+            return _FoldBatch(batch.x, batch.y, MixParams(torch.ones(()), perm), u)
+        layers = range(self.n_layers) if self.spec.mix == "manifold" else None
+        params = draw_mix_params(
+            n, alpha=s.alpha, per_sample=s.per_sample, generator=g, layers=layers
+        )
+        x = apply_mix(batch.x, params) if self.spec.mix == "input" else batch.x
+        return _FoldBatch(x, batch.y, params)
 
 
 def _pad(t: torch.Tensor, size: int, value: float = 0.0) -> torch.Tensor:
@@ -161,6 +160,26 @@ def _pad(t: torch.Tensor, size: int, value: float = 0.0) -> torch.Tensor:
         return t
     pad = t.new_full((size - t.shape[0],) + tuple(t.shape[1:]), value)
     return torch.cat([t, pad])
+
+
+def _build_run(X, y, k, folds, configs, settings, streams) -> _GridRun:
+    spec = settings.spec
+    device = torch.device(settings.device)
+    B = settings.batch_size
+    return _GridRun(
+        settings=settings,
+        spec=spec,
+        k=k,
+        folds=[
+            _Fold(X[idx], y[idx], fold_generator(settings.seed, s))
+            for idx, s in zip(folds, streams, strict=True)
+        ],
+        fold_of=torch.tensor([c.fold for c in configs], device=device),
+        device=device,
+        dtype=X.dtype,
+        n_layers=len(layer_sizes(settings.model, X.shape[1], k)) - 1,
+        steps=max(math.ceil(len(idx) / B) for idx in folds),
+    )
 
 
 def train_grid(
@@ -188,293 +207,260 @@ def train_grid(
     -------
     StackedMLP with one trained model per configuration, in ``configs`` order.
     """
-    _check_method(settings)
     streams = list(range(len(folds))) if streams is None else list(streams)
+    run = _build_run(X, y, num_classes, folds, configs, settings, streams)
     if settings.two_phase:
-        return _train_two_phase(X, y, num_classes, folds, configs, settings, streams)
-    device = torch.device(settings.device)
-    G, F = len(configs), len(folds)
-    method = METHODS[settings.method]
-    sizes = layer_sizes(settings.model, X.shape[1], num_classes)
+        return _train_two_phase(run, configs)
+    G, d = len(configs), X.shape[1]
     init_gen = init_generator(settings.seed)
-    stack = StackedMLP(sizes, G, init_gen, device, X.dtype)
-    fold_of = torch.tensor([c.fold for c in configs], device=device)
-    lr = torch.tensor([c.lr for c in configs], dtype=X.dtype)
-    gamma = torch.tensor([c.gamma for c in configs], dtype=X.dtype, device=device).view(G, 1, 1)
+    sizes = layer_sizes(settings.model, d, num_classes)
+    stack = StackedMLP(sizes, G, init_gen, run.device, run.dtype)
     params = stack.parameters()
     aux: dict[str, StackedMLP] = {}
-    if method.mix == "adaptive":
+    if run.spec.mix == "adaptive":
         # AdaMixup's policy network and intrusion discriminator train in the same optimizer.
-        aux["policy"] = StackedMLP(
-            [2 * X.shape[1], ADAMIXUP_HIDDEN, 3], G, init_gen, device, X.dtype
-        )
-        aux["discriminator"] = StackedMLP(
-            [X.shape[1], ADAMIXUP_HIDDEN, 1], G, init_gen, device, X.dtype
-        )
+        hidden = ADAMIXUP_HIDDEN
+        aux["policy"] = StackedMLP([2 * d, hidden, 3], G, init_gen, run.device, run.dtype)
+        aux["discriminator"] = StackedMLP([d, hidden, 1], G, init_gen, run.device, run.dtype)
         params = params + aux["policy"].parameters() + aux["discriminator"].parameters()
+    lr = torch.tensor([c.lr for c in configs], dtype=run.dtype)
     opt = BatchedAdam(params, lr, weight_decay=settings.weight_decay)
-    draws = [FoldDraws(settings.seed, s) for s in streams]
-    fold_X = [X[idx] for idx in folds]
-    fold_y = [y[idx] for idx in folds]
-    gen_kinds = sorted({c.density for c in configs}) if method.rule == "genlabel" else []
-    # One density per fold and kind (Algorithm 1), shared by every lr and gamma.
-    densities: dict[tuple, ClassDensity] = {
-        (f, kind): make_density(kind, **settings.density_params.get(kind, {})).fit(
-            fold_X[f], fold_y[f], classes=list(range(num_classes))
-        )
-        for f in range(F)
-        for kind in gen_kinds
-    }
-    density_of = torch.tensor(
-        [gen_kinds.index(c.density) if gen_kinds else 0 for c in configs], device=device
-    )
-    B = settings.batch_size
-    steps_per_epoch = max(math.ceil(len(idx) / B) for idx in folds)
-    mixing_now = method.mix != "none"
+    labels = _Labeler(run, configs)
+    mixing = run.spec.mix != "none"
     for _epoch in range(settings.epochs):
-        orders = [draws[f].epoch_order(len(folds[f])) for f in range(F)]
-        for step in range(steps_per_epoch):
-            xs, mix_ts, rule_ts, gen_ts, weights, active_f, extras = [], [], [], [], [], [], []
-            parts, width = _fold_step(
-                draws, orders, fold_X, fold_y, step, settings, stack.n_layers, mixing_now
-            )
-            for f, (xb, yb, draw) in enumerate(parts):
-                active_f.append(len(yb) > 0)
-                extras.append((draw, yb))
-                weight = torch.ones(len(yb), dtype=X.dtype)
-                if method.mix == "input" and draw:
-                    mix_t, rule_t, weight = rule_targets(
-                        settings, xb, draw, yb, num_classes, (fold_X[f], fold_y[f])
-                    )
-                    if gen_kinds:
-                        per_kind = [
-                            _pad(densities[(f, kind)].targets(xb).to(X.dtype), width)
-                            for kind in gen_kinds
-                        ]
-                        gen_ts.append(torch.stack(per_kind))
-                else:
-                    mix_t = rule_t = one_hot(yb, num_classes, X.dtype)
-                    if gen_kinds:  # a fold with no batch left: placeholder; its models skip
-                        gen_ts.append(
-                            torch.zeros(len(gen_kinds), width, num_classes, dtype=X.dtype)
-                        )
-                xs.append(_pad(xb, width))
-                mix_ts.append(_pad(mix_t, width))
-                rule_ts.append(_pad(rule_t, width))
-                weights.append(_pad(weight, width))
-            x_g = torch.stack(xs).to(device)[fold_of]  # (G, B, d)
-            w_g = torch.stack(weights).to(device)[fold_of]  # (G, B)
-            active = torch.tensor(active_f, device=device)[fold_of]
-            if gen_ts:
-                # gamma * y_gen + (1 - gamma) * y_mix from labels shared by every lr and gamma.
-                gen_g = torch.stack(gen_ts).to(device)[fold_of, density_of]
-                t_g = gamma * gen_g + (1 - gamma) * torch.stack(mix_ts).to(device)[fold_of]
-            else:
-                t_g = torch.stack(rule_ts).to(device)[fold_of]
-            loss = _stack_loss(stack, aux, x_g, t_g, w_g, extras, settings, fold_of, num_classes)
+        orders = run.orders()
+        for step in range(run.steps):
+            batches, width = run.step(orders, step, mixing)
+            loss = _stack_loss(run, stack, aux, labels, batches, width)
             opt.zero_grad()
             loss.backward()
-            opt.step(active)
+            opt.step(torch.tensor([len(b.y) > 0 for b in batches], device=run.device)[run.fold_of])
     stack.auxiliary = aux
     return stack
 
 
-def _mean_ce(logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Sum over models of each model's weighted mean soft cross entropy.
+class _Labeler:
+    """Targets of a one-phase grid step: the rule's labels per fold, and GenLabel's per
+    fold and density kind (shared by every learning rate and gamma)."""
 
-    logits, targets: (G, B, k); weight: (G, B). Computed class-first, (G, k, B): torch's CPU
-    reductions over a short last dimension are an order of magnitude slower.
-    """
-    logits_t = logits.transpose(1, 2).contiguous()
-    targets_t = targets.transpose(1, 2).contiguous().to(logits.dtype)
-    per = -(targets_t * torch.log_softmax(logits_t, dim=1)).sum(1)  # (G, B)
-    return _weighted_mean(per, weight)
+    def __init__(self, run: _GridRun, configs: list[Config]):
+        self.run = run
+        self.kinds = sorted({c.density for c in configs}) if run.spec.is_genlabel else []
+        # One density per fold and kind (Algorithm 1), fitted on the fold's inputs.
+        self.densities: dict[tuple[int, str], ClassDensity] = {
+            (f, kind): make_density(kind).fit(fold.X, fold.y, classes=list(range(run.k)))
+            for f, fold in enumerate(run.folds)
+            for kind in self.kinds
+        }
+        device = run.device
+        self.density_of = torch.tensor(
+            [self.kinds.index(c.density) if self.kinds else 0 for c in configs], device=device
+        )
+        self.gamma = torch.tensor([c.gamma for c in configs], dtype=run.dtype, device=device)
+
+    def fold_targets(self, f: int, batch: _FoldBatch, width: int):
+        """(mix targets, rule targets, weight, GenLabel targets per kind or None), padded."""
+        run = self.run
+        k, dtype = run.k, run.dtype
+        gen = None
+        if run.spec.mix == "input" and batch.params is not None:
+            fold = run.folds[f]
+            dens = self.densities[(f, self.kinds[0])] if self.kinds else None
+            lab = label_mixed(
+                run.spec.rule, batch.params, batch.y, k, points=batch.x,
+                reference=(fold.X, fold.y), density=dens, sigma2=run.settings.sigma2,
+                dtype=dtype,
+            )  # fmt: skip
+            mix_t, rule_t, weight = lab.mix_targets, lab.targets, lab.weight
+            if self.kinds:
+                more = [
+                    density_targets(self.densities[(f, kind)], batch.x).to(dtype)
+                    for kind in self.kinds[1:]
+                ]
+                gen = torch.stack([_pad(t, width) for t in [rule_t, *more]])
+        else:
+            mix_t = rule_t = one_hot(batch.y, k, dtype)
+            weight = torch.ones(len(batch.y), dtype=dtype)
+            if self.kinds:  # a fold with no batch left: placeholder; its models skip
+                gen = torch.zeros(len(self.kinds), width, k, dtype=dtype)
+        return _pad(mix_t, width), _pad(rule_t, width), _pad(weight, width), gen
 
 
-def _weighted_mean(per: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Sum over models of each model's weighted mean of per-sample values (G, B)."""
-    return ((per * weight).sum(1) / weight.sum(1).clamp_min(1.0)).sum()
+def _stack_loss(run, stack, aux, labels: _Labeler, batches, width) -> torch.Tensor:
+    """The summed loss of every model of the stack on one step."""
+    parts = [labels.fold_targets(f, b, width) for f, b in enumerate(batches)]
+    fold_of, device = run.fold_of, run.device
+    x_g = torch.stack([_pad(b.x, width) for b in batches]).to(device)[fold_of]  # (G, B, d)
+    w_g = torch.stack([p[2] for p in parts]).to(device)[fold_of]  # (G, B)
+    if run.spec.mix == "manifold":
+        return _manifold_loss(run, stack, x_g, batches)
+    if run.spec.mix == "adaptive":
+        return _adamixup_loss(run, stack, aux, x_g, w_g, batches)
+    logits = stack.forward(x_g)
+    if labels.kinds:
+        # gamma * y_gen + (1 - gamma) * y_mix from labels shared by every lr and gamma.
+        gen_g = torch.stack([p[3] for p in parts]).to(device)[fold_of, labels.density_of]
+        mix_g = torch.stack([p[0] for p in parts]).to(device)[fold_of]
+        return genlabel_loss(logits, gen_g, mix_g, labels.gamma, weight=w_g).sum()
+    t_g = torch.stack([p[1] for p in parts]).to(device)[fold_of]
+    return soft_cross_entropy(logits, t_g, w_g).sum()
 
 
-def _stack_loss(stack, aux, x_g, t_g, w_g, extras, settings, fold_of, k):
-    method = METHODS[settings.method]
-    device = x_g.device
-    B = x_g.shape[1]
-    if method.mix == "manifold":
-        # Mix hidden representations at the fold's drawn layer, with the fold's lam/perm.
-        loss = x_g.new_zeros(())
-        for f, (draw, yb) in enumerate(extras):
-            if not draw:
-                continue
-            rows = (fold_of == f).nonzero().squeeze(1)
-            n = len(yb)
-            h = stack.forward(x_g[rows, :n], 0, draw["layer"], rows=rows)
-            lam = draw["lam"].to(h.dtype).to(device).view(1, n, 1)
-            perm = draw["perm"].to(device)
-            h = lam * h + (1 - lam) * h[:, perm]
-            logits = stack.forward(h, draw["layer"], rows=rows)
-            ya = one_hot(yb, k, h.dtype).to(device)
-            t = lam * ya + (1 - lam) * ya[perm]
-            ones = torch.ones(logits.shape[:2], dtype=logits.dtype, device=device)
-            loss = loss + _mean_ce(logits, t.expand(len(rows), -1, -1), ones)
-        return loss
-    if method.mix == "adaptive":
-        return _adamixup_loss(stack, aux, x_g, w_g, extras, fold_of, k, B)
-    return _mean_ce(stack.forward(x_g), t_g, w_g)
+def _manifold_loss(run, stack, x_g, batches) -> torch.Tensor:
+    """Mix hidden representations at each fold's drawn layer, with the fold's lam/perm."""
+    loss = x_g.new_zeros(())
+    for f, batch in enumerate(batches):
+        if batch.params is None:
+            continue
+        rows = (run.fold_of == f).nonzero().squeeze(1)
+        n, layer = len(batch.y), int(batch.params.layer)  # type: ignore[arg-type]
+        params = batch.params.to(run.device)
+        h = stack.forward(x_g[rows, :n], 0, layer, rows=rows)
+        h = apply_mix(h, params.stacked(len(rows)))
+        logits = stack.forward(h, layer, rows=rows)
+        t = apply_mix(one_hot(batch.y, run.k, h.dtype).to(run.device), params)
+        ones = torch.ones(logits.shape[:2], dtype=logits.dtype, device=run.device)
+        loss = loss + soft_cross_entropy(logits, t.expand(len(rows), -1, -1), ones).sum()
+    return loss
 
 
-def _adamixup_loss(stack, aux, x_g, w_g, extras, fold_of, k, B):
+def _adamixup_loss(run, stack, aux, x_g, w_g, batches) -> torch.Tensor:
     """AdaMixup: lam = a + u d from the policy; CE on mixed + clean; intrusion discriminator."""
-    device = x_g.device
-    G = x_g.shape[0]
+    G, B = x_g.shape[:2]
+    device, dtype, k = run.device, x_g.dtype, run.k
     perms, us, ys = [], [], []
-    for draw, yb in extras:
-        n = len(yb)
-        perm = draw.get("perm", torch.arange(n))
-        perms.append(_pad(perm, B).long() if n else torch.arange(B))
-        us.append(_pad(draw.get("u", torch.zeros(n, dtype=torch.float64)), B))
-        ys.append(_pad(yb, B) if n else torch.zeros(B, dtype=torch.long))
-    perm_g = torch.stack(perms).to(device)[fold_of]  # (G, B)
-    u_g = torch.stack(us).to(device, x_g.dtype)[fold_of]
-    y_g = torch.stack(ys).to(device)[fold_of]
+    for batch in batches:
+        n = len(batch.y)
+        perms.append(_pad(batch.params.perm, B).long() if batch.params else torch.arange(B))
+        us.append(_pad(batch.u, B) if batch.u is not None else torch.zeros(B, dtype=torch.float64))
+        ys.append(_pad(batch.y, B) if n else torch.zeros(B, dtype=torch.long))
+    perm_g = torch.stack(perms).to(device)[run.fold_of]  # (G, B)
+    u_g = torch.stack(us).to(device, dtype)[run.fold_of]
+    y_g = torch.stack(ys).to(device)[run.fold_of]
     # Padded rows point at themselves.
-    arange = torch.arange(B, device=device).expand(G, B)
-    perm_g = torch.where(w_g > 0, perm_g, arange)
+    perm_g = torch.where(w_g > 0, perm_g, torch.arange(B, device=device).expand(G, B))
     partner = torch.gather(x_g, 1, perm_g.unsqueeze(-1).expand_as(x_g))
     shares = torch.softmax(aux["policy"].forward(torch.cat([x_g, partner], -1)), -1)
-    lam = (shares[..., 0] + u_g * shares[..., 1]).unsqueeze(-1)  # in [0, 1]
-    x_mix = lam * x_g + (1 - lam) * partner
-    ya = one_hot(y_g.reshape(-1), k, x_g.dtype).view(G, B, k)
-    yb = torch.gather(ya, 1, perm_g.unsqueeze(-1).expand_as(ya))
-    t_mix = lam * ya + (1 - lam) * yb
-    loss = _mean_ce(stack.forward(x_mix), t_mix, w_g) + _mean_ce(stack.forward(x_g), ya, w_g)
+    # lam in [0, 1], shaped (G, B, 1) once: every use shares one node of the autograd graph.
+    params = MixParams(lam=(shares[..., 0] + u_g * shares[..., 1]).unsqueeze(-1), perm=perm_g)
+    x_mix = apply_mix(x_g, params)
+    ya = one_hot(y_g.reshape(-1), k, dtype).view(G, B, k)
+    loss = soft_cross_entropy(stack.forward(x_mix), apply_mix(ya, params), w_g).sum()
+    loss = loss + soft_cross_entropy(stack.forward(x_g), ya, w_g).sum()
     d_mix = aux["discriminator"].forward(x_mix).squeeze(-1)
     d_real = aux["discriminator"].forward(x_g).squeeze(-1)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     per = bce(d_mix, torch.zeros_like(d_mix), reduction="none") + bce(
         d_real, torch.ones_like(d_real), reduction="none"
     )
-    return loss + _weighted_mean(per, w_g)
+    return loss + weighted_mean(per, w_g).sum()
 
 
-def _fold_step(draws, orders, fold_X, fold_y, step, settings, n_layers, mixing):
-    """Every fold's batch of one step, and the width that the stacked step pads them to.
-
-    Per fold: the inputs (mixed in input space when the method mixes there), their labels
-    and the fold's draws for the step ({} when it draws nothing), taken from the fold's
-    generator in the order that ``training.single`` takes them.
-    """
-    B = settings.batch_size
-    fold_rows = [orders[f][step * B : (step + 1) * B] for f in range(len(fold_X))]
-    input_mix = METHODS[settings.method].mix == "input"
-    parts = []
-    for f, rows in enumerate(fold_rows):
-        xb, yb = fold_X[f][rows], fold_y[f][rows]
-        draw = draws[f].batch(len(rows), settings, n_layers) if (mixing and len(rows)) else {}
-        if input_mix and draw:
-            lam = draw["lam"].to(xb.dtype).unsqueeze(-1)
-            xb = lam * xb + (1 - lam) * xb[draw["perm"]]
-        parts.append((xb, yb, draw))
-    return parts, _batch_width(fold_rows)
-
-
-def _fold_batches(draws, orders, fold_X, fold_y, step, settings, n_layers, mixing, k, dtype):
-    """Per fold, stacked: padded (mixed) inputs, padded mixup targets, weights; and real sizes."""
-    parts, width = _fold_step(draws, orders, fold_X, fold_y, step, settings, n_layers, mixing)
+def _fold_batches(run: _GridRun, orders, step: int, mixing: bool):
+    """Stacked per fold: padded (mixed) inputs, padded mixup targets, weights; real sizes."""
+    batches, width = run.step(orders, step, mixing)
     xs, mix_ts, weights = [], [], []
-    for xb, yb, draw in parts:
-        target = one_hot(yb, k, dtype)
-        if draw:
-            lam = draw["lam"].to(dtype).unsqueeze(-1)
-            target = lam * target + (1 - lam) * target[draw["perm"]]
-        xs.append(_pad(xb, width))
+    for b in batches:
+        target = one_hot(b.y, run.k, run.dtype)
+        if b.params is not None:
+            target = apply_mix(target, b.params)
+        xs.append(_pad(b.x, width))
         mix_ts.append(_pad(target, width))
-        weights.append(_pad(torch.ones(len(yb), dtype=dtype), width))
-    sizes = [len(yb) for _, yb, _ in parts]
+        weights.append(_pad(torch.ones(len(b.y), dtype=run.dtype), width))
+    sizes = torch.tensor([len(b.y) for b in batches], device=run.device)
     return torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes
 
 
-def _train_two_phase(X, y, k, folds, configs, settings, streams) -> StackedMLP:
-    """Algorithm 2 (SPEC §5) for a grid: vanilla warm-up, latent densities, new last layer.
+def _train_two_phase(run: _GridRun, configs: list[Config]) -> StackedMLP:
+    """Algorithm 2 for a grid: vanilla warm-up, latent densities, new last layer.
 
     The warm-up is vanilla, so every configuration of one fold and learning rate has the same
     feature layers: they are trained once per (fold, lr), and after the warm-up shared, frozen,
     by the configurations' own last layers (one per gamma and density).
     """
-    device = torch.device(settings.device)
-    dtype = X.dtype
-    G, F = len(configs), len(folds)
-    sizes = layer_sizes(settings.model, X.shape[1], k)
+    settings, device, dtype, k = run.settings, run.device, run.dtype, run.k
     unique = list(dict.fromkeys((c.fold, c.lr) for c in configs))
     unique_of = torch.tensor([unique.index((c.fold, c.lr)) for c in configs], device=device)
     ufold = torch.tensor([f for f, _ in unique], device=device)
-    fold_of = torch.tensor([c.fold for c in configs], device=device)
+    sizes = layer_sizes(settings.model, run.folds[0].X.shape[1], k)
     warm = StackedMLP(sizes, len(unique), init_generator(settings.seed), device, dtype)
-    opt = BatchedAdam(
-        warm.parameters(),
-        torch.tensor([lr for _, lr in unique], dtype=dtype),
-        weight_decay=settings.weight_decay,
-    )
-    draws = [FoldDraws(settings.seed, s) for s in streams]
-    fold_X = [X[idx] for idx in folds]
-    fold_y = [y[idx] for idx in folds]
-    B = settings.batch_size
-    steps = max(math.ceil(len(idx) / B) for idx in folds)
-    last = warm.n_layers - 1
+    lrs = torch.tensor([lr for _, lr in unique], dtype=dtype)
+    opt = BatchedAdam(warm.parameters(), lrs, weight_decay=settings.weight_decay)
     for _epoch in range(settings.warmup_epochs):
-        orders = [draws[f].epoch_order(len(folds[f])) for f in range(F)]
-        for step in range(steps):
-            xs, ts, ws, n = _fold_batches(
-                draws, orders, fold_X, fold_y, step, settings, warm.n_layers, False, k, dtype
-            )
+        orders = run.orders()
+        for step in range(run.steps):
+            xs, ts, ws, n = _fold_batches(run, orders, step, False)
             x_u, t_u, w_u = xs.to(device)[ufold], ts.to(device)[ufold], ws.to(device)[ufold]
-            loss = _mean_ce(warm.forward(x_u), t_u, w_u)
+            loss = soft_cross_entropy(warm.forward(x_u), t_u, w_u).sum()
             opt.zero_grad()
             loss.backward()
-            opt.step(torch.tensor(n, device=device)[ufold] > 0)
-    # Latent densities per (fold, lr, density), on the penultimate features of the fold.
-    keys = list(dict.fromkeys((c.fold, c.lr, c.density) for c in configs))
-    key_of = torch.tensor([keys.index((c.fold, c.lr, c.density)) for c in configs], device=device)
-    densities = []
-    for f, lr, kind in keys:
-        u = torch.tensor([unique.index((f, lr))], device=device)
-        with torch.no_grad():
-            z = warm.forward(fold_X[f].to(device).unsqueeze(0), 0, last, rows=u)[0]
-        dens = make_density(kind, **settings.density_params.get(kind, {}))
-        densities.append(dens.fit(z.double().cpu(), fold_y[f], classes=list(range(k))))
-    # Fresh last layer per configuration: one draw per fold, from the fold's own stream.
-    weight = torch.zeros(G, sizes[-2], sizes[-1], dtype=dtype, device=device)
-    bias = torch.zeros(G, 1, sizes[-1], dtype=dtype, device=device)
-    for f in range(F):
-        w, b = draws[f].linear_init(sizes[-2], sizes[-1])
-        weight[fold_of == f] = w.to(device, dtype)
-        bias[fold_of == f] = b.view(1, -1).to(device, dtype)
-    weight.requires_grad_()
-    bias.requires_grad_()
-    lr_g = torch.tensor([c.lr for c in configs], dtype=dtype)
-    gamma = torch.tensor([c.gamma for c in configs], dtype=dtype, device=device).view(G, 1, 1)
-    opt = BatchedAdam([weight, bias], lr_g, weight_decay=settings.weight_decay)
+            opt.step(n[ufold] > 0)
+    head = _LatentHead(run, configs, warm, unique)
     for _epoch in range(settings.warmup_epochs, settings.epochs):
-        orders = [draws[f].epoch_order(len(folds[f])) for f in range(F)]
-        for step in range(steps):
-            xs, ts, ws, n = _fold_batches(
-                draws, orders, fold_X, fold_y, step, settings, warm.n_layers, True, k, dtype
-            )
-            with torch.no_grad():
-                h_u = warm.forward(xs.to(device)[ufold], 0, last)  # (U, B, h), frozen features
-            gen = torch.zeros(len(keys), xs.shape[1], k, dtype=dtype, device=device)
-            for i, (f, lr, _kind) in enumerate(keys):
-                if n[f]:
-                    z = h_u[unique.index((f, lr)), : n[f]]
-                    gen[i, : n[f]] = densities[i].targets(z)
-            targets = gamma * gen[key_of] + (1 - gamma) * ts.to(device)[fold_of]
-            logits = torch.baddbmm(bias, h_u[unique_of], weight)
-            loss = _mean_ce(logits, targets, ws.to(device)[fold_of])
-            opt.zero_grad()
-            loss.backward()
-            opt.step(torch.tensor(n, device=device)[fold_of] > 0)
+        orders = run.orders()
+        for step in range(run.steps):
+            xs, ts, ws, n = _fold_batches(run, orders, step, True)
+            head.step(xs.to(device), ts.to(device), ws.to(device), n, ufold, unique_of)
+    last = warm.n_layers - 1
     stack = warm.select(0)  # shape template; fill with every configuration's layers
-    stack.weights = [w[unique_of].detach().clone() for w in warm.weights[:last]] + [weight.detach()]
-    stack.biases = [b[unique_of].detach().clone() for b in warm.biases[:last]] + [bias.detach()]
+    stack.weights = [w[unique_of].detach().clone() for w in warm.weights[:last]]
+    stack.biases = [b[unique_of].detach().clone() for b in warm.biases[:last]]
+    stack.weights.append(head.weight.detach())
+    stack.biases.append(head.bias.detach())
     stack.auxiliary = {}
     return stack
+
+
+class _LatentHead:
+    """Algorithm 2 after the warm-up: densities on the frozen penultimate features of each
+    (fold, lr) and each configuration's new last layer, trained with the gamma-loss."""
+
+    def __init__(self, run: _GridRun, configs: list[Config], warm: StackedMLP, unique):
+        device, dtype, k = run.device, run.dtype, run.k
+        self.run, self.warm, self.unique = run, warm, unique
+        self.last = warm.n_layers - 1
+        # Latent densities per (fold, lr, density), on the penultimate features of the fold.
+        self.keys = list(dict.fromkeys((c.fold, c.lr, c.density) for c in configs))
+        self.key_of = torch.tensor(
+            [self.keys.index((c.fold, c.lr, c.density)) for c in configs], device=device
+        )
+        self.densities = []
+        for f, lr, kind in self.keys:
+            u = torch.tensor([unique.index((f, lr))], device=device)
+            X_f = run.folds[f].X.to(device)
+            with torch.no_grad():
+                z = warm.forward(X_f.unsqueeze(0), 0, self.last, rows=u)[0]
+            dens = make_density(kind).fit(z.double().cpu(), run.folds[f].y, classes=list(range(k)))
+            self.densities.append(dens)
+        # Fresh last layer per configuration: one draw per fold, from the fold's own stream.
+        G = len(configs)
+        fan_in, fan_out = warm.sizes[-2], warm.sizes[-1]
+        self.weight = torch.zeros(G, fan_in, fan_out, dtype=dtype, device=device)
+        self.bias = torch.zeros(G, 1, fan_out, dtype=dtype, device=device)
+        for f, fold in enumerate(run.folds):
+            w, b = init_linear(fan_in, fan_out, fold.generator)
+            self.weight[run.fold_of == f] = w.to(device, dtype)
+            self.bias[run.fold_of == f] = b.view(1, -1).to(device, dtype)
+        self.weight.requires_grad_()
+        self.bias.requires_grad_()
+        self.gamma = torch.tensor([c.gamma for c in configs], dtype=dtype, device=device)
+        lr = torch.tensor([c.lr for c in configs], dtype=dtype)
+        self.opt = BatchedAdam([self.weight, self.bias], lr, weight_decay=run.settings.weight_decay)
+
+    def step(self, xs, ts, ws, n, ufold, unique_of) -> None:
+        run, k = self.run, self.run.k
+        with torch.no_grad():
+            h_u = self.warm.forward(xs[ufold], 0, self.last)  # (U, B, h), frozen features
+        gen = torch.zeros(len(self.keys), xs.shape[1], k, dtype=run.dtype, device=run.device)
+        sizes = n.tolist()
+        for i, (f, lr, _kind) in enumerate(self.keys):
+            if sizes[f]:
+                z = h_u[self.unique.index((f, lr)), : sizes[f]]
+                gen[i, : sizes[f]] = density_targets(self.densities[i], z)
+        logits = torch.baddbmm(self.bias, h_u[unique_of], self.weight)
+        loss = genlabel_loss(
+            logits, gen[self.key_of], ts[run.fold_of], self.gamma, weight=ws[run.fold_of]
+        ).sum()
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step(n[run.fold_of] > 0)

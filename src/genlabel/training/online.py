@@ -129,9 +129,22 @@ class OnlineGaussianLabeler(nn.Module):
         )
         return log_prob.to(device=features.device, dtype=dtype)
 
-    def targets(self, features_mix: torch.Tensor) -> torch.Tensor:
-        """Top-k GenLabel labels of mixed features (step 2), shape (n, k)."""
-        return genlabel_targets(self.log_prob(features_mix), top_k=self.top_k)
+    def targets(
+        self,
+        features_mix: torch.Tensor,
+        *,
+        top_k: int | None | str = "default",
+        log_prior: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """GenLabel labels of mixed features (step 2), shape (n, k).
+
+        ``top_k`` defaults to the labeler's own (2: the two most likely classes, as in
+        Algorithm 3); ``None`` keeps every class.
+        """
+        k = self.top_k if top_k == "default" else top_k
+        if isinstance(k, str):
+            raise ValueError(f"top_k must be a positive integer or None; got {top_k!r}")
+        return genlabel_targets(self.log_prob(features_mix), top_k=k, log_prior=log_prior)
 
     def extra_repr(self) -> str:
         return f"num_classes={self.num_classes}, dim={self.dim}, memory={self.memory}, top_k={self.top_k}"

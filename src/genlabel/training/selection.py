@@ -11,6 +11,7 @@ import torch
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from ..models import StackedMLP
+from ..registry import resolve_method
 from .grid import TrainSettings, train_grid
 from .methods import Config
 
@@ -36,7 +37,7 @@ def param_grid(
     density_grid: tuple[str, ...] = ("gm",),
 ) -> list[dict[str, Any]]:
     """The grid a method searches: lr for every method; gamma (and density) for GenLabel."""
-    if method == "genlabel":
+    if resolve_method(method).is_genlabel:
         return [
             {"lr": lr, "gamma": g, "density": d}
             for d, lr, g in itertools.product(density_grid, lr_grid, gamma_grid)

@@ -1,0 +1,165 @@
+"""``label_mixed``: the one dispatcher from a label rule's name to the labels of a mixed batch.
+
+The drop-in, the batched grid, the reference trainer and the image methods all label their
+mixed points through it, so a rule is implemented once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ..mixing import MixParams, apply_mix, one_hot
+from .rules import (
+    genlabel_targets,
+    intrusion_keep_mask,
+    logistic_ratio,
+    nearest_neighbor_labels,
+)
+
+if TYPE_CHECKING:
+    from ..density import LabelDensity
+
+__all__ = ["LABEL_RULES", "GENLABEL_RULES", "MixedLabels", "label_mixed"]
+
+#: Names of the label rules for mixed points.
+LABEL_RULES = (
+    "linear",
+    "logistic",
+    "nearest_neighbor",
+    "exclude_intrusion",
+    "genlabel",
+    "genlabel_top2",
+)
+#: The rules whose label comes from class densities (and that use the gamma-loss).
+GENLABEL_RULES = ("genlabel", "genlabel_top2")
+#: The rules that look at the training points (nearest neighbour of the mixed point).
+REFERENCE_RULES = ("nearest_neighbor", "exclude_intrusion")
+
+
+@dataclass(frozen=True)
+class MixedLabels:
+    """Labels of a mixed batch.
+
+    Attributes
+    ----------
+    targets : Tensor of shape (n, k)
+        The rule's label (y_gen for the GenLabel rules).
+    mix_targets : Tensor of shape (n, k)
+        Mixup's linear label lam * y_a + (1 - lam) * y_b.
+    weight : Tensor of shape (n,)
+        1 for points that count, 0 for points dropped by ``exclude_intrusion``.
+    """
+
+    targets: torch.Tensor
+    mix_targets: torch.Tensor
+    weight: torch.Tensor
+
+
+def _source_targets(labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    if labels.ndim == 1 and not labels.is_floating_point():
+        return one_hot(labels, num_classes, dtype)
+    if labels.ndim == 2 and labels.shape[1] == num_classes:
+        return labels.to(dtype)
+    raise ValueError(
+        f"labels must be class indices of shape (n,) or soft targets of shape (n, {num_classes}); "
+        f"got {tuple(labels.shape)} of dtype {labels.dtype}"
+    )
+
+
+def label_mixed(
+    rule: str,
+    params: MixParams,
+    labels: torch.Tensor,
+    num_classes: int,
+    *,
+    points: torch.Tensor | None = None,
+    reference: tuple[torch.Tensor, torch.Tensor] | None = None,
+    density: LabelDensity | None = None,
+    log_prior: torch.Tensor | None = None,
+    sigma2: float = 0.1,
+    dtype: torch.dtype = torch.float32,
+) -> MixedLabels:
+    """Label a batch mixed with ``params`` by the rule ``rule``.
+
+    Parameters
+    ----------
+    rule : str
+        ``linear`` (mixup: lam y_a + (1 - lam) y_b), ``logistic`` (rho y_a + (1 - rho) y_b
+        with rho = sigmoid(2 (lam - 1/2) / sigma2)), ``nearest_neighbor`` (one-hot label of
+        the nearest reference point), ``exclude_intrusion`` (mixup's label, weight 0 where
+        the nearest reference point belongs to neither source's class), ``genlabel``
+        (softmax over the classes of log p_c(points)) or ``genlabel_top2`` (the same over the
+        two most likely classes).
+    params : MixParams
+        The draw that mixed the batch.
+    labels : Tensor of shape (n,) or (n, k)
+        Class indices of the unmixed batch, or soft targets (then ``exclude_intrusion``
+        reads each source's class as its largest target).
+    num_classes : int
+    points : Tensor of shape (n, d), optional
+        Where the rule looks at the mixed points: the mixed inputs, or their features
+        (densities fitted on features). Needed by every rule but ``linear``/``logistic``.
+    reference : (X, y), optional
+        Training points and labels, in the space of ``points`` (nearest-neighbour rules).
+    density : LabelDensity, optional
+        Fitted class densities, in the space of ``points`` (GenLabel rules).
+    log_prior : Tensor of shape (k,), optional
+        log pi_c added to the log-densities (a prior-weighted GenLabel label).
+    sigma2 : float, default=0.1
+        Temperature of the logistic rule.
+    dtype : torch.dtype, default=torch.float32
+        dtype of the returned labels.
+    """
+    if rule not in LABEL_RULES:
+        raise ValueError(f"Unknown label rule {rule!r}; expected one of {', '.join(LABEL_RULES)}")
+    source = _source_targets(labels, num_classes, dtype)
+    mix_targets = apply_mix(source, params)
+    weight = torch.ones(source.shape[0], dtype=dtype, device=source.device)
+    if rule == "linear":
+        return MixedLabels(mix_targets, mix_targets, weight)
+    if rule == "logistic":
+        # One rho per point (a vector op even for a per-batch lam: vectorised and scalar
+        # sigmoid kernels may differ in the last bit).
+        rho = logistic_ratio(params.lam_per_point().to(device=source.device, dtype=dtype), sigma2)
+        return MixedLabels(apply_mix(source, replace(params, lam=rho)), mix_targets, weight)
+    if points is None:
+        raise ValueError(f"label rule {rule!r} needs the mixed points (points=...)")
+    if rule in REFERENCE_RULES:
+        if reference is None:
+            raise ValueError(f"label rule {rule!r} needs the training points (reference=(X, y))")
+        ref_x, ref_y = reference
+        if rule == "nearest_neighbor":
+            targets = nearest_neighbor_labels(points, ref_x, ref_y, num_classes)
+            return MixedLabels(targets.to(dtype), mix_targets, weight)
+        classes = labels if labels.ndim == 1 else labels.argmax(1)
+        perm = params.perm.to(classes.device)
+        keep = intrusion_keep_mask(points, ref_x, ref_y, classes, classes[perm])
+        return MixedLabels(mix_targets, mix_targets, keep.to(dtype))
+    if density is None:
+        raise ValueError(f"label rule {rule!r} needs fitted class densities (density=...)")
+    top_k = 2 if rule == "genlabel_top2" else None
+    return MixedLabels(
+        density_targets(density, points, top_k=top_k, log_prior=log_prior).to(dtype),
+        mix_targets,
+        weight,
+    )
+
+
+def density_targets(
+    density: Any,
+    points: torch.Tensor,
+    *,
+    top_k: int | None = None,
+    log_prior: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """GenLabel labels of ``points`` under any :class:`~genlabel.density.LabelDensity`.
+
+    Without a prior the density's own ``targets`` (which may be fused and faster); with one,
+    ``genlabel_targets(log_prob + log_prior)``.
+    """
+    if log_prior is None:
+        return density.targets(points, top_k=top_k)
+    return genlabel_targets(density.log_prob(points), top_k=top_k, log_prior=log_prior)

@@ -1,0 +1,111 @@
+"""``mix_pairs``: mixup of a labelled batch, the composition of a draw and its application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .params import MixParams, apply_mix, draw_mix_params, one_hot
+
+__all__ = ["MixedBatch", "mix_pairs"]
+
+
+@dataclass(frozen=True)
+class MixedBatch:
+    """The result of mixing a batch with a permutation of itself.
+
+    Attributes
+    ----------
+    inputs : Tensor of shape (n, ...)
+        x_mix = lam * x + (1 - lam) * x[permutation].
+    labels_a, labels_b : Tensor of shape (n,)
+        Integer labels of the two sources.
+    targets_a, targets_b : Tensor of shape (n, k)
+        Their one-hot labels.
+    lam : Tensor of shape (n,)
+        The mixing coefficient of every point (equal entries in per-batch mode).
+    permutation : Tensor of shape (n,)
+        Partner index of every point.
+    params : MixParams
+        The draw itself, to apply to anything else of the batch (features, weights).
+    """
+
+    inputs: torch.Tensor
+    labels_a: torch.Tensor
+    labels_b: torch.Tensor
+    targets_a: torch.Tensor
+    targets_b: torch.Tensor
+    lam: torch.Tensor
+    permutation: torch.Tensor
+    params: MixParams | None = None
+
+    @property
+    def mix_targets(self) -> torch.Tensor:
+        """Mixup's linear label lam * y_a + (1 - lam) * y_b, shape (n, k)."""
+        lam = self.lam.to(self.targets_a.dtype).unsqueeze(-1)
+        return lam * self.targets_a + (1 - lam) * self.targets_b
+
+
+def check_batch(inputs: object, labels: object) -> None:
+    """Errors for a batch that cannot be mixed: inputs (n, ...) floating, labels (n,) integer."""
+    if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
+        raise ValueError("inputs must be a floating-point torch.Tensor of shape (batch_size, ...)")
+    if inputs.ndim < 1:
+        raise ValueError("inputs must have a batch dimension; got a 0-D tensor")
+    if (
+        not isinstance(labels, torch.Tensor)
+        or labels.ndim != 1
+        or labels.shape[0] != inputs.shape[0]
+    ):
+        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise ValueError(
+            f"Expected labels to be a tensor of shape ({inputs.shape[0]},), got {shape}"
+        )
+    if labels.is_floating_point():
+        raise ValueError("labels must be integer class indices, not floating point")
+
+
+def mix_pairs(
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    *,
+    alpha: float = 1.0,
+    generator: torch.Generator,
+    per_sample: bool = False,
+) -> MixedBatch:
+    """Mix a batch with a random permutation of itself (mixup).
+
+    ``draw_mix_params`` followed by ``apply_mix`` on the inputs and the one-hot labels.
+
+    Parameters
+    ----------
+    inputs : Tensor of shape (n, ...)
+        Any batch of floating inputs (features, images, hidden representations).
+    labels : Tensor of shape (n,)
+        Integer class indices in [0, num_classes).
+    num_classes : int
+    alpha : float, default=1.0
+        Beta(alpha, alpha) parameter; 0 means no mixing.
+    generator : torch.Generator
+        Source of every random draw (on the CPU; results move to inputs' device).
+    per_sample : bool, default=False
+        One lam per point instead of one per batch.
+    """
+    check_batch(inputs, labels)
+    params = draw_mix_params(
+        inputs.shape[0], alpha=alpha, per_sample=per_sample, generator=generator
+    ).to(inputs.device)
+    labels = labels.to(inputs.device)
+    targets_a = one_hot(labels, num_classes)
+    return MixedBatch(
+        inputs=apply_mix(inputs, params),
+        labels_a=labels,
+        labels_b=labels[params.perm],
+        targets_a=targets_a,
+        targets_b=targets_a[params.perm],
+        lam=params.lam_per_point(),
+        permutation=params.perm,
+        params=params,
+    )

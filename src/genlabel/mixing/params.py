@@ -1,0 +1,251 @@
+"""Mixing, split into drawing the random parameters and applying them.
+
+``draw_mix_params`` / ``draw_cutmix_params`` take every random choice from an explicit
+generator and return a :class:`MixParams`; ``apply_mix`` applies one to any tensor (rows,
+images, hidden features, one-hot labels). Everything that mixes in the package composes
+these two: the drop-in, the batched grid, the label rules, manifold mixup, the trainers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.special import betaincinv
+
+__all__ = [
+    "MixParams",
+    "apply_mix",
+    "check_generator",
+    "draw_cutmix_params",
+    "draw_mix_params",
+    "one_hot",
+    "sample_lambda",
+    "sample_permutation",
+]
+
+
+@dataclass(frozen=True)
+class MixParams:
+    """The random draws of one mix: x_mix = lam * x + (1 - lam) * x[perm].
+
+    Attributes
+    ----------
+    lam : Tensor, 0-D or of shape (n,)
+        The mixing coefficient: one for the batch (0-D) or one per point. In the stacked
+        form of a batched grid, shape (G, n): one row per model. Trailing singleton
+        dimensions are allowed (a lam already shaped to broadcast, e.g. (G, n, 1)).
+    perm : Tensor of shape (n,), int64
+        The partner of every point (a permutation of the batch); (G, n) when stacked.
+    layer : str or int, optional
+        Where to mix (manifold mixup): a module name, ``"input"``, or a layer index.
+    box : tuple (top, bottom, left, right), optional
+        CutMix: the partner's pixels in ``[top:bottom, left:right]`` replace the point's;
+        ``lam`` is then the share of the image that is kept.
+    """
+
+    lam: torch.Tensor
+    perm: torch.Tensor
+    layer: str | int | None = None
+    box: tuple[int, int, int, int] | None = None
+
+    @property
+    def n(self) -> int:
+        """Points per batch."""
+        return int(self.perm.shape[-1])
+
+    def lam_per_point(self) -> torch.Tensor:
+        """``lam`` as a tensor of shape (n,) (or (G, n) when stacked)."""
+        return self.lam.expand(self.perm.shape) if self.lam.ndim < self.perm.ndim else self.lam
+
+    def stacked(self, n_models: int) -> MixParams:
+        """The same draw for each of ``n_models`` stacked models: lam and perm of shape (G, n)."""
+        if self.perm.ndim != 1:
+            raise ValueError("these MixParams are stacked already")
+        lam = self.lam if self.lam.ndim == 0 else self.lam.expand(n_models, -1)
+        return replace(self, lam=lam, perm=self.perm.expand(n_models, -1))
+
+    def to(self, device: torch.device | str) -> MixParams:
+        return replace(self, lam=self.lam.to(device), perm=self.perm.to(device))
+
+
+def check_generator(generator: Any) -> torch.Generator:
+    """``generator`` itself, or a ValueError saying that an explicit one is needed."""
+    if generator is None:
+        raise ValueError(
+            "generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)); "
+            "GenLabel draws nothing from global random state"
+        )
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator; got {type(generator).__name__}")
+    return generator
+
+
+def _check_alpha(alpha: Any) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)):
+        raise ValueError(f"alpha must be a float in the range [0.0, inf); got {alpha!r}")
+    if not np.isfinite(alpha) or alpha < 0:
+        raise ValueError(f"alpha must be a float in the range [0.0, inf); got {alpha!r}")
+    return float(alpha)
+
+
+def _beta(alpha: float, size: int, generator: torch.Generator) -> torch.Tensor:
+    # torch's Beta sampler takes no generator: draw uniforms from the caller's generator
+    # and map them through Beta's inverse CDF (exact, and cheap at batch sizes).
+    u = torch.rand(size, generator=generator, dtype=torch.float64)
+    return u if alpha == 1 else torch.from_numpy(betaincinv(alpha, alpha, u.numpy()))
+
+
+def sample_lambda(
+    alpha: float,
+    n: int,
+    *,
+    generator: torch.Generator,
+    per_sample: bool = False,
+) -> torch.Tensor:
+    """Draw mixing coefficients lam ~ Beta(alpha, alpha), as a float64 tensor of shape (n,).
+
+    One value repeated n times (per batch, the reference protocol) or n values
+    (``per_sample=True``). ``alpha=0`` means no mixing: lam = 1.
+    """
+    alpha = _check_alpha(alpha)
+    generator = check_generator(generator)
+    if alpha == 0 or n == 0:
+        return torch.ones(n, dtype=torch.float64)
+    return _beta(alpha, n if per_sample else 1, generator).expand(n).clone()
+
+
+def sample_permutation(n: int, *, generator: torch.Generator) -> torch.Tensor:
+    """A random pairing of a batch: a permutation of range(n)."""
+    return torch.randperm(n, generator=check_generator(generator))
+
+
+def draw_mix_params(
+    n: int,
+    *,
+    alpha: float = 1.0,
+    per_sample: bool = False,
+    generator: torch.Generator,
+    layers: Sequence[str | int] | None = None,
+) -> MixParams:
+    """Draw the parameters of a mixup step for a batch of ``n`` points.
+
+    In this order, from ``generator``: the layer (uniformly among ``layers``, when given:
+    manifold mixup), lam ~ Beta(alpha, alpha) (one per batch, or one per point with
+    ``per_sample=True``), the pairing (a random permutation). ``alpha=0`` means no mixing:
+    lam = 1 and the identity pairing, and no draw of either.
+
+    Returns
+    -------
+    MixParams with ``lam`` 0-D (per batch) or of shape (n,), float64, on the CPU.
+    """
+    alpha = _check_alpha(alpha)
+    generator = check_generator(generator)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be a non-negative integer; got {n!r}")
+    layer = None
+    if layers is not None:
+        if len(layers) == 0:
+            raise ValueError("layers must name at least one layer to mix at")
+        layer = layers[int(torch.randint(0, len(layers), (1,), generator=generator))]
+    if alpha == 0 or n == 0:
+        lam = torch.ones(n if per_sample else (), dtype=torch.float64)
+        return MixParams(lam=lam, perm=torch.arange(n), layer=layer)
+    lam = _beta(alpha, n if per_sample else 1, generator)
+    lam = lam if per_sample else lam[0]
+    return MixParams(lam=lam, perm=sample_permutation(n, generator=generator), layer=layer)
+
+
+def draw_cutmix_params(
+    n: int, height: int, width: int, *, alpha: float = 1.0, generator: torch.Generator
+) -> MixParams:
+    """Draw a CutMix step: one box per batch, as in the CutMix paper.
+
+    lam0 ~ Beta(alpha, alpha); a box of side ratio sqrt(1 - lam0), centred uniformly in the
+    image and clipped at its border, is pasted from each point's partner. The returned
+    ``lam`` is the share of the image kept after clipping (the label weight of the point
+    itself).
+    """
+    alpha = _check_alpha(alpha)
+    generator = check_generator(generator)
+    if min(height, width) < 1:
+        raise ValueError(f"height and width must be positive; got {height} x {width}")
+    if alpha == 0 or n == 0:
+        return MixParams(lam=torch.ones((), dtype=torch.float64), perm=torch.arange(n))
+    lam0 = float(_beta(alpha, 1, generator)[0])
+    ratio = (1.0 - lam0) ** 0.5
+    cy, cx = (
+        torch.rand(2, generator=generator, dtype=torch.float64) * torch.tensor([height, width])
+    ).tolist()
+    half_h, half_w = ratio * height / 2, ratio * width / 2
+    top, bottom = (
+        int(np.clip(round(cy - half_h), 0, height)),
+        int(np.clip(round(cy + half_h), 0, height)),
+    )
+    left, right = (
+        int(np.clip(round(cx - half_w), 0, width)),
+        int(np.clip(round(cx + half_w), 0, width)),
+    )
+    kept = 1.0 - (bottom - top) * (right - left) / (height * width)
+    return MixParams(
+        lam=torch.tensor(kept, dtype=torch.float64),
+        perm=sample_permutation(n, generator=generator),
+        box=(top, bottom, left, right),
+    )
+
+
+def _partner(t: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+    if perm.ndim == 1:
+        if t.ndim < 1 or t.shape[0] != perm.shape[0]:
+            raise ValueError(
+                f"Expected a tensor with {perm.shape[0]} rows to mix; got shape {tuple(t.shape)}"
+            )
+        return t[perm]
+    if t.ndim < 2 or tuple(t.shape[:2]) != tuple(perm.shape):
+        raise ValueError(
+            f"Stacked mix parameters of shape {tuple(perm.shape)} need a tensor of shape "
+            f"{tuple(perm.shape)} + (...); got {tuple(t.shape)}"
+        )
+    index = perm.reshape(tuple(perm.shape) + (1,) * (t.ndim - 2)).expand_as(t)
+    return torch.gather(t, 1, index)
+
+
+def apply_mix(t: torch.Tensor, params: MixParams) -> torch.Tensor:
+    """Apply a mix to a tensor of any shape (n, ...), or (G, n, ...) for stacked params.
+
+    Mixup: lam * t + (1 - lam) * t[perm], lam broadcast over the non-batch dimensions.
+    CutMix (``params.box`` set): tensors with two or more dimensions after the batch one
+    (images (n, c, h, w), feature maps) get the partner's box pasted over their last two
+    dimensions; anything else (one-hot labels, flat features) mixes linearly with lam, the
+    kept share of the image, which is CutMix's label. Differentiable in ``t`` and ``lam``.
+    """
+    if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+        raise ValueError("apply_mix needs a floating-point torch.Tensor of shape (batch_size, ...)")
+    perm = params.perm.to(t.device)
+    partner = _partner(t, perm)
+    lead = perm.ndim
+    if params.box is not None and t.ndim >= lead + 2:
+        top, bottom, left, right = params.box
+        out = t.clone()
+        out[..., top:bottom, left:right] = partner[..., top:bottom, left:right]
+        return out
+    lam = params.lam.to(device=t.device, dtype=t.dtype)
+    if 0 < lam.ndim < t.ndim:  # (n,) or (G, n): broadcast over the other dimensions
+        lam = lam.reshape(tuple(lam.shape) + (1,) * (t.ndim - lam.ndim))
+    return lam * t + (1 - lam) * partner
+
+
+def one_hot(
+    labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """One-hot rows of shape (n, num_classes), with a clear error for out-of-range labels."""
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(
+            f"labels must be class indices in [0, {num_classes}); got values in "
+            f"[{int(labels.min())}, {int(labels.max())}]"
+        )
+    return F.one_hot(labels.long(), num_classes).to(dtype)

@@ -1,0 +1,238 @@
+"""The one registry of methods and suites: names, the models they train, their grids.
+
+The estimator, the drop-in, the benchmark protocol, the CLI and the docs read it, so a
+method has one name everywhere; other spellings are accepted as documented aliases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "IMAGE_MODELS",
+    "METHODS",
+    "MethodSpec",
+    "SUITES",
+    "Suite",
+    "TABULAR_MODELS",
+    "check_method",
+    "method_names",
+    "resolve_method",
+]
+
+TABULAR_MODELS = ("logistic", "mlp")
+IMAGE_MODELS = ("cnn", "preact_resnet18")
+_ALL = TABULAR_MODELS + IMAGE_MODELS
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """How a method mixes, labels and is tuned.
+
+    Attributes
+    ----------
+    name : the canonical name.
+    mix : "none" (no mixing), "input" (mixup of the inputs), "manifold" (mixup of a hidden
+        layer drawn per batch), "adaptive" (AdaMixup's learned policy), "cutmix" (CutMix
+        boxes), "generative" (no mixing: a generative classifier).
+    rule : the label rule of the mixed points (see ``genlabel.labels.LABEL_RULES``).
+    models : the models it can train.
+    grid : the hyper-parameters the benchmark protocol selects by cross-validation.
+    densities : for GenLabel methods, the class-density kinds it may use.
+    aliases : other accepted spellings.
+    summary : one line for help texts.
+    """
+
+    name: str
+    mix: str
+    rule: str
+    models: tuple[str, ...]
+    grid: tuple[str, ...] = ("lr",)
+    densities: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+
+    @property
+    def is_genlabel(self) -> bool:
+        return self.rule in ("genlabel", "genlabel_top2")
+
+
+_SPECS = (
+    MethodSpec("vanilla", "none", "linear", _ALL, aliases=("erm",), summary="no mixing"),
+    MethodSpec("mixup", "input", "linear", _ALL, aliases=("linear",), summary="mixup"),
+    MethodSpec(
+        "mixup_exclude_mi",
+        "input",
+        "exclude_intrusion",
+        TABULAR_MODELS,
+        aliases=("exclude_intrusion", "mixup_exclude_intrusion"),
+        summary="mixup, dropping points whose nearest training point is a third class",
+    ),
+    MethodSpec(
+        "mixup_logistic",
+        "input",
+        "logistic",
+        TABULAR_MODELS,
+        aliases=("logistic_labels",),
+        summary="mixup with logistic labels",
+    ),
+    MethodSpec(
+        "mixup_nn",
+        "input",
+        "nearest_neighbor",
+        TABULAR_MODELS,
+        aliases=("nearest_neighbor",),
+        summary="mixup with nearest-neighbour labels",
+    ),
+    MethodSpec("adamixup", "adaptive", "linear", _ALL, summary="AdaMixup (learned mixing policy)"),
+    MethodSpec(
+        "manifold_mixup",
+        "manifold",
+        "linear",
+        ("mlp",) + IMAGE_MODELS,
+        aliases=("manifold",),
+        summary="mixup of a hidden layer drawn per batch",
+    ),
+    MethodSpec(
+        "genlabel_gm",
+        "input",
+        "genlabel",
+        TABULAR_MODELS,
+        ("lr", "gamma"),
+        ("gm",),
+        aliases=("genlabel", "genlabel-gm"),
+        summary="mixup + GenLabel, one Gaussian per class",
+    ),
+    MethodSpec(
+        "genlabel_kde",
+        "input",
+        "genlabel",
+        TABULAR_MODELS,
+        ("lr", "gamma"),
+        ("kde",),
+        aliases=("genlabel-kde",),
+        summary="mixup + GenLabel, a Gaussian KDE per class",
+    ),
+    MethodSpec(
+        "genlabel_cv",
+        "input",
+        "genlabel",
+        TABULAR_MODELS,
+        ("lr", "gamma", "density"),
+        ("gm", "kde"),
+        aliases=("genlabel-cv",),
+        summary="mixup + GenLabel, density and gamma chosen by cross-validation",
+    ),
+    MethodSpec(
+        "generative_gm",
+        "generative",
+        "linear",
+        TABULAR_MODELS,
+        (),
+        aliases=("qda", "generative"),
+        summary="generative classifier: argmax log pi_c + log N(x; mu_c, Sigma_c)",
+    ),
+    MethodSpec(
+        "mixup_genlabel",
+        "input",
+        "genlabel_top2",
+        IMAGE_MODELS,
+        densities=("online",),
+        summary="mixup + GenLabel with online class Gaussians on the features (Algorithm 3)",
+    ),
+    MethodSpec(
+        "manifold_genlabel",
+        "manifold",
+        "genlabel_top2",
+        IMAGE_MODELS,
+        densities=("online",),
+        summary="manifold mixup + GenLabel on the features of the mixed pass",
+    ),
+    MethodSpec("cutmix", "cutmix", "linear", IMAGE_MODELS, summary="CutMix"),
+    MethodSpec(
+        "cutmix_genlabel",
+        "cutmix",
+        "genlabel_top2",
+        IMAGE_MODELS,
+        densities=("online",),
+        summary="CutMix + GenLabel with online class Gaussians on the features",
+    ),
+)
+
+#: Every method by canonical name.
+METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in _SPECS}
+_ALIASES: dict[str, str] = {a: spec.name for spec in _SPECS for a in spec.aliases}
+
+
+def method_names(model: str | None = None, models: Iterable[str] | None = None) -> list[str]:
+    """Canonical names of the methods for ``model`` (or any of ``models``; all if neither)."""
+    wanted = set(models or ()) | ({model} if model else set())
+    return [s.name for s in _SPECS if not wanted or wanted & set(s.models)]
+
+
+def resolve_method(name: str, *, density: str | None = None) -> MethodSpec:
+    """The method called ``name`` or one of its aliases.
+
+    ``genlabel`` with ``density="kde"`` is ``genlabel_kde`` (the estimator's spelling);
+    alone it is ``genlabel_gm``. Unknown names raise a ValueError listing the valid ones.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"a method name must be a string; got {name!r}")
+    key = name.strip().lower().replace("-", "_") if name not in METHODS else name
+    if key == "genlabel" and density is not None:
+        key = f"genlabel_{density}"
+    key = _ALIASES.get(key, key)
+    if key not in METHODS:
+        raise ValueError(
+            f"unknown method {name!r}; expected one of {', '.join(METHODS)} "
+            f"(aliases: {', '.join(sorted(_ALIASES))})"
+        )
+    return METHODS[key]
+
+
+def check_method(name: str, model: str) -> MethodSpec:
+    """The method, after checking that it can train ``model`` (else a ValueError saying why)."""
+    spec = resolve_method(name)
+    if model not in spec.models:
+        # Name the models of the same family (tabular or image) as the one asked for.
+        family = TABULAR_MODELS if model in TABULAR_MODELS else IMAGE_MODELS
+        options = [m for m in spec.models if m in family] or list(spec.models)
+        why = " (it mixes hidden layers)" if spec.mix == "manifold" else ""
+        raise ValueError(
+            f"method {spec.name!r} needs model={' or '.join(repr(m) for m in options)}"
+            f"{why}; got model={model!r}"
+        )
+    return spec
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A benchmark suite: its model, trials and methods; its data sets come from
+    ``genlabel.data.suite_ids``."""
+
+    name: str
+    model: str
+    trials: int
+    methods: tuple[str, ...]
+    summary: str
+
+
+_PAPER = (
+    "vanilla", "mixup", "adamixup", "mixup_exclude_mi", "generative_gm",
+    "genlabel_gm", "genlabel_kde", "genlabel_cv",
+)  # fmt: skip
+_TABULAR = (
+    "vanilla", "mixup", "mixup_exclude_mi", "mixup_logistic", "mixup_nn", "adamixup",
+    "manifold_mixup", "genlabel_gm", "genlabel_kde", "genlabel_cv", "generative_gm",
+)  # fmt: skip
+
+SUITES: dict[str, Suite] = {
+    "quick": Suite(
+        "quick", "logistic", 2, _TABULAR, "six embedded data sets, every tabular method"
+    ),
+    "paper-logistic": Suite(
+        "paper-logistic", "logistic", 5, _PAPER, "the 124 OpenML sets, logistic regression"
+    ),
+    "paper-mlp": Suite("paper-mlp", "mlp", 5, _PAPER, "the 124 OpenML sets, the ReLU MLP"),
+}

@@ -1,0 +1,503 @@
+"""``Trainer``: one model, any mix step, soft targets and sample weights, resumable.
+
+The images methods and GenMix train with it; a mix step (the drop-in ``GenLabelMixup``,
+the image methods' steps) plugs in as ``mixer``. A plain PyTorch loop underneath: no
+hidden global state (shuffling comes from the trainer's own seed, mixing from the mixer's
+generator), so a run is reproducible and a killed one resumes from its last checkpoint to
+the same final weights on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .._validation import parameter_error, resolve_device
+from ..losses import soft_cross_entropy
+from .callbacks import Callback
+
+__all__ = ["MixStep", "Trainer", "plain_loss"]
+
+CHECKPOINT_NAME = "last.pt"
+_AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@runtime_checkable
+class MixStep(Protocol):
+    """What the trainer needs of a mixer: the training loss of one batch.
+
+    ``labels`` are class indices (n,) or soft targets (n, k); ``weight`` per-sample weights
+    (n,) or None. A mixer may also have ``state_dict``/``load_state_dict`` (checkpointed
+    with the model: its generator, online statistics) and ``trainable_parameters()``
+    (trained by the same optimizer, e.g. AdaMixup's policy network).
+    """
+
+    def training_loss(
+        self,
+        model: nn.Module,
+        inputs: torch.Tensor,
+        labels: torch.Tensor,
+        weight: torch.Tensor | None = None,
+    ) -> torch.Tensor: ...
+
+
+def plain_loss(
+    logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cross entropy against class indices (n,) or soft targets (n, k), weighted mean."""
+    if labels.ndim == 1 and weight is None:
+        return F.cross_entropy(logits, labels)
+    if labels.ndim == 1:
+        labels = F.one_hot(labels, logits.shape[-1])
+    return soft_cross_entropy(logits, labels, weight)
+
+
+def _as_tensor(value: Any, name: str) -> torch.Tensor:
+    tensor = value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+    if tensor.ndim == 0:
+        raise ValueError(f"{name} must have a batch dimension; got a scalar")
+    return tensor
+
+
+def _check_tensors(data: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    if len(data) not in (2, 3):
+        raise ValueError(
+            "fit takes a DataLoader or tensors (X, Y) or (X, Y, sample_weight); "
+            f"got a sequence of {len(data)}"
+        )
+    X = _as_tensor(data[0], "X")
+    Y = _as_tensor(data[1], "Y")
+    W = None if len(data) == 2 or data[2] is None else _as_tensor(data[2], "sample_weight")
+    n = X.shape[0]
+    if Y.shape[0] != n or (W is not None and tuple(W.shape) != (n,)):
+        shapes = [tuple(t.shape) for t in (X, Y, W) if t is not None]
+        raise ValueError(f"X, Y (and sample_weight) must have the same rows; got shapes {shapes}")
+    if Y.ndim == 1:
+        if Y.is_floating_point():
+            raise ValueError("Y of shape (n,) must hold integer class indices")
+        Y = Y.long()
+    elif Y.ndim != 2 or not Y.is_floating_point():
+        raise ValueError(
+            f"Y must be class indices (n,) or soft targets (n, k); got shape {tuple(Y.shape)}"
+        )
+    for name, t in (("X", X), ("Y", Y), ("sample_weight", W)):
+        if t is not None and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+    if W is not None and bool((W < 0).any()):
+        raise ValueError("sample_weight must be >= 0")
+    return X, Y, W
+
+
+class _TensorBatches:
+    """Shuffled minibatches of in-memory tensors; epoch e's order comes from (seed, e).
+
+    Under torch.distributed every rank draws the same order; global batch b is rows
+    [b*B*W, (b+1)*B*W) of it and rank r trains on its r-th part of B rows, so N workers
+    step on exactly the batches one process with batch size B*W would.
+    """
+
+    def __init__(self, tensors, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        self.tensors = tensors
+        self.batch_size, self.seed, self.rank, self.world = batch_size, seed, rank, world
+
+    def __len__(self) -> int:
+        return math.ceil(self.tensors[0].shape[0] / (self.batch_size * self.world))
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        n = self.tensors[0].shape[0]
+        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % (1 << 63))
+        order = torch.randperm(n, generator=gen)
+        step = self.batch_size * self.world
+        for start in range(0, n, step):
+            rows = order[start : start + step]
+            rows = rows[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
+            yield tuple(t[rows] if t is not None else None for t in self.tensors)
+
+
+class _LoaderBatches:
+    """Batches of a user's DataLoader (or any re-iterable of (x, y[, w]) tuples)."""
+
+    def __init__(self, loader: Iterable[Any]):
+        self.loader = loader
+
+    def __len__(self) -> int:
+        try:
+            return len(self.loader)  # type: ignore[arg-type]
+        except TypeError:
+            return 0
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        sampler = getattr(self.loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)  # DistributedSampler: a new shuffle per epoch
+        for batch in self.loader:
+            if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
+                raise ValueError(
+                    "a DataLoader given to fit must yield (x, y) or (x, y, sample_weight) batches"
+                )
+            x, y = batch[0], batch[1]
+            w = batch[2] if len(batch) == 3 else None
+            yield x, y, w
+
+
+def _to_inputs(x: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """A batch on the device, floating: integer images (uint8) are scaled to [0, 1]."""
+    x = x.to(device, non_blocking=True)
+    if not x.is_floating_point():
+        x = x.float().div_(255.0)
+    if channels_last and x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+class Trainer:
+    """Train one PyTorch classifier, with or without a mix step.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Returns logits (n, k).
+    mixer : MixStep, optional
+        Computes the loss of a batch: ``GenLabelMixup`` or an image method's step. None
+        trains plainly (cross entropy against the labels or soft targets).
+    optimizer : {"adam", "sgd"} or callable, default="adam"
+        "sgd" uses ``momentum`` (and Nesterov with ``nesterov=True``); a callable gets the
+        parameters and returns a ``torch.optim.Optimizer``.
+    lr, weight_decay, momentum, nesterov : optimizer settings.
+    epochs, batch_size : int
+        ``batch_size`` is per process under torch.distributed.
+    scheduler : {None, "cosine", "step"} or callable, default=None
+        Stepped once per epoch: cosine annealing to 0 over ``epochs``; "step" divides the
+        learning rate by 10 at 50 % and 75 % of the epochs; a callable gets the optimizer.
+    device : str, default="cpu"
+    amp : {None, "bf16", "fp16"}
+        Mixed precision (``torch.autocast``); "fp16" (with a gradient scaler) needs CUDA,
+        "bf16" also runs on the CPU.
+    transform : callable, optional
+        Applied to every training batch of inputs on the device (augmentation); not used by
+        ``predict``.
+    callbacks : sequence of Callback
+    checkpoint_dir : str or Path, optional
+        A checkpoint (model, optimizer, scheduler, mixer, history) is written there after
+        every epoch, and ``fit`` resumes from it when it exists.
+    random_state : int, optional
+        Seed of the shuffling (epoch e's order comes from (seed, e)); None draws one.
+    verbose : int, default=1
+        0: silent; 1: a progress bar.
+
+    Attributes
+    ----------
+    history_ : list of dict
+        One row per epoch: ``epoch``, ``loss`` (mean training loss), ``lr``, ``seconds``.
+    loss_curve_ : list of float
+        The ``loss`` column of ``history_``.
+    optimizer_, scheduler_ : the optimizer and scheduler in use.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        mixer: MixStep | None = None,
+        optimizer: str | Callable[..., torch.optim.Optimizer] = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        nesterov: bool = False,
+        epochs: int = 10,
+        batch_size: int = 128,
+        scheduler: str | Callable[..., Any] | None = None,
+        device: str | torch.device = "cpu",
+        amp: str | None = None,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        callbacks: Sequence[Callback] = (),
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        random_state: int | None = None,
+        verbose: int = 1,
+    ):
+        errors = []
+        if not isinstance(model, nn.Module):
+            errors.append(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        if mixer is not None and not isinstance(mixer, MixStep):
+            errors.append("mixer must have a training_loss(model, inputs, labels, weight) method")
+        if not (callable(optimizer) or optimizer in ("adam", "sgd")):
+            errors.append(
+                str(
+                    parameter_error(
+                        "Trainer", "optimizer", "'adam', 'sgd' or a callable", optimizer
+                    )
+                )
+            )
+        if not (scheduler is None or callable(scheduler) or scheduler in ("cosine", "step")):
+            errors.append(
+                str(
+                    parameter_error(
+                        "Trainer", "scheduler", "None, 'cosine', 'step' or a callable", scheduler
+                    )
+                )
+            )
+        for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                errors.append(str(parameter_error("Trainer", name, f"an int >= {low}", value)))
+        if not (isinstance(lr, (int, float)) and lr > 0):
+            errors.append(str(parameter_error("Trainer", "lr", "a float > 0", lr)))
+        if amp not in (None, *_AMP):
+            errors.append(str(parameter_error("Trainer", "amp", "None, 'bf16' or 'fp16'", amp)))
+        if errors:  # several configuration errors are reported together
+            raise ValueError("\n".join(errors))
+        self.device = resolve_device(device, "Trainer")
+        if amp == "fp16" and self.device.type != "cuda":
+            raise ValueError("amp='fp16' needs a CUDA device; use amp='bf16' on the CPU")
+        self.model, self.mixer = model, mixer
+        self.optimizer, self.lr, self.weight_decay = optimizer, float(lr), float(weight_decay)
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.epochs, self.batch_size = epochs, batch_size
+        self.scheduler, self.amp, self.transform = scheduler, amp, transform
+        self.callbacks = list(callbacks)
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.random_state = random_state
+        self.verbose = verbose
+        self.stop_training = False
+        self.history_: list[dict[str, float]] = []
+
+    # -- set-up -------------------------------------------------------------------------
+    @property
+    def loss_curve_(self) -> list[float]:
+        return [row["loss"] for row in self.history_]
+
+    @staticmethod
+    def _world() -> tuple[int, int]:
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def _parameters(self) -> list[nn.Parameter]:
+        params = list(self.model.parameters())
+        extra = getattr(self.mixer, "trainable_parameters", None)
+        return params + (list(extra()) if callable(extra) else [])
+
+    def _initialize(self) -> None:
+        """Build ``module_`` (DDP-wrapped under torch.distributed), the optimizer and scheduler."""
+        rank, world = self._world()
+        self.channels_last_ = self.device.type == "cuda"
+        self.model.to(self.device)
+        if self.channels_last_:
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        if hasattr(self.mixer, "to"):
+            self.mixer.to(self.device)  # type: ignore[union-attr]
+        self.module_: nn.Module = self.model
+        if world > 1 and not isinstance(self.model, nn.parallel.DistributedDataParallel):
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.module_ = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        params = self._parameters()
+        if callable(self.optimizer):
+            self.optimizer_ = self.optimizer(params)
+        elif self.optimizer == "sgd":
+            self.optimizer_ = torch.optim.SGD(
+                params,
+                lr=self.lr,
+                momentum=self.momentum,
+                weight_decay=self.weight_decay,
+                nesterov=self.nesterov,
+            )
+        else:
+            self.optimizer_ = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        self.scheduler_ = self._make_scheduler()
+        use_scaler = self.amp == "fp16"
+        self.scaler_ = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
+
+    def _make_scheduler(self) -> Any:
+        if self.scheduler is None:
+            return None
+        if callable(self.scheduler):
+            return self.scheduler(self.optimizer_)
+        if self.scheduler == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer_, T_max=self.epochs)
+        milestones = sorted({max(1, self.epochs // 2), max(1, (3 * self.epochs) // 4)})
+        return torch.optim.lr_scheduler.MultiStepLR(self.optimizer_, milestones, gamma=0.1)
+
+    def _batches(self, data: Any, seed: int) -> _TensorBatches | _LoaderBatches:
+        if isinstance(data, (tuple, list)):
+            rank, world = self._world()
+            return _TensorBatches(_check_tensors(data), self.batch_size, seed, rank, world)
+        if isinstance(data, Iterable):
+            return _LoaderBatches(data)
+        raise ValueError(
+            "fit takes a DataLoader or a tuple of tensors (X, Y[, sample_weight]); "
+            f"got {type(data).__name__}"
+        )
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _checkpoint_path(self) -> Path | None:
+        return None if self.checkpoint_dir is None else self.checkpoint_dir / CHECKPOINT_NAME
+
+    def _state(self, epoch: int, seed: int) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "epoch": epoch,
+            "seed": seed,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer_.state_dict(),
+            "scheduler": None if self.scheduler_ is None else self.scheduler_.state_dict(),
+            "scaler": self.scaler_.state_dict(),
+            "history": self.history_,
+        }
+        for name, part in (("mixer", self.mixer), ("transform", self.transform)):
+            if hasattr(part, "state_dict"):
+                state[name] = part.state_dict()  # type: ignore[union-attr]
+        return state
+
+    def _save(self, epoch: int, seed: int) -> None:
+        path = self._checkpoint_path()
+        if path is None or self._world()[0] != 0:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(self._state(epoch, seed), tmp)
+        os.replace(tmp, path)  # atomic: a kill leaves the previous checkpoint or this one
+
+    def _resume(self) -> tuple[int, int | None]:
+        """Load the last checkpoint if there is one; returns (epochs done, its seed)."""
+        path = self._checkpoint_path()
+        if path is None or not path.is_file():
+            return 0, None
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer_.load_state_dict(state["optimizer"])
+        if self.scheduler_ is not None and state["scheduler"] is not None:
+            self.scheduler_.load_state_dict(state["scheduler"])
+        self.scaler_.load_state_dict(state["scaler"])
+        for name, part in (("mixer", self.mixer), ("transform", self.transform)):
+            if name in state and hasattr(part, "load_state_dict"):
+                part.load_state_dict(state[name])  # type: ignore[union-attr]
+        self.history_ = [dict(row) for row in state["history"]]
+        return int(state["epoch"]), int(state["seed"])
+
+    # -- training -------------------------------------------------------------------------
+    def _batch_loss(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+        dtype = _AMP.get(self.amp or "")
+        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+            if self.mixer is not None:
+                return self.mixer.training_loss(self.module_, x, y, w)
+            return plain_loss(self.module_(x), y, w)
+
+    def _step(self, loss: torch.Tensor) -> None:
+        self.optimizer_.zero_grad(set_to_none=True)
+        self.scaler_.scale(loss).backward()
+        self.scaler_.step(self.optimizer_)
+        self.scaler_.update()
+
+    def _run_epoch(self, batches: Any, epoch: int, bar: Any) -> dict[str, float]:
+        self.module_.train()
+        start = time.perf_counter()
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        count = 0
+        for b, (x, y, w) in enumerate(batches.epoch(epoch)):
+            x = _to_inputs(x, self.device, self.channels_last_)
+            y = y.to(self.device, non_blocking=True)
+            w = None if w is None else w.to(self.device, non_blocking=True)
+            if self.transform is not None:
+                x = self.transform(x)
+            loss = self._batch_loss(x, y, w)
+            self._step(loss)
+            total += loss.detach() * x.shape[0]
+            count += x.shape[0]
+            for cb in self.callbacks:
+                cb.on_batch_end(self, b, {"loss": loss.detach()})
+            bar.update(1)
+        if self.scheduler_ is not None:
+            self.scheduler_.step()
+        # Checked once per epoch, not per batch: a per-batch check would sync the GPU.
+        if not math.isfinite(float(total)):
+            raise FloatingPointError(
+                f"the training loss became {float(total)} in epoch {epoch}; lower the learning rate"
+            )
+        row = {
+            "epoch": float(epoch),
+            "loss": float(total) / max(count, 1),
+            "lr": float(self.optimizer_.param_groups[0]["lr"]),
+            "seconds": time.perf_counter() - start,
+        }
+        bar.set_postfix(epoch=epoch + 1, loss=f"{row['loss']:.4f}")
+        return row
+
+    def fit(self, data: Any) -> Trainer:
+        """Train for ``epochs`` (the rest of them, when a checkpoint exists).
+
+        Parameters
+        ----------
+        data : DataLoader or tuple (X, Y) / (X, Y, sample_weight)
+            X of shape (n, ...) (integer images are scaled to [0, 1]); Y class indices (n,)
+            or soft targets (n, k); sample_weight (n,) >= 0. A DataLoader yields such tuples.
+
+        Returns
+        -------
+        self
+        """
+        self._initialize()
+        done, saved_seed = self._resume()
+        if saved_seed is not None:
+            seed = saved_seed
+        elif self.random_state is not None:
+            seed = int(self.random_state)
+        else:
+            seed = secrets.randbits(40)
+        batches = self._batches(data, seed)
+        self.stop_training = False
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        rank = self._world()[0]
+        total = (self.epochs - done) * len(batches) or None
+        with tqdm(
+            total=total,
+            desc="training",
+            unit="batch",
+            disable=self.verbose < 1 or rank != 0,
+            dynamic_ncols=True,
+        ) as bar:
+            for epoch in range(done, self.epochs):
+                for cb in self.callbacks:
+                    cb.on_epoch_begin(self, epoch)
+                row = self._run_epoch(batches, epoch, bar)
+                self.history_.append(row)
+                self._save(epoch + 1, seed)
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, epoch, row)
+                if self.stop_training:
+                    break
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return self
+
+    # -- prediction -------------------------------------------------------------------------
+    @torch.no_grad()
+    def predict_proba(self, X: Any, *, batch_size: int | None = None) -> torch.Tensor:
+        """Class probabilities (n, k) on the CPU, in eval mode, in batches."""
+        if not hasattr(self, "module_"):
+            raise RuntimeError("This Trainer is not fitted yet; call 'fit' first")
+        X = _as_tensor(X, "X")
+        size = batch_size or max(self.batch_size, 256)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            out = []
+            for part in torch.split(X, size):
+                logits = self.model(_to_inputs(part, self.device, self.channels_last_))
+                out.append(torch.softmax(logits.float(), dim=-1).cpu())
+        finally:
+            self.model.train(was_training)
+        return torch.cat(out) if out else torch.zeros(0, 0)
+
+    def predict(self, X: Any, *, batch_size: int | None = None) -> torch.Tensor:
+        """Predicted class indices (n,)."""
+        return self.predict_proba(X, batch_size=batch_size).argmax(-1)
