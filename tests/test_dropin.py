@@ -7,7 +7,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from genlabel import LABEL_RULES, GenLabelMixup
-from genlabel.datasets import make_toy
+from genlabel.data import make_toy
 from tests._asserts import assert_valid_labels
 
 

@@ -11,6 +11,7 @@ from genlabel.datasets import TOY_DATASETS, make_toy
 EXPECTED = {
     "gaussian9": (2, 9),
     "circle": (2, 2),
+    "circle3d": (3, 2),
     "two_circles": (2, 2),
     "moons": (2, 2),
     "cube2d": (2, 4),
@@ -35,13 +36,21 @@ def test_toy_geometry() -> None:
     X, y = make_toy("circle", 1000, noise=0.0, random_state=0)
     r = np.linalg.norm(X, axis=1)
     assert r[y == 0].max() <= 0.5 and r[y == 1].min() >= 0.8
+    X, y = make_toy("circle3d", 4000, noise=0.0, random_state=0)
+    r = np.linalg.norm(X, axis=1)
+    assert r[y == 0].max() <= 0.5 and r[y == 1].min() >= 0.8 and r.max() <= 1.0
+    # The ball is uniform in volume: half its points lie within 0.5 * 2^(-1/3) of the centre.
+    assert np.mean(r[y == 0] < 0.5 * 0.5 ** (1 / 3)) == pytest.approx(0.5, abs=0.03)
+    # Directions are isotropic: each coordinate's mean is about 0.
+    assert np.abs(X.mean(0)).max() < 0.05
     X, y = make_toy("cube3d", 500, random_state=0)
     np.testing.assert_array_equal(y, ((X >= 0.5) * [1, 2, 4]).sum(1))
 
 
 def test_make_toy_errors_list_the_known_names() -> None:
     with pytest.raises(
-        ValueError, match="known names: gaussian9, circle, two_circles, moons, cube2d, cube3d"
+        ValueError,
+        match="known names: gaussian9, circle, circle3d, two_circles, moons, cube2d, cube3d",
     ):
         make_toy("spiral")
     with pytest.raises(ValueError, match="n_samples must be a positive integer"):

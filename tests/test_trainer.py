@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from genlabel import GenLabelMixup
-from genlabel.datasets import make_toy
+from genlabel.data import make_toy
 from genlabel.training import Callback, History, Trainer
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..datasets.toy import gaussian9_centers
+from ..data.toy import gaussian9_centers
 from ..labels import LABEL_RULES, nearest_neighbor_indices
 from ..training import GenLabelMixup
 

@@ -12,8 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..data import EMBEDDED, read_manifest  # noqa: E402
-from ..data.loaders import DEFAULT_DATA_DIR  # noqa: E402
+from ..data import EMBEDDED, DataError, openml_dir, read_manifest  # noqa: E402
 from .protocol import BENCH_METHODS  # noqa: E402
 
 __all__ = ["write_report", "RESULT_COLUMNS", "win_tie_loss", "complete_data_sets"]
@@ -39,7 +38,10 @@ def _order(methods) -> list[str]:
 
 
 def _names(datasets, data_dir: str | None) -> dict[str, str]:
-    manifest = read_manifest(str(data_dir or DEFAULT_DATA_DIR))
+    try:
+        manifest = read_manifest(str(openml_dir(data_dir)))
+    except DataError:  # no data folder: name the sets by their ids
+        manifest = {}
     return {
         d: (d if d in EMBEDDED else f"{manifest.get(d, {}).get('name', d)} ({d})") for d in datasets
     }

@@ -34,7 +34,7 @@ def intrusion(
 ) -> None:
     """Share of mixed points whose top-1 label is not their region's class, per label rule."""
     from ..analysis import intrusion_share
-    from ..datasets import make_toy
+    from ..data import make_toy
 
     try:
         X, y = make_toy(toy, n_samples, random_state=seed)
@@ -268,12 +268,11 @@ def datasets_cmd(
     ),
 ) -> None:
     """List the data sets of a folder: ids, names, sizes, provenance (and the embedded ones)."""
-    from ..data import EMBEDDED, DataError, read_manifest
-    from ..data.loaders import DEFAULT_DATA_DIR, _check_dir
+    from ..data import EMBEDDED, DataError, check_data_dir, openml_dir, read_manifest
 
-    folder = data_dir or DEFAULT_DATA_DIR
     try:
-        _check_dir(folder)
+        folder = openml_dir(data_dir)
+        check_data_dir(folder)
     except DataError as exc:
         _fail(str(exc))
     manifest = read_manifest(str(folder))

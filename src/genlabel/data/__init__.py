@@ -1,26 +1,34 @@
-"""Benchmark data: OpenML sets from a local folder, embedded sets, SPEC §9 preprocessing."""
+"""Data: OpenML sets from a local folder, embedded sets, toy generators, preprocessing."""
 
-from .loaders import (
-    DEFAULT_DATA_DIR,
+from .paths import DataError, data_root, default_data_dir
+from .preprocess import categorical_columns, make_preprocessor
+from .tabular import (
     EMBEDDED,
-    DataError,
     Dataset,
+    check_data_dir,
     load_dataset,
     load_openml,
+    openml_dir,
     read_manifest,
     suite_ids,
 )
-from .preprocess import categorical_columns, make_preprocessor
+from .toy import TOY_DATASETS, gaussian9_centers, make_toy
 
 __all__ = [
-    "DEFAULT_DATA_DIR",
     "EMBEDDED",
     "DataError",
+    "TOY_DATASETS",
     "Dataset",
     "categorical_columns",
+    "check_data_dir",
+    "data_root",
+    "default_data_dir",
     "load_dataset",
+    "gaussian9_centers",
     "load_openml",
     "make_preprocessor",
+    "make_toy",
+    "openml_dir",
     "read_manifest",
     "suite_ids",
 ]

@@ -15,7 +15,7 @@ import torch  # noqa: E402
 from ..analysis import intrusion_share, mixed_top1, proposition1_labels  # noqa: E402
 from ..analysis.theorem1 import theorem1_losses  # noqa: E402
 from ..analysis.toy_training import TOY_METHODS, train_toy_mlp  # noqa: E402
-from ..datasets import make_toy  # noqa: E402
+from ..data.toy import make_toy  # noqa: E402
 from ..labels import LABEL_RULES  # noqa: E402
 
 __all__ = ["FIGURES", "write_figures"]

@@ -1,4 +1,4 @@
-"""Data sets of the benchmark: OpenML ids from a local folder (or OpenML), and embedded sets."""
+"""Tabular data sets: OpenML ids from a local folder (or openml.org), and embedded sets."""
 
 from __future__ import annotations
 
@@ -12,22 +12,20 @@ import numpy as np
 import pandas as pd
 from sklearn import datasets as skdatasets
 
-from ..datasets import TOY_DATASETS, make_toy
+from .paths import DataError, default_data_dir
+from .toy import TOY_DATASETS, make_toy
 
 __all__ = [
     "DataError",
     "Dataset",
     "EMBEDDED",
-    "DEFAULT_DATA_DIR",
+    "check_data_dir",
+    "openml_dir",
     "load_dataset",
     "load_openml",
     "read_manifest",
     "suite_ids",
 ]
-
-
-class DataError(ValueError):
-    """A data set could not be found or read; the message says which and how to fix it."""
 
 
 @dataclass
@@ -46,13 +44,6 @@ class Dataset:
     def n_classes(self) -> int:
         return len(self.classes)
 
-
-def _default_data_dir() -> Path:
-    # The shared data folder beside a development checkout; users pass --data-dir.
-    return Path(__file__).resolve().parents[4] / "shared" / "data" / "openml"
-
-
-DEFAULT_DATA_DIR = _default_data_dir()
 
 _BUNDLED = {
     "iris": skdatasets.load_iris,
@@ -94,7 +85,14 @@ def read_manifest(data_dir: str) -> dict[str, dict[str, str]]:
         return {row["openml_id"]: row for row in csv.DictReader(fh)}
 
 
-def _check_dir(data_dir: Path, dataset_id: str | None = None) -> None:
+def openml_dir(data_dir: str | Path | None = None) -> Path:
+    """``data_dir``, or the default OpenML folder (``$GENLABEL_DATA/openml``, or
+    ``../shared/data/openml`` beside a checkout)."""
+    return Path(data_dir) if data_dir is not None else default_data_dir("openml")
+
+
+def check_data_dir(data_dir: Path, dataset_id: str | None = None) -> None:
+    """A DataError naming the folder (and the id wanted from it) if it does not exist."""
     if not data_dir.is_dir():
         what = f"cannot load OpenML id {dataset_id}: " if dataset_id else ""
         raise DataError(
@@ -120,12 +118,12 @@ def load_openml(
         raise DataError(
             f"unknown data set id {dataset_id!r}: expected an OpenML id (digits) or one of {', '.join(EMBEDDED)}"
         )
-    data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+    data_dir = openml_dir(data_dir)
     path = data_dir / f"{dataset_id}.csv.gz"
     if not path.is_file():
         if online:
             return _fetch_online(dataset_id, cache_dir)
-        _check_dir(data_dir, dataset_id)
+        check_data_dir(data_dir, dataset_id)
         raise DataError(
             f"unknown OpenML id {dataset_id}: no {path.name} in {data_dir}; "
             "run 'genlabel datasets --data-dir DIR' to list the ids there, or use --online"
@@ -179,8 +177,8 @@ def suite_ids(suite: str, data_dir: str | Path | None = None) -> list[str]:
     if suite == "quick":
         return ["iris", "wine", "breast_cancer", "gaussian9", "moons", "two_circles"]
     if suite in ("paper-logistic", "paper-mlp"):
-        data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
-        _check_dir(data_dir)
+        data_dir = openml_dir(data_dir)
+        check_data_dir(data_dir)
         manifest = read_manifest(str(data_dir))
         if not manifest:
             raise DataError(f"{data_dir} has no manifest.csv: pass the ids with --datasets instead")

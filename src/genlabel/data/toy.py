@@ -1,4 +1,4 @@
-"""Toy data sets of SPEC §11."""
+"""Toy data sets: Gaussian blobs, circles, moons, cubes."""
 
 from __future__ import annotations
 
@@ -41,6 +41,17 @@ def _circle(n: int, noise: float, rng: np.random.RandomState) -> tuple[np.ndarra
     return X + noise * rng.standard_normal(X.shape), y
 
 
+def _circle3d(n: int, noise: float, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+    # ``circle`` in three dimensions: a ball of radius 0.5 (class 0, uniform in volume)
+    # inside a shell 0.8 <= r <= 1 (class 1, radius uniform as in the 2-D set).
+    y = np.repeat(np.arange(2), _split_counts(n, 2))
+    radius = np.where(y == 0, 0.5 * rng.uniform(size=n) ** (1 / 3), rng.uniform(0.8, 1.0, size=n))
+    direction = rng.standard_normal((n, 3))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    X = radius[:, None] * direction
+    return X + noise * rng.standard_normal(X.shape), y
+
+
 def _two_circles(n: int, noise: float, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
     return make_circles(n_samples=n, factor=0.5, noise=noise, random_state=rng)
 
@@ -63,6 +74,7 @@ def _cube(dim: int) -> Callable[[int, float, np.random.RandomState], tuple[np.nd
 TOY_DATASETS: dict[str, tuple[Callable[..., tuple[np.ndarray, np.ndarray]], float]] = {
     "gaussian9": (_gaussian9, 0.1),
     "circle": (_circle, 0.02),
+    "circle3d": (_circle3d, 0.02),
     "two_circles": (_two_circles, 0.05),
     "moons": (_moons, 0.1),
     "cube2d": (_cube(2), 0.0),
@@ -83,7 +95,7 @@ def make_toy(
     ----------
     name : str
         ``gaussian9`` (3x3 grid of Gaussian blobs, 9 classes), ``circle`` (a disk inside a
-        ring), ``two_circles``, ``moons``, ``cube2d`` and ``cube3d`` (class = cell of a
+        ring), ``circle3d`` (a ball inside a spherical shell), ``two_circles``, ``moons``, ``cube2d`` and ``cube3d`` (class = cell of a
         2-per-axis grid on the unit cube: 4 and 8 classes).
     n_samples : int, default=900
     noise : float, optional
