@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models import mlp_module
 from ..training import GenLabelMixup
 
 __all__ = ["TOY_METHODS", "train_toy_mlp"]
@@ -34,17 +35,11 @@ def train_toy_mlp(
     if method not in TOY_METHODS:
         raise ValueError(f"Unknown method {method!r}; expected one of {', '.join(TOY_METHODS)}")
     rule, alpha = TOY_METHODS[method]
-    torch.manual_seed(seed)  # initialisation only; draws below use explicit generators
     X_t = torch.as_tensor(X, dtype=torch.float32)
     y_t = torch.as_tensor(y, dtype=torch.long)
     k = int(y_t.max()) + 1
-    model = nn.Sequential(
-        nn.Linear(X_t.shape[1], hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, k),
-    )
+    init = torch.Generator().manual_seed(seed)
+    model = mlp_module([X_t.shape[1], hidden, hidden, k], init)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     mixer = GenLabelMixup(k, rule=rule, alpha=alpha, gamma=gamma, density=density, seed=seed)
     if mixer.needs_fit:

@@ -1,4 +1,4 @@
-"""The reference tabular protocol (SPEC §9): one job = one data set x trial x model x alpha.
+"""The reference tabular protocol: one job = one data set x trial x model x alpha.
 
 A job computes the cells of several methods at once where they share work: with the
 logistic model, ``mixup`` (= GenLabel with gamma = 0, exactly), ``genlabel_gm``,
@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from ..data import Dataset, load_dataset, make_preprocessor
 from ..estimators import GenerativeClassifier
+from ..registry import METHODS, SUITES, resolve_method
 from ..training.grid import TrainSettings
 from ..training.methods import DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
 from ..training.selection import GridSearchResult, grid_search, param_grid
@@ -29,45 +30,18 @@ __all__ = [
     "PAPER_METHODS",
     "BenchSettings",
     "Job",
-    "applicable",
     "measure_label",
     "measure_labels",
     "run_job",
     "split_and_preprocess",
 ]
 
-
-def applicable(method: str, model: str) -> bool:
-    """Manifold mixup mixes hidden layers, so it exists for the MLP only."""
-    return not (method == "manifold_mixup" and model != "mlp")
-
-
-#: Methods the runner knows (SPEC §9 and the other baselines of §7).
-BENCH_METHODS = (
-    "vanilla",
-    "mixup",
-    "mixup_exclude_mi",
-    "mixup_logistic",
-    "mixup_nn",
-    "adamixup",
-    "manifold_mixup",
-    "genlabel_gm",
-    "genlabel_kde",
-    "genlabel_cv",
-    "generative_gm",
-)
-#: The methods of the reference tables (SPEC §9).
-PAPER_METHODS = (
-    "vanilla",
-    "mixup",
-    "adamixup",
-    "mixup_exclude_mi",
-    "generative_gm",
-    "genlabel_gm",
-    "genlabel_kde",
-    "genlabel_cv",
-)
-GENLABEL_DENSITY = {"genlabel_gm": ("gm",), "genlabel_kde": ("kde",), "genlabel_cv": ("gm", "kde")}
+#: Methods the runner knows: every tabular method of the registry.
+BENCH_METHODS = SUITES["quick"].methods
+#: The methods of the reference tables.
+PAPER_METHODS = SUITES["paper-logistic"].methods
+#: The density kinds of each GenLabel method the runner trains in one grid.
+GENLABEL_DENSITY = {m: METHODS[m].densities for m in BENCH_METHODS if METHODS[m].is_genlabel}
 
 
 @dataclass(frozen=True)
@@ -199,7 +173,7 @@ def run_job(job: Job, *, attack_fn=None) -> list[dict[str, Any]]:
         start = time.perf_counter()
         clf = GenerativeClassifier().fit(X_train.astype(np.float64), y_train)
         acc = float((clf.predict(X_test.astype(np.float64)) == y_test).mean())
-        emit("generative_gm", acc, {}, time.perf_counter() - start, _GenerativeModule(clf))
+        emit("generative_gm", acc, {}, time.perf_counter() - start, clf.to_module())
 
     # The GenLabel family: one grid over lr x gamma x the densities asked for.
     family = [
@@ -237,7 +211,7 @@ def run_job(job: Job, *, attack_fn=None) -> list[dict[str, Any]]:
             emit(method, accuracy, params, share, module)
             pending.remove(method)
     for method in pending:
-        if not applicable(method, job.model):
+        if job.model not in resolve_method(method).models:
             continue
         start = time.perf_counter()
         result = grid_search(
@@ -259,18 +233,3 @@ def _refit_result(result: GridSearchResult, candidates, X_test, y_test, drop=())
     params = {key: val for key, val in result.grid[best].items() if key not in drop}
     module = stack.to_module(0).double().eval()
     return _accuracy(stack, X_test, y_test), params, module
-
-
-class _GenerativeModule(torch.nn.Module):
-    """The generative classifier as a differentiable module (logits = joint log-likelihood)."""
-
-    def __init__(self, clf: GenerativeClassifier):
-        super().__init__()
-        self.dens = clf.density_
-        self.register_buffer(
-            "log_prior", torch.log(torch.as_tensor(clf.priors_, dtype=torch.float64))
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # log_prob is differentiable in its input: the attacks take gradients through it.
-        return self.dens.log_prob(x.double()) + self.log_prior

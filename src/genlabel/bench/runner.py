@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from .protocol import BenchSettings, Job, applicable, measure_labels, run_job
+from ..registry import resolve_method
+from .protocol import Job, measure_labels, run_job
 from .store import ResultStore
 
-__all__ = ["plan_jobs", "run_bench", "BenchSummary", "job_config"]
+__all__ = ["applicable", "job_key", "plan_jobs", "planned_keys", "run_bench"]
 
 
-@dataclass
-class BenchSummary:
-    cells_total: int
-    cells_done_before: int
-    cells_written: int
-    jobs_run: int
-
-
-def job_config(settings: BenchSettings) -> dict[str, Any]:
-    return settings.fingerprint()
+def applicable(method: str, model: str) -> bool:
+    """Whether ``method`` can train ``model`` (manifold mixup mixes hidden layers: MLP only)."""
+    return model in resolve_method(method).models
 
 
 def planned_keys(datasets, methods, model, trials, alphas, settings) -> list[tuple]:
+    """Every cell key (dataset, method, model, trial, measure, alpha) of a plan."""
     return [
         (d, m, model, t, meas, float(a))
         for d in datasets
@@ -46,11 +40,13 @@ def plan_jobs(
     model: str,
     trials: Iterable[int],
     alphas: Iterable[float],
-    settings: BenchSettings,
+    settings: Any,
     done: set[tuple],
 ) -> list[Job]:
     """One job per (dataset, trial, alpha) with at least one missing cell, in the order given."""
     methods = [m for m in methods if applicable(m, model)]
+    trials, alphas = list(trials), list(alphas)
+    measures = measure_labels(settings)
     jobs = []
     for dataset in datasets:
         for alpha in alphas:
@@ -59,13 +55,17 @@ def plan_jobs(
                     m
                     for m in methods
                     if any(
-                        (dataset, m, model, trial, meas, float(alpha)) not in done
-                        for meas in measure_labels(settings)
+                        (dataset, m, model, trial, ms, float(alpha)) not in done for ms in measures
                     )
                 )
                 if missing:
                     jobs.append(Job(dataset, trial, model, float(alpha), missing, settings))
     return jobs
+
+
+def job_key(job: Job) -> str:
+    """The name under which a driver claims a job in the store."""
+    return f"{job.dataset}|{job.model}|{job.trial}|{job.alpha:g}|{','.join(job.methods)}"
 
 
 def _worker(job: Job, threads: int, attack_factory: Callable | None) -> list[dict[str, Any]]:
@@ -83,18 +83,29 @@ def run_bench(
     n_jobs: int = 1,
     backend: str = "joblib",
     scheduler: str | None = None,
-    cells_total: int | None = None,
     attack_factory: Callable | None = None,
     progress: bool = True,
     run_id: int | None = None,
 ) -> int:
-    """Run ``jobs``; every finished job's cells are written by this (driver) process."""
+    """Run ``jobs``; every finished job's cells are written by this (driver) process.
+
+    With ``run_id`` each job is claimed in the store just before it is dispatched, and jobs
+    that another live driver holds are left to it. Returns the number of cells written.
+    """
     n_cells = sum(len(j.methods) * len(measure_labels(j.settings)) for j in jobs)
     bar = tqdm(total=n_cells, desc="cells", unit="cell", disable=not progress, dynamic_ncols=True)
     written = 0
     threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs))
+
+    def claimed() -> Iterator[Job]:
+        for job in jobs:
+            if run_id is None or store.claim(job_key(job), run_id):
+                yield job
+            else:  # another driver runs it
+                bar.update(len(job.methods) * len(measure_labels(job.settings)))
+
     try:
-        for records in _results(jobs, n_jobs, backend, scheduler, threads, attack_factory):
+        for records in _results(claimed(), n_jobs, backend, scheduler, threads, attack_factory):
             written += store.add(records, config, run_id)
             bar.update(len(records))
     finally:
@@ -102,9 +113,7 @@ def run_bench(
     return written
 
 
-def _results(jobs, n_jobs, backend, scheduler, threads, attack_factory):
-    if not jobs:
-        return
+def _results(jobs: Iterable[Job], n_jobs, backend, scheduler, threads, attack_factory):
     if backend == "joblib":
         if n_jobs == 1:
             for job in jobs:
@@ -116,12 +125,14 @@ def _results(jobs, n_jobs, backend, scheduler, threads, attack_factory):
         yield from parallel(delayed(_worker)(job, threads, attack_factory) for job in jobs)
         return
     if backend == "dask":
-        yield from _dask_results(jobs, n_jobs, scheduler, attack_factory)
+        yield from _dask_results(list(jobs), n_jobs, scheduler, attack_factory)
         return
     raise ValueError(f"Unknown backend {backend!r}; expected 'joblib' or 'dask'")
 
 
 def _dask_results(jobs, n_jobs, scheduler, attack_factory):
+    if not jobs:
+        return
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as exc:

@@ -7,14 +7,21 @@ only, and the next run computes exactly the missing ones.
 Each ``genlabel bench`` invocation is also a row of ``runs`` (a segment of the suite): its
 start, the time it last stored a job, its end (empty when it was killed) and the cells it
 wrote, so that the wall-clock time of a suite run in several segments is on record.
+
+Drivers claim the jobs they run (table ``claims``): a second driver started on the same
+store takes the jobs nobody has claimed, or whose claimant has ended or died, so two
+drivers split the work instead of both computing every missing cell.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ResultStore", "CELL_KEY", "versions"]
+__all__ = ["CELL_KEY", "ResultStore", "StoreError", "versions"]
 
 CELL_KEY = ("dataset", "method", "model", "trial", "measure", "alpha")
 
@@ -52,9 +59,40 @@ CREATE TABLE IF NOT EXISTS runs (
     cells INTEGER NOT NULL DEFAULT 0,
     n_jobs INTEGER NOT NULL,
     backend TEXT NOT NULL,
-    command TEXT NOT NULL
+    command TEXT NOT NULL,
+    host TEXT,
+    pid INTEGER
+);
+CREATE TABLE IF NOT EXISTS claims (
+    job TEXT PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    claimed REAL NOT NULL
 );
 """
+# Columns added after the first release; older stores get them on open.
+_ADDED_COLUMNS = {"runs": {"host": "TEXT", "pid": "INTEGER"}}
+_REQUIRED = {
+    "results": {"dataset", "method", "model", "trial", "measure", "alpha", "test_accuracy",
+                "robust_accuracy", "params", "seconds", "config_hash", "config", "versions"},
+    "runs": {"id", "started", "last_write", "finished", "cells", "n_jobs", "backend", "command"},
+}  # fmt: skip
+
+
+class StoreError(ValueError):
+    """The file given as a store is not one: not SQLite, or tables of another schema."""
+
+
+def _alive(host: str | None, pid: int | None) -> bool:
+    """Whether a driver process still runs (on another host we cannot tell: assume so)."""
+    if pid is None or host != socket.gethostname():
+        return pid is not None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process with that pid: alive
+        return True
+    return True
 
 
 def versions() -> dict[str, str]:
@@ -82,12 +120,41 @@ class ResultStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder; --db takes the path of a SQLite file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=60)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        # The driver may store from joblib's dispatch thread: one connection, one lock.
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._check_schema()
+            self._conn.executescript(_SCHEMA)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StoreError(f"{self.path} is not a GenLabel result store: {exc}") from None
         self._versions = json.dumps(versions(), sort_keys=True)
+
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+
+    def _check_schema(self) -> None:
+        for table, required in _REQUIRED.items():
+            have = self._columns(table)
+            if have and not required <= have:
+                raise StoreError(
+                    f"{self.path} holds a table {table!r} of another schema (missing "
+                    f"{', '.join(sorted(required - have))}); use another --db"
+                )
+
+    def _migrate(self) -> None:
+        for table, columns in _ADDED_COLUMNS.items():
+            have = self._columns(table)
+            for name, kind in columns.items():
+                if name not in have:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self._conn.close()
@@ -99,14 +166,18 @@ class ResultStore:
         self.close()
 
     def done_keys(self) -> set[tuple]:
-        rows = self._conn.execute(f"SELECT {', '.join(CELL_KEY)} FROM results")
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {', '.join(CELL_KEY)} FROM results").fetchall()
         return {(d, me, mo, int(t), ms, float(a)) for d, me, mo, t, ms, a in rows}
 
     def conflicting(self, config: dict[str, Any], keys: Iterable[tuple]) -> list[tuple]:
         """Keys already stored under another configuration (they would not be recomputed)."""
         h = config_hash(config)
         wanted = set(keys)
-        rows = self._conn.execute(f"SELECT {', '.join(CELL_KEY)}, config_hash FROM results")
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {', '.join(CELL_KEY)}, config_hash FROM results"
+            ).fetchall()
         return [
             k
             for *key, ch in rows
@@ -116,21 +187,47 @@ class ResultStore:
 
     def begin_run(self, *, n_jobs: int, backend: str, command: str) -> int:
         """Record the start of a run segment; returns its id (pass it to :meth:`add`)."""
-        with self._conn:
+        with self._lock, self._conn:
             cur = self._conn.execute(
-                "INSERT INTO runs (started, n_jobs, backend, command) VALUES (?, ?, ?, ?)",
-                (time.time(), int(n_jobs), backend, command),
+                "INSERT INTO runs (started, n_jobs, backend, command, host, pid)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (time.time(), int(n_jobs), backend, command, socket.gethostname(), os.getpid()),
             )
-        return int(cur.lastrowid)
+        return int(cur.lastrowid or 0)
 
     def end_run(self, run_id: int) -> None:
-        with self._conn:
+        """Record the end of a run segment and release its claims."""
+        with self._lock, self._conn:
             self._conn.execute("UPDATE runs SET finished = ? WHERE id = ?", (time.time(), run_id))
+            self._conn.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
+
+    def claim(self, job: str, run_id: int) -> bool:
+        """Claim a job for run ``run_id``; False when a live, unfinished run holds it."""
+        with self._lock, self._conn:
+            cur = self._conn.execute(
+                "INSERT OR IGNORE INTO claims (job, run_id, claimed) VALUES (?, ?, ?)",
+                (job, run_id, time.time()),
+            )
+            if cur.rowcount:
+                return True
+            owner = self._conn.execute(
+                "SELECT r.id, r.finished, r.host, r.pid FROM claims c JOIN runs r"
+                " ON r.id = c.run_id WHERE c.job = ?",
+                (job,),
+            ).fetchone()
+            if owner is not None and owner[0] != run_id and owner[1] is None and _alive(*owner[2:]):
+                return False
+            self._conn.execute(
+                "UPDATE claims SET run_id = ?, claimed = ? WHERE job = ?",
+                (run_id, time.time(), job),
+            )
+            return True
 
     def runs(self) -> pd.DataFrame:
         """The run segments, with ``wall_seconds``: start to end, or to the last stored job
         for a segment that was killed."""
-        runs = pd.read_sql_query("SELECT * FROM runs ORDER BY id", self._conn)
+        with self._lock:
+            runs = pd.read_sql_query("SELECT * FROM runs ORDER BY id", self._conn)
         end = runs.finished.fillna(runs.last_write).fillna(runs.started)
         return runs.assign(wall_seconds=end - runs.started)
 
@@ -161,7 +258,7 @@ class ResultStore:
             )
             for r in records
         ]
-        with self._conn:
+        with self._lock, self._conn:
             cur = self._conn.executemany(
                 "INSERT OR IGNORE INTO results (dataset, method, model, trial, measure, alpha, test_accuracy,"
                 " robust_accuracy, params, seconds, config_hash, config, versions)"
@@ -177,7 +274,8 @@ class ResultStore:
         return written
 
     def frame(self) -> pd.DataFrame:
-        return pd.read_sql_query(
-            "SELECT * FROM results ORDER BY dataset, method, model, alpha, trial, measure",
-            self._conn,
-        )
+        with self._lock:
+            return pd.read_sql_query(
+                "SELECT * FROM results ORDER BY dataset, method, model, alpha, trial, measure",
+                self._conn,
+            )

@@ -1,10 +1,11 @@
-"""The generative classifier (GM) baseline of SPEC §7: QDA with GenLabel's covariance estimate."""
+"""The generative classifier (GM) baseline: QDA with GenLabel's covariance estimate."""
 
 from __future__ import annotations
 
 from numbers import Real
 
 import numpy as np
+import torch
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -86,3 +87,20 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         scores = self._joint_log_likelihood(X)  # checks fitted before classes_ is read
         return self.classes_[scores.argmax(1)]
+
+    def to_module(self) -> torch.nn.Module:
+        """The fitted classifier as a differentiable ``nn.Module`` (logits = log pi_c + log p_c),
+        e.g. for adversarial attacks, which take gradients through it."""
+        check_is_fitted(self)
+        return _GenerativeModule(self.density_, self.priors_)
+
+
+class _GenerativeModule(torch.nn.Module):
+    def __init__(self, density: GaussianClassDensity, priors: np.ndarray):
+        super().__init__()
+        self.density = density
+        self.register_buffer("log_prior", torch.log(torch.as_tensor(priors, dtype=torch.float64)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # log_prob is differentiable in its input.
+        return self.density.log_prob(x.double()) + self.log_prior

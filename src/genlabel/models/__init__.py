@@ -1,5 +1,5 @@
-"""Models of SPEC §8: logistic regression and the d -> 128 -> 128 -> k ReLU network."""
+"""Models: logistic regression and the d -> 128 -> 128 -> k ReLU network (as stacks)."""
 
-from .stacked import MODEL_NAMES, StackedMLP, init_linear, layer_sizes
+from .stacked import MODEL_NAMES, StackedMLP, init_linear, layer_sizes, mlp_module
 
-__all__ = ["MODEL_NAMES", "StackedMLP", "init_linear", "layer_sizes"]
+__all__ = ["MODEL_NAMES", "StackedMLP", "init_linear", "layer_sizes", "mlp_module"]

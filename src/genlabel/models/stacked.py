@@ -1,4 +1,4 @@
-"""Models of SPEC §8 as stacks of independent copies (one per hyper-parameter configuration).
+"""Tabular models as stacks of independent copies (one per hyper-parameter configuration).
 
 A stack holds G models of the same shape; weights have a leading dimension G and every
 layer is one batched matrix product, so a whole grid trains as one model.
@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["MODEL_NAMES", "layer_sizes", "init_linear", "StackedMLP"]
+__all__ = ["MODEL_NAMES", "StackedMLP", "init_linear", "layer_sizes", "mlp_module"]
 
 MODEL_NAMES = ("logistic", "mlp")
 MLP_HIDDEN = 128
@@ -37,6 +37,24 @@ def init_linear(
     weight = (torch.rand(fan_out, fan_in, generator=generator) * 2 - 1) * bound
     bias = (torch.rand(fan_out, generator=generator) * 2 - 1) * bound
     return weight.T.contiguous(), bias
+
+
+def mlp_module(
+    sizes: list[int], generator: torch.Generator, dtype: torch.dtype = torch.float32
+) -> nn.Sequential:
+    """A ReLU MLP (``nn.Sequential`` of Linear/ReLU) with ``init_linear`` draws from
+    ``generator``: nn.Linear's default initialisation, without the global RNG."""
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        lin = nn.Linear(fan_in, fan_out, dtype=dtype)
+        w, b = init_linear(fan_in, fan_out, generator)
+        with torch.no_grad():
+            lin.weight.copy_(w.T)
+            lin.bias.copy_(b)
+        layers.append(lin)
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
 
 
 class StackedMLP:
@@ -98,14 +116,6 @@ class StackedMLP:
         for i in range(start, stop):
             x = self.layer(x, i, rows)
         return x
-
-    def reset_layer(self, i: int, generator: torch.Generator) -> None:
-        """Re-initialise layer i (the same draw for every model)."""
-        w, b = init_linear(self.sizes[i], self.sizes[i + 1], generator)
-        G = self.n_models
-        w, b = w.to(self.weights[i].device, self.dtype), b.to(self.weights[i].device, self.dtype)
-        self.weights[i] = w.expand(G, -1, -1).contiguous().requires_grad_()
-        self.biases[i] = b.view(1, 1, -1).expand(G, 1, -1).contiguous().requires_grad_()
 
     def select(self, index: int) -> StackedMLP:
         """A stack of one holding model ``index`` (detached copies of its parameters)."""

@@ -1,4 +1,7 @@
-"""The analysis figures (SPEC §11), written as PNG files by ``genlabel figures``."""
+"""The analysis figures, written as PNG files by ``genlabel figures``.
+
+Drawn on ``matplotlib.figure.Figure`` objects: no pyplot, no backend change at import.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +9,38 @@ from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from ..analysis import intrusion_share, mixed_top1, proposition1_labels  # noqa: E402
-from ..analysis.theorem1 import theorem1_losses  # noqa: E402
-from ..analysis.toy_training import TOY_METHODS, train_toy_mlp  # noqa: E402
-from ..data.toy import make_toy  # noqa: E402
-from ..labels import LABEL_RULES  # noqa: E402
+from ..analysis import intrusion_share, mixed_top1, proposition1_labels
+from ..analysis.theorem1 import theorem1_losses
+from ..analysis.toy_training import TOY_METHODS, train_toy_mlp
+from ..data.toy import make_toy
+from ..labels import LABEL_RULES
 
 __all__ = ["FIGURES", "write_figures"]
 
 _TITLES = {"vanilla": "vanilla", "mixup": "mixup", "genlabel": "mixup + GenLabel"}
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
+
+
+def _subplots(*shape: int, **kwargs):
+    """A Figure (no pyplot, no backend change) and its axes."""
+    fig = Figure(figsize=kwargs.pop("figsize"))
+    return fig, fig.subplots(*shape, **kwargs)
 
 
 def intrusion_maps(out: Path, seed: int = 0) -> Path:
     """Top-1 label of mixed points on gaussian9 under y_mix and y_gen, side by side."""
     X, y = make_toy("gaussian9", 900, random_state=seed)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharex=True, sharey=True)
-    cmap = plt.get_cmap("tab10")
+    fig, axes = _subplots(1, 2, figsize=(11, 5.2), sharex=True, sharey=True)
+    cmap = matplotlib.colormaps["tab10"]
     for ax, rule, title in zip(
         axes, ("linear", "genlabel"), ("mixup label y_mix", "GenLabel label y_gen"), strict=False
     ):
@@ -56,8 +62,8 @@ def decision_boundaries(out: Path, seed: int = 0) -> Path:
     """Decision regions of vanilla, mixup and mixup + GenLabel on three toy sets."""
     # GM suits Gaussian blobs; the curved classes need the KDE density.
     sets = [("gaussian9", 900, "gm"), ("two_circles", 600, "kde"), ("moons", 600, "kde")]
-    fig, axes = plt.subplots(len(sets), len(TOY_METHODS), figsize=(13.5, 12))
-    cmap = plt.get_cmap("tab10")
+    fig, axes = _subplots(len(sets), len(TOY_METHODS), figsize=(13.5, 12))
+    cmap = matplotlib.colormaps["tab10"]
     for row, (name, n, density) in enumerate(sets):
         X, y = make_toy(name, n, random_state=seed)
         pad = 0.5
@@ -95,10 +101,12 @@ def decision_boundaries(out: Path, seed: int = 0) -> Path:
 def proposition1(out: Path) -> Path:
     """Labels of class 1 at x = lam: mixup's, the logistic closed form and GenLabel's."""
     lam = np.linspace(0, 1, 201)
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = _subplots(figsize=(7, 5))
     ax.plot(lam, lam, color="black", lw=2, label="mixup: y = λ")
     for sigma2, color in zip(
-        (0.05, 0.1, 0.25, 0.5), plt.get_cmap("viridis")(np.linspace(0, 0.85, 4)), strict=False
+        (0.05, 0.1, 0.25, 0.5),
+        matplotlib.colormaps["viridis"](np.linspace(0, 0.85, 4)),
+        strict=False,
     ):
         labels = proposition1_labels(lam, sigma2)
         ax.plot(
@@ -124,7 +132,7 @@ def theorem1(out: Path) -> Path:
     """Mixup, GenLabel and adversarial losses of theta = 10 (cos phi, sin phi)."""
     phi = np.linspace(-np.pi / 4, np.pi / 4, 61)
     losses = theorem1_losses(phi)
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = _subplots(figsize=(7, 5))
     for key, label, style in (
         ("mixup", "mixup loss", "-"),
         ("genlabel", "mixup + GenLabel loss", "-"),
@@ -143,7 +151,7 @@ def intrusion_bars(out: Path, seed: int = 0) -> Path:
     """Share of mixed points labelled off their region, per label rule, on two toy sets."""
     # (name, n, toy regions, density): Bayes regions where known, else nearest training point.
     sets = [("gaussian9", 900, "gaussian9", "gm"), ("moons", 600, None, "kde")]
-    fig, ax = plt.subplots(figsize=(10, 5))
+    fig, ax = _subplots(figsize=(10, 5))
     width = 0.38
     pos = np.arange(len(LABEL_RULES))
     for s, (name, n, toy, density) in enumerate(sets):
@@ -167,6 +175,7 @@ def intrusion_bars(out: Path, seed: int = 0) -> Path:
     return _save(fig, out / "intrusion_share.png")
 
 
+#: The figures by name (the names are ``FIGURE_NAMES``, importable without matplotlib).
 FIGURES: dict[str, Callable[..., Path]] = {
     "intrusion_maps": intrusion_maps,
     "decision_boundaries": decision_boundaries,

@@ -1,4 +1,4 @@
-"""Robust accuracy inside the benchmark runner (SPEC §9: eps is a fraction of the range)."""
+"""Robust accuracy inside the benchmark runner: eps is a fraction of each feature's range."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 from torch import nn
 
-from .attacks import robust_accuracy
+from ..robustness import robust_accuracy
 
 __all__ = ["attack_factory"]
 

@@ -1,0 +1,275 @@
+"""A benchmark session: plan -> conflict check -> run segment -> report, from Python.
+
+The CLI's ``genlabel bench`` and ``genlabel demo`` are thin wrappers around it::
+
+    from genlabel.bench import BenchSession, BenchSettings
+    session = BenchSession(datasets=["iris", "wine"], methods=["mixup", "genlabel_cv"],
+                           trials=2, settings=BenchSettings(epochs=20), db="runs/r.sqlite")
+    summary = session.run()          # resumable: finished cells are skipped
+    session.report()                 # report.md, results.csv, PNGs next to the store
+    frame = session.results()        # one row per cell
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..data import DataError, load_dataset, suite_ids
+from ..registry import SUITES, TABULAR_MODELS, resolve_method
+from .protocol import BenchSettings, Job
+from .report import write_report
+from .runner import applicable, plan_jobs, planned_keys, run_bench
+from .store import ResultStore, StoreError
+
+__all__ = ["BenchError", "BenchPlan", "BenchSession", "RunSummary"]
+
+ATTACKS = ("fgsm", "pgd", "autoattack")
+BACKENDS = ("joblib", "dask")
+
+
+class BenchError(ValueError):
+    """A benchmark that cannot run as asked; the message says what to change."""
+
+
+@dataclass
+class BenchPlan:
+    """What a run would do: every cell of the plan, those stored, the jobs for the rest."""
+
+    db: Path
+    keys: list[tuple]
+    done: set[tuple]
+    jobs: list[Job]
+
+    @property
+    def total(self) -> int:
+        return len(self.keys)
+
+    @property
+    def todo(self) -> int:
+        return sum(1 for k in self.keys if k not in self.done)
+
+    def describe(self) -> str:
+        return (
+            f"{self.total} cells, {self.total - self.todo} done, {self.todo} to run in "
+            f"{len(self.jobs)} jobs -> {self.db}"
+        )
+
+
+@dataclass
+class RunSummary:
+    """The outcome of a run segment."""
+
+    cells_written: int
+    cells_stored: int  # cells of the plan in the store after the run
+    cells_total: int
+    seconds: float
+    interrupted: bool = False
+
+
+def _names(values: Sequence[str] | str | None) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = values.split(",")
+    return [v.strip() for v in values if str(v).strip()]
+
+
+class BenchSession:
+    """One benchmark over a store: which cells, where they are stored and reported.
+
+    Parameters
+    ----------
+    suite : {"quick", "paper-logistic", "paper-mlp"}, default="quick"
+        Sets the default data sets, model, trials and methods.
+    datasets : sequence of str, optional
+        Data set ids (OpenML ids, embedded names, or the stems of ``settings.csv_files``);
+        replaces the suite's. Run smallest first, so a run stopped early has whole sets.
+    methods : sequence of str, optional
+        Method names (aliases accepted); the suite's by default.
+    model : {"logistic", "mlp"}, optional
+    trials : int, optional
+        Trials 0..trials-1 (split and training seeds); the suite's by default.
+    alphas : sequence of float, default=(1.0,)
+    settings : BenchSettings, optional
+        Epochs, split, measure (clean or robust), data location, ...
+    db : path, optional
+        The SQLite store (default ``reports/<suite>/results.sqlite``, or
+        ``reports/custom/results.sqlite`` for custom data sets).
+    out : path, optional
+        Where the report goes (default: the store's folder).
+    jobs : int, default=1
+        Parallel jobs on this machine (joblib processes or Dask workers).
+    backend : {"joblib", "dask"}; scheduler : address of a Dask scheduler, optional
+    progress : bool, default=True
+    log : callable, default=print
+        Where the session's messages go.
+    """
+
+    def __init__(
+        self,
+        *,
+        suite: str = "quick",
+        datasets: Sequence[str] | str | None = None,
+        methods: Sequence[str] | str | None = None,
+        model: str | None = None,
+        trials: int | None = None,
+        alphas: Sequence[float] = (1.0,),
+        settings: BenchSettings | None = None,
+        db: str | Path | None = None,
+        out: str | Path | None = None,
+        jobs: int = 1,
+        backend: str = "joblib",
+        scheduler: str | None = None,
+        progress: bool = True,
+        log: Callable[[str], None] = print,
+    ):
+        if suite not in SUITES:
+            raise BenchError(f"unknown suite {suite!r}; expected one of {', '.join(SUITES)}")
+        spec = SUITES[suite]
+        self.suite = suite
+        self.settings = settings or BenchSettings()
+        self.model = model or spec.model
+        if self.model not in TABULAR_MODELS:
+            raise BenchError(
+                f"unknown model {self.model!r}; expected one of {', '.join(TABULAR_MODELS)}"
+            )
+        self.trials = spec.trials if trials is None else int(trials)
+        if self.trials < 1:
+            raise BenchError(f"trials must be at least 1; got {trials!r}")
+        self.methods = self._methods(_names(methods) or list(spec.methods))
+        self.alphas = [float(a) for a in alphas]
+        if not self.alphas or any(a < 0 for a in self.alphas):
+            raise BenchError(f"alpha must be one or more numbers >= 0; got {list(alphas)!r}")
+        self._check_settings()
+        if backend not in BACKENDS:
+            raise BenchError(f"unknown backend {backend!r}; expected joblib or dask")
+        self.jobs, self.backend, self.scheduler = int(jobs), backend, scheduler
+        self.progress, self.log = progress, log
+        custom = _names(datasets)
+        self.datasets = self._datasets(custom)
+        default_db = Path("reports") / (suite if not custom else "custom") / "results.sqlite"
+        self.db = Path(db) if db is not None else default_db
+        self.out = Path(out) if out is not None else self.db.parent
+
+    # -- checks -------------------------------------------------------------------------
+    def _methods(self, names: list[str]) -> list[str]:
+        try:
+            canonical = [resolve_method(n).name for n in names]
+        except ValueError as exc:
+            raise BenchError(str(exc)) from None
+        tabular = [m for m in canonical if applicable(m, "logistic") or applicable(m, "mlp")]
+        if len(tabular) != len(canonical):
+            bad = sorted(set(canonical) - set(tabular))
+            raise BenchError(f"methods {bad} train image models; use 'genlabel images'")
+        return list(dict.fromkeys(canonical))
+
+    def _check_settings(self) -> None:
+        s = self.settings
+        if s.measure not in ("clean", "robust"):
+            raise BenchError(f"unknown measure {s.measure!r}; expected clean or robust")
+        if s.attack not in ATTACKS:
+            raise BenchError(f"unknown attack {s.attack!r}; expected one of {', '.join(ATTACKS)}")
+        if s.epochs < 1:
+            raise BenchError(f"epochs must be at least 1; got {s.epochs}")
+
+    def _datasets(self, custom: list[str]) -> list[str]:
+        """The ids, checked (a clear error before any work), smallest first."""
+        s = self.settings
+        try:
+            ids = custom or suite_ids(self.suite, s.data_dir)
+            sizes = {i: len(load_dataset(i, s.data_dir, online=s.online).y) for i in ids}
+        except DataError as exc:
+            raise BenchError(str(exc)) from None
+        # Smallest first: a long run stopped early has finished whole data sets (the report
+        # needs every method and trial of a set); the largest sets run last.
+        return sorted(dict.fromkeys(ids), key=lambda i: sizes[i])
+
+    # -- the session's steps ------------------------------------------------------------
+    def _store(self) -> ResultStore:
+        try:
+            return ResultStore(self.db)
+        except StoreError as exc:
+            raise BenchError(str(exc)) from None
+
+    def _keys(self) -> list[tuple]:
+        return planned_keys(
+            self.datasets, self.methods, self.model, range(self.trials), self.alphas, self.settings
+        )
+
+    def plan(self) -> BenchPlan:
+        """The cells to compute, after checking that the store holds none of them computed
+        with other settings (those would silently not be recomputed)."""
+        keys = self._keys()
+        with self._store() as store:
+            clash = store.conflicting(self.settings.fingerprint(), keys)
+            if clash:
+                raise BenchError(
+                    f"{self.db} already holds {len(clash)} of these cells computed with other "
+                    f"settings (e.g. {clash[0]}); use another --db"
+                )
+            done = store.done_keys()
+        jobs = plan_jobs(
+            self.datasets, self.methods, self.model, range(self.trials), self.alphas,
+            self.settings, done,
+        )  # fmt: skip
+        return BenchPlan(self.db, keys, done, jobs)
+
+    def _attack_factory(self):
+        if self.settings.measure != "robust":
+            return None
+        from .robust import attack_factory
+
+        if self.settings.attack == "autoattack":
+            from ..robustness import autoattack_attacks
+
+            s = self.settings
+            for d in self.datasets:
+                k = load_dataset(d, s.data_dir, online=s.online).n_classes
+                self.log(
+                    f"AutoAttack on {d} ({k} classes) runs: {', '.join(autoattack_attacks(k))}"
+                )
+        return attack_factory
+
+    def run(self, plan: BenchPlan | None = None, *, command: str | None = None) -> RunSummary:
+        """Compute the missing cells as one run segment of the store (Ctrl-C stops cleanly:
+        every finished job is stored, and the same call resumes)."""
+        plan = plan or self.plan()
+        factory = self._attack_factory()
+        start = time.perf_counter()
+        interrupted, written = False, 0
+        with self._store() as store:
+            run_id = store.begin_run(
+                n_jobs=self.jobs, backend=self.backend, command=command or " ".join(sys.argv)
+            )
+            try:
+                written = run_bench(
+                    plan.jobs, store, self.settings.fingerprint(), n_jobs=self.jobs,
+                    backend=self.backend, scheduler=self.scheduler, attack_factory=factory,
+                    progress=self.progress, run_id=run_id,
+                )  # fmt: skip
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                store.end_run(run_id)
+            stored = len(set(plan.keys) & store.done_keys())
+        return RunSummary(written, stored, plan.total, time.perf_counter() - start, interrupted)
+
+    def results(self) -> pd.DataFrame:
+        """Every stored cell of the store (one row per cell)."""
+        with self._store() as store:
+            return store.frame()
+
+    def report(self, *, complete_only: bool = False) -> list[Path]:
+        """Write report.md, results.csv and the plots into ``out``; returns the paths."""
+        with self._store() as store:
+            frame, runs = store.frame(), store.runs()
+        return write_report(
+            frame, self.out, data_dir=self.settings.data_dir, runs=runs,
+            complete_only=complete_only,
+        )  # fmt: skip

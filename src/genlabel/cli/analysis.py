@@ -1,0 +1,60 @@
+"""``genlabel intrusion`` and ``genlabel figures``: the paper's analyses on toy data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from tqdm.auto import tqdm
+
+from ..data.toy import TOY_DATASETS
+from ..labels import LABEL_RULES
+from ..plots.names import FIGURE_NAMES
+from .app import app, fail, markdown, split_list
+
+
+@app.command()
+def intrusion(
+    toy: str = typer.Option("gaussian9", help=f"toy data set: {', '.join(TOY_DATASETS)}"),
+    n_samples: int = typer.Option(900, help="training points"),
+    n_mix: int = typer.Option(4000, help="mixed points per rule"),
+    alpha: float = typer.Option(1.0, help="Beta(alpha, alpha) mixing"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """Share of mixed points whose top-1 label is not their region's class, per label rule."""
+    from ..analysis import intrusion_share
+    from ..data import make_toy
+
+    try:
+        X, y = make_toy(toy, n_samples, random_state=seed)
+    except ValueError as exc:
+        fail(str(exc))
+    rows = []
+    for rule in LABEL_RULES:
+        share = intrusion_share(X, y, rule, toy=toy, n_mix=n_mix, alpha=alpha, random_state=seed)
+        rows.append([rule, f"{100 * share:.1f} %"])
+    typer.echo(
+        f"Manifold intrusion on {toy} ({n_samples} points, {n_mix} mixed points, alpha={alpha}):\n"
+    )
+    typer.echo(markdown(["label rule", "mixed points labelled off their region"], rows))
+
+
+@app.command()
+def figures(
+    out: Path = typer.Option(Path("figures"), "--out", help="folder for the PNG files"),
+    only: str = typer.Option(
+        "", help=f"comma-separated subset of: {', '.join(FIGURE_NAMES)} (default: all)"
+    ),
+) -> None:
+    """Write the analysis figures as PNG files and list them."""
+    from ..plots import write_figures
+
+    names = split_list(only) or list(FIGURE_NAMES)
+    unknown = [n for n in names if n not in FIGURE_NAMES]
+    if unknown:
+        fail(f"unknown figures {unknown}; known: {', '.join(FIGURE_NAMES)}")
+    paths = []
+    for name in tqdm(names, desc="figures", unit="fig"):
+        paths += write_figures(out, [name])
+    for path in paths:
+        typer.echo(str(path))

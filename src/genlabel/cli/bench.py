@@ -1,0 +1,215 @@
+"""``genlabel bench``, ``report``, ``datasets`` and ``demo``: the tabular benchmark."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from ..registry import SUITES, TABULAR_MODELS, method_names
+from .app import app, fail, floats, markdown, split_list
+
+_METHODS = ", ".join(method_names(models=TABULAR_MODELS))
+_SUITES = "; ".join(
+    f"{s.name} ({s.summary}, model {s.model}, {s.trials} trials)" for s in SUITES.values()
+)
+
+
+@app.command()
+def bench(
+    suite: str = typer.Option("quick", help=f"the suite: {_SUITES}"),
+    datasets: str = typer.Option(
+        "",
+        help="comma-separated data set ids (OpenML ids or embedded names); replaces the suite's",
+    ),
+    methods: str = typer.Option(
+        "", help=f"comma-separated methods (default: the suite's), of: {_METHODS}"
+    ),
+    model: str = typer.Option(
+        None, help=f"{' | '.join(TABULAR_MODELS)} (default: the suite's)", show_default=False
+    ),
+    trials: int = typer.Option(
+        None,
+        help="trials, seeds 0..trials-1 (default: the suite's: quick 2, paper suites 5)",
+        show_default=False,
+    ),
+    alpha: str = typer.Option("1", help="mixing alpha(s), comma-separated, e.g. 1,2"),
+    fixed_split: bool = typer.Option(
+        False, "--fixed-split", help="split seed 0 for every trial; vary only training"
+    ),
+    epochs: int = typer.Option(100, help="training epochs"),
+    jobs: int = typer.Option(1, "--jobs", help="parallel jobs on this machine"),
+    backend: str = typer.Option("joblib", help="joblib | dask"),
+    scheduler: str = typer.Option(
+        "", help="address of an existing Dask scheduler (tcp://host:port)"
+    ),
+    db: Path = typer.Option(
+        None,
+        "--db",
+        help="SQLite store (default: reports/<suite>/results.sqlite; reports/custom/... for "
+        "--datasets)",
+        show_default=False,
+    ),
+    data_dir: Path = typer.Option(
+        None,
+        "--data-dir",
+        help="folder of <id>.csv.gz files (default: $GENLABEL_DATA/openml, or "
+        "../shared/data/openml beside a checkout)",
+        show_default=False,
+    ),
+    online: bool = typer.Option(False, "--online", help="fetch ids missing locally from OpenML"),
+    measure: str = typer.Option("clean", help="clean | robust"),
+    attack: str = typer.Option("fgsm", help="fgsm | pgd | autoattack (with --measure robust)"),
+    eps: str = typer.Option(
+        "0.1", help="attack radius as a fraction of each feature's training range; comma-separated"
+    ),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        "--report",
+        help="folder for the report (default: the folder of --db)",
+        show_default=False,
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Run (or resume) a benchmark; finished cells are skipped, then write the report."""
+    from ..bench import BenchError, BenchSession, BenchSettings
+
+    settings = BenchSettings(
+        epochs=epochs,
+        fixed_split=fixed_split,
+        data_dir=str(data_dir) if data_dir else None,
+        online=online,
+        measure=measure,
+        attack=attack,
+        eps=tuple(floats(eps, "--eps")),
+    )
+    try:
+        session = BenchSession(
+            suite=suite, datasets=split_list(datasets), methods=split_list(methods),
+            model=model, trials=trials, alphas=floats(alpha, "--alpha"), settings=settings,
+            db=db, out=out, jobs=jobs, backend=backend, scheduler=scheduler or None,
+            progress=progress, log=typer.echo,
+        )  # fmt: skip
+        plan = session.plan()
+        typer.echo(plan.describe())
+        summary = session.run(plan, command=shlex.join(sys.argv))
+    except (BenchError, ImportError) as exc:
+        fail(str(exc))
+    if summary.interrupted:
+        typer.echo(
+            f"interrupted: {summary.cells_stored} of {summary.cells_total} cells stored; "
+            "run the same command to resume",
+            err=True,
+        )
+        raise typer.Exit(130)
+    typer.echo(f"finished in {summary.seconds:.1f} s")
+    paths = session.report()
+    typer.echo(f"report: {paths[-1]}")
+
+
+@app.command()
+def report(
+    db: Path = typer.Option(..., "--db", help="SQLite store written by 'genlabel bench'"),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="folder for report.md, results.csv and PNGs (default: the folder of --db)",
+        show_default=False,
+    ),
+    data_dir: Path = typer.Option(None, "--data-dir", help="for data set names (manifest.csv)"),
+    complete_only: bool = typer.Option(
+        False,
+        "--complete-only",
+        help="only the data sets with every cell (e.g. while a suite is still running)",
+    ),
+) -> None:
+    """Write report.md, results.csv and the plots from a store."""
+    from ..bench import ResultStore, StoreError, write_report
+
+    if not db.is_file():
+        fail(f"no store at {db}; run 'genlabel bench --db {db}' first")
+    try:
+        with ResultStore(db) as store:
+            frame, runs = store.frame(), store.runs()
+    except StoreError as exc:
+        fail(str(exc))
+    paths = write_report(
+        frame,
+        out or db.parent,
+        data_dir=str(data_dir) if data_dir else None,
+        runs=runs,
+        complete_only=complete_only,
+    )
+    for path in paths:
+        typer.echo(str(path))
+
+
+@app.command("datasets")
+def datasets_cmd(
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help="folder of <id>.csv.gz files and manifest.csv"
+    ),
+) -> None:
+    """List the data sets of a folder: ids, names, sizes, provenance (and the embedded ones)."""
+    from ..data import EMBEDDED, DataError, check_data_dir, openml_dir, read_manifest
+
+    try:
+        folder = openml_dir(data_dir)
+        check_data_dir(folder)
+    except DataError as exc:
+        fail(str(exc))
+    manifest = read_manifest(str(folder))
+    rows = []
+    for path in sorted(folder.glob("*.csv.gz"), key=lambda p: (len(p.name), p.name)):
+        meta = manifest.get(path.name.split(".")[0], {})
+        rows.append(
+            [path.name.split(".")[0]]
+            + [
+                str(meta.get(key, "?"))
+                for key in ("name", "n_rows", "n_features", "n_classes", "in_133_list")
+            ]
+            + [meta.get("paper_tables", ""), meta.get("source_repo", "(no manifest entry)")]
+        )
+    header = ["id", "name", "rows", "features", "classes", "in_133_list", "paper tables", "source"]
+    typer.echo(markdown(header, rows))
+    typer.echo(
+        f"\n{len(rows)} data sets in {folder}; embedded (no download): {', '.join(EMBEDDED)}"
+    )
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(
+        Path("reports/figures"), "--out", help="folder for the demo's figures"
+    ),
+) -> None:
+    """The main job on embedded data (no download): the quick suite, its report, the figures."""
+    from ..bench import BenchError, BenchSession
+    from ..bench.report import mean_accuracy, win_tie_loss
+    from .analysis import figures, intrusion
+
+    start = time.perf_counter()
+    quick = Path("reports/quick")
+    try:
+        session = BenchSession(suite="quick", db=quick / "results.sqlite", jobs=2, log=typer.echo)
+        plan = session.plan()
+        typer.echo(plan.describe())
+        session.run(plan, command="genlabel demo")
+    except BenchError as exc:
+        fail(str(exc))
+    paths = session.report()
+    clean = session.results().query("measure == 'clean' and model == 'logistic'")
+    typer.echo(
+        "\nGenLabel (CV) against each baseline (share of data sets, ±0.5 points = on par):\n"
+    )
+    table = win_tie_loss(mean_accuracy(clean))
+    typer.echo(markdown(list(table.columns), table.astype(str).values.tolist()))
+    typer.echo("")
+    intrusion(toy="gaussian9", n_samples=900, n_mix=4000, alpha=1.0, seed=0)
+    typer.echo("")
+    figures(out=out, only="")
+    typer.echo(f"\ndone in {time.perf_counter() - start:.1f} s; see {paths[-1]} and {out}")

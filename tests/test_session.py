@@ -1,0 +1,133 @@
+"""The bench session from Python, the store's checks, and drivers claiming jobs."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from genlabel.bench import BenchError, BenchSession, BenchSettings, ResultStore, StoreError
+from genlabel.bench import runner as runner_module
+from genlabel.bench.runner import job_key
+from genlabel.cli import app
+
+cli = CliRunner()
+
+
+def _session(tmp_path: Path, **kwargs) -> BenchSession:
+    base = dict(
+        datasets=["iris", "wine"],
+        methods=["vanilla", "mixup"],
+        trials=2,
+        settings=BenchSettings(epochs=2),
+        db=tmp_path / "store" / "r.sqlite",
+        progress=False,
+        log=lambda _msg: None,
+    )
+    return BenchSession(**(base | kwargs))
+
+
+def test_a_session_plans_runs_reports_next_to_its_store_and_resumes(tmp_path) -> None:
+    session = _session(tmp_path)
+    plan = session.plan()
+    assert (plan.total, plan.todo, len(plan.jobs)) == (8, 8, 4)
+    summary = session.run(plan)
+    assert (summary.cells_written, summary.cells_stored, summary.interrupted) == (8, 8, False)
+    frame = session.results()
+    assert len(frame) == 8 and set(frame.method) == {"vanilla", "mixup"}
+    paths = session.report()
+    assert paths[-1] == tmp_path / "store" / "report.md" and paths[-1].is_file()
+    again = _session(tmp_path).plan()
+    assert (again.todo, len(again.jobs)) == (0, 0)
+
+
+def test_aliases_resolve_and_bad_sessions_are_refused(tmp_path) -> None:
+    assert _session(tmp_path, methods=["genlabel", "linear"]).methods == ["genlabel_gm", "mixup"]
+    with pytest.raises(BenchError, match="unknown method 'nope'"):
+        _session(tmp_path, methods=["nope"])
+    with pytest.raises(BenchError, match="unknown suite"):
+        _session(tmp_path, suite="huge")
+    with pytest.raises(BenchError, match="unknown OpenML id 424242|424242"):
+        _session(tmp_path, datasets=["424242"], settings=BenchSettings(data_dir=str(tmp_path)))
+    with pytest.raises(BenchError, match="trials must be at least 1"):
+        _session(tmp_path, trials=0)
+
+
+def test_a_file_that_is_not_a_store_is_named_and_refused(tmp_path) -> None:
+    not_sqlite = tmp_path / "notes.sqlite"
+    not_sqlite.write_text("these are my notes, not a database " * 50)
+    with pytest.raises(StoreError, match="notes.sqlite is not a GenLabel result store"):
+        ResultStore(not_sqlite)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE results (id INTEGER, value REAL)")
+    with pytest.raises(StoreError, match="another schema"):
+        ResultStore(other)
+    for db in (not_sqlite, other):
+        res = cli.invoke(app, ["bench", "--datasets", "iris", "--db", str(db), "--no-progress"])
+        assert res.exit_code == 2
+        assert res.output.count("\n") == 1 and db.name in res.output
+        res = cli.invoke(app, ["report", "--db", str(db)])
+        assert res.exit_code == 2 and db.name in res.output
+
+
+def test_jobs_claimed_by_a_live_driver_are_left_to_it(tmp_path) -> None:
+    session = _session(tmp_path)
+    plan = session.plan()
+    held = plan.jobs[:2]
+    with ResultStore(session.db) as store:  # another driver (this live process) holds two jobs
+        other = store.begin_run(n_jobs=1, backend="joblib", command="other driver")
+        assert all(store.claim(job_key(j), other) for j in held)
+        summary = session.run(plan)
+        assert summary.cells_written == 8 - 2 * 2
+        stored = {(r.dataset, r.trial) for r in store.frame().itertuples()}
+        assert not {(j.dataset, j.trial) for j in held} & stored
+        store.end_run(other)  # the other driver ends without finishing: its jobs are free
+    rest = _session(tmp_path).run()
+    assert rest.cells_written == 4 and rest.cells_stored == 8
+
+
+def test_a_dead_drivers_claims_are_taken_over(tmp_path) -> None:
+    session = _session(tmp_path)
+    plan = session.plan()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    with ResultStore(session.db) as store:
+        run = store.begin_run(n_jobs=1, backend="joblib", command="killed driver")
+        store._conn.execute("UPDATE runs SET pid = ? WHERE id = ?", (int(dead.stdout), run))
+        store._conn.commit()
+        assert store.claim(job_key(plan.jobs[0]), run)
+    assert session.run(plan).cells_written == 8
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, monkeypatch) -> None:
+    real = runner_module.run_job
+    calls = {"n": 0}
+
+    def interrupt_second(job, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(job, **kwargs)
+
+    monkeypatch.setattr(runner_module, "run_job", interrupt_second)
+    args = ["bench", "--datasets", "iris,wine", "--methods", "vanilla", "--trials", "2",
+            "--epochs", "2", "--db", str(tmp_path / "c.sqlite"), "--no-progress"]  # fmt: skip
+    res = cli.invoke(app, args)
+    assert res.exit_code == 130
+    assert "interrupted: 1 of 4 cells stored; run the same command to resume" in res.output
+    monkeypatch.setattr(runner_module, "run_job", real)
+    res = cli.invoke(app, args)
+    assert res.exit_code == 0 and "4 cells, 1 done, 3 to run" in res.output
+
+
+def test_python_dash_m_genlabel_runs_the_cli() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "genlabel", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "bench" in out.stdout and "Usage: genlabel" in out.stdout
