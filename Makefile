@@ -1,4 +1,5 @@
-# Two commands matter: `make demo` and `make test`. Both create or reuse .venv.
+# Two commands matter: `make demo` and `make test`. Both create or reuse .venv, installed
+# with the exact versions of constraints.txt (pyproject.toml declares ranges for users).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,10 +9,10 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,dask,attacks]'
+	$(BIN)/python -m pip install -q -c constraints.txt --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,dask,attacks]'
 	touch $(STAMP)
 
 test: venv
@@ -23,6 +24,7 @@ demo: venv
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 bench: venv
 	$(BIN)/python benchmarks/relabel.py

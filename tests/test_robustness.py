@@ -125,8 +125,29 @@ def test_autoattack_smoke(n_classes: int, caplog) -> None:
         ["apgd-ce", "fab", "square"] if n_classes < 4 else ["apgd-ce", "apgd-t", "fab-t", "square"]
     )
     assert ran == expected
+    # The robust accuracy is the share of points the returned adversarial inputs leave
+    # correct (y is the clean prediction, so every point starts correct).
+    with torch.no_grad():
+        survived = float((model(adv).argmax(1) == y).double().mean())
     acc = robust_accuracy(model, X, y, attack="autoattack", eps=0.05, bounds=(0.0, 1.0))
-    assert 0.0 <= acc <= 1.0
+    assert acc == pytest.approx(survived)
+    strong = robust_accuracy(model, X, y, attack="autoattack", eps=0.5, bounds=(0.0, 1.0))
+    assert strong < 1.0 and strong <= acc
+
+
+def test_autoattack_on_images_keeps_their_shape_and_bounds() -> None:
+    pytest.importorskip("pyautoattack")
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 3)
+    ).double()
+    X = torch.rand(6, 1, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        y = model(X).argmax(1)
+    adv, ran = autoattack(model, X, y, eps=0.1, bounds=(0.0, 1.0))
+    assert adv.shape == X.shape and ran == ["apgd-ce", "fab", "square"]
+    assert float((adv - X).abs().max()) <= 0.1 + 1e-9
+    assert float(adv.min()) >= 0.0 and float(adv.max()) <= 1.0
 
 
 def test_missing_extra_is_named(monkeypatch) -> None:

@@ -50,8 +50,8 @@ def theorem1_losses(
     X, y = theorem1_data(n_per_class, random_state)
     eps = 0.25 * 2.0 if eps is None else float(eps)
     lam = (np.arange(n_lambda) + 0.5) / n_lambda  # Beta(1, 1) = uniform
-    i, j = np.meshgrid(np.arange(len(X)), np.arange(len(X)), indexing="ij")
-    i, j = i.ravel(), j.ravel()
+    grid_i, grid_j = np.meshgrid(np.arange(len(X)), np.arange(len(X)), indexing="ij")
+    i, j = grid_i.ravel(), grid_j.ravel()
     x_mix = lam[:, None, None] * X[i][None] + (1 - lam)[:, None, None] * X[j][None]  # (L, P, 2)
     y_mix = lam[:, None] * y[i][None] + (1 - lam)[:, None] * y[j][None]  # P(class 1)
     dens = GaussianClassDensity().fit(X, y)

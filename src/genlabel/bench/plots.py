@@ -32,7 +32,7 @@ def difference_histogram(
     ax = fig.subplots()
     ax.hist(
         diff,
-        bins=np.arange(np.floor(diff.min()) - 0.5, np.ceil(diff.max()) + 1.0, 1.0),
+        bins=np.arange(np.floor(diff.min()) - 0.5, np.ceil(diff.max()) + 1.0, 1.0).tolist(),
         color="tab:blue",
         edgecolor="black",
     )

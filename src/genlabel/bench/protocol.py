@@ -100,7 +100,9 @@ def measure_labels(settings: BenchSettings) -> list[str]:
     return [measure_label(settings, e) for e in settings.eps]
 
 
-def split_and_preprocess(data: Dataset, trial: int, settings: BenchSettings):
+def split_and_preprocess(
+    data: Dataset, trial: int, settings: BenchSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """70/30 stratified split (seed = trial, or 0 with fixed_split), preprocessing fitted on train."""
     split_seed = 0 if settings.fixed_split else trial
     idx = np.arange(len(data.y))
@@ -129,107 +131,128 @@ def _train_settings(method: str, model: str, job: Job) -> TrainSettings:
     )
 
 
-def _accuracy(stack, X: torch.Tensor, y: np.ndarray) -> float:
-    return float((stack.predict_logits(X).argmax(-1)[0].numpy() == y).mean())
+@dataclass
+class _JobData:
+    """A job's split: float32 arrays as preprocessed, and the tensors the trainers take."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    k: int
+
+    @property
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(self.X_train), torch.from_numpy(self.y_train)
+
+
+@dataclass
+class _Cell:
+    """One method's fitted model: its test probabilities, chosen parameters and cost."""
+
+    method: str
+    proba: np.ndarray  # (n_test, k)
+    params: dict[str, Any]
+    seconds: float
+    module: torch.nn.Module  # differentiable, for the attacks
+
+
+def _records(job: Job, data: _JobData, cell: _Cell, attack_fn) -> list[dict[str, Any]]:
+    accuracy = float((cell.proba.argmax(1) == data.y_test).mean())
+    base = {
+        "dataset": job.dataset,
+        "method": cell.method,
+        "model": job.model,
+        "trial": job.trial,
+        "alpha": job.alpha,
+        "test_accuracy": accuracy,
+        "params": json.dumps(cell.params, sort_keys=True),
+        "seconds": cell.seconds,
+    }
+    if job.settings.measure != "robust":
+        return [base | {"measure": "clean", "robust_accuracy": None}]
+    if attack_fn is None:
+        raise ValueError("measure='robust' needs an attack function")
+    attacked = attack_fn(cell.module, data.X_test, data.y_test, data.X_train)
+    return [
+        base | {"measure": measure_label(job.settings, eps), "robust_accuracy": robust}
+        for eps, robust in attacked.items()
+    ]
+
+
+def _refit_cell(method: str, result: GridSearchResult, candidates, data, seconds, drop=()):
+    best = result.best(candidates)
+    stack = result.refit(best)
+    params = {key: val for key, val in result.grid[best].items() if key not in drop}
+    logits = stack.predict_logits(torch.from_numpy(data.X_test))[0].double()
+    proba = torch.softmax(logits, -1).numpy()
+    return _Cell(method, proba, params, seconds, stack.to_module(0).double().eval())
+
+
+def _generative_cell(data: _JobData) -> _Cell:
+    start = time.perf_counter()
+    clf = GenerativeClassifier().fit(data.X_train.astype(np.float64), data.y_train)
+    proba = clf.predict_proba(data.X_test.astype(np.float64))
+    return _Cell("generative_gm", proba, {}, time.perf_counter() - start, clf.to_module())
+
+
+def _family_cells(job: Job, data: _JobData, family: list[str]) -> list[_Cell]:
+    """The GenLabel family (and mixup, GenLabel with gamma = 0 exactly, with the logistic
+    model) as points of one grid over lr x gamma x the densities asked for; each cell is
+    still selected by its own CV over its own part of the grid."""
+    s = job.settings
+    densities = tuple(sorted({d for m in family for d in GENLABEL_DENSITY.get(m, ())}))
+    gammas = tuple(s.gamma_grid)
+    if "mixup" in family and 0.0 not in gammas:
+        gammas = (0.0,) + gammas
+    grid = param_grid("genlabel", lr_grid=s.lr_grid, gamma_grid=gammas, density_grid=densities)
+    start = time.perf_counter()
+    settings = _train_settings("genlabel", job.model, job)
+    result = grid_search(*data.tensors, data.k, settings, grid, cv=s.cv)
+    share = (time.perf_counter() - start) / len(family)
+    cells = []
+    for method in family:
+        if method == "mixup":
+            cand = [
+                p for p, g in enumerate(grid) if g["gamma"] == 0.0 and g["density"] == densities[0]
+            ]
+            cells.append(_refit_cell(method, result, cand, data, share, drop=("gamma", "density")))
+            continue
+        cand = [
+            p
+            for p, g in enumerate(grid)
+            if g["density"] in GENLABEL_DENSITY[method] and g["gamma"] in s.gamma_grid
+        ]
+        cells.append(_refit_cell(method, result, cand, data, share))
+    return cells
+
+
+def _method_cell(job: Job, data: _JobData, method: str) -> _Cell:
+    start = time.perf_counter()
+    settings = _train_settings(method, job.model, job)
+    grid = param_grid(method, lr_grid=job.settings.lr_grid)
+    result = grid_search(*data.tensors, data.k, settings, grid, cv=job.settings.cv)
+    return _refit_cell(method, result, None, data, time.perf_counter() - start)
 
 
 def run_job(job: Job, *, attack_fn=None) -> list[dict[str, Any]]:
-    """Compute the cells of ``job``; returns one record per method.
+    """Compute the cells of ``job``; returns one record per method (and measure).
 
-    ``attack_fn(module, X_test, y_test, X_train) -> float`` (robust accuracy) is called on
+    ``attack_fn(module, X_test, y_test, X_train) -> {eps: robust accuracy}`` is called on
     every fitted model when the settings ask for ``measure="robust"``.
     """
-    data = _cached_dataset(job.dataset, job.settings.data_dir, job.settings.online)
-    X_train, y_train, X_test, y_test = split_and_preprocess(data, job.trial, job.settings)
-    k = data.n_classes
-    Xtr, ytr = torch.from_numpy(X_train), torch.from_numpy(y_train)
-    Xte = torch.from_numpy(X_test)
-    records: list[dict[str, Any]] = []
-    pending = list(job.methods)
-
-    def emit(method: str, accuracy: float, params: dict, seconds: float, module=None) -> None:
-        base = {
-            "dataset": job.dataset,
-            "method": method,
-            "model": job.model,
-            "trial": job.trial,
-            "alpha": job.alpha,
-            "test_accuracy": accuracy,
-            "params": json.dumps(params, sort_keys=True),
-            "seconds": seconds,
-        }
-        if job.settings.measure == "robust":
-            if attack_fn is None:
-                raise ValueError("measure='robust' needs an attack function")
-            for eps, robust in attack_fn(module, X_test, y_test, X_train).items():
-                records.append(
-                    base | {"measure": measure_label(job.settings, eps), "robust_accuracy": robust}
-                )
-        else:
-            records.append(base | {"measure": "clean", "robust_accuracy": None})
-
+    dataset = _cached_dataset(job.dataset, job.settings.data_dir, job.settings.online)
+    data = _JobData(*split_and_preprocess(dataset, job.trial, job.settings), dataset.n_classes)
+    pending = [m for m in job.methods if job.model in resolve_method(m).models]
+    cells = []
     if "generative_gm" in pending:
         pending.remove("generative_gm")
-        start = time.perf_counter()
-        clf = GenerativeClassifier().fit(X_train.astype(np.float64), y_train)
-        acc = float((clf.predict(X_test.astype(np.float64)) == y_test).mean())
-        emit("generative_gm", acc, {}, time.perf_counter() - start, clf.to_module())
-
-    # The GenLabel family: one grid over lr x gamma x the densities asked for.
+        cells.append(_generative_cell(data))
     family = [
         m for m in pending if m in GENLABEL_DENSITY or (m == "mixup" and job.model == "logistic")
     ]
     if any(m in GENLABEL_DENSITY for m in family):
-        densities = tuple(sorted({d for m in family for d in GENLABEL_DENSITY.get(m, ())}))
-        gammas = tuple(job.settings.gamma_grid)
-        if "mixup" in family and 0.0 not in gammas:
-            gammas = (0.0,) + gammas
-        grid = param_grid(
-            "genlabel", lr_grid=job.settings.lr_grid, gamma_grid=gammas, density_grid=densities
-        )
-        start = time.perf_counter()
-        result = grid_search(
-            Xtr, ytr, k, _train_settings("genlabel", job.model, job), grid, cv=job.settings.cv
-        )
-        share = (time.perf_counter() - start) / len(family)
-        for method in family:
-            if method == "mixup":
-                cand = [
-                    p
-                    for p, g in enumerate(grid)
-                    if g["gamma"] == 0.0 and g["density"] == densities[0]
-                ]
-            else:
-                cand = [
-                    p
-                    for p, g in enumerate(grid)
-                    if g["density"] in GENLABEL_DENSITY[method]
-                    and g["gamma"] in job.settings.gamma_grid
-                ]
-            drop = ("gamma", "density") if method == "mixup" else ()
-            accuracy, params, module = _refit_result(result, cand, Xte, y_test, drop=drop)
-            emit(method, accuracy, params, share, module)
-            pending.remove(method)
-    for method in pending:
-        if job.model not in resolve_method(method).models:
-            continue
-        start = time.perf_counter()
-        result = grid_search(
-            Xtr,
-            ytr,
-            k,
-            _train_settings(method, job.model, job),
-            param_grid(method, lr_grid=job.settings.lr_grid),
-            cv=job.settings.cv,
-        )
-        accuracy, params, module = _refit_result(result, None, Xte, y_test)
-        emit(method, accuracy, params, time.perf_counter() - start, module)
-    return records
-
-
-def _refit_result(result: GridSearchResult, candidates, X_test, y_test, drop=()):
-    best = result.best(candidates)
-    stack = result.refit(best)
-    params = {key: val for key, val in result.grid[best].items() if key not in drop}
-    module = stack.to_module(0).double().eval()
-    return _accuracy(stack, X_test, y_test), params, module
+        cells += _family_cells(job, data, family)
+        pending = [m for m in pending if m not in family]
+    cells += [_method_cell(job, data, m) for m in pending]
+    return [record for cell in cells for record in _records(job, data, cell, attack_fn)]

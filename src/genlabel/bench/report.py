@@ -76,7 +76,7 @@ def mean_accuracy(frame: pd.DataFrame, value: str = "test_accuracy") -> pd.DataF
 def win_tie_loss(means: pd.DataFrame, method: str = "genlabel_cv") -> pd.DataFrame:
     """Share of data sets where ``method`` is higher (> +0.5 points), on par or lower than each
     baseline. ``means``: mean accuracy in percent, a row per data set, a column per method."""
-    rows = []
+    rows: list[dict[str, object]] = []
     if method not in means.columns:
         return pd.DataFrame(rows)
     for base in means.columns:

@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..density import GaussianClassDensity
+from ..density import ClassDensity, GaussianClassDensity
 
 __all__ = ["GenerativeClassifier"]
 
@@ -96,7 +96,9 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
 
 
 class _GenerativeModule(torch.nn.Module):
-    def __init__(self, density: GaussianClassDensity, priors: np.ndarray):
+    log_prior: torch.Tensor
+
+    def __init__(self, density: ClassDensity, priors: np.ndarray):
         super().__init__()
         self.density = density
         self.register_buffer("log_prior", torch.log(torch.as_tensor(priors, dtype=torch.float64)))

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..registry import METHODS, TABULAR_MODELS, check_method, resolve_method
 from ..training.grid import TrainSettings
 from ..training.methods import DEFAULT_DENSITY_GRID, DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
-from ..training.selection import fit_configuration, param_grid, select_hyperparameters
+from ..training.selection import fit_configuration, grid_search, param_grid
 
 __all__ = ["MixupClassifier", "ESTIMATOR_METHODS"]
 
@@ -184,9 +184,10 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
                 gamma_grid=tuple(self.gamma_grid),
                 density_grid=tuple(self.density_grid),
             )
-            self.best_params_, self.cv_results_, stack = select_hyperparameters(
-                X_t, y_t, k, settings, grid, cv=self.cv, refit=True
-            )
+            result = grid_search(X_t, y_t, k, settings, grid, cv=self.cv, refit=True)
+            best = result.best()
+            self.best_params_, self.cv_results_ = dict(grid[best]), result.cv_results()
+            stack = result.refit(best)
         else:
             density = spec.densities[0] if spec.is_genlabel else self.density
             params = {"lr": self.lr, "gamma": self.gamma, "density": density}

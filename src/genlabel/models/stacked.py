@@ -73,6 +73,8 @@ class StackedMLP:
     ):
         self.sizes = list(sizes)
         self.dtype = dtype
+        #: Networks trained beside the stack (AdaMixup's policy and discriminator).
+        self.auxiliary: dict[str, StackedMLP] = {}
         self.weights: list[torch.Tensor] = []
         self.biases: list[torch.Tensor] = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
@@ -124,7 +126,7 @@ class StackedMLP:
     def select_range(self, start: int, stop: int) -> StackedMLP:
         """A stack of the models ``start:stop`` (detached copies of their parameters)."""
         part = object.__new__(StackedMLP)
-        part.sizes, part.dtype = list(self.sizes), self.dtype
+        part.sizes, part.dtype, part.auxiliary = list(self.sizes), self.dtype, {}
         part.weights = [w[start:stop].detach().clone() for w in self.weights]
         part.biases = [b[start:stop].detach().clone() for b in self.biases]
         return part

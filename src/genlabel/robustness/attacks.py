@@ -146,17 +146,19 @@ def pgd(
     return best.detach()
 
 
-class _FlatImageModel(nn.Module):
-    """AutoAttack works on [0, 1] images: map (n, 1, 1, d) in [0, 1] to the model's inputs."""
+class _UnitModel(nn.Module):
+    """AutoAttack works on [0, 1] inputs: map u to the model's inputs low + u * span
+    (flattening the (n, 1, 1, d) images that stand for tabular rows)."""
 
-    def __init__(self, model: nn.Module, low: torch.Tensor, high: torch.Tensor):
+    def __init__(self, model: nn.Module, low: torch.Tensor, span: torch.Tensor, flat: bool):
         super().__init__()
-        self.model = model
-        self.low, self.span = low, (high - low)
+        self.model, self.flat = model, flat
+        self.low, self.span = low, span
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
+        u = u.flatten(1) if self.flat else u
         # pyautoattack works in float32 throughout (FAB mixes dtypes otherwise).
-        return self.model(self.low + u.flatten(1).to(self.span.dtype) * self.span).float()
+        return self.model(self.low + u.to(self.span.dtype) * self.span).float()
 
 
 def autoattack_attacks(n_classes: int) -> list[str]:
@@ -168,6 +170,45 @@ def autoattack_attacks(n_classes: int) -> list[str]:
     return (
         ["apgd-ce", "apgd-t", "fab-t", "square"] if n_classes >= 4 else ["apgd-ce", "fab", "square"]
     )
+
+
+def _adversary(wrapped: nn.Module, n_classes: int, fraction: float, seed: int) -> Any:
+    """AutoAttack (L-inf) on a model of [0, 1] inputs, its attack set fitted to the classes."""
+    try:
+        from pyautoattack import AutoAttack
+    except ImportError as exc:
+        raise ExtraNotInstalled(
+            "AutoAttack needs the optional 'attacks' extra (pyautoattack): "
+            "pip install 'genlabel[attacks]'"
+        ) from exc
+    attacks = autoattack_attacks(n_classes)
+    if "apgd-t" in attacks:
+        adversary = AutoAttack(wrapped, norm="Linf", eps=fraction, seed=seed, version="standard")
+        targets = min(9, n_classes - 1)
+        adversary.apgd_targeted.n_target_classes = targets
+        adversary.fab.n_target_classes = targets
+    else:
+        adversary = AutoAttack(
+            wrapped, norm="Linf", eps=fraction, seed=seed, version="custom", attacks=attacks
+        )
+        adversary.fab.n_target_classes = max(1, n_classes - 1)
+    adversary.verbose = False
+    return adversary
+
+
+def _unit_scale(X: torch.Tensor, eps: torch.Tensor, low: torch.Tensor, high: torch.Tensor):
+    """(inputs in [0, 1], the eps fraction, low, span): each feature rescaled by its range."""
+    shape = X.shape[1:]
+    low, high = low.expand(shape).clone(), high.expand(shape).clone()
+    span = high - low
+    live = span > 0
+    if not bool(live.any()):
+        return None
+    ratios = (eps.expand(shape) / span.clamp_min(torch.finfo(span.dtype).tiny))[live]
+    if not torch.allclose(ratios, ratios[0].expand_as(ratios), rtol=1e-6):
+        raise ValueError("autoattack needs eps to be the same fraction of every feature's range")
+    span = torch.where(live, span, torch.ones_like(span))  # constant features cannot move
+    return ((X - low) / span).clamp(0, 1), float(ratios[0]), low, span
 
 
 def autoattack(
@@ -182,54 +223,28 @@ def autoattack(
 ) -> tuple[torch.Tensor, list[str]]:
     """AutoAttack (standard version, L-inf) through the optional ``attacks`` extra.
 
-    Tabular inputs become (n, 1, 1, d) images in [0, 1], each feature rescaled by its range,
-    so eps must be the same fraction of every feature's range (a scalar with scalar
-    bounds). The standard version asks for 9 target classes: below 10 classes the target
-    counts are C - 1; below 4 classes (no targeted DLR loss) the custom set APGD-CE, FAB,
-    Square runs instead (:func:`autoattack_attacks`). Returns the adversarial inputs and the
-    names of the attacks that ran.
+    Inputs are rescaled to [0, 1] by ``bounds`` (per feature or scalar), so eps must be the
+    same fraction of every feature's range. Images (n, c, h, w) are attacked as they are;
+    tabular rows become (n, 1, 1, d) images. The standard version asks for 9 target
+    classes: below 10 classes the target counts are C - 1; below 4 classes (no targeted DLR
+    loss) the custom set APGD-CE, FAB, Square runs instead (:func:`autoattack_attacks`).
+    Returns the adversarial inputs and the names of the attacks that ran.
     """
-    try:
-        from pyautoattack import AutoAttack
-    except ImportError as exc:
-        raise ExtraNotInstalled(
-            "AutoAttack needs the optional 'attacks' extra (pyautoattack): "
-            "pip install 'genlabel[attacks]'"
-        ) from exc
     X, y, eps, low, high = _prepare(model, X, y, eps, bounds)
-    d = X.shape[1]
-    low, high = low.expand(d).clone(), high.expand(d).clone()
-    span = high - low
-    live = span > 0
-    if not bool(live.any()):
+    scaled = _unit_scale(X, eps, low, high)
+    if scaled is None:
         return X.clone(), []
-    ratios = (eps.expand(d) / span.clamp_min(torch.finfo(span.dtype).tiny))[live]
-    if not torch.allclose(ratios, ratios[0].expand_as(ratios), rtol=1e-6):
-        raise ValueError("autoattack needs eps to be the same fraction of every feature's range")
-    fraction = float(ratios[0])
-    span = torch.where(live, span, torch.ones_like(span))  # constant features cannot move
+    u, fraction, low, span = scaled
+    image = X.ndim >= 4
     with _eval_mode(model):
         with torch.no_grad():
             n_classes = model(X[:1]).shape[1]
-        wrapped = _FlatImageModel(model, low, low + span).eval()
-        attacks = autoattack_attacks(n_classes)
-        if "apgd-t" in attacks:
-            adversary = AutoAttack(
-                wrapped, norm="Linf", eps=fraction, seed=seed, version="standard"
-            )
-            targets = min(9, n_classes - 1)
-            adversary.apgd_targeted.n_target_classes = targets
-            adversary.fab.n_target_classes = targets
-        else:
-            adversary = AutoAttack(
-                wrapped, norm="Linf", eps=fraction, seed=seed, version="custom", attacks=attacks
-            )
-            adversary.fab.n_target_classes = max(1, n_classes - 1)
-        adversary.verbose = False
+        wrapped = _UnitModel(model, low, span, flat=not image).eval()
+        adversary = _adversary(wrapped, n_classes, fraction, seed)
         ran = list(adversary.attacks_to_run)
-        u = ((X - low) / span).clamp(0, 1).reshape(X.shape[0], 1, 1, -1).float()
-        x_adv_u, _ = adversary.run_standard_evaluation(u, y, batch_size=batch_size)
-    x_adv = low + x_adv_u.flatten(1).to(X.dtype) * span
+        u = u if image else u.reshape(X.shape[0], 1, 1, -1)
+        x_adv_u, _ = adversary.run_standard_evaluation(u.float(), y, batch_size=batch_size)
+    x_adv = low + x_adv_u.reshape(X.shape).to(X.dtype) * span
     logger.info("AutoAttack ran: %s", ", ".join(ran))
     return _project(x_adv, X, eps, low, high).detach(), ran
 

@@ -71,6 +71,20 @@ def _as_batch(value: Any, name: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array).copy())
 
 
+def _check_params(rule, gamma, switch_prob, label_smoothing, alpha, cutmix_alpha) -> None:
+    owner = "GenLabelMixup"
+    if rule not in LABEL_RULES:
+        raise parameter_error(owner, "rule", "one of " + ", ".join(map(repr, LABEL_RULES)), rule)
+    for name, value in (("gamma", gamma), ("switch_prob", switch_prob)):
+        if not 0.0 <= value <= 1.0:
+            raise parameter_error(owner, name, "a float in [0, 1]", value)
+    if not 0.0 <= label_smoothing < 1.0:
+        raise parameter_error(owner, "label_smoothing", "a float in [0, 1)", label_smoothing)
+    for name, value in (("alpha", alpha), ("cutmix_alpha", cutmix_alpha)):
+        if not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+            raise parameter_error(owner, name, "a float in the range [0.0, inf)", value)
+
+
 class GenLabelMixup:
     """Mixup (or CutMix) with relabeling, for your own PyTorch training loop.
 
@@ -133,7 +147,6 @@ class GenLabelMixup:
         seed: int | None = None,
         generator: torch.Generator | None = None,
     ):
-        owner = "GenLabelMixup"
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}")
         if method is not None and rule is not None:
@@ -143,22 +156,13 @@ class GenLabelMixup:
                 method, density, alpha, cutmix_alpha
             )
         rule = "genlabel" if rule is None else rule
-        if rule not in LABEL_RULES:
-            raise parameter_error(
-                owner, "rule", "one of " + ", ".join(map(repr, LABEL_RULES)), rule
-            )
-        for name, value in (("gamma", gamma), ("switch_prob", switch_prob)):
-            if not 0.0 <= value <= 1.0:
-                raise parameter_error(owner, name, "a float in [0, 1]", value)
-        if not 0.0 <= label_smoothing < 1.0:
-            raise parameter_error(owner, "label_smoothing", "a float in [0, 1)", label_smoothing)
-        for name, value in (("alpha", alpha), ("cutmix_alpha", cutmix_alpha)):
-            if not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
-                raise parameter_error(owner, name, "a float in the range [0.0, inf)", value)
+        _check_params(rule, gamma, switch_prob, label_smoothing, alpha, cutmix_alpha)
         if isinstance(density, str):
             density = make_density(density)
         elif not isinstance(density, LabelDensity):
-            raise parameter_error(owner, "density", "'gm', 'kde' or a LabelDensity", density)
+            raise parameter_error(
+                "GenLabelMixup", "density", "'gm', 'kde' or a LabelDensity", density
+            )
         if seed is not None and generator is not None:
             raise ValueError("give either seed or generator, not both")
         self.num_classes = num_classes
@@ -283,7 +287,7 @@ class GenLabelMixup:
         x_mix = apply_mix(inputs, params)
         points = None if self.rule in ("linear", "logistic") else self._features(x_mix)
         reference = None
-        if self.rule in REFERENCE_RULES and self._reference is not None:
+        if points is not None and self.rule in REFERENCE_RULES and self._reference is not None:
             reference = (self._reference[0].to(points.device), self._reference[1])
         labelled = label_mixed(
             self.rule, params, labels, self.num_classes, points=points,

@@ -313,7 +313,7 @@ def _manifold_loss(run, stack, x_g, batches) -> torch.Tensor:
         if batch.params is None:
             continue
         rows = (run.fold_of == f).nonzero().squeeze(1)
-        n, layer = len(batch.y), int(batch.params.layer)  # type: ignore[arg-type]
+        n, layer = len(batch.y), int(batch.params.layer or 0)
         params = batch.params.to(run.device)
         h = stack.forward(x_g[rows, :n], 0, layer, rows=rows)
         h = apply_mix(h, params.stacked(len(rows)))
@@ -444,8 +444,10 @@ class _LatentHead:
         self.weight.requires_grad_()
         self.bias.requires_grad_()
         self.gamma = torch.tensor([c.gamma for c in configs], dtype=dtype, device=device)
-        lr = torch.tensor([c.lr for c in configs], dtype=dtype)
-        self.opt = BatchedAdam([self.weight, self.bias], lr, weight_decay=run.settings.weight_decay)
+        lrs = torch.tensor([c.lr for c in configs], dtype=dtype)
+        self.opt = BatchedAdam(
+            [self.weight, self.bias], lrs, weight_decay=run.settings.weight_decay
+        )
 
     def step(self, xs, ts, ws, n, ufold, unique_of) -> None:
         run, k = self.run, self.run.k

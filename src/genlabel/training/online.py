@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -55,7 +56,7 @@ class OnlineGaussianLabeler(nn.Module):
         memory: float = 0.9,
         top_k: int | None = 2,
         min_variance: float = 1e-6,
-        process_group: object | None = None,
+        process_group: Any = None,
     ):
         super().__init__()
         if num_classes < 1 or dim < 1:

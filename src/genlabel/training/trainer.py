@@ -114,7 +114,7 @@ class _TensorBatches:
     def __len__(self) -> int:
         return math.ceil(self.tensors[0].shape[0] / (self.batch_size * self.world))
 
-    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
+    def epoch(self, epoch: int) -> Iterator[tuple[Any, ...]]:
         n = self.tensors[0].shape[0]
         gen = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % (1 << 63))
         order = torch.randperm(n, generator=gen)
@@ -137,10 +137,10 @@ class _LoaderBatches:
         except TypeError:
             return 0
 
-    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
-        sampler = getattr(self.loader, "sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)  # DistributedSampler: a new shuffle per epoch
+    def epoch(self, epoch: int) -> Iterator[tuple[Any, ...]]:
+        set_epoch = getattr(getattr(self.loader, "sampler", None), "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)  # DistributedSampler: a new shuffle per epoch
         for batch in self.loader:
             if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
                 raise ValueError(
@@ -159,6 +159,32 @@ def _to_inputs(x: torch.Tensor, device: torch.device, channels_last: bool) -> to
     if channels_last and x.ndim == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     return x
+
+
+def _check_config(model, mixer, optimizer, scheduler, epochs, batch_size, lr, amp) -> None:
+    """Every configuration error of a Trainer, reported together in one ValueError."""
+    errors = []
+    if not isinstance(model, nn.Module):
+        errors.append(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    if mixer is not None and not isinstance(mixer, MixStep):
+        errors.append("mixer must have a training_loss(model, inputs, labels, weight) method")
+    choices = (
+        ("optimizer", optimizer, callable(optimizer) or optimizer in ("adam", "sgd"),
+         "'adam', 'sgd' or a callable"),
+        ("scheduler", scheduler,
+         scheduler is None or callable(scheduler) or scheduler in ("cosine", "step"),
+         "None, 'cosine', 'step' or a callable"),
+        ("amp", amp, amp in (None, *_AMP), "None, 'bf16' or 'fp16'"),
+        ("lr", lr, isinstance(lr, (int, float)) and lr > 0, "a float > 0"),
+    )  # fmt: skip
+    for name, value, ok, expected in choices:
+        if not ok:
+            errors.append(str(parameter_error("Trainer", name, expected, value)))
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append(str(parameter_error("Trainer", name, "an int >= 1", value)))
+    if errors:
+        raise ValueError("\n".join(errors))
 
 
 class Trainer:
@@ -226,36 +252,7 @@ class Trainer:
         random_state: int | None = None,
         verbose: int = 1,
     ):
-        errors = []
-        if not isinstance(model, nn.Module):
-            errors.append(f"model must be a torch.nn.Module; got {type(model).__name__}")
-        if mixer is not None and not isinstance(mixer, MixStep):
-            errors.append("mixer must have a training_loss(model, inputs, labels, weight) method")
-        if not (callable(optimizer) or optimizer in ("adam", "sgd")):
-            errors.append(
-                str(
-                    parameter_error(
-                        "Trainer", "optimizer", "'adam', 'sgd' or a callable", optimizer
-                    )
-                )
-            )
-        if not (scheduler is None or callable(scheduler) or scheduler in ("cosine", "step")):
-            errors.append(
-                str(
-                    parameter_error(
-                        "Trainer", "scheduler", "None, 'cosine', 'step' or a callable", scheduler
-                    )
-                )
-            )
-        for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                errors.append(str(parameter_error("Trainer", name, f"an int >= {low}", value)))
-        if not (isinstance(lr, (int, float)) and lr > 0):
-            errors.append(str(parameter_error("Trainer", "lr", "a float > 0", lr)))
-        if amp not in (None, *_AMP):
-            errors.append(str(parameter_error("Trainer", "amp", "None, 'bf16' or 'fp16'", amp)))
-        if errors:  # several configuration errors are reported together
-            raise ValueError("\n".join(errors))
+        _check_config(model, mixer, optimizer, scheduler, epochs, batch_size, lr, amp)
         self.device = resolve_device(device, "Trainer")
         if amp == "fp16" and self.device.type != "cuda":
             raise ValueError("amp='fp16' needs a CUDA device; use amp='bf16' on the CPU")
