@@ -59,6 +59,8 @@ class BenchSettings:
     gamma_grid: tuple[float, ...] = DEFAULT_GAMMA_GRID
     data_dir: str | None = None
     online: bool = False
+    csv_files: tuple[str, ...] = ()  # the user's own CSV files, named by their stems
+    label: str | None = None  # their label column
     measure: str = "clean"  # or "robust"
     attack: str = "fgsm"
     eps: tuple[float, ...] = (0.1,)
@@ -66,7 +68,8 @@ class BenchSettings:
     def fingerprint(self) -> dict[str, Any]:
         """The settings that change results (not where the data live)."""
         out = asdict(self)
-        drop = ("data_dir", "online") + (("attack", "eps") if self.measure == "clean" else ())
+        drop = ("data_dir", "online", "csv_files") + (("label",) if self.label is None else ())
+        drop += ("attack", "eps") if self.measure == "clean" else ()
         for key in drop:
             out.pop(key)
         return out
@@ -83,8 +86,11 @@ class Job:
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_dataset(dataset: str, data_dir: str | None, online: bool) -> Dataset:
-    return load_dataset(dataset, data_dir, online=online)
+def _cached_dataset(dataset: str, settings: BenchSettings) -> Dataset:
+    return load_dataset(
+        dataset, settings.data_dir, online=settings.online, csv_files=settings.csv_files,
+        label=settings.label,
+    )  # fmt: skip
 
 
 def measure_label(settings: BenchSettings, eps: float | None = None) -> str:
@@ -241,7 +247,7 @@ def run_job(job: Job, *, attack_fn=None) -> list[dict[str, Any]]:
     ``attack_fn(module, X_test, y_test, X_train) -> {eps: robust accuracy}`` is called on
     every fitted model when the settings ask for ``measure="robust"``.
     """
-    dataset = _cached_dataset(job.dataset, job.settings.data_dir, job.settings.online)
+    dataset = _cached_dataset(job.dataset, job.settings)
     data = _JobData(*split_and_preprocess(dataset, job.trial, job.settings), dataset.n_classes)
     pending = [m for m in job.methods if job.model in resolve_method(m).models]
     cells = []

@@ -15,12 +15,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from ..data import DataError, load_dataset, suite_ids
+from ..data import DataError, csv_name, load_dataset, suite_ids
 from ..registry import SUITES, TABULAR_MODELS, resolve_method
 from .protocol import BenchSettings, Job
 from .report import write_report
@@ -88,8 +88,12 @@ class BenchSession:
     suite : {"quick", "paper-logistic", "paper-mlp"}, default="quick"
         Sets the default data sets, model, trials and methods.
     datasets : sequence of str, optional
-        Data set ids (OpenML ids, embedded names, or the stems of ``settings.csv_files``);
+        Data set ids (OpenML ids, embedded names, or the stems of the ``csv`` files);
         replaces the suite's. Run smallest first, so a run stopped early has whole sets.
+    csv : sequence of paths, optional; label : str
+        Your own CSV (or CSV.gz) files, each a data set named by its file's stem, and their
+        class column (checked: see ``genlabel.data.load_csv``). Without ``datasets`` they
+        are the data sets of the run.
     methods : sequence of str, optional
         Method names (aliases accepted); the suite's by default.
     model : {"logistic", "mlp"}, optional
@@ -116,6 +120,8 @@ class BenchSession:
         *,
         suite: str = "quick",
         datasets: Sequence[str] | str | None = None,
+        csv: Sequence[str | Path] = (),
+        label: str | None = None,
         methods: Sequence[str] | str | None = None,
         model: str | None = None,
         trials: int | None = None,
@@ -134,6 +140,11 @@ class BenchSession:
         spec = SUITES[suite]
         self.suite = suite
         self.settings = settings or BenchSettings()
+        if csv or label:
+            csv_files = tuple(str(p) for p in csv) or self.settings.csv_files
+            self.settings = replace(
+                self.settings, csv_files=csv_files, label=label or self.settings.label
+            )
         self.model = model or spec.model
         if self.model not in TABULAR_MODELS:
             raise BenchError(
@@ -151,7 +162,7 @@ class BenchSession:
             raise BenchError(f"unknown backend {backend!r}; expected joblib or dask")
         self.jobs, self.backend, self.scheduler = int(jobs), backend, scheduler
         self.progress, self.log = progress, log
-        custom = _names(datasets)
+        custom = _names(datasets) or [csv_name(p) for p in self.settings.csv_files]
         self.datasets = self._datasets(custom)
         default_db = Path("reports") / (suite if not custom else "custom") / "results.sqlite"
         self.db = Path(db) if db is not None else default_db
@@ -183,12 +194,18 @@ class BenchSession:
         s = self.settings
         try:
             ids = custom or suite_ids(self.suite, s.data_dir)
-            sizes = {i: len(load_dataset(i, s.data_dir, online=s.online).y) for i in ids}
+            sizes = {i: len(self._load(i).y) for i in ids}
         except DataError as exc:
             raise BenchError(str(exc)) from None
         # Smallest first: a long run stopped early has finished whole data sets (the report
         # needs every method and trial of a set); the largest sets run last.
         return sorted(dict.fromkeys(ids), key=lambda i: sizes[i])
+
+    def _load(self, dataset: str):
+        s = self.settings
+        return load_dataset(
+            dataset, s.data_dir, online=s.online, csv_files=s.csv_files, label=s.label
+        )
 
     # -- the session's steps ------------------------------------------------------------
     def _store(self) -> ResultStore:
@@ -228,9 +245,8 @@ class BenchSession:
         if self.settings.attack == "autoattack":
             from ..robustness import autoattack_attacks
 
-            s = self.settings
             for d in self.datasets:
-                k = load_dataset(d, s.data_dir, online=s.online).n_classes
+                k = self._load(d).n_classes
                 self.log(
                     f"AutoAttack on {d} ({k} classes) runs: {', '.join(autoattack_attacks(k))}"
                 )

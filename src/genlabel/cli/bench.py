@@ -25,6 +25,13 @@ def bench(
         "",
         help="comma-separated data set ids (OpenML ids or embedded names); replaces the suite's",
     ),
+    csv: list[Path] = typer.Option(
+        [],
+        "--csv",
+        help="your own CSV or CSV.gz file (repeat for several), named by its file's stem; "
+        "needs --label",
+    ),
+    label: str = typer.Option(None, "--label", help="the class column of the --csv files"),
     methods: str = typer.Option(
         "", help=f"comma-separated methods (default: the suite's), of: {_METHODS}"
     ),
@@ -89,7 +96,8 @@ def bench(
     )
     try:
         session = BenchSession(
-            suite=suite, datasets=split_list(datasets), methods=split_list(methods),
+            suite=suite, datasets=split_list(datasets), csv=csv, label=label,
+            methods=split_list(methods),
             model=model, trials=trials, alphas=floats(alpha, "--alpha"), settings=settings,
             db=db, out=out, jobs=jobs, backend=backend, scheduler=scheduler or None,
             progress=progress, log=typer.echo,

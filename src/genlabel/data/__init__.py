@@ -13,6 +13,7 @@ from .tabular import (
     suite_ids,
 )
 from .toy import TOY_DATASETS, gaussian9_centers, make_toy
+from .user_csv import csv_name, load_csv
 
 __all__ = [
     "EMBEDDED",
@@ -21,8 +22,10 @@ __all__ = [
     "Dataset",
     "categorical_columns",
     "check_data_dir",
+    "csv_name",
     "data_root",
     "default_data_dir",
+    "load_csv",
     "load_dataset",
     "gaussian9_centers",
     "load_openml",

@@ -4,45 +4,28 @@ from __future__ import annotations
 
 import csv
 import functools
-import gzip
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn import datasets as skdatasets
 
+from .dataset import Dataset, encode_labels
 from .paths import DataError, default_data_dir
 from .toy import TOY_DATASETS, make_toy
+from .user_csv import csv_name, load_csv, read_table
 
 __all__ = [
     "DataError",
     "Dataset",
     "EMBEDDED",
     "check_data_dir",
+    "encode_labels",
     "openml_dir",
     "load_dataset",
     "load_openml",
     "read_manifest",
     "suite_ids",
 ]
-
-
-@dataclass
-class Dataset:
-    """Raw features (a DataFrame, categorical columns as strings) and encoded labels."""
-
-    name: str
-    dataset_id: str
-    X: pd.DataFrame
-    y: np.ndarray  # int64 class indices, fixed from the whole data set
-    classes: np.ndarray
-    source: str = ""
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
 
 
 _BUNDLED = {
@@ -55,13 +38,6 @@ _BUNDLED = {
 EMBEDDED = tuple(_BUNDLED) + tuple(TOY_DATASETS)
 
 
-def _encode(X: pd.DataFrame, labels: pd.Series, name: str, dataset_id: str, source: str) -> Dataset:
-    keep = labels.notna().to_numpy()  # SPEC §9: drop rows with a missing label
-    X, labels = X.loc[keep].reset_index(drop=True), labels.loc[keep].reset_index(drop=True)
-    classes, y = np.unique(labels.astype(str).to_numpy(), return_inverse=True)
-    return Dataset(name, dataset_id, X, y.astype(np.int64), classes, source)
-
-
 def _embedded(name: str) -> Dataset:
     if name in _BUNDLED:
         bunch = _BUNDLED[name]()
@@ -69,10 +45,12 @@ def _embedded(name: str) -> Dataset:
             bunch.data,
             columns=[str(c) for c in getattr(bunch, "feature_names", range(bunch.data.shape[1]))],
         )
-        return _encode(X, pd.Series(bunch.target), name, name, "scikit-learn bundled data")
+        return encode_labels(X, pd.Series(bunch.target), name, name, "scikit-learn bundled data")
     X, y = make_toy(name, 600, random_state=0)
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
-    return _encode(frame, pd.Series(y), name, name, "genlabel.datasets.make_toy(random_state=0)")
+    return encode_labels(
+        frame, pd.Series(y), name, name, "genlabel.datasets.make_toy(random_state=0)"
+    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -128,26 +106,11 @@ def load_openml(
             f"unknown OpenML id {dataset_id}: no {path.name} in {data_dir}; "
             "run 'genlabel datasets --data-dir DIR' to list the ids there, or use --online"
         )
-    try:
-        with gzip.open(path, "rt", newline="") as fh:
-            # '?' is how the ARFF sources mark a missing value.
-            frame = pd.read_csv(fh, na_values=["?"], keep_default_na=True, low_memory=False)
-    except (
-        OSError,
-        EOFError,
-        UnicodeDecodeError,
-        pd.errors.ParserError,
-        pd.errors.EmptyDataError,
-    ) as exc:
-        raise DataError(f"could not parse {path}: {exc}; re-download or remove the file") from exc
-    if frame.shape[1] < 2 or len(frame) < 2:
-        raise DataError(
-            f"could not parse {path}: expected a header, feature columns and a label column"
-        )
+    frame = read_table(path)
     meta = read_manifest(str(data_dir)).get(dataset_id, {})
     name = meta.get("name") or dataset_id
     source = f"{path} ({meta.get('source_repo', 'no manifest entry')})"
-    return _encode(frame.iloc[:, :-1], frame.iloc[:, -1], name, dataset_id, source)
+    return encode_labels(frame.iloc[:, :-1], frame.iloc[:, -1], name, dataset_id, source)
 
 
 def _fetch_online(dataset_id: str, cache_dir: str | Path | None) -> Dataset:
@@ -157,15 +120,24 @@ def _fetch_online(dataset_id: str, cache_dir: str | Path | None) -> Dataset:
         )
     except Exception as exc:  # network errors, unknown ids: one clear line
         raise DataError(f"could not fetch OpenML id {dataset_id}: {exc}") from exc
-    return _encode(
+    return encode_labels(
         bunch.data, bunch.target, bunch.details.get("name", dataset_id), dataset_id, "openml.org"
     )
 
 
 def load_dataset(
-    dataset_id: str, data_dir: str | Path | None = None, *, online: bool = False
+    dataset_id: str,
+    data_dir: str | Path | None = None,
+    *,
+    online: bool = False,
+    csv_files: tuple[str, ...] = (),
+    label: str | None = None,
 ) -> Dataset:
-    """An embedded set by name (``iris``, ``gaussian9``, ...) or an OpenML id."""
+    """An embedded set by name (``iris``, ``gaussian9``, ...), one of ``csv_files`` by its
+    stem (with its ``label`` column), or an OpenML id."""
+    for path in csv_files:
+        if csv_name(path) == dataset_id:
+            return load_csv(path, label or "")
     if dataset_id in EMBEDDED:
         return _embedded(dataset_id)
     return load_openml(dataset_id, data_dir, online=online)

@@ -1,0 +1,95 @@
+"""A user's own CSV file as a benchmark data set, with its label column checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .dataset import Dataset, encode_labels
+from .paths import DataError
+
+__all__ = ["csv_name", "load_csv", "read_table"]
+
+#: A floating-point label column with more distinct values than this looks like a feature.
+MAX_FLOAT_CLASSES = 20
+
+
+def csv_name(path: str | Path) -> str:
+    """The data set's name: the file's stem (``my_data.csv.gz`` -> ``my_data``)."""
+    name = Path(path).name
+    for suffix in (".csv.gz", ".csv"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(path).stem
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV or CSV.gz file with a header row ('?' marks a missing value, as in ARFF)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no CSV file at {path}")
+    try:
+        # pandas opens .gz transparently; '?' is how ARFF-derived files mark missing values.
+        frame = pd.read_csv(path, na_values=["?"], keep_default_na=True, low_memory=False)
+    except (
+        OSError,
+        EOFError,
+        UnicodeDecodeError,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+    ) as exc:
+        raise DataError(f"could not parse {path}: {exc}") from exc
+    if frame.shape[1] < 2 or len(frame) < 2:
+        raise DataError(
+            f"could not parse {path}: expected a header, feature columns and a label column"
+        )
+    return frame
+
+
+def _check_label(frame: pd.DataFrame, label: str, path: Path) -> None:
+    columns = ", ".join(map(str, frame.columns))
+    how = f"pick the class column with --label COLUMN (label=... in Python); columns: {columns}"
+    if label not in frame.columns:
+        raise DataError(f"{path.name} has no column {label!r}; {how}")
+    values = frame[label].dropna()
+    n_classes = values.nunique()
+    if pd.api.types.is_float_dtype(values) and not np.all(np.mod(values, 1) == 0):
+        if n_classes > MAX_FLOAT_CLASSES:
+            raise DataError(
+                f"the label column {label!r} of {path.name} holds {n_classes} distinct "
+                "non-integer numbers: that looks like a feature, not a class label; " + how
+            )
+    if n_classes > len(frame) / 2:
+        raise DataError(
+            f"the label column {label!r} of {path.name} has {n_classes} classes for "
+            f"{len(frame)} rows (more than half the rows): that looks like an id or a "
+            "feature, not a class label; " + how
+        )
+    if n_classes < 2:
+        raise DataError(f"the label column {label!r} of {path.name} has fewer than 2 classes")
+
+
+def load_csv(path: str | Path, label: str) -> Dataset:
+    """A classification data set from a CSV (or CSV.gz) file with a header row.
+
+    Parameters
+    ----------
+    path : the file; the data set is named by its stem.
+    label : str
+        The class column. It is checked: a missing column, a floating-point column of many
+        distinct values, or more classes than half the rows raise a DataError that says why
+        and lists the columns. Every other column is a feature (categorical columns are
+        one-hot encoded by the benchmark's preprocessing).
+    """
+    path = Path(path)
+    if not label:
+        columns = ", ".join(map(str, read_table(path).columns))
+        raise DataError(
+            f"a CSV data set needs its label column (--label COLUMN); columns of {path.name}: {columns}"
+        )
+    frame = read_table(path)
+    _check_label(frame, label, path)
+    name = csv_name(path)
+    return encode_labels(frame.drop(columns=[label]), frame[label], name, name, str(path))
