@@ -82,13 +82,14 @@ def train_single(
     *,
     label_backend: str = "torch",
     stream: int | None = None,
+    sample_weight: torch.Tensor | None = None,
 ) -> nn.ModuleList:
     """Train one configuration on ``X[train_rows]``; returns the classifier's linear layers."""
     spec = check_method(settings.method, settings.model)
     k, dtype = num_classes, X.dtype
     two_phase = spec.is_genlabel and settings.model == "mlp"
     init_gen, gen = _generators(settings.seed, config.fold if stream is None else stream)
-    sizes = layer_sizes(settings.model, X.shape[1], k)
+    sizes = layer_sizes(settings.model, X.shape[1], k, settings.hidden)
     layers = _mlp(sizes, init_gen, dtype)
     params = list(layers.parameters())
     nets = {"layers": layers}
@@ -98,6 +99,7 @@ def train_single(
         params += list(nets["policy"].parameters()) + list(nets["disc"].parameters())
     opt = torch.optim.Adam(params, lr=config.lr, weight_decay=settings.weight_decay)
     Xf, yf = X[train_rows], y[train_rows]
+    wf = None if sample_weight is None else sample_weight[train_rows].to(dtype)
     density = None
     if spec.is_genlabel and not two_phase and label_backend == "torch":
         density = make_density(config.density).fit(Xf, yf, classes=list(range(k)))
@@ -118,12 +120,13 @@ def train_single(
         mixing = spec.mix != "none" and not (two_phase and not last_only)
         for rows in torch.randperm(len(Xf), generator=gen).split(settings.batch_size):
             xb, yb = Xf[rows], yf[rows]
+            wb = None if wf is None else wf[rows]
             if not mixing:
-                loss = soft_cross_entropy(_forward(layers, xb), one_hot(yb, k, dtype))
+                loss = soft_cross_entropy(_forward(layers, xb), one_hot(yb, k, dtype), wb)
             elif spec.mix == "adaptive":
                 perm = sample_permutation(len(rows), generator=gen)
                 u = torch.rand(len(rows), generator=gen, dtype=torch.float64)
-                loss = _adamixup(nets, xb, yb, perm, u, k)
+                loss = _adamixup(nets, xb, yb, perm, u, k, wb)
             else:
                 n_layers = len(layers) if spec.mix == "manifold" else None
                 draw = draw_mix_params(
@@ -131,46 +134,51 @@ def train_single(
                     generator=gen, layers=None if n_layers is None else range(n_layers),
                 )  # fmt: skip
                 run = (spec, config, settings, k, (Xf, yf), density, label_backend, last_only)
-                loss = _mixed_loss(layers, xb, yb, draw, run)
+                w_mix = None if wb is None else apply_mix(wb, draw)
+                loss = _mixed_loss(layers, xb, yb, draw, run, w_mix)
             opt.zero_grad()
             loss.backward()
             opt.step()
     return layers
 
 
-def _adamixup(nets, xb, yb, perm, u, k):
+def _adamixup(nets, xb, yb, perm, u, k, w=None):
     layers, policy, disc = nets["layers"], nets["policy"], nets["disc"]
+    w = torch.ones(len(yb), dtype=xb.dtype) if w is None else w
     ya = one_hot(yb, k, xb.dtype)
     shares = torch.softmax(_forward(policy, torch.cat([xb, xb[perm]], -1)), -1)
     params = MixParams(lam=shares[:, 0] + u.to(xb.dtype) * shares[:, 1], perm=perm)
     x_mix = apply_mix(xb, params)
-    loss = soft_cross_entropy(_forward(layers, x_mix), apply_mix(ya, params))
-    loss = loss + soft_cross_entropy(_forward(layers, xb), ya)
+    loss = soft_cross_entropy(_forward(layers, x_mix), apply_mix(ya, params), w)
+    loss = loss + soft_cross_entropy(_forward(layers, xb), ya, w)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     d_mix, d_real = _forward(disc, x_mix).squeeze(-1), _forward(disc, xb).squeeze(-1)
-    return loss + bce(d_mix, torch.zeros_like(d_mix)) + bce(d_real, torch.ones_like(d_real))
+    per = bce(d_mix, torch.zeros_like(d_mix), reduction="none")
+    per = per + bce(d_real, torch.ones_like(d_real), reduction="none")
+    return loss + (per * w).sum() / w.sum().clamp_min(1.0)
 
 
-def _mixed_loss(layers, xb, yb, draw, run):
+def _mixed_loss(layers, xb, yb, draw, run, w=None):
     spec, config, settings, k, reference, density, label_backend, last_only = run
     dtype = xb.dtype
     if spec.mix == "manifold":
         h = apply_mix(_forward(layers, xb, 0, draw.layer), draw)
         target = apply_mix(one_hot(yb, k, dtype), draw)
-        return soft_cross_entropy(_forward(layers, h, draw.layer), target)
+        return soft_cross_entropy(_forward(layers, h, draw.layer), target, w)
     x_mix = apply_mix(xb, draw)
     if not spec.is_genlabel:
         lab = label_mixed(
             spec.rule, draw, yb, k, points=x_mix, reference=reference,
             sigma2=settings.sigma2, dtype=dtype,
         )  # fmt: skip
-        return soft_cross_entropy(_forward(layers, x_mix), lab.targets, weight=lab.weight)
+        weight = lab.weight if w is None else lab.weight * w
+        return soft_cross_entropy(_forward(layers, x_mix), lab.targets, weight=weight)
     if last_only:
         with torch.no_grad():
             z = _forward(layers, x_mix, 0, len(layers) - 1)
         lab = label_mixed("genlabel", draw, yb, k, points=z, density=density, dtype=dtype)
         target = config.gamma * lab.targets + (1 - config.gamma) * lab.mix_targets
-        return soft_cross_entropy(layers[-1](z), target)
+        return soft_cross_entropy(layers[-1](z), target, w)
     if label_backend == "scipy":
         Xr, yr = reference
         gen_np = scipy_genlabel_targets(
@@ -181,4 +189,4 @@ def _mixed_loss(layers, xb, yb, draw, run):
         lab = label_mixed("genlabel", draw, yb, k, points=x_mix, density=density, dtype=dtype)
         gen, mix = lab.targets, lab.mix_targets
     target = config.gamma * gen + (1 - config.gamma) * mix
-    return soft_cross_entropy(_forward(layers, x_mix), target)
+    return soft_cross_entropy(_forward(layers, x_mix), target, w)

@@ -93,3 +93,67 @@ def test_dropin_errors() -> None:
         GenLabelMixup(3).fit(X, y)
     with pytest.raises(ValueError, match="X contains NaN"):
         GenLabelMixup(9).fit(np.full((4, 2), np.nan), [0, 1, 2, 3])
+
+
+def test_soft_targets_work_with_any_criterion() -> None:
+    X, y = _data()
+    logits = torch.randn(64, 9)
+    for rule, gamma in (("genlabel", 0.7), ("logistic", 1.0), ("linear", 1.0)):
+        mixer = GenLabelMixup(9, rule=rule, gamma=gamma, seed=2).fit(X, y)
+        batch = mixer(X[:64], y[:64])
+        torch.testing.assert_close(
+            torch.nn.functional.cross_entropy(logits, batch.soft_targets),
+            mixer.loss(logits, batch),
+        )
+        assert_valid_labels(batch.soft_targets, 64, 9)
+    mixer = GenLabelMixup(9, rule="genlabel", gamma=0.7, seed=2).fit(X, y)
+    batch = mixer(X[:64], y[:64])
+    torch.testing.assert_close(
+        batch.soft_targets, 0.7 * batch.targets + 0.3 * batch.mix_targets, atol=1e-6, rtol=0
+    )
+
+
+def test_label_smoothing() -> None:
+    X, y = _data()
+    plain = GenLabelMixup(9, rule="linear", seed=1)(X[:32], y[:32])
+    smooth = GenLabelMixup(9, rule="linear", label_smoothing=0.1, seed=1)(X[:32], y[:32])
+    torch.testing.assert_close(smooth.soft_targets, 0.9 * plain.soft_targets + 0.1 / 9)
+    assert_valid_labels(smooth.soft_targets, 32, 9)
+
+
+def test_cutmix_and_the_switch_between_mixup_and_cutmix() -> None:
+    images = torch.rand(16, 1, 8, 8)
+    labels = torch.arange(16) % 4
+    cut = GenLabelMixup(4, method="cutmix", seed=0)
+    batch = cut(images, labels)
+    p = batch.mixed.params
+    assert p.box is not None
+    top, bottom, left, right = p.box
+    j = p.perm
+    torch.testing.assert_close(
+        batch.inputs[:, :, top:bottom, left:right], images[j][:, :, top:bottom, left:right]
+    )
+    kept = float(p.lam)
+    torch.testing.assert_close(
+        batch.soft_targets, kept * batch.mixed.targets_a + (1 - kept) * batch.mixed.targets_b
+    )
+    both = GenLabelMixup(4, rule="linear", alpha=1.0, cutmix_alpha=1.0, switch_prob=0.5, seed=0)
+    kinds = [both(images, labels).mixed.params.box is not None for _ in range(40)]
+    assert 5 < sum(kinds) < 35  # both kinds of batch occur
+    only_mixup = GenLabelMixup(4, rule="linear", cutmix_alpha=1.0, switch_prob=0.0, seed=0)
+    assert all(only_mixup(images, labels).mixed.params.box is None for _ in range(5))
+
+
+def test_numpy_batches_and_method_names() -> None:
+    X, y = make_toy("gaussian9", 200, random_state=1)
+    mixer = GenLabelMixup(9, method="genlabel_kde", gamma=0.5, seed=0).fit(X, y)
+    assert mixer.rule == "genlabel" and type(mixer.density).__name__ == "KDEClassDensity"
+    batch = mixer(X[:32], y[:32])  # NumPy in, tensors out
+    assert isinstance(batch.inputs, torch.Tensor) and batch.inputs.dtype == torch.float64
+    assert_valid_labels(batch.targets, 32, 9)
+    assert GenLabelMixup(9, method="mixup_logistic").rule == "logistic"
+    assert GenLabelMixup(9, method="vanilla").alpha == 0.0
+    with pytest.raises(ValueError, match="not a drop-in label rule"):
+        GenLabelMixup(9, method="adamixup")
+    with pytest.raises(ValueError, match="unknown method"):
+        GenLabelMixup(9, method="mixupp")

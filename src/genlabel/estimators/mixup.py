@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,9 +11,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ..registry import METHODS, TABULAR_MODELS, check_method, resolve_method
+from .._validation import parameter_error, resolve_device
+from ..registry import METHODS, TABULAR_MODELS, MethodSpec, check_method, resolve_method
+from ..training import GenLabelMixup, Trainer
 from ..training.grid import TrainSettings
 from ..training.methods import DEFAULT_DENSITY_GRID, DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
 from ..training.selection import fit_configuration, grid_search, param_grid
@@ -23,6 +26,11 @@ __all__ = ["MixupClassifier", "ESTIMATOR_METHODS"]
 ESTIMATOR_METHODS = tuple(
     name for name, spec in METHODS.items() if spec.mix != "generative" and "mlp" in spec.models
 ) + ("genlabel",)
+#: The methods a user's own module can train (through the drop-in mix step).
+_MODULE_METHODS = (
+    "vanilla", "mixup", "mixup_logistic", "mixup_nn", "mixup_exclude_mi", "genlabel_gm",
+    "genlabel_kde",
+)  # fmt: skip
 _ACCEPTED = set(ESTIMATOR_METHODS) | {
     alias for name in ESTIMATOR_METHODS if name in METHODS for alias in METHODS[name].aliases
 }
@@ -38,14 +46,15 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     model : {"logistic", "mlp"}, default="logistic"
-        One linear layer, or d -> 128 -> 128 -> k with ReLU between the layers.
+        One linear layer, or d -> hidden_layer_sizes... -> k with ReLU between the layers.
     method : str, default="mixup"
         ``vanilla``, ``mixup``, ``mixup_exclude_mi``, ``mixup_logistic``, ``mixup_nn``,
-        ``adamixup``, ``manifold_mixup`` (MLP only), ``genlabel`` (Algorithm 1 with the
-        logistic model; Algorithm 2 with the MLP) or ``genlabel_cv`` (``genlabel`` with lr,
-        gamma and density chosen by stratified K-fold CV inside ``fit``).
+        ``adamixup``, ``manifold_mixup`` (MLP only), ``genlabel_gm`` / ``genlabel_kde``
+        (Algorithm 1 with the logistic model; Algorithm 2 with the MLP), ``genlabel_cv``
+        (lr, gamma and density chosen by stratified K-fold CV inside ``fit``); the CLI's
+        names. ``genlabel`` (with ``density``) and the registry's aliases are accepted too.
     density : {"gm", "kde"}, default="gm"
-        Class-conditional density of GenLabel.
+        Class-conditional density of ``method="genlabel"``.
     gamma : float in [0, 1], default=1.0
         GenLabel's loss ratio.
     alpha : float, default=1.0
@@ -61,14 +70,27 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         The grid of ``genlabel_cv``.
     random_state : int, RandomState or None
     device : str, default="cpu"
+        A device this torch build can use (else a ValueError).
+    hidden_layer_sizes : tuple of int, default=(128, 128)
+        The MLP's hidden layers.
+    module : callable, optional
+        Your own network: ``module(n_features, n_classes) -> nn.Module`` returning logits.
+        It is trained by :class:`genlabel.training.Trainer` (Adam) with the drop-in mix step,
+        so ``method`` must be one of ``vanilla``, ``mixup``, ``mixup_logistic``,
+        ``mixup_nn``, ``mixup_exclude_mi``, ``genlabel_gm``, ``genlabel_kde`` (GenLabel
+        with densities in input space).
+    verbose : int, default=0
+        1: a progress bar over the epochs.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
-    module_ : torch.nn.Sequential
-        The fitted network (logits out, float64 parameters), for your own use (e.g.
-        adversarial attacks).
+    module_ : torch.nn.Module
+        The fitted network (logits out; float64 parameters for the built-in models), for
+        your own use (e.g. adversarial attacks).
+    loss_curve_ : list of float
+        Mean training loss of each epoch (of the refitted model for ``genlabel_cv``).
     best_params_, cv_results_ : only for ``genlabel_cv``.
     """
 
@@ -90,6 +112,9 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         "density_grid": [tuple, list],
         "random_state": ["random_state"],
         "device": [str],
+        "hidden_layer_sizes": [tuple, list],
+        "module": [callable, None],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -112,6 +137,9 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         density_grid: tuple[str, ...] = DEFAULT_DENSITY_GRID,
         random_state: int | np.random.RandomState | None = None,
         device: str = "cpu",
+        hidden_layer_sizes: tuple[int, ...] = (128, 128),
+        module: Callable[[int, int], torch.nn.Module] | None = None,
+        verbose: int = 0,
     ):
         self.model = model
         self.method = method
@@ -130,6 +158,9 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         self.density_grid = density_grid
         self.random_state = random_state
         self.device = device
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.module = module
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -148,6 +179,27 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
                 f"The 'method' parameter of MixupClassifier is {self.method!r}: {exc}"
             ) from None
 
+    def _check(self, spec: MethodSpec) -> None:
+        """The errors a parameter constraint cannot express, before any training."""
+        resolve_device(self.device, "MixupClassifier")
+        if spec.is_genlabel and self.model == "mlp" and self.module is None:
+            if self.epochs <= self.warmup_epochs:
+                raise ValueError(
+                    f"method {spec.name!r} with model='mlp' trains warmup_epochs={self.warmup_epochs}"
+                    " vanilla epochs, then GenLabel: epochs must exceed warmup_epochs; got "
+                    f"epochs={self.epochs}"
+                )
+        hidden = self.hidden_layer_sizes
+        if not hidden or any(isinstance(h, bool) or int(h) != h or h < 1 for h in hidden):
+            raise parameter_error(
+                "MixupClassifier", "hidden_layer_sizes", "a tuple of positive integers", hidden
+            )
+        if self.module is not None and spec.name not in _MODULE_METHODS:
+            raise ValueError(
+                f"method {spec.name!r} needs the built-in models; with module=... use one of "
+                f"{', '.join(_MODULE_METHODS)}"
+            )
+
     def _settings(self, seed: int) -> TrainSettings:
         spec = self._spec()
         return TrainSettings(
@@ -161,22 +213,37 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
             sigma2=float(self.sigma2),
             seed=seed,
             device=self.device,
+            hidden=tuple(int(h) for h in self.hidden_layer_sizes),
+            verbose=int(self.verbose),
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Fit on X of shape (n_samples, n_features) and labels y of shape (n_samples,)."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X of shape (n_samples, n_features) and labels y of shape (n_samples,).
+
+        ``sample_weight`` (n_samples,), optional: per-sample weights of the training loss
+        (a mixed point weighs lam w_i + (1 - lam) w_j). Model selection scores are
+        unweighted accuracies.
+        """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise _single_class_error(type(self).__name__)
+        spec = self._spec()
+        self._check(spec)
+        weight = None
+        if sample_weight is not None:
+            weight = torch.from_numpy(_check_sample_weight(sample_weight, X, dtype=np.float64))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        settings = self._settings(seed)
         X_t = torch.tensor(X, dtype=torch.float32)
         y_t = torch.tensor(y_enc, dtype=torch.long)
+        if self.module is not None:
+            return self._fit_module(spec, X_t, y_t, weight, seed)
+        settings = self._settings(seed)
         k = len(self.classes_)
-        spec = self._spec()
+        if weight is not None:
+            weight = weight.to(torch.float32)
         if spec.name == "genlabel_cv":
             grid = param_grid(
                 "genlabel",
@@ -184,25 +251,56 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
                 gamma_grid=tuple(self.gamma_grid),
                 density_grid=tuple(self.density_grid),
             )
-            result = grid_search(X_t, y_t, k, settings, grid, cv=self.cv, refit=True)
+            result = grid_search(
+                X_t, y_t, k, settings, grid, cv=self.cv, refit=True, sample_weight=weight
+            )
             best = result.best()
             self.best_params_, self.cv_results_ = dict(grid[best]), result.cv_results()
             stack = result.refit(best)
         else:
             density = spec.densities[0] if spec.is_genlabel else self.density
             params = {"lr": self.lr, "gamma": self.gamma, "density": density}
-            stack = fit_configuration(X_t, y_t, k, settings, params)
+            stack = fit_configuration(X_t, y_t, k, settings, params, sample_weight=weight)
         # Trained in float32; kept in float64 so that predictions do not depend on how the
         # rows are batched (BLAS blocking changes float32 rounding).
-        self.module_ = stack.to_module(0).double().eval()
+        self.module_: torch.nn.Module = stack.to_module(0).double().eval()
+        curve = stack.loss_curve
+        self.loss_curve_ = [] if curve is None else curve[0].tolist()
+        return self
+
+    def _fit_module(self, spec: MethodSpec, X_t, y_t, weight, seed: int):
+        """A user's module, trained by the Trainer with the drop-in mix step."""
+        k = len(self.classes_)
+        module = self.module(X_t.shape[1], k)  # type: ignore[misc]
+        if not isinstance(module, torch.nn.Module):
+            raise ValueError(
+                f"module(n_features, n_classes) must return a torch.nn.Module; got "
+                f"{type(module).__name__}"
+            )
+        mixer = None
+        if spec.name != "vanilla":
+            mixer = GenLabelMixup(
+                k, method=spec.name, gamma=float(self.gamma), alpha=float(self.alpha),
+                sigma2=float(self.sigma2), seed=seed,
+            ).fit(X_t, y_t)  # fmt: skip
+        data = (X_t, y_t) if weight is None else (X_t, y_t, weight.float())
+        trainer = Trainer(
+            module, mixer=mixer, lr=float(self.lr), weight_decay=float(self.weight_decay),
+            epochs=int(self.epochs), batch_size=int(self.batch_size), device=self.device,
+            random_state=seed, verbose=int(self.verbose),
+        )  # fmt: skip
+        trainer.fit(data)
+        self.module_ = module.eval()
+        self.loss_curve_ = trainer.loss_curve_
         return self
 
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        device = next(self.module_.parameters()).device
+        param = next(self.module_.parameters())
         with torch.no_grad():
-            return self.module_(torch.tensor(X, dtype=torch.float64, device=device)).cpu().numpy()
+            x = torch.tensor(X, dtype=param.dtype, device=param.device)
+            return self.module_(x).double().cpu().numpy()
 
     def decision_function(self, X) -> np.ndarray:
         """Logits, shape (n_samples, n_classes); (n_samples,) for two classes (class 1 vs 0)."""

@@ -17,12 +17,17 @@ MODEL_NAMES = ("logistic", "mlp")
 MLP_HIDDEN = 128
 
 
-def layer_sizes(model: str, n_features: int, n_classes: int) -> list[int]:
-    """logistic: d -> k (one linear layer); mlp: d -> 128 -> 128 -> k with ReLU between."""
+def layer_sizes(
+    model: str, n_features: int, n_classes: int, hidden: tuple[int, ...] = (MLP_HIDDEN, MLP_HIDDEN)
+) -> list[int]:
+    """logistic: d -> k (one linear layer); mlp: d -> hidden... -> k (by default
+    d -> 128 -> 128 -> k) with ReLU between the layers."""
     if model == "logistic":
         return [n_features, n_classes]
     if model == "mlp":
-        return [n_features, MLP_HIDDEN, MLP_HIDDEN, n_classes]
+        if not hidden or any(int(h) < 1 for h in hidden):
+            raise ValueError(f"hidden layer sizes must be positive integers; got {hidden!r}")
+        return [n_features, *(int(h) for h in hidden), n_classes]
     raise ValueError(f"Unknown model {model!r}; expected one of {', '.join(MODEL_NAMES)}")
 
 
@@ -75,6 +80,8 @@ class StackedMLP:
         self.dtype = dtype
         #: Networks trained beside the stack (AdaMixup's policy and discriminator).
         self.auxiliary: dict[str, StackedMLP] = {}
+        #: Mean training loss of every model per epoch, (G, epochs), set by the trainer.
+        self.loss_curve: torch.Tensor | None = None
         self.weights: list[torch.Tensor] = []
         self.biases: list[torch.Tensor] = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
@@ -127,6 +134,8 @@ class StackedMLP:
         """A stack of the models ``start:stop`` (detached copies of their parameters)."""
         part = object.__new__(StackedMLP)
         part.sizes, part.dtype, part.auxiliary = list(self.sizes), self.dtype, {}
+        curve = self.loss_curve
+        part.loss_curve = None if curve is None else curve[start:stop].clone()
         part.weights = [w[start:stop].detach().clone() for w in self.weights]
         part.biases = [b[start:stop].detach().clone() for b in self.biases]
         return part

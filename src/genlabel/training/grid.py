@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from ..density import ClassDensity, make_density
 from ..labels import density_targets, label_mixed
@@ -64,6 +66,8 @@ class TrainSettings:
     per_sample: bool = False
     seed: int = 0
     device: str = "cpu"
+    hidden: tuple[int, ...] = (128, 128)  # the MLP's hidden layer sizes
+    verbose: int = 0  # 1: a progress bar over the epochs
 
     @property
     def spec(self) -> MethodSpec:
@@ -93,16 +97,21 @@ class _Fold:
     X: torch.Tensor
     y: torch.Tensor
     generator: torch.Generator
+    w: torch.Tensor | None = None  # sample weights, if any
 
 
 @dataclass
 class _FoldBatch:
-    """One fold's batch of a step: inputs (mixed, for input-space methods), labels, draws."""
+    """One fold's batch of a step: inputs (mixed, for input-space methods), labels, draws.
+
+    ``w``: the batch's sample weights (mixed like the labels, for mixing methods), or None.
+    """
 
     x: torch.Tensor
     y: torch.Tensor
     params: MixParams | None = None  # None: nothing drawn (no mixing, or no rows left)
     u: torch.Tensor | None = None  # AdaMixup's uniforms
+    w: torch.Tensor | None = None
 
 
 @dataclass
@@ -135,7 +144,8 @@ class _GridRun:
         out = []
         for fold, order in zip(self.folds, orders, strict=True):
             rows = order[step * B : (step + 1) * B]
-            batch = _FoldBatch(fold.X[rows], fold.y[rows])
+            w = None if fold.w is None else fold.w[rows]
+            batch = _FoldBatch(fold.X[rows], fold.y[rows], w=w)
             if mixing and len(rows):
                 batch = self._draw(fold, batch)
             out.append(batch)
@@ -146,13 +156,15 @@ class _GridRun:
         if self.spec.mix == "adaptive":
             perm = sample_permutation(n, generator=g)
             u = torch.rand(n, generator=g, dtype=torch.float64)
-            return _FoldBatch(batch.x, batch.y, MixParams(torch.ones(()), perm), u)
+            return _FoldBatch(batch.x, batch.y, MixParams(torch.ones(()), perm), u, batch.w)
         layers = range(self.n_layers) if self.spec.mix == "manifold" else None
         params = draw_mix_params(
             n, alpha=s.alpha, per_sample=s.per_sample, generator=g, layers=layers
         )
         x = apply_mix(batch.x, params) if self.spec.mix == "input" else batch.x
-        return _FoldBatch(x, batch.y, params)
+        # A mixed point weighs lam * w_i + (1 - lam) * w_j, as its label mixes.
+        w = None if batch.w is None else apply_mix(batch.w.to(self.dtype), params)
+        return _FoldBatch(x, batch.y, params, w=w)
 
 
 def _pad(t: torch.Tensor, size: int, value: float = 0.0) -> torch.Tensor:
@@ -162,7 +174,7 @@ def _pad(t: torch.Tensor, size: int, value: float = 0.0) -> torch.Tensor:
     return torch.cat([t, pad])
 
 
-def _build_run(X, y, k, folds, configs, settings, streams) -> _GridRun:
+def _build_run(X, y, k, folds, configs, settings, streams, sample_weight) -> _GridRun:
     spec = settings.spec
     device = torch.device(settings.device)
     B = settings.batch_size
@@ -171,15 +183,46 @@ def _build_run(X, y, k, folds, configs, settings, streams) -> _GridRun:
         spec=spec,
         k=k,
         folds=[
-            _Fold(X[idx], y[idx], fold_generator(settings.seed, s))
+            _Fold(
+                X[idx],
+                y[idx],
+                fold_generator(settings.seed, s),
+                None if sample_weight is None else sample_weight[idx],
+            )
             for idx, s in zip(folds, streams, strict=True)
         ],
         fold_of=torch.tensor([c.fold for c in configs], device=device),
         device=device,
         dtype=X.dtype,
-        n_layers=len(layer_sizes(settings.model, X.shape[1], k)) - 1,
+        n_layers=len(_sizes(settings, X.shape[1], k)) - 1,
         steps=max(math.ceil(len(idx) / B) for idx in folds),
     )
+
+
+def _sizes(settings: TrainSettings, d: int, k: int) -> list[int]:
+    return layer_sizes(settings.model, d, k, settings.hidden)
+
+
+class _LossCurve:
+    """Each model's mean training loss per epoch, (G, epochs), from the per-step losses."""
+
+    def __init__(self, n_models: int, epochs: int, device: torch.device):
+        self.values = torch.zeros(n_models, epochs, dtype=torch.float64, device=device)
+        self._sum = torch.zeros(n_models, dtype=torch.float64, device=device)
+        self._steps = torch.zeros(n_models, dtype=torch.float64, device=device)
+
+    def add(self, per_model: torch.Tensor, active: torch.Tensor) -> None:
+        self._sum += per_model.detach().double() * active
+        self._steps += active
+
+    def end_epoch(self, epoch: int) -> None:
+        self.values[:, epoch] = self._sum / self._steps.clamp_min(1.0)
+        self._sum.zero_()
+        self._steps.zero_()
+
+
+def _epochs(settings: TrainSettings, epochs: range) -> Any:
+    return tqdm(epochs, desc="training", unit="epoch", disable=settings.verbose < 1, leave=False)
 
 
 def train_grid(
@@ -191,6 +234,7 @@ def train_grid(
     settings: TrainSettings,
     *,
     streams: list[int] | None = None,
+    sample_weight: torch.Tensor | None = None,
 ) -> StackedMLP:
     """Train every configuration (each on its fold's training indices) as one stack.
 
@@ -202,18 +246,20 @@ def train_grid(
     settings : the shared :class:`TrainSettings`
     streams : the random stream of each fold (default: the fold index); a model trained on
         stream s gets exactly the draws it would get alone on stream s
+    sample_weight : Tensor of shape (n,), optional
+        Per-row weights of the loss (a mixed point weighs lam w_i + (1 - lam) w_j).
 
     Returns
     -------
     StackedMLP with one trained model per configuration, in ``configs`` order.
     """
     streams = list(range(len(folds))) if streams is None else list(streams)
-    run = _build_run(X, y, num_classes, folds, configs, settings, streams)
+    run = _build_run(X, y, num_classes, folds, configs, settings, streams, sample_weight)
     if settings.two_phase:
         return _train_two_phase(run, configs)
     G, d = len(configs), X.shape[1]
     init_gen = init_generator(settings.seed)
-    sizes = layer_sizes(settings.model, d, num_classes)
+    sizes = _sizes(settings, d, num_classes)
     stack = StackedMLP(sizes, G, init_gen, run.device, run.dtype)
     params = stack.parameters()
     aux: dict[str, StackedMLP] = {}
@@ -227,15 +273,20 @@ def train_grid(
     opt = BatchedAdam(params, lr, weight_decay=settings.weight_decay)
     labels = _Labeler(run, configs)
     mixing = run.spec.mix != "none"
-    for _epoch in range(settings.epochs):
+    curve = _LossCurve(G, settings.epochs, run.device)
+    for epoch in _epochs(settings, range(settings.epochs)):
         orders = run.orders()
         for step in range(run.steps):
             batches, width = run.step(orders, step, mixing)
-            loss = _stack_loss(run, stack, aux, labels, batches, width)
+            loss, per_model = _stack_loss(run, stack, aux, labels, batches, width)
             opt.zero_grad()
             loss.backward()
-            opt.step(torch.tensor([len(b.y) > 0 for b in batches], device=run.device)[run.fold_of])
+            active = torch.tensor([len(b.y) > 0 for b in batches], device=run.device)[run.fold_of]
+            opt.step(active)
+            curve.add(per_model, active)
+        curve.end_epoch(epoch)
     stack.auxiliary = aux
+    stack.loss_curve = curve.values
     return stack
 
 
@@ -272,6 +323,8 @@ class _Labeler:
                 dtype=dtype,
             )  # fmt: skip
             mix_t, rule_t, weight = lab.mix_targets, lab.targets, lab.weight
+            if batch.w is not None:
+                weight = weight * batch.w.to(dtype)
             if self.kinds:
                 more = [
                     density_targets(self.densities[(f, kind)], batch.x).to(dtype)
@@ -280,14 +333,15 @@ class _Labeler:
                 gen = torch.stack([_pad(t, width) for t in [rule_t, *more]])
         else:
             mix_t = rule_t = one_hot(batch.y, k, dtype)
-            weight = torch.ones(len(batch.y), dtype=dtype)
+            weight = torch.ones(len(batch.y), dtype=dtype) if batch.w is None else batch.w.to(dtype)
             if self.kinds:  # a fold with no batch left: placeholder; its models skip
                 gen = torch.zeros(len(self.kinds), width, k, dtype=dtype)
         return _pad(mix_t, width), _pad(rule_t, width), _pad(weight, width), gen
 
 
-def _stack_loss(run, stack, aux, labels: _Labeler, batches, width) -> torch.Tensor:
-    """The summed loss of every model of the stack on one step."""
+def _stack_loss(run, stack, aux, labels: _Labeler, batches, width):
+    """The summed loss of every model of the stack on one step (to differentiate), and each
+    model's loss (detached, for the loss curves)."""
     parts = [labels.fold_targets(f, b, width) for f, b in enumerate(batches)]
     fold_of, device = run.fold_of, run.device
     x_g = torch.stack([_pad(b.x, width) for b in batches]).to(device)[fold_of]  # (G, B, d)
@@ -301,14 +355,17 @@ def _stack_loss(run, stack, aux, labels: _Labeler, batches, width) -> torch.Tens
         # gamma * y_gen + (1 - gamma) * y_mix from labels shared by every lr and gamma.
         gen_g = torch.stack([p[3] for p in parts]).to(device)[fold_of, labels.density_of]
         mix_g = torch.stack([p[0] for p in parts]).to(device)[fold_of]
-        return genlabel_loss(logits, gen_g, mix_g, labels.gamma, weight=w_g).sum()
+        per = genlabel_loss(logits, gen_g, mix_g, labels.gamma, weight=w_g)
+        return per.sum(), per.detach()
     t_g = torch.stack([p[1] for p in parts]).to(device)[fold_of]
-    return soft_cross_entropy(logits, t_g, w_g).sum()
+    per = soft_cross_entropy(logits, t_g, w_g)
+    return per.sum(), per.detach()
 
 
-def _manifold_loss(run, stack, x_g, batches) -> torch.Tensor:
+def _manifold_loss(run, stack, x_g, batches):
     """Mix hidden representations at each fold's drawn layer, with the fold's lam/perm."""
     loss = x_g.new_zeros(())
+    per_model = x_g.new_zeros(x_g.shape[0])
     for f, batch in enumerate(batches):
         if batch.params is None:
             continue
@@ -319,41 +376,54 @@ def _manifold_loss(run, stack, x_g, batches) -> torch.Tensor:
         h = apply_mix(h, params.stacked(len(rows)))
         logits = stack.forward(h, layer, rows=rows)
         t = apply_mix(one_hot(batch.y, run.k, h.dtype).to(run.device), params)
-        ones = torch.ones(logits.shape[:2], dtype=logits.dtype, device=run.device)
-        loss = loss + soft_cross_entropy(logits, t.expand(len(rows), -1, -1), ones).sum()
-    return loss
+        if batch.w is None:
+            w = torch.ones(logits.shape[:2], dtype=logits.dtype, device=run.device)
+        else:
+            w = batch.w.to(run.device, logits.dtype).expand(len(rows), -1)
+        per = soft_cross_entropy(logits, t.expand(len(rows), -1, -1), w)
+        loss = loss + per.sum()
+        per_model[rows] = per.detach()
+    return loss, per_model
 
 
-def _adamixup_loss(run, stack, aux, x_g, w_g, batches) -> torch.Tensor:
-    """AdaMixup: lam = a + u d from the policy; CE on mixed + clean; intrusion discriminator."""
+def _adamixup_loss(run, stack, aux, x_g, w_g, batches):
+    """AdaMixup: lam = a + u d from the policy; CE on mixed + clean; intrusion discriminator.
+
+    With sample weights, every term of a point is weighted by the point's own weight.
+    """
     G, B = x_g.shape[:2]
     device, dtype, k = run.device, x_g.dtype, run.k
-    perms, us, ys = [], [], []
+    perms, us, ys, valid = [], [], [], []
     for batch in batches:
         n = len(batch.y)
         perms.append(_pad(batch.params.perm, B).long() if batch.params else torch.arange(B))
         us.append(_pad(batch.u, B) if batch.u is not None else torch.zeros(B, dtype=torch.float64))
         ys.append(_pad(batch.y, B) if n else torch.zeros(B, dtype=torch.long))
+        valid.append(_pad(torch.ones(n, dtype=torch.bool), B))
     perm_g = torch.stack(perms).to(device)[run.fold_of]  # (G, B)
     u_g = torch.stack(us).to(device, dtype)[run.fold_of]
     y_g = torch.stack(ys).to(device)[run.fold_of]
+    valid_g = torch.stack(valid).to(device)[run.fold_of]
     # Padded rows point at themselves.
-    perm_g = torch.where(w_g > 0, perm_g, torch.arange(B, device=device).expand(G, B))
+    perm_g = torch.where(valid_g, perm_g, torch.arange(B, device=device).expand(G, B))
     partner = torch.gather(x_g, 1, perm_g.unsqueeze(-1).expand_as(x_g))
     shares = torch.softmax(aux["policy"].forward(torch.cat([x_g, partner], -1)), -1)
     # lam in [0, 1], shaped (G, B, 1) once: every use shares one node of the autograd graph.
     params = MixParams(lam=(shares[..., 0] + u_g * shares[..., 1]).unsqueeze(-1), perm=perm_g)
     x_mix = apply_mix(x_g, params)
     ya = one_hot(y_g.reshape(-1), k, dtype).view(G, B, k)
-    loss = soft_cross_entropy(stack.forward(x_mix), apply_mix(ya, params), w_g).sum()
-    loss = loss + soft_cross_entropy(stack.forward(x_g), ya, w_g).sum()
+    ce_mix = soft_cross_entropy(stack.forward(x_mix), apply_mix(ya, params), w_g)
+    ce_clean = soft_cross_entropy(stack.forward(x_g), ya, w_g)
+    loss = ce_mix.sum()
+    loss = loss + ce_clean.sum()
     d_mix = aux["discriminator"].forward(x_mix).squeeze(-1)
     d_real = aux["discriminator"].forward(x_g).squeeze(-1)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     per = bce(d_mix, torch.zeros_like(d_mix), reduction="none") + bce(
         d_real, torch.ones_like(d_real), reduction="none"
     )
-    return loss + weighted_mean(per, w_g).sum()
+    disc = weighted_mean(per, w_g)
+    return loss + disc.sum(), (ce_mix + ce_clean + disc).detach()
 
 
 def _fold_batches(run: _GridRun, orders, step: int, mixing: bool):
@@ -364,9 +434,10 @@ def _fold_batches(run: _GridRun, orders, step: int, mixing: bool):
         target = one_hot(b.y, run.k, run.dtype)
         if b.params is not None:
             target = apply_mix(target, b.params)
+        w = torch.ones(len(b.y), dtype=run.dtype) if b.w is None else b.w.to(run.dtype)
         xs.append(_pad(b.x, width))
         mix_ts.append(_pad(target, width))
-        weights.append(_pad(torch.ones(len(b.y), dtype=run.dtype), width))
+        weights.append(_pad(w, width))
     sizes = torch.tensor([len(b.y) for b in batches], device=run.device)
     return torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes
 
@@ -382,25 +453,34 @@ def _train_two_phase(run: _GridRun, configs: list[Config]) -> StackedMLP:
     unique = list(dict.fromkeys((c.fold, c.lr) for c in configs))
     unique_of = torch.tensor([unique.index((c.fold, c.lr)) for c in configs], device=device)
     ufold = torch.tensor([f for f, _ in unique], device=device)
-    sizes = layer_sizes(settings.model, run.folds[0].X.shape[1], k)
+    sizes = _sizes(settings, run.folds[0].X.shape[1], k)
     warm = StackedMLP(sizes, len(unique), init_generator(settings.seed), device, dtype)
     lrs = torch.tensor([lr for _, lr in unique], dtype=dtype)
     opt = BatchedAdam(warm.parameters(), lrs, weight_decay=settings.weight_decay)
-    for _epoch in range(settings.warmup_epochs):
+    curve = _LossCurve(len(configs), settings.epochs, device)
+    epochs = iter(_epochs(settings, range(settings.epochs)))
+    for epoch in range(settings.warmup_epochs):
+        next(epochs)
         orders = run.orders()
         for step in range(run.steps):
             xs, ts, ws, n = _fold_batches(run, orders, step, False)
             x_u, t_u, w_u = xs.to(device)[ufold], ts.to(device)[ufold], ws.to(device)[ufold]
-            loss = soft_cross_entropy(warm.forward(x_u), t_u, w_u).sum()
+            per = soft_cross_entropy(warm.forward(x_u), t_u, w_u)
+            loss = per.sum()
             opt.zero_grad()
             loss.backward()
             opt.step(n[ufold] > 0)
+            curve.add(per.detach()[unique_of], (n[run.fold_of] > 0).double())
+        curve.end_epoch(epoch)
     head = _LatentHead(run, configs, warm, unique)
-    for _epoch in range(settings.warmup_epochs, settings.epochs):
+    for epoch in range(settings.warmup_epochs, settings.epochs):
+        next(epochs)
         orders = run.orders()
         for step in range(run.steps):
             xs, ts, ws, n = _fold_batches(run, orders, step, True)
-            head.step(xs.to(device), ts.to(device), ws.to(device), n, ufold, unique_of)
+            per = head.step(xs.to(device), ts.to(device), ws.to(device), n, ufold, unique_of)
+            curve.add(per, (n[run.fold_of] > 0).double())
+        curve.end_epoch(epoch)
     last = warm.n_layers - 1
     stack = warm.select(0)  # shape template; fill with every configuration's layers
     stack.weights = [w[unique_of].detach().clone() for w in warm.weights[:last]]
@@ -408,6 +488,7 @@ def _train_two_phase(run: _GridRun, configs: list[Config]) -> StackedMLP:
     stack.weights.append(head.weight.detach())
     stack.biases.append(head.bias.detach())
     stack.auxiliary = {}
+    stack.loss_curve = curve.values
     return stack
 
 
@@ -449,7 +530,7 @@ class _LatentHead:
             [self.weight, self.bias], lrs, weight_decay=run.settings.weight_decay
         )
 
-    def step(self, xs, ts, ws, n, ufold, unique_of) -> None:
+    def step(self, xs, ts, ws, n, ufold, unique_of) -> torch.Tensor:
         run, k = self.run, self.run.k
         with torch.no_grad():
             h_u = self.warm.forward(xs[ufold], 0, self.last)  # (U, B, h), frozen features
@@ -460,9 +541,11 @@ class _LatentHead:
                 z = h_u[self.unique.index((f, lr)), : sizes[f]]
                 gen[i, : sizes[f]] = density_targets(self.densities[i], z)
         logits = torch.baddbmm(self.bias, h_u[unique_of], self.weight)
-        loss = genlabel_loss(
+        per = genlabel_loss(
             logits, gen[self.key_of], ts[run.fold_of], self.gamma, weight=ws[run.fold_of]
-        ).sum()
+        )
+        loss = per.sum()
         self.opt.zero_grad()
         loss.backward()
         self.opt.step(n[run.fold_of] > 0)
+        return per.detach()

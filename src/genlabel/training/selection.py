@@ -110,6 +110,7 @@ def grid_search(
     *,
     cv: int = 5,
     refit: bool = True,
+    sample_weight: torch.Tensor | None = None,
 ) -> GridSearchResult:
     """Train every (fold, grid point) — and, with ``refit``, every grid point on all rows
     (on :data:`REFIT_STREAM`, each equal to :func:`fit_configuration`) — as one stack."""
@@ -124,7 +125,9 @@ def grid_search(
         for f in range(len(folds))
         for p in grid
     ]
-    stack = train_grid(X, y, num_classes, folds, configs, settings, streams=streams)
+    stack = train_grid(
+        X, y, num_classes, folds, configs, settings, streams=streams, sample_weight=sample_weight
+    )
     n_cv = len(splits) * len(grid)
     scores = np.zeros((len(splits), len(grid)))
     cv_stack = stack.select_range(0, n_cv)
@@ -165,6 +168,8 @@ def fit_configuration(
     num_classes: int,
     settings: TrainSettings,
     params: dict[str, Any],
+    *,
+    sample_weight: torch.Tensor | None = None,
 ) -> StackedMLP:
     """Train one configuration on all of X (a stack of one, on :data:`REFIT_STREAM`)."""
     config = Config(
@@ -178,4 +183,5 @@ def fit_configuration(
         [config],
         settings,
         streams=[REFIT_STREAM],
+        sample_weight=sample_weight,
     )
