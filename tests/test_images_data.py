@@ -247,7 +247,8 @@ BAD_INPUTS = [
         _truncated_idx,
         "mnist",
         "train",
-        r"train-images-idx3-ubyte: the IDX header gives shape \(3, 28, 28\), i\.e\. 2368 bytes; the file has 2363",
+        r"train-images-idx3-ubyte: the IDX header gives shape \(3, 28, 28\), i\.e\. 2368 bytes; "
+        r"the file has 2363",
     ),
     (
         "truncated gzip",
