@@ -241,6 +241,24 @@ def _missing_file(root: Path) -> None:
     (root / "mnist" / "train-labels-idx1-ubyte.gz").unlink()
 
 
+def _label_out_of_range(root: Path) -> None:
+    write_cifar10(root)
+    path = root / "cifar-10-batches-bin" / "test_batch.bin"
+    path.write_bytes(b"\x0a" + path.read_bytes()[1:])
+
+
+def _class_without_images(root: Path) -> None:
+    write_tiny_imagenet(root)
+    for path in (root / "tiny-imagenet-200" / "train" / "n02" / "images").iterdir():
+        path.unlink()
+
+
+def _unknown_wnid(root: Path) -> None:
+    write_tiny_imagenet(root)
+    path = root / "tiny-imagenet-200" / "val" / "val_annotations.txt"
+    path.write_text(path.read_text().replace("n03", "n99"))
+
+
 BAD_INPUTS = [
     (
         "truncated IDX",
@@ -292,6 +310,27 @@ BAD_INPUTS = [
         "mnist",
         "val",
         r"The 'split' parameter of load_images must be 'train' or 'test'\. Got 'val' instead",
+    ),
+    (
+        "label out of range",
+        _label_out_of_range,
+        "cifar10",
+        "test",
+        r"test_batch\.bin: expected labels in \[0, 10\); got a label 10",
+    ),
+    (
+        "class without images",
+        _class_without_images,
+        "tiny_imagenet",
+        "train",
+        r"train/n02/images: expected the \*\.JPEG training images of class n02",
+    ),
+    (
+        "unknown wnid",
+        _unknown_wnid,
+        "tiny_imagenet",
+        "test",
+        r"val_annotations\.txt, line 2: expected '<file>\\t<wnid>\\t\.\.\.' with a wnid",
     ),
 ]
 

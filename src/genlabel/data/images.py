@@ -65,7 +65,7 @@ _CIFAR_PIXELS = 3 * 32 * 32
 _TINY_SIZE = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: tensors have no single truth value to compare
 class ImageSet:
     """One split of an image data set.
 
@@ -97,13 +97,16 @@ class ImageSet:
 
 
 # -- raw bytes --------------------------------------------------------------------------------
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped when it starts with the gzip magic number."""
+def _read_bytes(path: Path, *, gunzip: bool = False) -> bytes:
+    """The file's bytes; with ``gunzip``, decompressed when they start with gzip's magic number.
+
+    Only IDX files may be gzipped: an IDX file starts with two zero bytes, never 1f 8b.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if data[:2] != b"\x1f\x8b":
+    if not gunzip or data[:2] != b"\x1f\x8b":
         return data
     try:
         return gzip.decompress(data)
@@ -195,8 +198,8 @@ def _load_idx_set(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     prefix = _IDX_PREFIX[split]
     images_path = _idx_file(folder, f"{prefix}-images-idx3-ubyte")
     labels_path = _idx_file(folder, f"{prefix}-labels-idx1-ubyte")
-    images = parse_idx(_read_bytes(images_path), magic=_IDX_IMAGES, source=images_path)
-    labels = parse_idx(_read_bytes(labels_path), magic=_IDX_LABELS, source=labels_path)
+    images = parse_idx(_read_bytes(images_path, gunzip=True), magic=_IDX_IMAGES, source=images_path)
+    labels = parse_idx(_read_bytes(labels_path, gunzip=True), magic=_IDX_LABELS, source=labels_path)
     if images.shape[0] != labels.shape[0]:
         raise DataError(
             f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
@@ -207,7 +210,9 @@ def _load_idx_set(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- CIFAR-10 and CIFAR-100 (binary version) --------------------------------------------------
-def _read_records(path: Path, record: int, label_byte: int) -> tuple[np.ndarray, np.ndarray]:
+def _read_records(
+    path: Path, record: int, label_byte: int, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Pixels (n, 3, 32, 32) and the label at ``label_byte`` of fixed-size CIFAR records."""
     if not path.is_file():
         raise DataError(f"{path} not found: expected a CIFAR binary batch file")
@@ -219,16 +224,16 @@ def _read_records(path: Path, record: int, label_byte: int) -> tuple[np.ndarray,
         )
     rows = np.frombuffer(data, dtype=np.uint8).reshape(-1, record)
     pixels = rows[:, record - _CIFAR_PIXELS :].reshape(-1, 3, 32, 32)
+    _check_labels(rows[:, label_byte], n_classes, path)
     return pixels, rows[:, label_byte]
 
 
 def _load_cifar10(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     folder = _existing_folder(root / "cifar-10-batches-bin", "the CIFAR-10 binary batches")
     names = [f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else ["test_batch.bin"]
-    parts = [_read_records(folder / name, 1 + _CIFAR_PIXELS, 0) for name in names]
+    parts = [_read_records(folder / name, 1 + _CIFAR_PIXELS, 0, 10) for name in names]
     pixels = np.concatenate([p for p, _ in parts])
     labels = np.concatenate([lab for _, lab in parts])
-    _check_labels(labels, 10, folder)
     return pixels, labels, _class_names(folder / "batches.meta.txt", _CIFAR10_CLASSES)
 
 
@@ -236,8 +241,7 @@ def _load_cifar100(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, tupl
     folder = _existing_folder(root / "cifar-100-binary", "the CIFAR-100 binary files")
     path = folder / f"{split}.bin"
     # A record is <coarse label><fine label><3072 pixels>; we train on the 100 fine labels.
-    pixels, labels = _read_records(path, 2 + _CIFAR_PIXELS, 1)
-    _check_labels(labels, 100, path)
+    pixels, labels = _read_records(path, 2 + _CIFAR_PIXELS, 1, 100)
     default = tuple(str(i) for i in range(100))
     return pixels, labels, _class_names(folder / "fine_label_names.txt", default)
 
