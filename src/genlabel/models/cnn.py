@@ -67,7 +67,7 @@ def init_weights(model: nn.Module, generator: torch.Generator) -> nn.Module:
             if isinstance(module, (nn.Linear, _ConvNd)):
                 nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
                 if module.bias is not None:
-                    fan_in = module.weight[0].numel()
+                    fan_in = math.prod(module.weight.shape[1:])  # in / groups * kernel size
                     bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
                     nn.init.uniform_(module.bias, -bound, bound, generator=generator)
             elif isinstance(module, (_NormBase, nn.GroupNorm, nn.LayerNorm)):
