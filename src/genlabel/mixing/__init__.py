@@ -1,6 +1,7 @@
 """Mixing: draw the random parameters of a mix, apply them to any tensor."""
 
 from .batch import MixedBatch, check_batch, mix_pairs
+from .manifold import Captured, ManifoldMixup, capture_output
 from .params import (
     MixParams,
     apply_mix,
@@ -13,9 +14,12 @@ from .params import (
 )
 
 __all__ = [
+    "Captured",
+    "ManifoldMixup",
     "MixParams",
     "MixedBatch",
     "apply_mix",
+    "capture_output",
     "check_batch",
     "check_generator",
     "draw_cutmix_params",

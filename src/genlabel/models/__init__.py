@@ -1,5 +1,27 @@
-"""Models: logistic regression and the d -> 128 -> 128 -> k ReLU network (as stacks)."""
+"""Models: logistic regression and the ReLU MLP (as stacks of G models), and image models."""
 
+from .cnn import (
+    IMAGE_MODELS,
+    PreActBlock,
+    PreActResNet18,
+    SmallCNN,
+    build_model,
+    init_weights,
+    split_model,
+)
 from .stacked import MODEL_NAMES, StackedMLP, init_linear, layer_sizes, mlp_module
 
-__all__ = ["MODEL_NAMES", "StackedMLP", "init_linear", "layer_sizes", "mlp_module"]
+__all__ = [
+    "IMAGE_MODELS",
+    "MODEL_NAMES",
+    "PreActBlock",
+    "PreActResNet18",
+    "SmallCNN",
+    "StackedMLP",
+    "build_model",
+    "init_linear",
+    "init_weights",
+    "layer_sizes",
+    "mlp_module",
+    "split_model",
+]
