@@ -1,4 +1,4 @@
-"""Manifold intrusion made measurable (SPEC §2, §11)."""
+"""Manifold intrusion made measurable."""
 
 from __future__ import annotations
 

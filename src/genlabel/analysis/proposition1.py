@@ -1,4 +1,4 @@
-"""Proposition 1 (SPEC §11): GenLabel on two 1-D Gaussians is logistic labeling."""
+"""Proposition 1: GenLabel on two 1-D Gaussians is logistic labeling."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Theorem 1 experiment (SPEC §11): mixup, GenLabel and adversarial losses of a linear model."""
+"""Theorem 1 experiment: mixup, GenLabel and adversarial losses of a linear model."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ def encode_labels(
     X: pd.DataFrame, labels: pd.Series, name: str, dataset_id: str, source: str
 ) -> Dataset:
     """A Dataset with rows of missing label dropped and labels encoded over the whole set."""
-    keep = labels.notna().to_numpy()  # SPEC §9: drop rows with a missing label
+    keep = labels.notna().to_numpy()  # the protocol drops rows with a missing label
     X, labels = X.loc[keep].reset_index(drop=True), labels.loc[keep].reset_index(drop=True)
     classes, y = np.unique(labels.astype(str).to_numpy(), return_inverse=True)
     return Dataset(name, dataset_id, X, y.astype(np.int64), classes, source)

@@ -1,4 +1,4 @@
-"""SPEC §9 preprocessing with scikit-learn, fitted on the training part only."""
+"""The benchmark's preprocessing with scikit-learn, fitted on the training part only."""
 
 from __future__ import annotations
 

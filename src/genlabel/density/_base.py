@@ -1,4 +1,4 @@
-"""Shared machinery of the class-conditional densities p_c(x) (SPEC §4)."""
+"""Shared machinery of the class-conditional densities p_c(x)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One Gaussian per class (SPEC §4, "GM")."""
+"""One Gaussian per class ("GM")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Gaussian kernel density per class (SPEC §4, "KDE")."""
+"""Gaussian kernel density per class ("KDE")."""
 
 from __future__ import annotations
 

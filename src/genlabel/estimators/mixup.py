@@ -1,4 +1,4 @@
-"""scikit-learn estimators over the training engine (SPEC §7, §8, §9)."""
+"""scikit-learn estimators over the training engine."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         GenLabel's loss ratio.
     alpha : float, default=1.0
         Beta(alpha, alpha) mixing.
-    lr, weight_decay, epochs, batch_size : Adam's settings (SPEC §9 defaults).
+    lr, weight_decay, epochs, batch_size : Adam's settings (the reference protocol's defaults).
     warmup_epochs : int, default=20
         Vanilla epochs before the latent density is fitted (GenLabel with the MLP).
     sigma2 : float, default=0.1

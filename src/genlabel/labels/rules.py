@@ -1,4 +1,4 @@
-"""Label rules for mixed points (SPEC §3).
+"""Label rules for mixed points.
 
 Every function is batched over points (no Python loop over samples) and returns rows
 that are finite, non-negative and sum to one.
@@ -44,7 +44,7 @@ def linear_labels(
 
 
 def logistic_ratio(lam: torch.Tensor | float, sigma2: float = 0.1) -> torch.Tensor:
-    """rho = 1 / (1 + exp(-2 (lam - 1/2) / sigma^2)) (SPEC §2)."""
+    """rho = 1 / (1 + exp(-2 (lam - 1/2) / sigma^2))."""
     if not sigma2 > 0:
         raise ValueError(f"sigma2 must be a float in the range (0.0, inf); got {sigma2!r}")
     lam_t = torch.as_tensor(lam)
@@ -59,7 +59,7 @@ def logistic_labels(
     lam: torch.Tensor | float,
     sigma2: float = 0.1,
 ) -> torch.Tensor:
-    """The logistic label rho * y_a + (1 - rho) * y_b (SPEC §2, §3)."""
+    """The logistic label rho * y_a + (1 - rho) * y_b."""
     rho = logistic_ratio(
         torch.as_tensor(lam, dtype=targets_a.dtype, device=targets_a.device), sigma2
     )
@@ -89,7 +89,7 @@ def nearest_neighbor_indices(points: torch.Tensor, reference: torch.Tensor) -> t
 def nearest_neighbor_labels(
     points: torch.Tensor, reference: torch.Tensor, reference_labels: torch.Tensor, num_classes: int
 ) -> torch.Tensor:
-    """One-hot label of the nearest reference point (SPEC §3, nearest neighbour)."""
+    """One-hot label of the nearest reference point (the nearest-neighbour rule)."""
     idx = nearest_neighbor_indices(points, reference)
     return F.one_hot(reference_labels.to(idx.device)[idx], num_classes).to(points.dtype)
 
@@ -103,7 +103,7 @@ def intrusion_keep_mask(
 ) -> torch.Tensor:
     """True where a mixed point is kept: its nearest training point's label is one of the pair's.
 
-    Mixup + excluding manifold intrusion (SPEC §3) drops the other points.
+    Mixup + excluding manifold intrusion drops the other points.
     """
     nearest = reference_labels.to(points.device)[nearest_neighbor_indices(points, reference)]
     return (nearest == labels_a) | (nearest == labels_b)
@@ -126,7 +126,7 @@ def genlabel_targets(
     top_k: int | None = None,
     log_prior: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """GenLabel's label softmax_c(log p_c(x_mix)) (SPEC §3).
+    """GenLabel's label softmax_c(log p_c(x_mix)).
 
     Parameters
     ----------
@@ -135,7 +135,7 @@ def genlabel_targets(
     top_k : int, optional
         Keep only the ``top_k`` most likely classes (2 gives "GenLabel top-2").
     log_prior : Tensor of shape (k,), optional
-        Added to the log-densities (a prior-weighted label); none by default, as SPEC §3.
+        Added to the log-densities (a prior-weighted label); none by default (GenLabel as stated uses no prior).
 
     Returns
     -------

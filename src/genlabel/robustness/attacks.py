@@ -1,4 +1,4 @@
-"""L-infinity attacks on a PyTorch classifier that returns logits (SPEC §9, §10).
+"""L-infinity attacks on a PyTorch classifier that returns logits.
 
 Every attack leaves the model exactly as it was: gradients are taken with respect to the
 inputs only (``torch.autograd.grad``, so no ``.grad`` appears on the parameters), it runs in

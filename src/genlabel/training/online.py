@@ -1,4 +1,4 @@
-"""Online class statistics in a latent space (Algorithm 3, SPEC §5)."""
+"""Online class statistics in a latent space (Algorithm 3)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ __all__ = ["OnlineGaussianLabeler"]
 class OnlineGaussianLabeler(nn.Module):
     """EMA class Gaussians N(mu_c, sigma_c^2 I) on features, and top-2 GenLabel labels.
 
-    Every :meth:`update` (SPEC §5, Algorithm 3, step 1), for each class c in the batch:
+    Every :meth:`update` (Algorithm 3, step 1), for each class c in the batch:
     ``mu_c <- (1-beta) mean_c + beta mu_c``; ``sigma_c^2 <- (1-beta) s_c + beta sigma_c^2``,
     where s_c = trace(cov of the class features around the new mu_c) / d. Classes absent
     from the batch keep their statistics. Start: mu_c = 0, sigma_c^2 = 1.
@@ -37,7 +37,7 @@ class OnlineGaussianLabeler(nn.Module):
     memory : float, default=0.9
         The memory ratio beta in [0, 1).
     top_k : int or None, default=2
-        Classes kept in the label (SPEC §5: the two most likely).
+        Classes kept in the label (Algorithm 3: the two most likely).
     min_variance : float, default=1e-6
         Floor of sigma_c^2 (a class seen once has zero spread).
     process_group : optional

@@ -1,4 +1,4 @@
-"""Model selection by K-fold CV over a grid, trained as one batched stack (SPEC §9)."""
+"""Model selection by K-fold CV over a grid, trained as one batched stack."""
 
 from __future__ import annotations
 
