@@ -1,0 +1,340 @@
+"""GenMix (Algorithm 4): exact ratio points, the sampler's invariants, the GAN density."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import brentq
+
+from genlabel.density import GaussianClassDensity
+from genlabel.genmix import (
+    GenMixWarning,
+    bisection_segment_roots,
+    gaussian_segment_roots,
+    genmix,
+)
+
+from ._asserts import assert_valid_labels
+
+F64 = torch.float64
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _blobs(centers, scales, n=150, seed=0):
+    """Gaussian blobs in 2-D with per-axis scales, float64."""
+    g = _gen(seed)
+    X = torch.cat(
+        [
+            torch.randn(n, 2, generator=g, dtype=F64) * torch.tensor(s, dtype=F64)
+            + torch.tensor(c, dtype=F64)
+            for c, s in zip(centers, scales, strict=True)
+        ]
+    )
+    return X, torch.arange(len(centers)).repeat_interleave(n)
+
+
+@pytest.fixture(scope="module")
+def two_blobs():
+    # Different (anisotropic) covariances: the ratio boundary is a genuine quadric.
+    return _blobs([(0.0, 0.0), (3.0, 1.0)], [(1.0, 0.3), (0.5, 0.8)])
+
+
+@pytest.fixture(scope="module")
+def three_on_line():
+    # Class 1 sits between classes 0 and 2: mixing 0 with 2 lands in class 1.
+    return _blobs([(0.0, 0.0), (3.0, 0.0), (6.0, 0.0)], [(0.4, 0.4)] * 3)
+
+
+def _share_j(density, x, pair):
+    """p_j / (p_i + p_j) under the density's own log_prob, float64."""
+    lp = density.log_prob(x.to(F64))
+    return torch.sigmoid(lp.gather(1, pair[:, 1:]) - lp.gather(1, pair[:, :1])).squeeze(1)
+
+
+def _logit(lam):
+    return torch.logit(torch.as_tensor(lam, dtype=F64))
+
+
+def _reference_roots(density, a, b, i, j, logit, grid=2000):
+    """Every root in [0, 1] of log p_j - log p_i - logit on one segment, by scipy's brentq."""
+
+    def f(t):
+        x = (a + t * (b - a)).unsqueeze(0)
+        lp = density.log_prob(x)[0]
+        return float(lp[j] - lp[i] - logit)
+
+    ts = np.linspace(0.0, 1.0, grid + 1)
+    values = np.array([f(t) for t in ts])
+    return [
+        brentq(f, lo, hi, xtol=1e-14)
+        for lo, hi, f_lo, f_hi in zip(ts[:-1], ts[1:], values[:-1], values[1:], strict=True)
+        if f_lo * f_hi < 0
+    ]
+
+
+class _PlainDensity:
+    """A LabelDensity with log_prob and targets only: genmix must fall back to bisection."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def log_prob(self, Z):
+        return self.inner.log_prob(Z)
+
+    def targets(self, Z, *, top_k=None):
+        return self.inner.targets(Z, top_k=top_k)
+
+
+# -- the exact points of a Gaussian density ------------------------------------------------
+
+
+@pytest.mark.parametrize("covariance", ["full", "diag", "spherical"])
+def test_closed_form_points_meet_the_ratio_exactly(two_blobs, covariance):
+    X, y = two_blobs
+    density = GaussianClassDensity(covariance=covariance).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GenMixWarning)  # eps tiny, yet every pair is filled
+        result = genmix(density, X, y, n_aug=40, lam=0.3, eps=1e-9, generator=_gen())
+    assert result.counts.tolist() == [[0, 40], [40, 0]]
+    share = _share_j(density, result.x, result.pair)
+    assert (share - 0.3).abs().max() <= 1e-6
+
+
+@pytest.mark.parametrize("covariance", ["full", "diag", "spherical"])
+def test_closed_form_roots_match_brentq(two_blobs, covariance):
+    X, y = two_blobs
+    density = GaussianClassDensity(covariance=covariance).fit(X, y)
+    g = _gen(1)
+    a = X[torch.randint(150, (4,), generator=g)]
+    b = X[150 + torch.randint(150, (4,), generator=g)]
+    i, j = torch.zeros(4, dtype=torch.int64), torch.ones(4, dtype=torch.int64)
+    for lam in (0.2, 0.7):
+        logit = _logit(lam).expand(4)
+        t, found = gaussian_segment_roots(density, a, b, i, j, logit)
+        for s in range(4):
+            roots = _reference_roots(density, a[s], b[s], 0, 1, float(logit[s]))
+            assert bool(found[s]) == bool(roots)
+            if roots:
+                nearest = min(roots, key=lambda r: abs(r - lam))
+                assert float(t[s]) == pytest.approx(nearest, abs=1e-9)
+
+
+def test_closed_form_with_equal_covariances_is_linear():
+    # Class 1 is class 0 shifted: equal covariances, log p_1 - log p_0 is affine in x.
+    X0, _ = _blobs([(0.0, 0.0)], [(1.0, 0.5)], n=200)
+    X = torch.cat([X0, X0 + torch.tensor([2.0, 1.0], dtype=F64)])
+    y = torch.arange(2).repeat_interleave(200)
+    density = GaussianClassDensity().fit(X, y)
+    torch.testing.assert_close(density.covariances_[0], density.covariances_[1])
+    a, b = X[:5], X[200:205]
+    i, j = torch.zeros(5, dtype=torch.int64), torch.ones(5, dtype=torch.int64)
+    logit = _logit(0.4).expand(5)
+    t, found = gaussian_segment_roots(density, a, b, i, j, logit)
+    assert int(found.sum()) >= 3
+    for s in range(5):
+        roots = _reference_roots(density, a[s], b[s], 0, 1, float(logit[s]))
+        assert len(roots) == int(found[s])  # affine: one root at most
+        if roots:
+            assert float(t[s]) == pytest.approx(roots[0], abs=1e-9)
+
+
+def test_segment_without_a_root_is_discarded(two_blobs):
+    X, y = two_blobs
+    density = GaussianClassDensity().fit(X, y)
+    # Both ends deep inside class 0: p_1 / (p_0 + p_1) never reaches 0.5 on the segment.
+    a = torch.tensor([[-0.5, 0.0], [0.0, -0.2]], dtype=F64)
+    b = torch.tensor([[0.5, 0.0], [0.0, 0.2]], dtype=F64)
+    i, j = torch.zeros(2, dtype=torch.int64), torch.ones(2, dtype=torch.int64)
+    for solve in (gaussian_segment_roots, bisection_segment_roots):
+        _, found = solve(density, a, b, i, j, _logit(0.5).expand(2))
+        assert not bool(found.any())
+
+
+def test_bisection_agrees_with_the_closed_form(three_on_line):
+    # Segments of every ordered pair in one call: the solvers are batched over pairs too.
+    X, y = three_on_line
+    density = GaussianClassDensity().fit(X, y)
+    g = _gen(2)
+    i = torch.randint(3, (60,), generator=g)
+    j = (i + 1 + torch.randint(2, (60,), generator=g)) % 3
+    a = X[i * 150 + torch.randint(150, (60,), generator=g)]
+    b = X[j * 150 + torch.randint(150, (60,), generator=g)]
+    logit = _logit(torch.rand(60, generator=g, dtype=F64) * 0.8 + 0.1)
+    t_exact, found_exact = gaussian_segment_roots(density, a, b, i, j, logit)
+    t_bis, found_bis = bisection_segment_roots(density, a, b, i, j, logit)
+    assert int(found_exact.sum()) >= 50
+    assert torch.equal(found_exact, found_bis)
+    torch.testing.assert_close(t_bis[found_bis], t_exact[found_exact], atol=1e-8, rtol=0)
+
+
+def test_any_label_density_uses_bisection(two_blobs):
+    X, y = two_blobs
+    plain = _PlainDensity(GaussianClassDensity().fit(X, y))
+    result = genmix(plain, X, y, n_aug=20, lam=0.6, eps=1e-6, generator=_gen())
+    assert result.counts.tolist() == [[0, 20], [20, 0]]
+    assert (_share_j(plain, result.x, result.pair) - 0.6).abs().max() <= 1e-6
+    with pytest.raises(ValueError, match="solver='closed_form' needs a fitted Gaussian"):
+        genmix(plain, X, y, n_aug=2, solver="closed_form", generator=_gen())
+
+
+# -- the sampler's invariants ---------------------------------------------------------------
+
+
+def assert_genmix_result(result, density, *, n_aug, eps, lam=None):
+    """Every invariant of a GenMix result: shapes, labels, pairs, the ratio test."""
+    m, k = result.targets.shape
+    assert result.x.shape[0] == result.pair.shape[0] == result.lam.shape[0] == m
+    assert int(result.counts.sum()) == m and bool((result.counts <= n_aug).all())
+    assert bool((result.counts.diagonal() == 0).all())
+    assert_valid_labels(result.targets, m, k)
+    # Mass only on the pair's two classes, in the pair's order: column j holds p_j's share.
+    on_pair = result.targets.gather(1, result.pair).sum(1)
+    torch.testing.assert_close(on_pair, torch.ones_like(on_pair))
+    share = result.targets.gather(1, result.pair[:, 1:]).squeeze(1).to(F64)
+    assert bool(((share - result.lam).abs() <= eps + 1e-6).all())
+    torch.testing.assert_close(share, _share_j(density, result.x, result.pair), atol=1e-6, rtol=0)
+    if lam is not None and lam != "uniform":
+        assert bool((result.lam == lam).all())
+    counts = torch.bincount(result.pair[:, 0] * k + result.pair[:, 1], minlength=k * k)
+    assert torch.equal(counts.view(k, k), result.counts)
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.25, 0.5, 0.9, 1.0, "uniform"])
+def test_genmix_invariants(three_on_line, lam):
+    X, y = three_on_line
+    density = GaussianClassDensity().fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GenMixWarning)  # pairs (0, 2), (2, 0) intrude
+        result = genmix(density, X, y, n_aug=30, lam=lam, eps=0.05, generator=_gen())
+    assert_genmix_result(result, density, n_aug=30, eps=0.05, lam=lam)
+    for pair in ((0, 1), (1, 0), (1, 2), (2, 1)):
+        assert int(result.counts[pair]) == 30
+
+
+def test_uniform_lam_varies_per_point(two_blobs):
+    X, y = two_blobs
+    density = GaussianClassDensity().fit(X, y)
+    result = genmix(density, X, y, n_aug=100, lam="uniform", eps=0.02, generator=_gen())
+    assert result.lam.unique().numel() == 200
+    assert float(result.lam.min()) < 0.1 and float(result.lam.max()) > 0.9
+    share = result.targets.gather(1, result.pair[:, 1:]).squeeze(1).to(F64)
+    assert float(share.std()) > 0.2
+
+
+def test_intrusion_filter_drops_points_where_a_third_class_is_likelier(three_on_line):
+    X, y = three_on_line
+    density = GaussianClassDensity().fit(X, y)
+    with pytest.warns(GenMixWarning) as record:
+        kept = genmix(density, X, y, n_aug=20, max_tries=3, generator=_gen())
+    assert len(record) == 1  # one warning naming every short pair
+    message = str(record[0].message)
+    assert "(0, 2): 0" in message and "(2, 0): 0" in message and "(0, 1)" not in message
+    assert int(kept.counts[0, 2]) == int(kept.counts[2, 0]) == 0
+    assert int(kept.counts.sum()) == 4 * 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GenMixWarning)
+        unfiltered = genmix(
+            density, X, y, n_aug=20, intrusion_filter=False, max_tries=3, generator=_gen()
+        )
+    assert int(unfiltered.counts[0, 2]) == int(unfiltered.counts[2, 0]) == 20
+    # Those points are where class 1 dominates: the filter was right to drop them.
+    lp = density.log_prob(unfiltered.x[unfiltered.pair[:, 0] == 0][20:])
+    assert bool((lp.argmax(1) == 1).all())
+
+
+def test_shortfall_is_bounded_and_warns(three_on_line):
+    X, y = three_on_line
+    density = GaussianClassDensity().fit(X, y)
+    with pytest.warns(GenMixWarning, match=r"fewer than n_aug=5 .* max_tries=1"):
+        result = genmix(density, X, y, n_aug=5, max_tries=1, generator=_gen())
+    # One block of max(16, 1.25 n_aug) segments per pair, however hopeless the pair.
+    assert int(result.candidates[0, 2]) == 16
+
+
+def test_same_seed_same_points(three_on_line):
+    X, y = three_on_line
+    density = GaussianClassDensity(covariance="diag").fit(X, y)
+    kwargs = {"n_aug": 15, "lam": "uniform", "intrusion_filter": False}
+    first = genmix(density, X, y, generator=_gen(7), **kwargs)
+    again = genmix(density, X, y, generator=_gen(7), **kwargs)
+    other = genmix(density, X, y, generator=_gen(8), **kwargs)
+    for name in ("x", "targets", "pair", "lam", "counts", "candidates"):
+        assert torch.equal(getattr(first, name), getattr(again, name))
+    assert not torch.equal(first.x, other.x)
+
+
+def test_result_unpacks_keeps_dtype_and_forms_the_training_set(two_blobs):
+    X, y = two_blobs
+    X32 = X.float()
+    density = GaussianClassDensity().fit(X32, y)
+    result = genmix(density, X32, y, n_aug=10, generator=_gen())
+    X_mix, Y_mix = result
+    assert X_mix.dtype == Y_mix.dtype == torch.float32
+    assert X_mix.shape == (20, 2) and Y_mix.shape == (20, 2)
+    X_all, Y_all = result.union(X32, y)
+    assert X_all.shape == (320, 2) and Y_all.shape == (320, 2)
+    torch.testing.assert_close(Y_all[:300].argmax(1), y)
+    assert torch.equal(X_all[300:], X_mix)
+    assert_valid_labels(Y_all)
+
+
+def test_classes_follow_the_density_columns():
+    # Labels 3 and 7: pairs and targets use the density's columns, messages its labels.
+    X, y = _blobs([(0.0, 0.0), (3.0, 0.0)], [(0.5, 0.5)] * 2, n=50)
+    y = torch.where(y == 0, 3, 7)
+    density = GaussianClassDensity().fit(X, y)
+    result = genmix(density, X, y, n_aug=5, generator=_gen())
+    assert result.classes.tolist() == [3, 7]
+    assert result.pair.unique().tolist() == [0, 1]
+
+
+class _WrongWidth(_PlainDensity):
+    classes_ = torch.arange(3)
+
+
+def _bad_inputs():
+    X, y = _blobs([(0.0, 0.0), (3.0, 0.0)], [(0.5, 0.5)] * 2, n=20)
+    density = GaussianClassDensity().fit(X, y)
+    one_class = GaussianClassDensity().fit(X[:20], y[:20])
+    X_nan = X.clone()
+    X_nan[3, 1] = float("nan")
+    ok = {"density": density, "X": X, "y": y, "n_aug": 3}
+    return [
+        ({"eps": 0}, "The 'eps' parameter of genmix must be a float in the range (0, 1). Got 0"),
+        ({"eps": 1.0}, "'eps' parameter of genmix must be a float in the range (0, 1)"),
+        ({"eps": -0.1}, "'eps' parameter .* Got -0.1 instead"),
+        ({"lam": 1.5}, "'lam' parameter of genmix must be a float in the range [0, 1] or"),
+        ({"lam": -0.1}, "'lam' parameter .* Got -0.1 instead"),
+        ({"lam": "beta"}, "'lam' parameter .* Got 'beta' instead"),
+        ({"n_aug": 0}, "'n_aug' parameter of genmix must be an integer >= 1. Got 0"),
+        ({"n_aug": 2.5}, "'n_aug' parameter .* Got 2.5"),
+        ({"max_tries": 0}, "'max_tries' parameter of genmix must be an integer >= 1"),
+        ({"solver": "newton"}, "'solver' parameter of genmix must be one of 'auto'"),
+        ({"X": X_nan}, "X contains NaN or infinite values"),
+        ({"y": y[:-1]}, "y has 39 labels, but the inputs have 40 samples"),
+        ({"X": X[:, 0]}, "X must be a 2-D or 3-D or 4-D array; got shape (40,)"),
+        ({"y": torch.where(y == 1, 5, 0)}, "y contains labels [5] that the density does not"),
+        ({"X": X[:20], "y": y[:20]}, "at least two classes; got 1"),
+        ({"density": one_class, "X": X[:20], "y": y[:20]}, "at least two classes; got 1"),
+        ({"density": _WrongWidth(density)}, "log_prob returns 2 columns, but the density has 3"),
+        ({"density": object()}, "density must be a class density with log_prob"),
+        ({"X": X[:, :1]}, "Z has 1 features, but GaussianClassDensity was fitted with 2"),
+        ({"generator": None}, "generator must be a torch.Generator"),
+    ], ok
+
+
+_BAD, _OK = _bad_inputs()
+
+
+@pytest.mark.parametrize(("change", "message"), _BAD, ids=[m[:30] for _, m in _BAD])
+def test_bad_input_is_a_value_error_naming_it(change, message):
+    kwargs = {**_OK, "generator": _gen(), **change}
+    with pytest.raises(ValueError, match=re.escape(message) if "*" not in message else message):
+        genmix(**kwargs)
