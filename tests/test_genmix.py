@@ -10,8 +10,10 @@ import pytest
 import torch
 from scipy.optimize import brentq
 
+from genlabel.data.toy import make_toy
 from genlabel.density import GaussianClassDensity
 from genlabel.genmix import (
+    ConditionalGAN,
     GenMixWarning,
     bisection_segment_roots,
     gaussian_segment_roots,
@@ -338,3 +340,114 @@ def test_bad_input_is_a_value_error_naming_it(change, message):
     kwargs = {**_OK, "generator": _gen(), **change}
     with pytest.raises(ValueError, match=re.escape(message) if "*" not in message else message):
         genmix(**kwargs)
+
+
+# -- the conditional GAN --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def circle():
+    X, y = make_toy("circle", 200, random_state=0)
+    return torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+
+
+def _tiny_gan(seed=3):
+    return ConditionalGAN(2, 2, latent_dim=4, hidden=32, seed=seed)
+
+
+_FIT = {"steps": 30, "batch_size": 32, "lr": 1e-3}
+
+
+def _weights(gan):
+    state = gan.state_dict()
+    return [*state["generator"].values(), *state["discriminator"].values()]
+
+
+def _same(first, second):
+    return len(first) == len(second) and all(
+        torch.equal(a, b) for a, b in zip(first, second, strict=True)
+    )
+
+
+def test_gan_fit_is_seeded_and_leaves_global_rng_alone(circle):
+    X, y = circle
+    before = torch.random.get_rng_state()
+    gan = _tiny_gan().fit(X, y, **_FIT)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert gan.losses_.shape == (30, 2) and bool(torch.isfinite(gan.losses_).all())
+    assert gan.steps_ == 30
+    assert _same(_weights(gan), _weights(_tiny_gan().fit(X, y, **_FIT)))
+    assert not _same(_weights(gan), _weights(_tiny_gan(seed=4).fit(X, y, **_FIT)))
+
+
+def test_gan_resumed_from_a_checkpoint_ends_like_an_uninterrupted_run(circle, tmp_path):
+    X, y = circle
+    whole = _tiny_gan().fit(X, y, **_FIT)
+    first = _tiny_gan().fit(
+        X, y, **{**_FIT, "steps": 17}, checkpoint_dir=tmp_path, checkpoint_every=5
+    )
+    assert first.steps_ == 17 and (tmp_path / "gan.pt").is_file()
+    resumed = _tiny_gan().fit(X, y, **_FIT, checkpoint_dir=tmp_path, checkpoint_every=5)
+    assert _same(_weights(resumed), _weights(whole))
+    assert torch.equal(resumed.losses_, whole.losses_)
+    with pytest.raises(ValueError, match="at step 30, past steps=10"):
+        _tiny_gan().fit(X, y, **{**_FIT, "steps": 10}, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="another configuration .*latent_dim: saved 4, here 5"):
+        ConditionalGAN(2, 2, latent_dim=5, hidden=32).fit(X, y, **_FIT, checkpoint_dir=tmp_path)
+    state = torch.load(tmp_path / "gan.pt", weights_only=True)
+    assert _same(_weights(_tiny_gan().load_state_dict(state)), _weights(whole))
+
+
+def test_gan_generate_is_differentiable_and_sample_is_seeded(circle):
+    X, y = circle
+    gan = _tiny_gan().fit(X, y, **{**_FIT, "steps": 2})
+    z = torch.zeros(3, 4, requires_grad=True)
+    out = gan.generate(z, torch.tensor([0, 1, 1]))
+    assert out.shape == (3, 2)
+    out.square().sum().backward()
+    assert z.grad is not None and bool(z.grad.abs().sum() > 0)
+    first = gan.sample(5, 1, generator=_gen(1))
+    assert first.shape == (5, 2) and torch.equal(first, gan.sample(5, 1, generator=_gen(1)))
+    with pytest.raises(ValueError, match=r"z must be of shape \(n, 4\); got \(3, 2\)"):
+        gan.generate(torch.zeros(3, 2), 0)
+
+
+def test_conv_gan_makes_28x28_images_in_the_unit_interval():
+    g = _gen(0)
+    X = torch.rand(24, 1, 28, 28, generator=g)
+    y = torch.arange(24) % 3
+    gan = ConditionalGAN((1, 28, 28), 3, kind="conv", hidden=8, latent_dim=8)
+    gan.fit(X, y, steps=2, batch_size=8)
+    images = gan.sample(4, torch.tensor([0, 1, 2, 0]), generator=g)
+    assert images.shape == (4, 1, 28, 28)
+    assert bool((images >= 0).all() and (images <= 1).all())
+    flat = ConditionalGAN(784, 3, kind="conv", hidden=8, latent_dim=8)
+    assert flat.fit(X.flatten(1), y, steps=1, batch_size=8).sample(2, 0, generator=g).shape == (
+        2,
+        784,
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "fit", "message"),
+    [
+        ({"kind": "conv"}, {}, "'data_shape' parameter of ConditionalGAN must be 28x28"),
+        ({"kind": "gru"}, {}, "'kind' parameter of ConditionalGAN must be one of 'mlp', 'conv'"),
+        ({"latent_dim": 0}, {}, "'latent_dim' parameter of ConditionalGAN must be an integer"),
+        ({}, {"batch_size": 1}, "'batch_size' parameter of ConditionalGAN must be an integer >= 2"),
+        ({}, {"steps": 0}, "'steps' parameter of ConditionalGAN must be an integer >= 1"),
+        ({}, {"lr": -1.0}, "'lr' parameter of ConditionalGAN must be a float in the range"),
+        ({"num_classes": 1}, {}, "y must hold labels in 0..0; got [1]"),
+        ({"data_shape": 3}, {}, "X must hold points of shape (3,) (3 values each)"),
+    ],
+)
+def test_gan_bad_parameters(circle, params, fit, message):
+    X, y = circle
+    gan = ConditionalGAN(**{"data_shape": 2, "num_classes": 2, **params})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        gan.fit(X, y, **{"steps": 1, "batch_size": 4, **fit})
+
+
+def test_unfitted_gan_says_so():
+    with pytest.raises(RuntimeError, match="not fitted yet"):
+        ConditionalGAN(2, 2).generate(torch.zeros(1, 16), 0)

@@ -7,10 +7,12 @@ into class densities p_c(x) ∝ exp(-d(x, M_c)^2 / (2 sigma^2)) by GAN inversion
 
 from __future__ import annotations
 
+from .gan import ConditionalGAN
 from .sampler import GenMixResult, GenMixWarning, genmix
 from .segments import bisection_segment_roots, gaussian_precisions, gaussian_segment_roots
 
 __all__ = [
+    "ConditionalGAN",
     "GenMixResult",
     "GenMixWarning",
     "bisection_segment_roots",
