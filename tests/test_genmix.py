@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 from scipy.optimize import brentq
+from torch import nn
 
 from genlabel.data.toy import make_toy
-from genlabel.density import GaussianClassDensity
+from genlabel.density import GaussianClassDensity, LabelDensity
 from genlabel.genmix import (
     ConditionalGAN,
+    GANClassDensity,
     GenMixWarning,
     bisection_segment_roots,
     gaussian_segment_roots,
@@ -64,7 +66,7 @@ def _logit(lam):
     return torch.logit(torch.as_tensor(lam, dtype=F64))
 
 
-def _reference_roots(density, a, b, i, j, logit, grid=2000):
+def _reference_roots(density, a, b, i, j, logit, grid=400):
     """Every root in [0, 1] of log p_j - log p_i - logit on one segment, by scipy's brentq."""
 
     def f(t):
@@ -451,3 +453,141 @@ def test_gan_bad_parameters(circle, params, fit, message):
 def test_unfitted_gan_says_so():
     with pytest.raises(RuntimeError, match="not fitted yet"):
         ConditionalGAN(2, 2).generate(torch.zeros(1, 16), 0)
+
+
+# -- class densities by GAN inversion ----------------------------------------------------------
+
+
+class AffineGenerator(nn.Module):
+    """G(z, c) = W_c z + b_c: manifolds are affine subspaces, distances known in closed form."""
+
+    dtype = F64
+
+    def __init__(self, W, b):
+        super().__init__()
+        self.register_buffer("W", W)
+        self.register_buffer("b", b)
+        self.num_classes, _, self.latent_dim = W.shape
+
+    def generate(self, z, c):
+        return torch.einsum("ndl,nl->nd", self.W[c], z) + self.b[c]
+
+    def distance(self, x):
+        """||(I - W W^+)(x - b)|| per class: the reference, by pseudo-inverse."""
+        eye = torch.eye(self.W.shape[1], dtype=F64)
+        proj = [eye - W @ torch.linalg.pinv(W) for W in self.W]
+        return torch.stack(
+            [((x - b) @ P.T).norm(dim=1) for P, b in zip(proj, self.b, strict=True)], 1
+        )
+
+
+@pytest.fixture(scope="module")
+def planes():
+    g = _gen(5)
+    return AffineGenerator(
+        torch.randn(3, 5, 2, generator=g, dtype=F64), torch.randn(3, 5, generator=g, dtype=F64)
+    )
+
+
+@pytest.fixture(scope="module")
+def parallel_lines():
+    """Classes on the lines y = 0 and y = 1 of the plane, and 40 noisy points of them."""
+    W = torch.tensor([[[1.0], [0.0]], [[1.0], [0.0]]], dtype=F64)
+    gen = AffineGenerator(W, torch.tensor([[0.0, 0.0], [0.0, 1.0]], dtype=F64))
+    g = _gen(6)
+    y = torch.arange(2).repeat_interleave(20)
+    z = torch.rand(40, 1, generator=g, dtype=F64) * 2 - 1
+    return gen, gen.generate(z, y) + 0.05 * torch.randn(40, 2, generator=g, dtype=F64), y
+
+
+def test_gan_density_is_a_label_density(planes):
+    density = GANClassDensity(planes, 0.5)
+    assert isinstance(density, LabelDensity)
+    assert density.classes_.tolist() == [0, 1, 2]
+
+
+def test_inverted_distance_matches_the_affine_closed_form(planes):
+    x = 2 * torch.randn(20, 5, generator=_gen(7), dtype=F64)
+    density = GANClassDensity(planes, 0.5)
+    reference = planes.distance(x)
+    torch.testing.assert_close(density.distance(x), reference, atol=1e-3, rtol=0)
+    # log p_c = -d^2 / (2 sigma^2): differences between classes are the density's content.
+    torch.testing.assert_close(
+        density.log_prob(x), -reference.square() / (2 * 0.5**2), atol=1e-2, rtol=0
+    )
+
+
+def test_generated_points_lie_on_their_own_manifold(planes):
+    z = torch.randn(6, 2, generator=_gen(8), dtype=F64)
+    c = torch.tensor([0, 1, 2, 0, 1, 2])
+    d = GANClassDensity(planes, 0.5).distance(planes.generate(z, c))
+    own = d.gather(1, c[:, None]).squeeze(1)
+    assert float(own.max()) < 1e-3
+    assert float(d.sum(1).min() - own.max()) > 0.1  # the other classes are away
+
+
+def test_gan_density_targets_are_valid_far_away(planes):
+    x = torch.cat([1e3 * torch.ones(2, 5, dtype=F64), torch.zeros(2, 5, dtype=F64)])
+    density = GANClassDensity(planes, 0.05, steps=50)
+    assert bool(torch.isfinite(density.log_prob(x)).all())
+    assert_valid_labels(density.targets(x), 4, 3)
+    top = density.targets(x, top_k=1)
+    assert bool(((top == 0) | (top == 1)).all())
+
+
+def test_find_ratio_points_solves_the_ratio(parallel_lines):
+    gen, X, _ = parallel_lines
+    density = GANClassDensity(gen, 0.3)
+    logit = _logit(0.3).expand(5)
+    ones = torch.ones(5, dtype=torch.int64)
+    x, found = density.find_ratio_points(X[:5], X[20:25], 0 * ones, ones, logit)
+    assert bool(found.all())
+    # log p_1 - log p_0 = (y^2 - (y - 1)^2) / (2 sigma^2) = logit  <=>  y = 1/2 + sigma^2 logit.
+    expected = 0.5 + 0.3**2 * float(logit[0])
+    torch.testing.assert_close(x[:, 1], torch.full((5,), expected, dtype=F64), atol=1e-6, rtol=0)
+
+
+def test_genmix_with_the_gan_density(parallel_lines):
+    gen, X, y = parallel_lines
+    density = GANClassDensity(gen, 0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GenMixWarning)
+        result = genmix(density, X, y, n_aug=8, lam="uniform", eps=0.01, generator=_gen())
+    assert result.counts.tolist() == [[0, 8], [8, 0]]
+    assert_genmix_result(result, density, n_aug=8, eps=0.01)
+
+
+def test_gan_density_on_a_trained_gan_and_on_images(circle):
+    X, y = circle
+    gan = _tiny_gan().fit(X, y, **_FIT)
+    density = GANClassDensity(gan, 0.1, restarts=2, steps=40)
+    result = genmix(density, X, y, n_aug=4, eps=0.1, max_tries=2, generator=_gen())
+    assert_genmix_result(result, density, n_aug=4, eps=0.1)
+    images = ConditionalGAN((1, 28, 28), 3, kind="conv", hidden=4, latent_dim=4)
+    images.fit(
+        torch.rand(8, 1, 28, 28, generator=_gen()), torch.arange(8) % 3, steps=1, batch_size=4
+    )
+    density = GANClassDensity(images, 1.0, restarts=1, steps=2)
+    log_prob = density.log_prob(torch.rand(2, 1, 28, 28, generator=_gen()))
+    assert log_prob.shape == (2, 3) and bool(torch.isfinite(log_prob).all())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sigma": 0.0}, "The 'sigma' parameter of GANClassDensity must be a float in the range"),
+        ({"sigma": float("nan")}, "'sigma' parameter of GANClassDensity"),
+        ({"restarts": 0}, "'restarts' parameter of GANClassDensity must be an integer >= 1"),
+        ({"steps": 1.5}, "'steps' parameter of GANClassDensity must be an integer >= 1"),
+        ({"lr": -1}, "'lr' parameter of GANClassDensity must be a float in the range"),
+        ({"gan": object()}, "gan must be a conditional generator with latent_dim"),
+    ],
+)
+def test_gan_density_bad_parameters(planes, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        GANClassDensity(**{"gan": planes, "sigma": 1.0, **kwargs})
+
+
+def test_gan_density_checks_the_point_shape(planes):
+    with pytest.raises(ValueError, match=re.escape("Z must hold points of shape (5,)")):
+        GANClassDensity(planes, 1.0).log_prob(torch.zeros(2, 4))
