@@ -266,7 +266,9 @@ def test_same_seed_same_points(three_on_line):
     X, y = three_on_line
     density = GaussianClassDensity(covariance="diag").fit(X, y)
     kwargs = {"n_aug": 15, "lam": "uniform", "intrusion_filter": False}
+    before = torch.random.get_rng_state()
     first = genmix(density, X, y, generator=_gen(7), **kwargs)
+    assert torch.equal(torch.random.get_rng_state(), before)  # draws only from `generator`
     again = genmix(density, X, y, generator=_gen(7), **kwargs)
     other = genmix(density, X, y, generator=_gen(8), **kwargs)
     for name in ("x", "targets", "pair", "lam", "counts", "candidates"):

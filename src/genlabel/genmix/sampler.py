@@ -155,18 +155,19 @@ def _check_density(density: Any, X: torch.Tensor) -> torch.Tensor:
     return classes
 
 
-def _pick_solver(density: Any, solver: str) -> str:
+def _pick_solver(density: Any, solver: str) -> tuple[str, tuple[torch.Tensor, torch.Tensor] | None]:
+    """The solver to use ("auto" resolved), and the Gaussian precisions when it is exact."""
     if solver not in _SOLVERS:
         raise parameter_error(
             "genmix", "solver", "one of " + ", ".join(map(repr, _SOLVERS)), solver
         )
-    gaussian = (
-        isinstance(density, GaussianClassDensity) and gaussian_precisions(density) is not None
-    )
+    gaussian = isinstance(density, GaussianClassDensity) and solver in ("auto", "closed_form")
+    precisions = gaussian_precisions(density) if gaussian else None
     has_finder = callable(getattr(density, "find_ratio_points", None))
     if solver == "auto":
-        return "closed_form" if gaussian else "find_ratio_points" if has_finder else "bisection"
-    if solver == "closed_form" and not gaussian:
+        auto = "find_ratio_points" if has_finder else "bisection"
+        return ("closed_form", precisions) if precisions is not None else (auto, None)
+    if solver == "closed_form" and precisions is None:
         raise ValueError(
             "solver='closed_form' needs a fitted GaussianClassDensity with positive definite "
             f"covariances; got {type(density).__name__}"
@@ -176,7 +177,7 @@ def _pick_solver(density: Any, solver: str) -> str:
             "solver='find_ratio_points' needs a density with a find_ratio_points method; "
             f"{type(density).__name__} has none"
         )
-    return solver
+    return solver, precisions
 
 
 @dataclass(frozen=True)
@@ -361,9 +362,14 @@ def genmix(
     * the exact roots of a quadratic in t for a ``GaussianClassDensity`` ("closed_form");
     * the density's own ``find_ratio_points(a, b, i, j, logit) -> (x, found)`` when it has
       one (``GANClassDensity``: gradient descent from the mixup point);
-    * otherwise bracketing and bisection in t with ``log_prob`` alone ("bisection").
+    * otherwise bracketing and bisection in t with ``log_prob`` alone ("bisection"; also
+      for a Gaussian density whose covariances do not factorise).
 
-    Every candidate is then tested like any point, with ``log_prob`` (in float64).
+    The mixup point a + lam (b - a) is where mixup's label would give class j the share
+    lam; of several solutions on a segment, the one nearest it is kept. ``lam`` is clipped
+    to [eps/2, 1 - eps/2] for solving only (logit(0) is infinite). Every candidate is then
+    tested like any point, with ``log_prob``: points are generated and tested in float64,
+    then cast to X's dtype.
 
     Parameters
     ----------
@@ -411,8 +417,7 @@ def genmix(
             f"genmix mixes pairs of classes: y must hold points of at least two classes; "
             f"got {len(present)} ({classes[present].tolist()})"
         )
-    solver = _pick_solver(density, solver)
-    precisions = gaussian_precisions(density) if solver == "closed_form" else None
+    solver, precisions = _pick_solver(density, solver)
     search = _Search(
         density, solver, tuple(X.shape[1:]), float(eps), bool(intrusion_filter), precisions
     )
