@@ -60,6 +60,7 @@ def test_bench_writes_cells_report_and_resumes(tmp_path: Path) -> None:
     assert set(cells.measure) == {"clean"}
     rep = tmp_path / "rep"
     csv = pd.read_csv(rep / "results.csv")
+    assert list(csv.columns[-2:]) == ["ece", "nll"] and csv.ece.notna().all()
     assert list(csv.columns[:9]) == [
         "dataset",
         "method",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -39,6 +40,9 @@ def test_a_session_plans_runs_reports_next_to_its_store_and_resumes(tmp_path) ->
     assert (summary.cells_written, summary.cells_stored, summary.interrupted) == (8, 8, False)
     frame = session.results()
     assert len(frame) == 8 and set(frame.method) == {"vanilla", "mixup"}
+    # Every clean cell carries its calibration: ECE in [0, 1], NLL > 0, the bins as JSON.
+    assert frame.ece.between(0, 1).all() and (frame.nll > 0).all()
+    assert frame.reliability.map(lambda text: len(json.loads(text)["count"]) == 15).all()
     paths = session.report()
     assert paths[-1] == tmp_path / "store" / "report.md" and paths[-1].is_file()
     again = _session(tmp_path).plan()

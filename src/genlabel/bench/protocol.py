@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from ..data import Dataset, load_dataset, make_preprocessor
 from ..estimators import GenerativeClassifier
+from ..metrics import expected_calibration_error, negative_log_likelihood, reliability_bins
 from ..registry import METHODS, SUITES, resolve_method
 from ..training.grid import TrainSettings
 from ..training.methods import DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
@@ -163,6 +164,21 @@ class _Cell:
     module: torch.nn.Module  # differentiable, for the attacks
 
 
+def calibration(proba: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """A clean cell's calibration: ECE (15 equal-width bins), NLL, the bins as JSON."""
+    bins = reliability_bins(proba, y)
+    return {
+        "ece": expected_calibration_error(proba, y),
+        "nll": negative_log_likelihood(proba, y),
+        "reliability": json.dumps(
+            {
+                key: [None if np.isnan(v) else float(v) for v in values]
+                for key, values in bins.items()
+            }
+        ),
+    }
+
+
 def _records(job: Job, data: _JobData, cell: _Cell, attack_fn) -> list[dict[str, Any]]:
     accuracy = float((cell.proba.argmax(1) == data.y_test).mean())
     base = {
@@ -176,7 +192,11 @@ def _records(job: Job, data: _JobData, cell: _Cell, attack_fn) -> list[dict[str,
         "seconds": cell.seconds,
     }
     if job.settings.measure != "robust":
-        return [base | {"measure": "clean", "robust_accuracy": None}]
+        return [
+            base
+            | {"measure": "clean", "robust_accuracy": None}
+            | calibration(cell.proba, data.y_test)
+        ]
     if attack_fn is None:
         raise ValueError("measure='robust' needs an attack function")
     attacked = attack_fn(cell.module, data.X_test, data.y_test, data.X_train)

@@ -30,6 +30,8 @@ RESULT_COLUMNS = [
     "params",
     "seconds",
     "measure",
+    "ece",
+    "nll",
 ]
 
 
@@ -115,13 +117,16 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join([header, sep, *body])
 
 
-def _accuracy_table(part: pd.DataFrame, names: dict[str, str], value: str) -> pd.DataFrame:
-    """Mean ± std in percent per data set and method; the best of each data set in bold."""
-    stats = part.groupby(["dataset", "method"])[value].agg(["mean", "std"]) * 100
+def _accuracy_table(
+    part: pd.DataFrame, names: dict[str, str], value: str, *, scale: float = 100, lower=False
+) -> pd.DataFrame:
+    """Mean ± std (times ``scale``) per data set and method; the best of each data set
+    (the largest, or the smallest with ``lower``) in bold."""
+    stats = part.groupby(["dataset", "method"])[value].agg(["mean", "std"]) * scale
     stats["std"] = stats["std"].fillna(0.0)
     means = stats["mean"].unstack("method")
     means = means[_order(means.columns)]
-    best = means.max(axis=1)
+    best = means.min(axis=1) if lower else means.max(axis=1)
     table = pd.DataFrame({"data set": [names[d] for d in means.index]})
     for method in means.columns:
         cells = []
@@ -130,7 +135,7 @@ def _accuracy_table(part: pd.DataFrame, names: dict[str, str], value: str) -> pd
                 cells.append("")
                 continue
             mean, std = stats.loc[(d, method)]
-            text = f"{mean:.1f} ± {std:.1f}"
+            text = f"{mean:.1f} ± {std:.1f}" if scale == 100 else f"{mean:.3f} ± {std:.3f}"
             cells.append(f"**{text}**" if np.isclose(mean, best[d]) else text)
         table[method] = cells
     return table
@@ -149,6 +154,17 @@ def _clean_sections(clean: pd.DataFrame, names, out: Path, heading: str) -> tupl
             markdown_table(_accuracy_table(part, names, "test_accuracy")),
             "",
         ]
+        if "ece" in part and part.ece.notna().any():
+            lines += [
+                "Calibration of the same models: expected calibration error (15 equal-width"
+                " bins, percent) and the mean negative log-likelihood of the test set; lowest"
+                " in bold.",
+                "",
+                markdown_table(_accuracy_table(part, names, "ece", lower=True)),
+                "",
+                markdown_table(_accuracy_table(part, names, "nll", scale=1, lower=True)),
+                "",
+            ]
         means = mean_accuracy(part)
         if "genlabel_cv" in means.columns and means.shape[1] > 1:
             lines += [

@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS results (
     alpha REAL NOT NULL,
     test_accuracy REAL NOT NULL,
     robust_accuracy REAL,
+    ece REAL,
+    nll REAL,
+    reliability TEXT,
     params TEXT NOT NULL,
     seconds REAL NOT NULL,
     config_hash TEXT NOT NULL,
@@ -70,7 +73,13 @@ CREATE TABLE IF NOT EXISTS claims (
 );
 """
 # Columns added after the first release; older stores get them on open.
-_ADDED_COLUMNS = {"runs": {"host": "TEXT", "pid": "INTEGER"}}
+_ADDED_COLUMNS = {
+    "runs": {"host": "TEXT", "pid": "INTEGER"},
+    "results": {"ece": "REAL", "nll": "REAL", "reliability": "TEXT"},
+}
+#: Optional per-cell values: calibration of clean cells (ECE, NLL, and the reliability
+#: diagram's bins as JSON).
+OPTIONAL = ("ece", "nll", "reliability")
 _REQUIRED = {
     "results": {"dataset", "method", "model", "trial", "measure", "alpha", "test_accuracy",
                 "robust_accuracy", "params", "seconds", "config_hash", "config", "versions"},
@@ -250,6 +259,7 @@ class ResultStore:
                 float(r["alpha"]),
                 float(r["test_accuracy"]),
                 None if r.get("robust_accuracy") is None else float(r["robust_accuracy"]),
+                *(None if r.get(key) is None else r[key] for key in OPTIONAL),
                 r["params"],
                 float(r["seconds"]),
                 h,
@@ -260,9 +270,10 @@ class ResultStore:
         ]
         with self._lock, self._conn:
             cur = self._conn.executemany(
-                "INSERT OR IGNORE INTO results (dataset, method, model, trial, measure, alpha, test_accuracy,"
-                " robust_accuracy, params, seconds, config_hash, config, versions)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO results (dataset, method, model, trial, measure, alpha,"
+                " test_accuracy, robust_accuracy, ece, nll, reliability, params, seconds,"
+                " config_hash, config, versions)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             written = cur.rowcount
