@@ -40,6 +40,24 @@ class MixedBatch:
     permutation: torch.Tensor
     params: MixParams | None = None
 
+    @classmethod
+    def from_params(
+        cls, inputs: torch.Tensor, labels: torch.Tensor, num_classes: int, params: MixParams
+    ) -> MixedBatch:
+        """The record of a batch mixed with ``params``: ``inputs`` already mixed, ``labels``
+        the class indices of the unmixed batch."""
+        targets_a = one_hot(labels, num_classes)
+        return cls(
+            inputs=inputs,
+            labels_a=labels,
+            labels_b=labels[params.perm],
+            targets_a=targets_a,
+            targets_b=targets_a[params.perm],
+            lam=params.lam_per_point(),
+            permutation=params.perm,
+            params=params,
+        )
+
     @property
     def mix_targets(self) -> torch.Tensor:
         """Mixup's linear label lam * y_a + (1 - lam) * y_b, shape (n, k)."""
@@ -98,14 +116,4 @@ def mix_pairs(
         inputs.shape[0], alpha=alpha, per_sample=per_sample, generator=generator
     ).to(inputs.device)
     labels = labels.to(inputs.device)
-    targets_a = one_hot(labels, num_classes)
-    return MixedBatch(
-        inputs=apply_mix(inputs, params),
-        labels_a=labels,
-        labels_b=labels[params.perm],
-        targets_a=targets_a,
-        targets_b=targets_a[params.perm],
-        lam=params.lam_per_point(),
-        permutation=params.perm,
-        params=params,
-    )
+    return MixedBatch.from_params(apply_mix(inputs, params), labels, num_classes, params)

@@ -21,7 +21,6 @@ from ..mixing import (
     check_batch,
     draw_cutmix_params,
     draw_mix_params,
-    one_hot,
 )
 from ..registry import resolve_method
 
@@ -299,17 +298,7 @@ class GenLabelMixup:
             soft = g * targets + (1 - g) * mix_targets  # as genlabel_loss blends
         else:
             soft = targets
-        source = one_hot(labels, self.num_classes)
-        mixed = MixedBatch(
-            inputs=x_mix,
-            labels_a=labels,
-            labels_b=labels[params.perm],
-            targets_a=source,
-            targets_b=source[params.perm],
-            lam=params.lam_per_point(),
-            permutation=params.perm,
-            params=params,
-        )
+        mixed = MixedBatch.from_params(x_mix, labels, self.num_classes, params)
         return MixupBatch(x_mix, targets, mix_targets, labelled.weight, mixed, soft)
 
     def loss(self, logits: torch.Tensor, batch: MixupBatch) -> torch.Tensor:
