@@ -10,6 +10,9 @@ exactness tests compare the grid's parameters with it; ``benchmarks/protocol.py`
 
 from __future__ import annotations
 
+from dataclasses import replace
+from types import SimpleNamespace
+
 import numpy as np
 import scipy.stats as st
 import torch
@@ -87,8 +90,15 @@ def train_single(
     """Train one configuration on ``X[train_rows]``; returns the classifier's linear layers."""
     spec = check_method(settings.method, settings.model)
     k, dtype = num_classes, X.dtype
-    two_phase = spec.is_genlabel and settings.model == "mlp"
-    init_gen, gen = _generators(settings.seed, config.fold if stream is None else stream)
+    # GenLabel with the MLP: "reference" (the default, restated here on purpose) trains a
+    # new last layer on frozen warm-up features; "two_model" labels in the features of a
+    # separately trained vanilla model; "input" is Algorithm 1.
+    variant = (
+        (settings.latent or "reference") if spec.is_genlabel and settings.model == "mlp" else None
+    )
+    two_phase = variant == "reference"
+    stream = config.fold if stream is None else stream
+    init_gen, gen = _generators(settings.seed, stream)
     sizes = layer_sizes(settings.model, X.shape[1], k, settings.hidden)
     layers = _mlp(sizes, init_gen, dtype)
     params = list(layers.parameters())
@@ -101,8 +111,20 @@ def train_single(
     Xf, yf = X[train_rows], y[train_rows]
     wf = None if sample_weight is None else sample_weight[train_rows].to(dtype)
     density = None
+    features = None
+    log_prior = None
+    if settings.class_prior:
+        counts = torch.bincount(yf, minlength=k).double()
+        log_prior = torch.log(counts / counts.sum())
+    if variant == "two_model":
+        vanilla = replace(settings, method="vanilla", latent=None, class_prior=False)
+        phi = train_single(
+            X, y, k, train_rows, config, vanilla, stream=stream, sample_weight=sample_weight
+        )
+        features = lambda x: _forward(phi, x, 0, len(phi) - 1).detach()  # noqa: E731
     if spec.is_genlabel and not two_phase and label_backend == "torch":
-        density = make_density(config.density).fit(Xf, yf, classes=list(range(k)))
+        fit_on = Xf if features is None else features(Xf)
+        density = make_density(config.density).fit(fit_on, yf, classes=list(range(k)))
     last_only = False
     for epoch in range(settings.epochs):
         if two_phase and epoch == settings.warmup_epochs:
@@ -133,7 +155,11 @@ def train_single(
                     len(rows), alpha=settings.alpha, per_sample=settings.per_sample,
                     generator=gen, layers=None if n_layers is None else range(n_layers),
                 )  # fmt: skip
-                run = (spec, config, settings, k, (Xf, yf), density, label_backend, last_only)
+                run = SimpleNamespace(
+                    spec=spec, config=config, settings=settings, k=k, reference=(Xf, yf),
+                    density=density, label_backend=label_backend, last_only=last_only,
+                    features=features, log_prior=log_prior,
+                )  # fmt: skip
                 w_mix = None if wb is None else apply_mix(wb, draw)
                 loss = _mixed_loss(layers, xb, yb, draw, run, w_mix)
             opt.zero_grad()
@@ -159,7 +185,8 @@ def _adamixup(nets, xb, yb, perm, u, k, w=None):
 
 
 def _mixed_loss(layers, xb, yb, draw, run, w=None):
-    spec, config, settings, k, reference, density, label_backend, last_only = run
+    spec, config, settings, k = run.spec, run.config, run.settings, run.k
+    reference, density, log_prior = run.reference, run.density, run.log_prior
     dtype = xb.dtype
     if spec.mix == "manifold":
         h = apply_mix(_forward(layers, xb, 0, draw.layer), draw)
@@ -173,20 +200,26 @@ def _mixed_loss(layers, xb, yb, draw, run, w=None):
         )  # fmt: skip
         weight = lab.weight if w is None else lab.weight * w
         return soft_cross_entropy(_forward(layers, x_mix), lab.targets, weight=weight)
-    if last_only:
+    if run.last_only:
         with torch.no_grad():
             z = _forward(layers, x_mix, 0, len(layers) - 1)
-        lab = label_mixed("genlabel", draw, yb, k, points=z, density=density, dtype=dtype)
+        lab = label_mixed(
+            "genlabel", draw, yb, k, points=z, density=density, log_prior=log_prior, dtype=dtype
+        )
         target = config.gamma * lab.targets + (1 - config.gamma) * lab.mix_targets
         return soft_cross_entropy(layers[-1](z), target, w)
-    if label_backend == "scipy":
+    if run.label_backend == "scipy":
         Xr, yr = reference
         gen_np = scipy_genlabel_targets(
             config.density, Xr.double().numpy(), yr.numpy(), k, x_mix.double().numpy()
         )
         gen, mix = torch.from_numpy(gen_np).to(dtype), apply_mix(one_hot(yb, k, dtype), draw)
     else:
-        lab = label_mixed("genlabel", draw, yb, k, points=x_mix, density=density, dtype=dtype)
+        points = x_mix if run.features is None else run.features(x_mix)
+        lab = label_mixed(
+            "genlabel", draw, yb, k, points=points, density=density, log_prior=log_prior,
+            dtype=dtype,
+        )  # fmt: skip
         gen, mix = lab.targets, lab.mix_targets
     target = config.gamma * gen + (1 - config.gamma) * mix
     return soft_cross_entropy(_forward(layers, x_mix), target, w)

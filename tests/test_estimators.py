@@ -330,3 +330,51 @@ def test_configuration_footguns_are_errors(iris, capsys) -> None:
             MixupClassifier(device="cuda").fit(Xtr, ytr)
     MixupClassifier(epochs=2, verbose=1).fit(Xtr, ytr)
     assert "training" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("model", "latent", "class_prior"),
+    [("mlp", "two_model", False), ("mlp", "two_model", True), ("mlp", "input", True),
+     ("mlp", "reference", True), ("logistic", None, True)],
+)  # fmt: skip
+def test_algorithm_2_variants_and_class_priors_equal_the_reference(model, latent, class_prior):
+    X, y = make_classification(150, 5, n_informative=3, n_classes=3, weights=[0.6, 0.3, 0.1],
+                               random_state=0)  # fmt: skip
+    X, y = torch.tensor(X, dtype=torch.float64), torch.tensor(y)
+    folds = [torch.arange(0, 150, 2), torch.arange(1, 150, 2)[:60]]
+    configs = [Config(0, 0.01, 0.4, "gm"), Config(1, 0.001, 1.0, "kde"), Config(1, 0.01, 0.0, "gm")]
+    settings = TrainSettings(
+        model=model, method="genlabel", epochs=6, warmup_epochs=2, batch_size=32, seed=5,
+        latent=latent, class_prior=class_prior,
+    )  # fmt: skip
+    stack = train_grid(X, y, 3, folds, configs, settings)
+    for g, config in enumerate(configs):
+        layers = train_single(X, y, 3, folds[config.fold], config, settings)
+        for i, layer in enumerate(layers):
+            torch.testing.assert_close(
+                stack.weights[i][g].detach(), layer.weight.T.detach(), rtol=1e-9, atol=1e-10
+            )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_two_model_genlabel_with_gamma_zero_is_exactly_mixup(dtype) -> None:
+    X, y = make_classification(120, 6, n_informative=4, n_classes=3, random_state=2)
+    X, y = torch.tensor(X, dtype=dtype), torch.tensor(y)
+    folds = [torch.arange(0, 120, 2), torch.arange(120)]
+    base = dict(model="mlp", epochs=5, batch_size=32, seed=1)
+    gen = train_grid(
+        X, y, 3, folds, [Config(0, 0.01, 0.0, "gm"), Config(1, 0.01, 0.0, "kde")],
+        TrainSettings(method="genlabel", latent="two_model", **base),
+    )  # fmt: skip
+    mix = train_grid(
+        X, y, 3, folds, [Config(0, 0.01), Config(1, 0.01)], TrainSettings(method="mixup", **base)
+    )
+    for a, b in zip(gen.weights + gen.biases, mix.weights + mix.biases, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_the_latent_option_is_checked() -> None:
+    with pytest.raises(ValueError, match="unknown latent 'deep'"):
+        TrainSettings(model="mlp", latent="deep")
+    with pytest.raises(ValueError, match="the logistic model has no hidden layer"):
+        TrainSettings(model="logistic", latent="two_model")

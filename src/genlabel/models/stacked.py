@@ -130,6 +130,20 @@ class StackedMLP:
         """A stack of one holding model ``index`` (detached copies of its parameters)."""
         return self.select_range(index, index + 1)
 
+    def select_rows(self, rows: list[int]) -> StackedMLP:
+        """A stack of the models ``rows`` (detached copies of their parameters)."""
+        index = torch.as_tensor(rows, dtype=torch.long, device=self.weights[0].device)
+        part = object.__new__(StackedMLP)
+        part.sizes, part.dtype, part.auxiliary, part.loss_curve = (
+            list(self.sizes),
+            self.dtype,
+            {},
+            None,
+        )
+        part.weights = [w[index].detach().clone() for w in self.weights]
+        part.biases = [b[index].detach().clone() for b in self.biases]
+        return part
+
     def select_range(self, start: int, stop: int) -> StackedMLP:
         """A stack of the models ``start:stop`` (detached copies of their parameters)."""
         part = object.__new__(StackedMLP)

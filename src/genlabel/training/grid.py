@@ -20,7 +20,7 @@ and mixing draws:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -45,6 +45,9 @@ __all__ = [
 
 #: Hidden width of AdaMixup's policy network and intrusion discriminator.
 ADAMIXUP_HIDDEN = 64
+#: Where GenLabel with the MLP fits its densities (Algorithm 2 and its variants).
+LATENTS = ("two_model", "reference", "input")
+DEFAULT_LATENT = "reference"
 
 
 @dataclass(frozen=True)
@@ -68,15 +71,42 @@ class TrainSettings:
     device: str = "cpu"
     hidden: tuple[int, ...] = (128, 128)  # the MLP's hidden layer sizes
     verbose: int = 0  # 1: a progress bar over the epochs
+    latent: str | None = None  # GenLabel with the MLP: see LATENTS (None: DEFAULT_LATENT)
+    class_prior: bool = False  # GenLabel labels from log pi_c + log p_c
+
+    def __post_init__(self) -> None:
+        if self.latent is not None and self.latent not in LATENTS:
+            raise ValueError(
+                f"unknown latent {self.latent!r}; expected one of {', '.join(LATENTS)}"
+            )
+        if self.latent is not None and self.model != "mlp":
+            raise ValueError(
+                f"latent={self.latent!r} chooses where GenLabel fits its densities with the MLP;"
+                f" the {self.model} model has no hidden layer (use latent=None)"
+            )
 
     @property
     def spec(self) -> MethodSpec:
         return check_method(self.method, self.model)
 
     @property
+    def latent_variant(self) -> str | None:
+        """For GenLabel with the MLP: "two_model", "reference" or "input"; else None."""
+        if not (self.spec.is_genlabel and self.model == "mlp"):
+            return None
+        return self.latent or DEFAULT_LATENT
+
+    @property
     def two_phase(self) -> bool:
-        """Algorithm 2: GenLabel with the MLP (warm-up, latent density, new last layer)."""
-        return self.spec.is_genlabel and self.model == "mlp"
+        """Algorithm 2 as the reference scripts run it: vanilla warm-up, densities on the
+        penultimate features, a new last layer trained with GenLabel on frozen features."""
+        return self.latent_variant == "reference"
+
+    @property
+    def two_model(self) -> bool:
+        """Algorithm 2 as the paper states it: densities on the features of a separately
+        trained vanilla model phi; a fresh model trained, all layers, with the gamma-loss."""
+        return self.latent_variant == "two_model"
 
 
 def init_generator(seed: int) -> torch.Generator:
@@ -98,6 +128,7 @@ class _Fold:
     y: torch.Tensor
     generator: torch.Generator
     w: torch.Tensor | None = None  # sample weights, if any
+    log_prior: torch.Tensor | None = None  # log pi_c of the fold (class_prior)
 
 
 @dataclass
@@ -188,6 +219,7 @@ def _build_run(X, y, k, folds, configs, settings, streams, sample_weight) -> _Gr
                 y[idx],
                 fold_generator(settings.seed, s),
                 None if sample_weight is None else sample_weight[idx],
+                _log_prior(y[idx], k) if settings.class_prior else None,
             )
             for idx, s in zip(folds, streams, strict=True)
         ],
@@ -197,6 +229,12 @@ def _build_run(X, y, k, folds, configs, settings, streams, sample_weight) -> _Gr
         n_layers=len(_sizes(settings, X.shape[1], k)) - 1,
         steps=max(math.ceil(len(idx) / B) for idx in folds),
     )
+
+
+def _log_prior(y: torch.Tensor, k: int) -> torch.Tensor:
+    """log of the class frequencies (float64); an absent class gets -inf (probability 0)."""
+    counts = torch.bincount(y, minlength=k).double()
+    return torch.log(counts / counts.sum())
 
 
 def _sizes(settings: TrainSettings, d: int, k: int) -> list[int]:
@@ -235,6 +273,7 @@ def train_grid(
     *,
     streams: list[int] | None = None,
     sample_weight: torch.Tensor | None = None,
+    phi: tuple[StackedMLP, dict[tuple[int, float], int]] | None = None,
 ) -> StackedMLP:
     """Train every configuration (each on its fold's training indices) as one stack.
 
@@ -248,6 +287,10 @@ def train_grid(
         stream s gets exactly the draws it would get alone on stream s
     sample_weight : Tensor of shape (n,), optional
         Per-row weights of the loss (a mixed point weighs lam w_i + (1 - lam) w_j).
+    phi : (StackedMLP, {(fold, lr): model index}), optional
+        For GenLabel with ``latent="two_model"``: the vanilla models whose features hold the
+        densities (the vanilla grid of the same folds, streams and settings, so its cells
+        share them); trained here when not given.
 
     Returns
     -------
@@ -257,6 +300,18 @@ def train_grid(
     run = _build_run(X, y, num_classes, folds, configs, settings, streams, sample_weight)
     if settings.two_phase:
         return _train_two_phase(run, configs)
+    if settings.two_model:
+        unique = list(dict.fromkeys((c.fold, c.lr) for c in configs))
+        if phi is None:  # the vanilla model of every (fold, lr): same folds, same streams
+            vanilla = replace(settings, method="vanilla", latent=None, class_prior=False)
+            phi_configs = [Config(f, lr) for f, lr in unique]
+            stack = train_grid(
+                X, y, num_classes, folds, phi_configs, vanilla, streams=streams,
+                sample_weight=sample_weight,
+            )  # fmt: skip
+            phi = (stack, {key: i for i, key in enumerate(unique)})
+        features = phi[0].select_rows([phi[1][key] for key in unique])
+        return _train_two_model(run, configs, features, unique)
     G, d = len(configs), X.shape[1]
     init_gen = init_generator(settings.seed)
     sizes = _sizes(settings, d, num_classes)
@@ -319,15 +374,17 @@ class _Labeler:
             dens = self.densities[(f, self.kinds[0])] if self.kinds else None
             lab = label_mixed(
                 run.spec.rule, batch.params, batch.y, k, points=batch.x,
-                reference=(fold.X, fold.y), density=dens, sigma2=run.settings.sigma2,
-                dtype=dtype,
+                reference=(fold.X, fold.y), density=dens, log_prior=fold.log_prior,
+                sigma2=run.settings.sigma2, dtype=dtype,
             )  # fmt: skip
             mix_t, rule_t, weight = lab.mix_targets, lab.targets, lab.weight
             if batch.w is not None:
                 weight = weight * batch.w.to(dtype)
             if self.kinds:
                 more = [
-                    density_targets(self.densities[(f, kind)], batch.x).to(dtype)
+                    density_targets(
+                        self.densities[(f, kind)], batch.x, log_prior=fold.log_prior
+                    ).to(dtype)
                     for kind in self.kinds[1:]
                 ]
                 gen = torch.stack([_pad(t, width) for t in [rule_t, *more]])
@@ -492,15 +549,15 @@ def _train_two_phase(run: _GridRun, configs: list[Config]) -> StackedMLP:
     return stack
 
 
-class _LatentHead:
-    """Algorithm 2 after the warm-up: densities on the frozen penultimate features of each
-    (fold, lr) and each configuration's new last layer, trained with the gamma-loss."""
+class _LatentLabels:
+    """GenLabel labels in a feature space: densities per (fold, lr, density kind), fitted on
+    the penultimate features that model ``unique.index((fold, lr))`` of ``features`` gives the
+    fold's training rows; labels of a step's (mixed) inputs in that same space."""
 
-    def __init__(self, run: _GridRun, configs: list[Config], warm: StackedMLP, unique):
-        device, dtype, k = run.device, run.dtype, run.k
-        self.run, self.warm, self.unique = run, warm, unique
-        self.last = warm.n_layers - 1
-        # Latent densities per (fold, lr, density), on the penultimate features of the fold.
+    def __init__(self, run: _GridRun, configs: list[Config], features: StackedMLP, unique):
+        device, k = run.device, run.k
+        self.run, self.features, self.unique = run, features, unique
+        self.last = features.n_layers - 1
         self.keys = list(dict.fromkeys((c.fold, c.lr, c.density) for c in configs))
         self.key_of = torch.tensor(
             [self.keys.index((c.fold, c.lr, c.density)) for c in configs], device=device
@@ -510,9 +567,33 @@ class _LatentHead:
             u = torch.tensor([unique.index((f, lr))], device=device)
             X_f = run.folds[f].X.to(device)
             with torch.no_grad():
-                z = warm.forward(X_f.unsqueeze(0), 0, self.last, rows=u)[0]
+                z = features.forward(X_f.unsqueeze(0), 0, self.last, rows=u)[0]
             dens = make_density(kind).fit(z.double().cpu(), run.folds[f].y, classes=list(range(k)))
             self.densities.append(dens)
+
+    def labels(self, xs, n, ufold) -> tuple[torch.Tensor, torch.Tensor]:
+        """(labels per key (K, B, k), features per (fold, lr) (U, B, h)) of a step's inputs."""
+        run, k = self.run, self.run.k
+        with torch.no_grad():
+            h_u = self.features.forward(xs[ufold], 0, self.last)  # frozen features
+        gen = torch.zeros(len(self.keys), xs.shape[1], k, dtype=run.dtype, device=run.device)
+        sizes = n.tolist()
+        for i, (f, lr, _kind) in enumerate(self.keys):
+            if sizes[f]:
+                z = h_u[self.unique.index((f, lr)), : sizes[f]]
+                prior = run.folds[f].log_prior
+                gen[i, : sizes[f]] = density_targets(self.densities[i], z, log_prior=prior)
+        return gen, h_u
+
+
+class _LatentHead:
+    """Algorithm 2 after the warm-up: densities on the frozen penultimate features of each
+    (fold, lr) and each configuration's new last layer, trained with the gamma-loss."""
+
+    def __init__(self, run: _GridRun, configs: list[Config], warm: StackedMLP, unique):
+        device, dtype = run.device, run.dtype
+        self.run = run
+        self.latent = _LatentLabels(run, configs, warm, unique)
         # Fresh last layer per configuration: one draw per fold, from the fold's own stream.
         G = len(configs)
         fan_in, fan_out = warm.sizes[-2], warm.sizes[-1]
@@ -531,21 +612,54 @@ class _LatentHead:
         )
 
     def step(self, xs, ts, ws, n, ufold, unique_of) -> torch.Tensor:
-        run, k = self.run, self.run.k
-        with torch.no_grad():
-            h_u = self.warm.forward(xs[ufold], 0, self.last)  # (U, B, h), frozen features
-        gen = torch.zeros(len(self.keys), xs.shape[1], k, dtype=run.dtype, device=run.device)
-        sizes = n.tolist()
-        for i, (f, lr, _kind) in enumerate(self.keys):
-            if sizes[f]:
-                z = h_u[self.unique.index((f, lr)), : sizes[f]]
-                gen[i, : sizes[f]] = density_targets(self.densities[i], z)
+        run = self.run
+        gen, h_u = self.latent.labels(xs, n, ufold)
         logits = torch.baddbmm(self.bias, h_u[unique_of], self.weight)
         per = genlabel_loss(
-            logits, gen[self.key_of], ts[run.fold_of], self.gamma, weight=ws[run.fold_of]
+            logits, gen[self.latent.key_of], ts[run.fold_of], self.gamma, weight=ws[run.fold_of]
         )
         loss = per.sum()
         self.opt.zero_grad()
         loss.backward()
         self.opt.step(n[run.fold_of] > 0)
         return per.detach()
+
+
+def _train_two_model(run: _GridRun, configs: list[Config], phi: StackedMLP, unique) -> StackedMLP:
+    """Algorithm 2 as the paper states it, for a grid.
+
+    ``phi`` holds the vanilla model of every (fold, lr) of ``unique``; the densities live on
+    its penultimate features, and every configuration's fresh model theta (the initial
+    weights of every model of the grid, the fold's draws from the start of its stream)
+    trains all layers for all epochs on the gamma-loss with y_gen = p_c(phi_features(x_mix)).
+    With gamma = 0 that is mixup, exactly.
+    """
+    settings, device, dtype = run.settings, run.device, run.dtype
+    G = len(configs)
+    ufold = torch.tensor([f for f, _ in unique], device=device)
+    latent = _LatentLabels(run, configs, phi, unique)
+    sizes = _sizes(settings, run.folds[0].X.shape[1], run.k)
+    theta = StackedMLP(sizes, G, init_generator(settings.seed), device, dtype)
+    lrs = torch.tensor([c.lr for c in configs], dtype=dtype)
+    opt = BatchedAdam(theta.parameters(), lrs, weight_decay=settings.weight_decay)
+    gamma = torch.tensor([c.gamma for c in configs], dtype=dtype, device=device)
+    curve = _LossCurve(G, settings.epochs, device)
+    for epoch in _epochs(settings, range(settings.epochs)):
+        orders = run.orders()
+        for step in range(run.steps):
+            xs, ts, ws, n = _fold_batches(run, orders, step, True)
+            xs, ts, ws = xs.to(device), ts.to(device), ws.to(device)
+            gen, _ = latent.labels(xs, n, ufold)
+            logits = theta.forward(xs[run.fold_of])
+            per = genlabel_loss(
+                logits, gen[latent.key_of], ts[run.fold_of], gamma, weight=ws[run.fold_of]
+            )
+            loss = per.sum()
+            opt.zero_grad()
+            loss.backward()
+            active = n[run.fold_of] > 0
+            opt.step(active)
+            curve.add(per.detach(), active.double())
+        curve.end_epoch(epoch)
+    theta.loss_curve = curve.values
+    return theta
