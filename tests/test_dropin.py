@@ -157,3 +157,15 @@ def test_numpy_batches_and_method_names() -> None:
         GenLabelMixup(9, method="adamixup")
     with pytest.raises(ValueError, match="unknown method"):
         GenLabelMixup(9, method="mixupp")
+
+
+def test_class_prior_shifts_genlabel_labels_by_log_frequencies() -> None:
+    X, y = make_toy("gaussian9", 450, random_state=0)
+    keep = (y != 4) | (np.arange(len(y)) % 5 == 0)  # class 4 rare
+    X, y = torch.tensor(X[keep]), torch.tensor(y[keep])
+    plain = GenLabelMixup(9, seed=3).fit(X, y)
+    prior = GenLabelMixup(9, seed=3, class_prior=True).fit(X, y)
+    a, b = plain(X[:64], y[:64]), prior(X[:64], y[:64])
+    log_pi = torch.log(torch.bincount(y, minlength=9).double() / len(y))
+    expected = torch.softmax(plain.density.log_prob(a.inputs) + log_pi, 1).float()
+    torch.testing.assert_close(b.targets, expected, atol=1e-6, rtol=0)

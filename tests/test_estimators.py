@@ -378,3 +378,17 @@ def test_the_latent_option_is_checked() -> None:
         TrainSettings(model="mlp", latent="deep")
     with pytest.raises(ValueError, match="the logistic model has no hidden layer"):
         TrainSettings(model="logistic", latent="two_model")
+
+
+def test_latent_and_class_prior_in_the_estimator(iris) -> None:
+    Xtr, Xte, ytr, yte = iris
+    for latent in ("two_model", "input"):
+        clf = MixupClassifier(model="mlp", method="genlabel_gm", latent=latent, class_prior=True,
+                              gamma=0.5, epochs=20, random_state=0)  # fmt: skip
+        assert clf.fit(Xtr, ytr).score(Xte, yte) > 0.8  # no warm-up: 20 epochs are fine
+    with pytest.raises(ValueError, match="'latent' parameter of MixupClassifier"):
+        MixupClassifier(model="logistic", latent="two_model").fit(Xtr, ytr)
+    with pytest.raises(
+        ValueError, match="'latent' parameter of MixupClassifier must be a str among"
+    ):
+        MixupClassifier(model="mlp", latent="deep").fit(Xtr, ytr)

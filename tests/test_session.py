@@ -135,3 +135,39 @@ def test_python_dash_m_genlabel_runs_the_cli() -> None:
         [sys.executable, "-m", "genlabel", "--help"], capture_output=True, text=True
     )
     assert out.returncode == 0 and "bench" in out.stdout and "Usage: genlabel" in out.stdout
+
+
+def test_the_mlp_variant_is_recorded_and_two_model_shares_the_vanilla_models(tmp_path) -> None:
+    base = dict(datasets=["iris"], methods=["vanilla", "mixup", "genlabel_gm"], model="mlp",
+                trials=1, progress=False, log=lambda _m: None)  # fmt: skip
+    two = BenchSession(settings=BenchSettings(epochs=3, latent="two_model"),
+                       db=tmp_path / "two.sqlite", **base)  # fmt: skip
+    assert two.settings.latent == "two_model" and two.run().cells_stored == 3
+    stored = json.loads(two.results().config.iloc[0])
+    assert stored["latent"] == "two_model"
+    # The reference variant's cells cannot go into that store: other settings.
+    ref = BenchSession(settings=BenchSettings(epochs=3, latent="reference"),
+                       db=tmp_path / "two.sqlite", **base)  # fmt: skip
+    with pytest.raises(BenchError, match="other settings"):
+        ref.plan()
+    with pytest.raises(BenchError, match="the logistic model has no hidden layer"):
+        BenchSession(settings=BenchSettings(latent="two_model"), **(base | {"model": "logistic"}))
+    res = cli.invoke(app, ["bench", "--datasets", "iris", "--latent", "deep", "--model", "mlp",
+                           "--db", str(tmp_path / "x.sqlite")])  # fmt: skip
+    assert res.exit_code == 2 and "unknown latent 'deep'" in res.output
+
+
+def test_sharing_phi_and_the_gamma_zero_grid_changes_no_cell() -> None:
+    from genlabel.bench import Job, run_job
+
+    settings = BenchSettings(epochs=3, latent="two_model")
+
+    def cells(methods):
+        records = run_job(Job("wine", 0, "mlp", 1.0, methods, settings))
+        return {r["method"]: (r["test_accuracy"], r["params"]) for r in records}
+
+    together = cells(("vanilla", "mixup", "genlabel_gm"))
+    assert together["genlabel_gm"] == cells(("genlabel_gm",))["genlabel_gm"]
+    assert together["vanilla"] == cells(("vanilla",))["vanilla"]
+    alone = cells(("mixup",))["mixup"]  # trained by itself, not as gamma = 0 of the grid
+    assert together["mixup"] == alone

@@ -62,6 +62,8 @@ class BenchSettings:
     online: bool = False
     csv_files: tuple[str, ...] = ()  # the user's own CSV files, named by their stems
     label: str | None = None  # their label column
+    latent: str | None = None  # GenLabel with the MLP: two_model | reference | input
+    class_prior: bool = False  # GenLabel labels from log pi_c + log p_c
     measure: str = "clean"  # or "robust"
     attack: str = "fgsm"
     eps: tuple[float, ...] = (0.1,)
@@ -69,7 +71,9 @@ class BenchSettings:
     def fingerprint(self) -> dict[str, Any]:
         """The settings that change results (not where the data live)."""
         out = asdict(self)
-        drop = ("data_dir", "online", "csv_files") + (("label",) if self.label is None else ())
+        drop: tuple[str, ...] = ("data_dir", "online", "csv_files")
+        drop += tuple(k for k in ("label", "latent") if getattr(self, k) is None)
+        drop += ("class_prior",) if not self.class_prior else ()
         drop += ("attack", "eps") if self.measure == "clean" else ()
         for key in drop:
             out.pop(key)
@@ -135,6 +139,8 @@ def _train_settings(method: str, model: str, job: Job) -> TrainSettings:
         weight_decay=s.weight_decay,
         warmup_epochs=min(s.warmup_epochs, s.epochs),
         seed=job.trial,
+        latent=s.latent if model == "mlp" else None,
+        class_prior=s.class_prior,
     )
 
 
@@ -222,10 +228,13 @@ def _generative_cell(data: _JobData) -> _Cell:
     return _Cell("generative_gm", proba, {}, time.perf_counter() - start, clf.to_module())
 
 
-def _family_cells(job: Job, data: _JobData, family: list[str]) -> list[_Cell]:
+def _family_cells(
+    job: Job, data: _JobData, family: list[str], phi: GridSearchResult | None = None
+) -> list[_Cell]:
     """The GenLabel family (and mixup, GenLabel with gamma = 0 exactly, with the logistic
-    model) as points of one grid over lr x gamma x the densities asked for; each cell is
-    still selected by its own CV over its own part of the grid."""
+    model or the two-model MLP) as points of one grid over lr x gamma x the densities asked
+    for; each cell is still selected by its own CV over its own part of the grid. ``phi``:
+    the vanilla search whose models the two-model variant labels with."""
     s = job.settings
     densities = tuple(sorted({d for m in family for d in GENLABEL_DENSITY.get(m, ())}))
     gammas = tuple(s.gamma_grid)
@@ -234,7 +243,7 @@ def _family_cells(job: Job, data: _JobData, family: list[str]) -> list[_Cell]:
     grid = param_grid("genlabel", lr_grid=s.lr_grid, gamma_grid=gammas, density_grid=densities)
     start = time.perf_counter()
     settings = _train_settings("genlabel", job.model, job)
-    result = grid_search(*data.tensors, data.k, settings, grid, cv=s.cv)
+    result = grid_search(*data.tensors, data.k, settings, grid, cv=s.cv, phi=phi)
     share = (time.perf_counter() - start) / len(family)
     cells = []
     for method in family:
@@ -253,12 +262,12 @@ def _family_cells(job: Job, data: _JobData, family: list[str]) -> list[_Cell]:
     return cells
 
 
-def _method_cell(job: Job, data: _JobData, method: str) -> _Cell:
+def _method_search(job: Job, data: _JobData, method: str) -> tuple[_Cell, GridSearchResult]:
     start = time.perf_counter()
     settings = _train_settings(method, job.model, job)
     grid = param_grid(method, lr_grid=job.settings.lr_grid)
     result = grid_search(*data.tensors, data.k, settings, grid, cv=job.settings.cv)
-    return _refit_cell(method, result, None, data, time.perf_counter() - start)
+    return _refit_cell(method, result, None, data, time.perf_counter() - start), result
 
 
 def run_job(job: Job, *, attack_fn=None) -> list[dict[str, Any]]:
@@ -274,11 +283,18 @@ def run_job(job: Job, *, attack_fn=None) -> list[dict[str, Any]]:
     if "generative_gm" in pending:
         pending.remove("generative_gm")
         cells.append(_generative_cell(data))
-    family = [
-        m for m in pending if m in GENLABEL_DENSITY or (m == "mixup" and job.model == "logistic")
-    ]
+    two_model = _train_settings("genlabel", job.model, job).two_model
+    one_grid = job.model == "logistic" or two_model  # there mixup is GenLabel at gamma = 0
+    family = [m for m in pending if m in GENLABEL_DENSITY or (m == "mixup" and one_grid)]
+    phi = None
+    if two_model and "vanilla" in pending and any(m in GENLABEL_DENSITY for m in family):
+        # The two-model variant labels with the vanilla models of the same folds and
+        # learning rates: train them once, for the vanilla cell and for the labels.
+        cell, phi = _method_search(job, data, "vanilla")
+        cells.append(cell)
+        pending.remove("vanilla")
     if any(m in GENLABEL_DENSITY for m in family):
-        cells += _family_cells(job, data, family)
+        cells += _family_cells(job, data, family, phi)
         pending = [m for m in pending if m not in family]
-    cells += [_method_cell(job, data, m) for m in pending]
+    cells += [_method_search(job, data, m)[0] for m in pending]
     return [record for cell in cells for record in _records(job, data, cell, attack_fn)]

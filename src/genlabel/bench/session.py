@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..data import DataError, csv_name, load_dataset, suite_ids
 from ..registry import SUITES, TABULAR_MODELS, resolve_method
+from ..training.grid import DEFAULT_LATENT, LATENTS
 from .protocol import BenchSettings, Job
 from .report import write_report
 from .runner import applicable, plan_jobs, planned_keys, run_bench
@@ -150,6 +151,7 @@ class BenchSession:
             raise BenchError(
                 f"unknown model {self.model!r}; expected one of {', '.join(TABULAR_MODELS)}"
             )
+        self._resolve_latent()
         self.trials = spec.trials if trials is None else int(trials)
         if self.trials < 1:
             raise BenchError(f"trials must be at least 1; got {trials!r}")
@@ -169,6 +171,21 @@ class BenchSession:
         self.out = Path(out) if out is not None else self.db.parent
 
     # -- checks -------------------------------------------------------------------------
+    def _resolve_latent(self) -> None:
+        """The MLP's GenLabel variant is recorded in the settings (so that stores of two
+        variants never mix); the logistic model has none."""
+        latent = self.settings.latent
+        if self.model != "mlp":
+            if latent is not None:
+                raise BenchError(
+                    f"--latent {latent} chooses where GenLabel fits its densities with the MLP;"
+                    " the logistic model has no hidden layer"
+                )
+            return
+        if latent is not None and latent not in LATENTS:
+            raise BenchError(f"unknown latent {latent!r}; expected one of {', '.join(LATENTS)}")
+        self.settings = replace(self.settings, latent=latent or DEFAULT_LATENT)
+
     def _methods(self, names: list[str]) -> list[str]:
         try:
             canonical = [resolve_method(n).name for n in names]

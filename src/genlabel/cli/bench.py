@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from ..registry import SUITES, TABULAR_MODELS, method_names
+from ..training.grid import DEFAULT_LATENT
 from .app import app, fail, floats, markdown, split_list
 
 _METHODS = ", ".join(method_names(models=TABULAR_MODELS))
@@ -44,6 +45,17 @@ def bench(
         show_default=False,
     ),
     alpha: str = typer.Option("1", help="mixing alpha(s), comma-separated, e.g. 1,2"),
+    latent: str = typer.Option(
+        None,
+        help="GenLabel with the MLP: two_model (densities on a separately trained vanilla "
+        "model's features; a fresh model trains all layers) | reference (warm-up, then a new "
+        "last layer on frozen features) | input (densities on the inputs) (default: "
+        f"{DEFAULT_LATENT}); not with the logistic model",
+        show_default=False,
+    ),
+    class_prior: bool = typer.Option(
+        False, "--class-prior", help="GenLabel labels from log pi_c + log p_c"
+    ),
     fixed_split: bool = typer.Option(
         False, "--fixed-split", help="split seed 0 for every trial; vary only training"
     ),
@@ -93,6 +105,8 @@ def bench(
         measure=measure,
         attack=attack,
         eps=tuple(floats(eps, "--eps")),
+        latent=latent,
+        class_prior=class_prior,
     )
     try:
         session = BenchSession(

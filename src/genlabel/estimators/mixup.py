@@ -16,7 +16,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .._validation import parameter_error, resolve_device
 from ..registry import METHODS, TABULAR_MODELS, MethodSpec, check_method, resolve_method
 from ..training import GenLabelMixup, Trainer
-from ..training.grid import TrainSettings
+from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
 from ..training.methods import DEFAULT_DENSITY_GRID, DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
 from ..training.selection import fit_configuration, grid_search, param_grid
 
@@ -81,6 +81,16 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         with densities in input space).
     verbose : int, default=0
         1: a progress bar over the epochs.
+    latent : {None, "two_model", "reference", "input"}, default=None
+        Where GenLabel with the MLP fits its densities: "two_model" (Algorithm 2 as the
+        paper states it: on the penultimate features of a separately trained vanilla model;
+        a fresh model trains all layers, gamma = 0 is mixup), "reference" (the reference
+        scripts' shortcut: ``warmup_epochs`` vanilla epochs, then a new last layer on frozen
+        features), "input" (Algorithm 1: on the inputs). None is the package default
+        (``genlabel.training.grid.DEFAULT_LATENT``). Only for the MLP.
+    class_prior : bool, default=False
+        GenLabel labels from log pi_c + log p_c (class frequencies of the training data)
+        instead of log p_c alone.
 
     Attributes
     ----------
@@ -115,6 +125,8 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         "hidden_layer_sizes": [tuple, list],
         "module": [callable, None],
         "verbose": ["verbose"],
+        "latent": [StrOptions(set(LATENTS)), None],
+        "class_prior": ["boolean"],
     }
 
     def __init__(
@@ -140,6 +152,8 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         hidden_layer_sizes: tuple[int, ...] = (128, 128),
         module: Callable[[int, int], torch.nn.Module] | None = None,
         verbose: int = 0,
+        latent: str | None = None,
+        class_prior: bool = False,
     ):
         self.model = model
         self.method = method
@@ -161,6 +175,8 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.module = module
         self.verbose = verbose
+        self.latent = latent
+        self.class_prior = class_prior
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -182,7 +198,13 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
     def _check(self, spec: MethodSpec) -> None:
         """The errors a parameter constraint cannot express, before any training."""
         resolve_device(self.device, "MixupClassifier")
-        if spec.is_genlabel and self.model == "mlp" and self.module is None:
+        if self.latent is not None and self.model != "mlp":
+            raise parameter_error(
+                "MixupClassifier", "latent", "None with model='logistic' (no hidden layer)",
+                self.latent,
+            )  # fmt: skip
+        reference = (self.latent or DEFAULT_LATENT) == "reference"
+        if spec.is_genlabel and self.model == "mlp" and self.module is None and reference:
             if self.epochs <= self.warmup_epochs:
                 raise ValueError(
                     f"method {spec.name!r} with model='mlp' trains warmup_epochs={self.warmup_epochs}"
@@ -215,6 +237,8 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
             device=self.device,
             hidden=tuple(int(h) for h in self.hidden_layer_sizes),
             verbose=int(self.verbose),
+            latent=self.latent if self.model == "mlp" else None,
+            class_prior=bool(self.class_prior),
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -281,7 +305,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         if spec.name != "vanilla":
             mixer = GenLabelMixup(
                 k, method=spec.name, gamma=float(self.gamma), alpha=float(self.alpha),
-                sigma2=float(self.sigma2), seed=seed,
+                sigma2=float(self.sigma2), class_prior=bool(self.class_prior), seed=seed,
             ).fit(X_t, y_t)  # fmt: skip
         data = (X_t, y_t) if weight is None else (X_t, y_t, weight.float())
         trainer = Trainer(

@@ -121,6 +121,8 @@ class GenLabelMixup:
         Every label t becomes (1 - eps) t + eps / k.
     sigma2 : float, default=0.1
         Temperature of the logistic rule.
+    class_prior : bool, default=False
+        GenLabel labels from log pi_c + log p_c, pi the class frequencies of the fit data.
     feature_extractor : callable, optional
         Algorithm 2: densities live in the space of ``feature_extractor(x)``; it is
         applied (without gradients) to the fit data and to every mixed batch.
@@ -142,6 +144,7 @@ class GenLabelMixup:
         per_sample: bool = False,
         label_smoothing: float = 0.0,
         sigma2: float = 0.1,
+        class_prior: bool = False,
         feature_extractor: FeatureExtractor | None = None,
         seed: int | None = None,
         generator: torch.Generator | None = None,
@@ -174,6 +177,8 @@ class GenLabelMixup:
         self.per_sample = per_sample
         self.label_smoothing = float(label_smoothing)
         self.sigma2 = sigma2
+        self.class_prior = bool(class_prior)
+        self._log_prior: torch.Tensor | None = None
         self.feature_extractor = feature_extractor
         if generator is None:
             generator = torch.Generator()
@@ -251,6 +256,9 @@ class GenLabelMixup:
         if y_t.numel() and (int(y_t.min()) < 0 or int(y_t.max()) >= self.num_classes):
             raise ValueError(f"y must hold class indices in [0, {self.num_classes})")
         self._reference = (Z, y_t)
+        if self.class_prior:
+            counts = torch.bincount(y_t, minlength=self.num_classes).double()
+            self._log_prior = torch.log(counts / counts.sum())
         if self.rule in GENLABEL_RULES and isinstance(self.density, ClassDensity):
             self.density.fit(Z, y_t, classes=list(range(self.num_classes)))
             self._fitted_density = True
@@ -291,6 +299,7 @@ class GenLabelMixup:
         labelled = label_mixed(
             self.rule, params, labels, self.num_classes, points=points,
             reference=reference, density=self.density, sigma2=self.sigma2,
+            log_prior=None if self._log_prior is None else self._log_prior.to(inputs.device),
         )  # fmt: skip
         targets, mix_targets = self._smooth(labelled.targets), self._smooth(labelled.mix_targets)
         if self.rule in GENLABEL_RULES:

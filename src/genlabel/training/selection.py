@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -70,6 +70,12 @@ class GridSearchResult:
     scores: np.ndarray
     stack: StackedMLP
     refit_offset: int | None
+    configs: list[Config] = field(default_factory=list)  # model g of the stack: configs[g]
+
+    def as_phi(self) -> tuple[StackedMLP, dict[tuple[int, float], int]]:
+        """This (vanilla) search's models as the feature models of a two-model GenLabel grid
+        on the same folds: the stack and the model index of every (fold, lr)."""
+        return self.stack, {(c.fold, c.lr): g for g, c in enumerate(self.configs)}
 
     def best(self, candidates: list[int] | None = None) -> int:
         """Index of the best mean validation accuracy among ``candidates`` (earliest on ties)."""
@@ -111,9 +117,14 @@ def grid_search(
     cv: int = 5,
     refit: bool = True,
     sample_weight: torch.Tensor | None = None,
+    phi: GridSearchResult | None = None,
 ) -> GridSearchResult:
     """Train every (fold, grid point) — and, with ``refit``, every grid point on all rows
-    (on :data:`REFIT_STREAM`, each equal to :func:`fit_configuration`) — as one stack."""
+    (on :data:`REFIT_STREAM`, each equal to :func:`fit_configuration`) — as one stack.
+
+    ``phi``: a vanilla search with the same settings and refit (for two-model GenLabel with
+    the MLP, whose feature models are exactly those vanilla models: trained once, shared).
+    """
     splits = cv_splits(y.cpu().numpy(), cv, settings.seed)
     folds = [torch.as_tensor(train) for train, _ in splits]
     streams = list(range(len(splits)))
@@ -126,8 +137,9 @@ def grid_search(
         for p in grid
     ]
     stack = train_grid(
-        X, y, num_classes, folds, configs, settings, streams=streams, sample_weight=sample_weight
-    )
+        X, y, num_classes, folds, configs, settings, streams=streams,
+        sample_weight=sample_weight, phi=None if phi is None else phi.as_phi(),
+    )  # fmt: skip
     n_cv = len(splits) * len(grid)
     scores = np.zeros((len(splits), len(grid)))
     cv_stack = stack.select_range(0, n_cv)
@@ -136,7 +148,7 @@ def grid_search(
     for g, c in enumerate(configs[:n_cv]):
         val = splits[c.fold][1]
         scores[c.fold, g % len(grid)] = float((preds[g, val] == y_np[val]).mean())
-    return GridSearchResult(grid, scores, stack, n_cv if refit else None)
+    return GridSearchResult(grid, scores, stack, n_cv if refit else None, configs)
 
 
 def select_hyperparameters(
