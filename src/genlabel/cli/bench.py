@@ -19,6 +19,7 @@ _SUITES = "; ".join(
 )
 
 
+# Long only by its typer signature: every option is declared, with its help, as a parameter.
 @app.command()
 def bench(
     suite: str = typer.Option("quick", help=f"the suite: {_SUITES}"),

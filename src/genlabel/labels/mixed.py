@@ -69,6 +69,7 @@ def _source_targets(labels: torch.Tensor, num_classes: int, dtype: torch.dtype) 
     )
 
 
+# Long only by its docstring, which describes every rule; the code is one dispatch.
 def label_mixed(
     rule: str,
     params: MixParams,

@@ -61,8 +61,7 @@ class MixedBatch:
     @property
     def mix_targets(self) -> torch.Tensor:
         """Mixup's linear label lam * y_a + (1 - lam) * y_b, shape (n, k)."""
-        lam = self.lam.to(self.targets_a.dtype).unsqueeze(-1)
-        return lam * self.targets_a + (1 - lam) * self.targets_b
+        return apply_mix(self.targets_a, MixParams(self.lam, self.permutation))
 
 
 def check_batch(inputs: object, labels: object) -> None:

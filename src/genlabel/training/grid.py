@@ -304,15 +304,21 @@ def train_grid(
         unique = list(dict.fromkeys((c.fold, c.lr) for c in configs))
         if phi is None:  # the vanilla model of every (fold, lr): same folds, same streams
             vanilla = replace(settings, method="vanilla", latent=None, class_prior=False)
-            phi_configs = [Config(f, lr) for f, lr in unique]
             stack = train_grid(
-                X, y, num_classes, folds, phi_configs, vanilla, streams=streams,
-                sample_weight=sample_weight,
+                X, y, num_classes, folds, [Config(f, lr) for f, lr in unique], vanilla,
+                streams=streams, sample_weight=sample_weight,
             )  # fmt: skip
             phi = (stack, {key: i for i, key in enumerate(unique)})
         features = phi[0].select_rows([phi[1][key] for key in unique])
         return _train_two_model(run, configs, features, unique)
-    G, d = len(configs), X.shape[1]
+    return _train_one_phase(run, configs, X.shape[1])
+
+
+def _train_one_phase(run: _GridRun, configs: list[Config], d: int) -> StackedMLP:
+    """Every method that trains one model per configuration from the start: vanilla, the
+    input-space mixes and their labels (Algorithm 1), manifold mixup, AdaMixup."""
+    settings, num_classes = run.settings, run.k
+    G = len(configs)
     init_gen = init_generator(settings.seed)
     sizes = _sizes(settings, d, num_classes)
     stack = StackedMLP(sizes, G, init_gen, run.device, run.dtype)
