@@ -403,3 +403,37 @@ def test_autoattack_in_the_runner_says_which_attacks_ran(tmp_path: Path) -> None
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "AutoAttack on iris (3 classes) runs: apgd-ce, fab, square" in res.output
+
+
+def _frame(trials: int, measure: str = "clean", seconds: float = 2.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"dataset": d, "method": m, "model": "logistic", "trial": t, "alpha": 1.0,
+             "measure": measure, "test_accuracy": 0.8 + 0.01 * t,
+             "robust_accuracy": None if measure == "clean" else 0.5,
+             "params": "{}", "seconds": seconds, "config": "{}", "versions": "{}"}
+            for d in ("iris", "wine") for t in range(trials) for m in ("mixup", "genlabel_cv")
+        ]
+    )  # fmt: skip
+
+
+def test_report_wording(tmp_path: Path) -> None:
+    from genlabel.bench.report import write_report
+
+    text = write_report(_frame(2), tmp_path / "a")[-1].read_text()
+    assert "over 2 trials per cell" in text and "2–2" not in text
+    assert "compute time summed over cells: 16.0 s" in text  # seconds below a minute
+    text = write_report(_frame(1, seconds=30.0), tmp_path / "b")[-1].read_text()
+    assert "over 1 trial per cell" in text and "compute time summed over cells: 2.0 min" in text
+    # A robust-only store still shows the clean accuracy of the attacked models.
+    text = write_report(_frame(2, measure="robust-fgsm-eps0.1"), tmp_path / "c")[-1].read_text()
+    assert "Clean test accuracy of the attacked models" in text and "Robust accuracy" in text
+
+
+def test_histogram_counts_are_integers() -> None:
+    from genlabel.bench.plots import histogram_figure
+
+    fig = histogram_figure(pd.Series([0.1, 0.2, 1.4, -2.0, 0.3]), "logistic", 1.0, label="x")
+    fig.canvas.draw()
+    ticks = fig.axes[0].get_yticks()
+    assert len(ticks) > 1 and all(float(t).is_integer() for t in ticks)

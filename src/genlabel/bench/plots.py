@@ -28,6 +28,11 @@ def difference_histogram(
     diff: pd.Series, model: str, alpha: float, out: Path, *, label: str
 ) -> Path:
     """Histogram of per-data-set accuracy differences (points), the on-par band shaded."""
+    fig = histogram_figure(diff, model, alpha, label=label)
+    return save(fig, out / f"hist_genlabel_cv_minus_mixup_{model}_alpha{alpha:g}.png")
+
+
+def histogram_figure(diff: pd.Series, model: str, alpha: float, *, label: str) -> Figure:
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
     ax.hist(
@@ -43,7 +48,7 @@ def difference_histogram(
     ax.set_ylabel("data sets")
     ax.set_title(f"Per-data-set difference, model {model}, α = {alpha:g} ({len(diff)} data sets)")
     ax.legend()
-    return save(fig, out / f"hist_genlabel_cv_minus_mixup_{model}_alpha{alpha:g}.png")
+    return fig
 
 
 def method_boxplot(means: pd.DataFrame, model: str, alpha: float, out: Path) -> Path:
