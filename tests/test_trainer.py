@@ -185,3 +185,18 @@ def test_the_model_is_not_copied() -> None:
     before = copy.deepcopy(model.state_dict())
     Trainer(model, epochs=1, verbose=0).fit((X, y))
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_distributed_shards_are_the_global_batches_split_evenly() -> None:
+    from genlabel.training.trainer import _TensorBatches
+
+    X, y = torch.arange(23.0).view(23, 1), torch.arange(23)
+    one = [b[1].tolist() for b in _TensorBatches((X, y, None), 8, seed=4).epoch(2)]
+    ranks = [
+        [b[1].tolist() for b in _TensorBatches((X, y, None), 4, 4, r, 2).epoch(2)] for r in (0, 1)
+    ]
+    assert [len(r) for r in ranks] == [3, 3]  # both ranks step the same number of times
+    for step, rows in enumerate(one):
+        merged = ranks[0][step] + ranks[1][step]
+        assert len(ranks[0][step]) == len(ranks[1][step])
+        assert merged == rows[: len(merged)] and len(rows) - len(merged) < 2

@@ -104,7 +104,9 @@ class _TensorBatches:
 
     Under torch.distributed every rank draws the same order; global batch b is rows
     [b*B*W, (b+1)*B*W) of it and rank r trains on its r-th part of B rows, so N workers
-    step on exactly the batches one process with batch size B*W would.
+    step on exactly the batches one process with batch size B*W would. A last, partial
+    global batch is split evenly (its remainder of fewer than W rows is dropped), so every
+    rank steps on as many rows as the others and none waits on an empty batch.
     """
 
     def __init__(self, tensors, batch_size: int, seed: int, rank: int = 0, world: int = 1):
@@ -121,7 +123,10 @@ class _TensorBatches:
         step = self.batch_size * self.world
         for start in range(0, n, step):
             rows = order[start : start + step]
-            rows = rows[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
+            part = len(rows) // self.world
+            if part == 0:
+                return
+            rows = rows[self.rank * part : (self.rank + 1) * part]
             yield tuple(t[rows] if t is not None else None for t in self.tensors)
 
 
