@@ -85,12 +85,12 @@ class _Inversion:
 
 
 def _positive_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and bool(value >= 1)
 
 
 def _positive_float(value: Any) -> bool:
     real = (int, float, np.integer, np.floating)
-    return not isinstance(value, bool) and isinstance(value, real) and 0 < value < math.inf
+    return not isinstance(value, bool) and isinstance(value, real) and bool(0 < value < math.inf)
 
 
 class GANClassDensity:
