@@ -257,11 +257,11 @@ def write_report(
     ``runs`` (``ResultStore.runs()``): the run segments, whose wall-clock time is reported.
     ``complete_only``: keep only the data sets that have as many cells as the most complete
     one (per model, alpha and measure), e.g. to report on a suite that is still running.
-    ``error``: the clean table shows the test error, 1 - accuracy, lowest in bold (and
-    results.csv gains a ``test_error`` column), without the accuracy comparisons and plots
-    of the tabular suites. ``order``: the methods' column order (default: the registry's).
-    ``title``: the report's heading. ``sections(out) -> (lines, plots)``: more of the
-    report (e.g. an experiment's figures), written after the tables.
+    ``error``: the clean table shows the test error 1 - accuracy, lowest in bold, and
+    results.csv a ``test_error`` column (no accuracy comparisons or plots). ``order``: the
+    methods' column order (default: the registry's); ``title``: the heading;
+    ``sections(out) -> (lines, plots)``: more of the report (an experiment's figures),
+    written after the tables.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -274,12 +274,12 @@ def write_report(
             " (`--complete-only`).",
             "",
         ]
-    csv_path = out / "results.csv"
-    columns = RESULT_COLUMNS
     if error:
         frame = frame.assign(test_error=1.0 - frame["test_accuracy"])
-        columns = [*RESULT_COLUMNS, "test_error"]
-    frame.reindex(columns=columns).to_csv(csv_path, index=False)
+    csv_path = out / "results.csv"
+    frame.reindex(columns=RESULT_COLUMNS + (["test_error"] if error else [])).to_csv(
+        csv_path, index=False
+    )
     report = out / "report.md"
     if frame.empty:
         report.write_text(f"# {title}\n\nThe store holds no results yet.\n")
@@ -297,8 +297,7 @@ def write_report(
     lines = [f"# {title}", "", *note, *clean_lines, *robust_lines]
     if sections is not None:
         more_lines, more_plots = sections(out)
-        lines += more_lines
-        written += more_plots
+        lines, written = lines + more_lines, written + more_plots
     lines += _run_lines(frame, runs)
     plots = [*written, *robust_plots]
     lines += ["Plots: " + ", ".join(f"`{p.name}`" for p in plots), ""]

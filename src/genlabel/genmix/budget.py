@@ -18,7 +18,9 @@ __all__ = ["GANBudget", "GenMixBudget"]
 
 
 def _is_int(value: Any, low: int = 1) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and bool(value >= low)
+    return (
+        not isinstance(value, bool) and isinstance(value, (int, np.integer)) and bool(value >= low)
+    )
 
 
 def _is_real(value: Any) -> bool:

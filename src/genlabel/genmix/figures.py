@@ -83,10 +83,10 @@ def decision_regions(
 
 
 def _mosaic(images: np.ndarray, shape: tuple[int, int], columns: int = 8) -> np.ndarray:
-    """Images (n, h*w) tiled into rows of ``columns``, one pixel of white between them."""
+    """Images (n, h*w) tiled into rows of ``columns``, one light grey pixel between them."""
     h, w = shape
     rows = -(-len(images) // columns)
-    canvas = np.ones((rows * (h + 1) - 1, columns * (w + 1) - 1))
+    canvas = np.full((rows * (h + 1) - 1, columns * (w + 1) - 1), 0.25)
     for n, image in enumerate(np.clip(images, 0, 1).reshape(-1, h, w)):
         r, c = divmod(n, columns)
         canvas[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = image
