@@ -47,9 +47,11 @@ def _tiny_budget(**changes) -> GenMixBudget:
 
 
 @pytest.fixture(autouse=True)
-def _restore_threads():
-    # The command sets torch's thread count for the process (one, here); put it back.
+def _one_thread():
+    # As the command runs (it sets torch's thread count for the process): small models are
+    # fastest on one thread of a shared machine. The test process's count is put back.
     threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
 
@@ -226,7 +228,6 @@ def test_genmix_schemes_train_on_the_data_and_the_generated_points() -> None:
 
 
 def test_mnist79_run_draws_the_image_figure(shared_data: Path, tmp_path: Path) -> None:
-    torch.set_num_threads(1)  # as the command runs it (restored by the fixture)
     experiment = GenMixExperiment(
         datasets="mnist79", schemes="genmix_gm,genmix_gan", trials=1,
         budget=_tiny_budget(epochs=1, n_train_images=60), db=tmp_path / "m.sqlite",
