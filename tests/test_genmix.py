@@ -559,6 +559,24 @@ def test_genmix_with_the_gan_density(parallel_lines):
     assert_genmix_result(result, density, n_aug=8, eps=0.01)
 
 
+def test_latent_radius_bounds_the_manifold(parallel_lines):
+    # G(z, c) = (z, c) with |z| <= 0.8: each class is a segment; the distance to a segment
+    # in closed form is the distance to its nearest point (z clipped to [-0.8, 0.8]).
+    gen, _, _ = parallel_lines
+    x = torch.tensor([[2.0, 0.0], [-3.0, 0.5], [0.3, 1.4], [0.0, -1.0]], dtype=F64)
+    ends = x[:, :1].clamp(-0.8, 0.8)
+    reference = torch.stack(
+        [torch.cat([x[:, :1] - ends, x[:, 1:] - c], 1).norm(dim=1) for c in (0.0, 1.0)], 1
+    )
+    bounded = GANClassDensity(gen, 0.3, latent_radius=0.8)
+    torch.testing.assert_close(bounded.distance(x), reference, atol=1e-4, rtol=0)
+    # Unbounded, the lines are infinite: only the vertical offset is left.
+    free = GANClassDensity(gen, 0.3).distance(x)
+    offsets = (x[:, 1:] - torch.tensor([[0.0, 1.0]], dtype=F64)).abs()
+    torch.testing.assert_close(free, offsets, atol=1e-4, rtol=0)
+    assert bool((bounded.distance(x) >= free - 1e-6).all())
+
+
 def test_gan_density_on_a_trained_gan_and_on_images(circle):
     X, y = circle
     gan = _tiny_gan().fit(X, y, **_FIT)
@@ -583,6 +601,8 @@ def test_gan_density_on_a_trained_gan_and_on_images(circle):
         ({"steps": 1.5}, "'steps' parameter of GANClassDensity must be an integer >= 1"),
         ({"lr": -1}, "'lr' parameter of GANClassDensity must be a float in the range"),
         ({"gan": object()}, "gan must be a conditional generator with latent_dim"),
+        ({"latent_radius": 0.0}, "'latent_radius' parameter of GANClassDensity must be None or"),
+        ({"latent_radius": float("nan")}, "'latent_radius' parameter of GANClassDensity"),
     ],
 )
 def test_gan_density_bad_parameters(planes, kwargs, message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +36,10 @@ RESULT_COLUMNS = [
 ]
 
 
-def _order(methods) -> list[str]:
-    """Methods in the registry's order, unknown names last."""
+def _order(methods, order: Sequence[str] | None = None) -> list[str]:
+    """Methods in ``order`` (default: the registry's order), unknown names last."""
     present = set(methods)
-    known = [m for m in METHODS if m in present]
+    known = [m for m in (METHODS if order is None else order) if m in present]
     return known + sorted(present - set(known))
 
 
@@ -118,14 +119,20 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def _accuracy_table(
-    part: pd.DataFrame, names: dict[str, str], value: str, *, scale: float = 100, lower=False
+    part: pd.DataFrame,
+    names: dict[str, str],
+    value: str,
+    *,
+    scale: float = 100,
+    lower=False,
+    order: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Mean ± std (times ``scale``) per data set and method; the best of each data set
     (the largest, or the smallest with ``lower``) in bold."""
     stats = part.groupby(["dataset", "method"])[value].agg(["mean", "std"]) * scale
     stats["std"] = stats["std"].fillna(0.0)
     means = stats["mean"].unstack("method")
-    means = means[_order(means.columns)]
+    means = means[_order(means.columns, order)]
     best = means.min(axis=1) if lower else means.max(axis=1)
     table = pd.DataFrame({"data set": [names[d] for d in means.index]})
     for method in means.columns:
@@ -141,17 +148,26 @@ def _accuracy_table(
     return table
 
 
-def _clean_sections(clean: pd.DataFrame, names, out: Path, heading: str) -> tuple[list, list]:
+def _clean_sections(
+    clean: pd.DataFrame,
+    names,
+    out: Path,
+    heading: str,
+    *,
+    error: bool = False,
+    order: Sequence[str] | None = None,
+) -> tuple[list, list]:
     lines: list[str] = []
     written: list[Path] = []
+    value, best = ("test_error", "lowest") if error else ("test_accuracy", "best")
     for (model, alpha), part in clean.groupby(["model", "alpha"]):
         trials = _trials(part.groupby(["dataset", "method"]).size())
         lines += [
             f"## {heading} — model `{model}`, α = {alpha:g}",
             "",
-            f"Mean ± std in percent over {trials} per cell; best of each data set in bold.",
+            f"Mean ± std in percent over {trials} per cell; {best} of each data set in bold.",
             "",
-            markdown_table(_accuracy_table(part, names, "test_accuracy")),
+            markdown_table(_accuracy_table(part, names, value, lower=error, order=order)),
             "",
         ]
         if "ece" in part and part.ece.notna().any():
@@ -160,11 +176,15 @@ def _clean_sections(clean: pd.DataFrame, names, out: Path, heading: str) -> tupl
                 " bins, percent) and the mean negative log-likelihood of the test set; lowest"
                 " in bold.",
                 "",
-                markdown_table(_accuracy_table(part, names, "ece", lower=True)),
+                markdown_table(_accuracy_table(part, names, "ece", lower=True, order=order)),
                 "",
-                markdown_table(_accuracy_table(part, names, "nll", scale=1, lower=True)),
+                markdown_table(
+                    _accuracy_table(part, names, "nll", scale=1, lower=True, order=order)
+                ),
                 "",
             ]
+        if error:  # the comparisons and box plot below are of accuracy over many data sets
+            continue
         means = mean_accuracy(part)
         if "genlabel_cv" in means.columns and means.shape[1] > 1:
             lines += [
@@ -226,6 +246,10 @@ def write_report(
     data_dir: str | None = None,
     runs: pd.DataFrame | None = None,
     complete_only: bool = False,
+    error: bool = False,
+    order: Sequence[str] | None = None,
+    title: str = "GenLabel benchmark report",
+    sections: Callable[[Path], tuple[list[str], list[Path]]] | None = None,
 ) -> list[Path]:
     """Write report.md, results.csv and the PNG plots into ``out``; return the paths
     (report.md last).
@@ -233,6 +257,11 @@ def write_report(
     ``runs`` (``ResultStore.runs()``): the run segments, whose wall-clock time is reported.
     ``complete_only``: keep only the data sets that have as many cells as the most complete
     one (per model, alpha and measure), e.g. to report on a suite that is still running.
+    ``error``: the clean table shows the test error 1 - accuracy, lowest in bold, and
+    results.csv a ``test_error`` column (no accuracy comparisons or plots). ``order``: the
+    methods' column order (default: the registry's); ``title``: the heading;
+    ``sections(out) -> (lines, plots)``: more of the report (an experiment's figures),
+    written after the tables.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -245,23 +274,30 @@ def write_report(
             " (`--complete-only`).",
             "",
         ]
+    if error:
+        frame = frame.assign(test_error=1.0 - frame["test_accuracy"])
     csv_path = out / "results.csv"
-    frame.reindex(columns=RESULT_COLUMNS).to_csv(csv_path, index=False)
+    frame.reindex(columns=RESULT_COLUMNS + (["test_error"] if error else [])).to_csv(
+        csv_path, index=False
+    )
     report = out / "report.md"
     if frame.empty:
-        report.write_text("# GenLabel benchmark report\n\nThe store holds no results yet.\n")
+        report.write_text(f"# {title}\n\nThe store holds no results yet.\n")
         return [csv_path, report]
     names = _names(frame.dataset.unique(), data_dir)
     clean = frame[frame.measure == "clean"]
     robust = frame[frame.measure != "clean"]
-    heading = "Test accuracy"
+    heading = "Test error" if error else "Test accuracy"
     if clean.empty:
         # A robust run stores the clean accuracy of every attacked model beside it.
         clean = robust.drop_duplicates(["dataset", "method", "model", "trial", "alpha"])
         heading = "Clean test accuracy of the attacked models"
-    clean_lines, written = _clean_sections(clean, names, out, heading)
+    clean_lines, written = _clean_sections(clean, names, out, heading, error=error, order=order)
     robust_lines, robust_plots = _robust_sections(robust, names, out)
-    lines = ["# GenLabel benchmark report", "", *note, *clean_lines, *robust_lines]
+    lines = [f"# {title}", "", *note, *clean_lines, *robust_lines]
+    if sections is not None:
+        more_lines, more_plots = sections(out)
+        lines, written = lines + more_lines, written + more_plots
     lines += _run_lines(frame, runs)
     plots = [*written, *robust_plots]
     lines += ["Plots: " + ", ".join(f"`{p.name}`" for p in plots), ""]

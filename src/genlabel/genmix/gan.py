@@ -117,6 +117,9 @@ def _init_weights(module: nn.Module, generator: torch.Generator, dcgan: bool) ->
     """
     for layer in module.modules():
         if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            # Every layer here is built with a bias; the check narrows the Optional type.
+            if layer.bias is None:
+                raise RuntimeError(f"{type(layer).__name__} was built without a bias")
             if dcgan:
                 nn.init.normal_(layer.weight, 0.0, 0.02, generator=generator)
                 nn.init.zeros_(layer.bias)
@@ -131,7 +134,7 @@ def _init_weights(module: nn.Module, generator: torch.Generator, dcgan: bool) ->
 
 
 def _positive_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and bool(value >= 1)
 
 
 class ConditionalGAN:
@@ -347,9 +350,9 @@ class ConditionalGAN:
             raise parameter_error(name, "lr", "a float in the range (0, inf)", lr)
         self._build()
         X, y = self._check_data(X, y)
-        optimizers = tuple(
-            torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
-            for net in (self.generator_net_, self.discriminator_net_)
+        optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] = (
+            torch.optim.Adam(self.generator_net_.parameters(), lr=lr, betas=(0.5, 0.999)),
+            torch.optim.Adam(self.discriminator_net_.parameters(), lr=lr, betas=(0.5, 0.999)),
         )
         path = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_NAME
         losses = [self._resume(path, optimizers, steps)] if path is not None else []

@@ -73,6 +73,9 @@ class _Inversion:
             (self.z.grad,) = torch.autograd.grad(loss, self.z)
             self.optimizer.step()
             self.done += 1
+            if self.density.latent_radius is not None:
+                with torch.no_grad():
+                    self.z.copy_(_into_ball(self.z, self.density.latent_radius))
 
     @torch.no_grad()
     def closest(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,13 +87,19 @@ class _Inversion:
         return d2.gather(0, best)[0], nearest
 
 
+def _into_ball(z: torch.Tensor, radius: float) -> torch.Tensor:
+    """Codes (..., L) projected onto the ball ||z|| <= radius (the nearest point of it)."""
+    norm = z.norm(dim=-1, keepdim=True)
+    return z * (radius / norm.clamp_min(1e-30)).clamp(max=1.0)
+
+
 def _positive_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and bool(value >= 1)
 
 
 def _positive_float(value: Any) -> bool:
     real = (int, float, np.integer, np.floating)
-    return not isinstance(value, bool) and isinstance(value, real) and 0 < value < math.inf
+    return not isinstance(value, bool) and isinstance(value, real) and bool(0 < value < math.inf)
 
 
 class GANClassDensity:
@@ -130,6 +139,15 @@ class GANClassDensity:
     ratio_steps : int, default=20
         Gauss-Newton steps on x in :meth:`find_ratio_points`, each after ``steps /
         ratio_steps`` inversion steps warm-started from the previous ones.
+    latent_radius : float, optional
+        Restrict the manifolds to codes of norm at most this, M_c = {G(z, c) : ||z|| <= r}:
+        the pool and every Adam step are projected onto the ball. None (default) searches
+        all of the latent space. A generator is only trained on z ~ N(0, I); far outside
+        that, and even in a low-probability hole of it (near z = 0 when the latent space
+        has more dimensions than the data), it may draw points anywhere, e.g. a ring's
+        generator inside the disk it surrounds, which makes every point close to every
+        class. A quantile of the latent norm, ``sqrt(scipy.stats.chi2.ppf(0.99,
+        latent_dim))``, keeps the codes the generator was trained on.
     seed : int, default=0
         Seeds the pool of starting codes.
 
@@ -148,6 +166,7 @@ class GANClassDensity:
         steps: int = 200,
         lr: float = 0.1,
         ratio_steps: int = 20,
+        latent_radius: float | None = None,
         seed: int = 0,
     ):
         name = type(self).__name__
@@ -169,8 +188,13 @@ class GANClassDensity:
                 raise parameter_error(name, param, "an integer >= 1", value)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise parameter_error(name, "seed", "an integer", seed)
+        if latent_radius is not None and not _positive_float(latent_radius):
+            raise parameter_error(
+                name, "latent_radius", "None or a float in the range (0, inf)", latent_radius
+            )
         self.gan, self.sigma, self.restarts, self.steps = gan, float(sigma), restarts, steps
         self.lr, self.ratio_steps, self.seed = float(lr), ratio_steps, seed
+        self.latent_radius = None if latent_radius is None else float(latent_radius)
         self.classes_ = torch.arange(int(gan.num_classes))
         pool = torch.randn(
             _POOL_PER_RESTART * restarts,
@@ -178,6 +202,8 @@ class GANClassDensity:
             generator=torch.Generator().manual_seed(seed),
         )
         self._pool = torch.cat([torch.zeros_like(pool[:1]), pool[1:]])  # z = 0: the mode
+        if self.latent_radius is not None:
+            self._pool = _into_ball(self._pool, self.latent_radius)
 
     # -- inversion -----------------------------------------------------------------------
     def _probe(self) -> tuple[int, ...]:

@@ -114,7 +114,11 @@ def _column_index(y: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
 
 def _check_scalars(n_aug: Any, lam: Any, eps: Any, max_tries: Any) -> None:
     def positive_int(value: Any) -> bool:
-        return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+        return (
+            not isinstance(value, bool)
+            and isinstance(value, (int, np.integer))
+            and bool(value >= 1)
+        )
 
     if not positive_int(n_aug):
         raise parameter_error("genmix", "n_aug", "an integer >= 1", n_aug)

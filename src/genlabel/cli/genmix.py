@@ -1,0 +1,125 @@
+"""``genlabel genmix``: the GenMix experiment (circle, circle3d, MNIST 7 vs 9)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import typer
+
+from .app import app, fail, split_list
+
+_DATASETS = "circle, circle3d, mnist79"
+_SCHEMES = "vanilla, mixup, manifold_mixup, genmix_gm, genmix_gan"
+
+
+def _lam(text: str) -> float | str:
+    if text.strip() == "uniform":
+        return "uniform"
+    try:
+        return float(text)
+    except ValueError:
+        fail(f"--lam takes a number in [0, 1] or 'uniform'; got {text!r}")
+        raise  # unreachable: fail exits
+
+
+def _budget(epochs, n_aug, lam, eps, gan_steps, inversion_steps):
+    """The default budget with the options given on the command line."""
+    from ..genmix.budget import GenMixBudget
+
+    budget = GenMixBudget()
+    changes: dict = {"lam": _lam(lam), "eps": eps}
+    if epochs is not None:
+        changes["epochs"] = epochs
+    if n_aug is not None:
+        changes["n_aug"] = n_aug
+    gan: dict = {}
+    if gan_steps is not None:
+        gan["steps"] = gan_steps
+    if inversion_steps is not None:
+        gan["inversion_steps"] = inversion_steps
+    if gan:
+        changes["toy_gan"] = replace(budget.toy_gan, **gan)
+        changes["image_gan"] = replace(budget.image_gan, **gan)
+    return replace(budget, **changes)
+
+
+@app.command()
+def genmix(
+    datasets: str = typer.Option(_DATASETS.replace(" ", ""), help=f"comma-separated: {_DATASETS}"),
+    schemes: str = typer.Option(_SCHEMES.replace(" ", ""), help=f"comma-separated: {_SCHEMES}"),
+    trials: int = typer.Option(5, help="trials, seeds 0..trials-1 (data draw and training)"),
+    db: Path = typer.Option(..., "--db", help="SQLite store (resumable: stored cells are kept)"),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="folder for the report (default: the folder of --db)",
+        show_default=False,
+    ),
+    data_dir: Path = typer.Option(
+        None,
+        "--data-dir",
+        help="folder holding mnist/ (default: $GENLABEL_DATA/images, or ../shared/data/images "
+        "beside a checkout)",
+        show_default=False,
+    ),
+    epochs: int = typer.Option(None, help="classifier epochs (default 200)", show_default=False),
+    n_aug: int = typer.Option(
+        None,
+        "--n-aug",
+        help="GenMix points per ordered class pair (default 200)",
+        show_default=False,
+    ),
+    lam: str = typer.Option(
+        "0.5", help="GenMix's share of class j: a number in [0, 1] or 'uniform'"
+    ),
+    eps: float = typer.Option(0.05, help="GenMix's margin of the ratio test, in (0, 1)"),
+    gan_steps: int = typer.Option(
+        None,
+        "--gan-steps",
+        help="GAN training steps (default 5000 toy, 3000 MNIST)",
+        show_default=False,
+    ),
+    inversion_steps: int = typer.Option(
+        None,
+        "--inversion-steps",
+        help="Adam steps per GAN inversion (default 100)",
+        show_default=False,
+    ),
+    threads: int = typer.Option(
+        1, help="torch CPU threads (1: these small models run fastest on a shared machine)"
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Error of vanilla, mixup, manifold mixup and GenMix (GM, GAN) on the same MLP; resumable,
+    then report.md (error in percent), results.csv and figures."""
+    import torch
+
+    from ..genmix.experiment import GenMixError, GenMixExperiment
+
+    if threads < 1:
+        fail(f"--threads must be at least 1; got {threads}")
+    torch.set_num_threads(threads)
+    try:
+        experiment = GenMixExperiment(
+            datasets=split_list(datasets), schemes=split_list(schemes), trials=trials,
+            budget=_budget(epochs, n_aug, lam, eps, gan_steps, inversion_steps),
+            db=db, out=out, data_dir=data_dir, progress=progress, log=typer.echo,
+        )  # fmt: skip
+        plan = experiment.plan()
+        typer.echo(plan.describe())
+        summary = experiment.run(plan, command=shlex.join(sys.argv))
+    except GenMixError as exc:
+        fail(str(exc).replace("\n", "; "))
+    if summary.interrupted:
+        typer.echo(
+            f"interrupted: {summary.cells_stored} of {summary.cells_total} cells stored; "
+            "run the same command to resume",
+            err=True,
+        )
+        raise typer.Exit(130)
+    typer.echo(f"finished in {summary.seconds:.1f} s")
+    paths = experiment.report()
+    typer.echo(f"report: {paths[-1]}")

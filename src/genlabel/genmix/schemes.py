@@ -1,0 +1,324 @@
+"""The five training schemes of the GenMix experiment, each training the same MLP.
+
+* ``vanilla``: cross entropy on the training set.
+* ``mixup``: input mixup, ``GenLabelMixup(method="mixup")`` as the trainer's mix step.
+* ``manifold_mixup``: per batch, mixup of the input or of one hidden layer's output, drawn
+  uniformly (:class:`ManifoldMixupStep`).
+* ``genmix_gm``: GenMix (Algorithm 4) with one Gaussian per class, then training on the
+  data and the generated points with their soft labels (D ∪ D_mix). On images the
+  Gaussians live in a PCA space (:class:`PCAGaussianDensity`).
+* ``genmix_gan``: the same with a conditional GAN trained on the trial's training data and
+  p_c(x) ∝ exp(-d(x, M_c)^2 / (2 sigma^2)) by GAN inversion (``GANClassDensity``).
+
+Every random choice comes from a seed derived from the trial: the MLP's initial weights
+(the same for every scheme of a trial), the shuffling, the mixing, GenMix's draws, the GAN.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+import torch
+from scipy.stats import chi2
+from torch import nn
+
+from ..density.gaussian import GaussianClassDensity
+from ..labels.rules import genlabel_targets
+from ..losses import soft_cross_entropy
+from ..mixing import ManifoldMixup, apply_mix, one_hot
+from ..models.stacked import mlp_module
+from ..training.dropin import GenLabelMixup
+from ..training.trainer import MixStep, Trainer
+from .budget import GANBudget, GenMixBudget
+from .datasets import GenMixData
+from .gan import ConditionalGAN
+from .gan_density import GANClassDensity
+from .sampler import GenMixResult, GenMixWarning, genmix
+
+__all__ = [
+    "GENMIX_SCHEMES",
+    "ManifoldMixupStep",
+    "PCAGaussianDensity",
+    "SchemeOutcome",
+    "fit_gan",
+    "gan_class_density",
+    "run_scheme",
+]
+
+GENMIX_SCHEMES = ("vanilla", "mixup", "manifold_mixup", "genmix_gm", "genmix_gan")
+
+
+class ManifoldMixupStep:
+    """Manifold mixup (Verma et al., 2019) as a :class:`~genlabel.training.Trainer` mix step.
+
+    Per batch one layer is drawn uniformly from ``layers`` (``"input"`` or module names of
+    the model), with lam ~ Beta(alpha, alpha) and a random pairing; the layer's output is
+    mixed in the forward pass and the targets mix alike (sample weights too).
+
+    Parameters
+    ----------
+    layers : sequence of str
+    alpha : float
+    num_classes : int
+    generator : torch.Generator
+        Source of every draw (checkpointed by the trainer through ``state_dict``).
+    """
+
+    def __init__(
+        self,
+        layers: tuple[str, ...],
+        *,
+        alpha: float,
+        num_classes: int,
+        generator: torch.Generator,
+    ):
+        self.layers, self.alpha, self.num_classes = tuple(layers), float(alpha), num_classes
+        self.generator = generator
+
+    def training_loss(
+        self,
+        model: nn.Module,
+        inputs: torch.Tensor,
+        labels: torch.Tensor,
+        weight: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        mixing = ManifoldMixup(model, self.layers)
+        params = mixing.draw(inputs.shape[0], alpha=self.alpha, generator=self.generator)
+        params = params.to(inputs.device)
+        logits = cast(torch.Tensor, mixing(inputs, params))  # no capture: the logits alone
+        targets = labels if labels.ndim == 2 else one_hot(labels, self.num_classes)
+        targets = apply_mix(targets.to(logits.dtype), params)
+        w = None if weight is None else apply_mix(weight.to(logits.dtype), params)
+        return soft_cross_entropy(logits, targets, weight=w)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.generator.set_state(state["generator"].cpu())
+
+
+class PCAGaussianDensity:
+    """One Gaussian per class in the span of the leading principal components.
+
+    log p_c(x) = log N(V (x - m); mu_c, Sigma_c + reg I) with m the training mean and V the
+    first ``n_components`` principal directions of the training points: a class density
+    on the full space (a function of the projection), so GenMix searches mixup segments
+    between real images and keeps their full detail, while the Gaussians are fitted where
+    500 points determine them.
+
+    Parameters
+    ----------
+    n_components : int
+    reg : float
+        Ridge of ``GaussianClassDensity``.
+    """
+
+    def __init__(self, *, n_components: int, reg: float):
+        self.n_components, self.reg = n_components, reg
+
+    def fit(self, X: torch.Tensor, y: torch.Tensor) -> PCAGaussianDensity:
+        X = X.reshape(X.shape[0], -1).to(torch.float64)
+        self.mean_ = X.mean(0)
+        q = min(self.n_components, *X.shape)
+        # Right singular vectors of the centred data: the principal directions.
+        self.components_ = torch.linalg.svd(X - self.mean_, full_matrices=False).Vh[:q]
+        self.gaussians_ = GaussianClassDensity(reg=self.reg).fit(self.transform(X), y)
+        self.classes_ = self.gaussians_.classes_
+        return self
+
+    def transform(self, Z: Any) -> torch.Tensor:
+        Z = torch.as_tensor(Z, dtype=torch.float64)
+        return (Z.reshape(Z.shape[0], -1) - self.mean_) @ self.components_.T
+
+    def log_prob(self, Z: Any) -> torch.Tensor:
+        """log p_c(z) for every point and class, shape (m, k), float64."""
+        return self.gaussians_.log_prob(self.transform(Z))
+
+    def targets(self, Z: Any, *, top_k: int | None = None) -> torch.Tensor:
+        return genlabel_targets(self.log_prob(Z), top_k=top_k)
+
+
+@dataclass
+class SchemeOutcome:
+    """One scheme's trained classifier on one trial.
+
+    Attributes
+    ----------
+    scheme : str
+    proba : ndarray of shape (m, k)
+        Test-set class probabilities.
+    params : dict
+        What the cell records besides its accuracy: sizes, sigma, per-stage seconds.
+    seconds : float
+        Everything the scheme cost, GAN training and GenMix included.
+    trainer : Trainer
+    generated : GenMixResult, optional
+        The GenMix points (GenMix schemes).
+    """
+
+    scheme: str
+    proba: np.ndarray
+    params: dict[str, Any]
+    seconds: float
+    trainer: Trainer
+    generated: GenMixResult | None = field(default=None)
+
+
+def _hidden(data: GenMixData, budget: GenMixBudget) -> tuple[int, ...]:
+    return budget.image_hidden if data.image_shape is not None else budget.toy_hidden
+
+
+def _fit_classifier(
+    data: GenMixData,
+    budget: GenMixBudget,
+    trial: int,
+    train: tuple[torch.Tensor, torch.Tensor],
+    mixer: MixStep | None,
+) -> Trainer:
+    sizes = [data.n_features, *_hidden(data, budget), data.n_classes]
+    model = mlp_module(sizes, torch.Generator().manual_seed(trial))
+    trainer = Trainer(
+        model,
+        mixer=mixer,
+        lr=budget.lr,
+        weight_decay=budget.weight_decay,
+        epochs=budget.epochs,
+        batch_size=budget.batch_size,
+        random_state=trial,
+        verbose=0,
+    )
+    return trainer.fit(train)
+
+
+def _gan_budget(data: GenMixData, budget: GenMixBudget) -> GANBudget:
+    return budget.image_gan if data.image_shape is not None else budget.toy_gan
+
+
+def fit_gan(data: GenMixData, gan_budget: GANBudget, seed: int) -> ConditionalGAN:
+    """The MLP conditional GAN of GenMix's GAN case, trained on the trial's training data."""
+    latent = gan_budget.latent_dim or data.n_features
+    gan = ConditionalGAN(
+        data.n_features, data.n_classes, latent_dim=latent, hidden=gan_budget.hidden, seed=seed
+    )
+    return gan.fit(
+        data.X_train,
+        data.y_train,
+        steps=gan_budget.steps,
+        batch_size=gan_budget.batch_size,
+        lr=gan_budget.lr,
+    )
+
+
+def gan_class_density(
+    gan: ConditionalGAN, data: GenMixData, gan_budget: GANBudget, seed: int
+) -> GANClassDensity:
+    """``GANClassDensity`` of a trained GAN, its sigma the root mean square distance of
+    ``sigma_points`` evenly spaced training points to their own class's manifold."""
+    radius = math.sqrt(float(chi2.ppf(gan_budget.latent_quantile, gan.latent_dim)))
+    options: dict[str, Any] = {
+        "restarts": gan_budget.restarts,
+        "steps": gan_budget.inversion_steps,
+        "ratio_steps": gan_budget.ratio_steps,
+        "latent_radius": radius,
+        "seed": seed,
+    }
+    n = data.X_train.shape[0]
+    rows = torch.linspace(0, n - 1, min(gan_budget.sigma_points, n)).round().long()
+    probe = GANClassDensity(gan, 1.0, **options)
+    own = probe.distance(data.X_train[rows]).gather(1, data.y_train[rows, None])
+    sigma = max(float(own.double().square().mean().sqrt()), 1e-6)
+    return GANClassDensity(gan, sigma, **options)
+
+
+def _genmix(density: Any, data: GenMixData, budget: GenMixBudget, trial: int) -> GenMixResult:
+    with warnings.catch_warnings():
+        # A shortfall shows in the cell's params (n_mix against n_aug); no console noise.
+        warnings.simplefilter("ignore", GenMixWarning)
+        return genmix(
+            density,
+            data.X_train.to(torch.float64),
+            data.y_train,
+            n_aug=budget.n_aug,
+            lam=budget.lam,
+            eps=budget.eps,
+            max_tries=budget.max_tries,
+            generator=torch.Generator().manual_seed(trial),
+        )
+
+
+def _generate(
+    scheme: str, data: GenMixData, budget: GenMixBudget, trial: int
+) -> tuple[GenMixResult, dict[str, Any]]:
+    """The GenMix points of ``genmix_gm`` or ``genmix_gan``, and what to record of them."""
+    start = time.perf_counter()
+    params: dict[str, Any] = {}
+    density: Any
+    if scheme == "genmix_gm" and data.image_shape is not None:
+        density = PCAGaussianDensity(n_components=budget.gm_components, reg=budget.gm_reg)
+        density.fit(data.X_train, data.y_train)
+    elif scheme == "genmix_gm":
+        density = GaussianClassDensity(reg=budget.gm_reg).fit(data.X_train.double(), data.y_train)
+    else:
+        gan = fit_gan(data, _gan_budget(data, budget), trial)
+        params["gan_seconds"] = round(time.perf_counter() - start, 2)
+        density = gan_class_density(gan, data, _gan_budget(data, budget), trial)
+        params["sigma"] = density.sigma
+    mid = time.perf_counter()
+    result = _genmix(density, data, budget, trial)
+    params["genmix_seconds"] = round(time.perf_counter() - mid, 2)
+    params["n_mix"] = int(result.counts.sum())
+    params["acceptance"] = round(int(result.counts.sum()) / max(int(result.candidates.sum()), 1), 4)
+    return result, params
+
+
+def _mixer(scheme: str, data: GenMixData, budget: GenMixBudget, trial: int) -> MixStep | None:
+    if scheme == "mixup":
+        return GenLabelMixup(data.n_classes, method="mixup", alpha=budget.mixup_alpha, seed=trial)
+    if scheme == "manifold_mixup":
+        # The input and the output of every hidden ReLU: "1", "3", ... of the nn.Sequential.
+        depth = len(_hidden(data, budget))
+        layers = ("input", *(str(2 * i + 1) for i in range(depth)))
+        return ManifoldMixupStep(
+            layers,
+            alpha=budget.mixup_alpha,
+            num_classes=data.n_classes,
+            generator=torch.Generator().manual_seed(trial),
+        )
+    return None
+
+
+def run_scheme(scheme: str, data: GenMixData, budget: GenMixBudget, trial: int) -> SchemeOutcome:
+    """Train the MLP of ``data`` with ``scheme`` on trial ``trial``; test probabilities.
+
+    Parameters
+    ----------
+    scheme : one of :data:`GENMIX_SCHEMES`
+    data : GenMixData
+    budget : GenMixBudget
+    trial : int
+        Seeds every random choice.
+
+    Returns
+    -------
+    SchemeOutcome
+    """
+    if scheme not in GENMIX_SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; expected one of {', '.join(GENMIX_SCHEMES)}")
+    start = time.perf_counter()
+    train: tuple[torch.Tensor, torch.Tensor] = (data.X_train, data.y_train)
+    generated: GenMixResult | None = None
+    params: dict[str, Any] = {}
+    if scheme.startswith("genmix"):
+        generated, params = _generate(scheme, data, budget, trial)
+        X_all, Y_all = generated.union(data.X_train.double(), data.y_train)
+        train = (X_all.float(), Y_all.float())
+    trainer = _fit_classifier(data, budget, trial, train, _mixer(scheme, data, budget, trial))
+    proba = trainer.predict_proba(data.X_test).double().numpy()
+    params["n_train"] = int(train[0].shape[0])
+    return SchemeOutcome(scheme, proba, params, time.perf_counter() - start, trainer, generated)
