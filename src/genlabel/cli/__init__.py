@@ -1,6 +1,6 @@
 """The ``genlabel`` command line (typer)."""
 
-from . import analysis, bench  # noqa: F401  (register the commands)
+from . import analysis, bench, images  # noqa: F401  (register the commands)
 from .app import app
 
 __all__ = ["app"]

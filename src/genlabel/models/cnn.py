@@ -180,9 +180,12 @@ class SmallCNN(nn.Module):
     head : nn.Linear, (n, 128) -> (n, num_classes)
     feature_dim : int
         128.
+    manifold_layers : tuple of str
+        Where manifold mixup mixes by default: the input and the two blocks' outputs.
     """
 
     feature_dim = 128
+    manifold_layers = ("input", "features.block1", "features.block2")
 
     def __init__(
         self,
@@ -270,9 +273,18 @@ class PreActResNet18(nn.Module):
         Applied first, inside ``features``: the model takes inputs in [0, 1].
     generator, seed : optional
         The source of the initial weights (see :func:`init_weights`); neither: a fresh seed.
+
+    Attributes
+    ----------
+    feature_dim : int
+        512.
+    manifold_layers : tuple of str
+        Where manifold mixup mixes by default: the input, layer1 and layer2 (as in the
+        manifold mixup paper's PreAct-ResNets).
     """
 
     feature_dim = 512
+    manifold_layers = ("input", "features.layer1", "features.layer2")
 
     def __init__(
         self,
