@@ -33,7 +33,10 @@ def images(
     epochs: int = typer.Option(5, help="training epochs"),
     trials: int = typer.Option(1, help="trials, seeds 0..trials-1"),
     train_subset: int = typer.Option(
-        None, "--train-subset", help="train on a fixed random subset of N images", show_default=False
+        None,
+        "--train-subset",
+        help="train on a fixed random subset of N images",
+        show_default=False,
     ),
     batch_size: int = typer.Option(128, "--batch-size", help="batch size (per process)"),
     lr: float = typer.Option(0.05, help="SGD learning rate (momentum 0.9, weight decay 5e-4)"),
@@ -42,18 +45,24 @@ def images(
     gamma: float = typer.Option(0.5, help="GenLabel's loss ratio in [0, 1]"),
     beta: float = typer.Option(0.5, help="memory of the online class statistics, in [0, 1)"),
     layers: str = typer.Option(
-        "", help="manifold mixup's layers, comma-separated module names or 'input' "
-        "(default: the model's: cnn input,features.block1,features.block2)"
+        "",
+        help="manifold mixup's layers, comma-separated module names or 'input' "
+        "(default: the model's: cnn input,features.block1,features.block2)",
     ),  # fmt: skip
     device: str = typer.Option("cpu", help="cpu | cuda | cuda:N"),
-    amp: str = typer.Option(None, help="bf16 | fp16 (CUDA only) mixed precision", show_default=False),
+    amp: str = typer.Option(
+        None, help="bf16 | fp16 (CUDA only) mixed precision", show_default=False
+    ),
     measure: str = typer.Option("clean", help="clean | robust"),
     attack: str = typer.Option("autoattack", help=f"{' | '.join(ATTACKS)} (with --measure robust)"),
     eps: str = typer.Option("0.1,0.2", help="L-inf radii on [0, 1] pixels, comma-separated"),
     robust_subset: int = typer.Option(500, "--robust-subset", help="test images attacked"),
     db: Path = typer.Option(..., "--db", help="SQLite store (resumable: stored cells are skipped)"),
     out: Path = typer.Option(
-        None, "--out", help="folder for the report (default: the folder of --db)", show_default=False
+        None,
+        "--out",
+        help="folder for the report (default: the folder of --db)",
+        show_default=False,
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:

@@ -47,7 +47,7 @@ from ..mixing import (
     sample_permutation,
 )
 from ..models import init_weights
-from ..registry import resolve_method
+from ..registry import IMAGE_MODELS, method_names, resolve_method
 from ..training import OnlineGaussianLabeler
 from ..training.trainer import MixStep, plain_loss
 
@@ -527,12 +527,15 @@ def build_step(
     ValueError listing the valid ones.
     """
     spec = resolve_method(method)
+    if not set(spec.models) & set(IMAGE_MODELS):
+        raise ValueError(
+            f"method {spec.name!r} is not an image method; image methods are "
+            + ", ".join(method_names(models=IMAGE_MODELS))
+        )
     if spec.mix == "none":
         return PlainStep()
     if spec.mix == "adaptive":
         return AdaMixupStep(in_channels, feature_dim, features=features, seed=seed)
-    if spec.mix not in MIXES:
-        raise ValueError(f"method {spec.name!r} is not an image method")
     layers = layers if spec.mix == "manifold" else None
     if spec.is_genlabel:
         labeler = OnlineGaussianLabeler(
