@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,9 @@ def _cells(db: Path) -> list[tuple]:
 
 def test_every_method_trains_into_the_store_and_the_report(tmp_path) -> None:
     db = tmp_path / "runs" / "digits.sqlite"
+    start = time.perf_counter()
     res = cli.invoke(app, _args(db))
+    elapsed = time.perf_counter() - start
     assert res.exit_code == 0, res.output
     assert f"8 cells, 0 done, 8 to run in 8 jobs -> {db}" in res.output
     cells = _cells(db)
@@ -46,6 +49,8 @@ def test_every_method_trains_into_the_store_and_the_report(tmp_path) -> None:
         assert (trial, measure, robust) == (0, "clean", None)
         assert 0 <= accuracy <= 1 and 0 <= ece <= 1
         assert sum(json.loads(reliability)["count"]) == 540  # the digits test split
+    with sqlite3.connect(db) as conn:  # cells ran one after another, each timed once
+        assert conn.execute("SELECT sum(seconds) FROM results").fetchone()[0] < elapsed
     report = (tmp_path / "runs" / "report.md").read_text()
     assert "| digits |" in report and "cutmix_genlabel" in report
     assert (tmp_path / "runs" / "reliability_digits_cnn_alpha1.png").is_file()

@@ -19,7 +19,7 @@ import torch.multiprocessing as mp
 
 from genlabel.images import GenLabelStep
 from genlabel.models import SmallCNN
-from genlabel.training import OnlineGaussianLabeler, Trainer
+from genlabel.training import Callback, OnlineGaussianLabeler, Trainer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -38,12 +38,22 @@ def _data() -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.randint(0, 4, (96,), generator=g)
 
 
-def _train(batch_size: int) -> tuple[SmallCNN, OnlineGaussianLabeler]:
+class _Stop(Exception):
+    pass
+
+
+class _StopAfterFirstEpoch(Callback):
+    def on_epoch_end(self, trainer, epoch, logs):
+        raise _Stop
+
+
+def _train(batch_size: int, folder=None, stop=False) -> tuple[SmallCNN, OnlineGaussianLabeler]:
     """mixup_genlabel with alpha = 0 (every point is its own partner), no batch norm."""
     model = SmallCNN(1, 4, 8, width=4, batch_norm=False, seed=0)
     labeler = OnlineGaussianLabeler(4, SmallCNN.feature_dim, memory=0.5, bias_correction=True)
     step = GenLabelStep(labeler, alpha=0.0, gamma=0.5, seed=1)
     Trainer(model, mixer=step, optimizer="sgd", lr=0.05, epochs=2, batch_size=batch_size,
+            checkpoint_dir=folder, callbacks=[_StopAfterFirstEpoch()] if stop else [],
             random_state=0, verbose=0).fit(_data())  # fmt: skip
     return model, labeler
 
@@ -53,13 +63,18 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
-        model, labeler = _train(batch_size=16)
+        # Stopped after the first epoch (rank 0 writes the checkpoint), then resumed: every
+        # rank loads rank 0's checkpoint.
+        with pytest.raises(_Stop):
+            _train(batch_size=16, folder=f"{out}-checkpoints", stop=True)
+        dist.barrier()
+        model, labeler = _train(batch_size=16, folder=f"{out}-checkpoints")
         torch.save({"model": model.state_dict(), "labeler": labeler.state_dict()}, f"{out}.{rank}")
     finally:
         dist.destroy_process_group()
 
 
-def test_two_gloo_workers_train_as_one_process_on_the_global_batch(tmp_path) -> None:
+def test_two_gloo_workers_train_and_resume_as_one_process_on_the_global_batch(tmp_path) -> None:
     model, labeler = _train(batch_size=32)  # 3 global batches of 32 per epoch
     out = str(tmp_path / "state")
     mp.spawn(_worker, args=(2, _free_port(), out), nprocs=2, join=True)
