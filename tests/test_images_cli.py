@@ -164,3 +164,16 @@ def test_the_help_lists_the_valid_values() -> None:
     for name in ["fashion_mnist", "tiny_imagenet", "preact_resnet18", "autoattack",
                  "manifold_genlabel", "cutmix_genlabel"]:  # fmt: skip
         assert name in text
+
+
+def test_the_docs_examples_run(tmp_path, monkeypatch) -> None:
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "images.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)  # the example writes its store under runs/
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/images.md", "exec"), namespace)
+    assert (tmp_path / "runs" / "digits-example" / "report.md").is_file()
