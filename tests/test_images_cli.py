@@ -177,3 +177,18 @@ def test_the_docs_examples_run(tmp_path, monkeypatch) -> None:
     for block in blocks:
         exec(compile(block, "docs/images.md", "exec"), namespace)
     assert (tmp_path / "runs" / "digits-example" / "report.md").is_file()
+
+
+def test_a_clean_and_a_robust_driver_claim_different_jobs(tmp_path) -> None:
+    from genlabel.images import ImageSession, ImageSettings
+
+    def session(**kwargs):
+        settings = ImageSettings(epochs=1, train_subset=64, **kwargs)
+        return ImageSession(settings, methods=["vanilla"], db=tmp_path / "r.sqlite",
+                            progress=False, log=lambda _m: None)  # fmt: skip
+
+    clean, robust = session(), session(measure="robust", attack="fgsm", eps=(0.1,))
+    with session_module.ResultStore(tmp_path / "r.sqlite") as store:
+        run = store.begin_run(n_jobs=1, backend="images", command="a live clean driver")
+        assert store.claim(clean._job_key("vanilla", 0), run)
+        assert store.claim(robust._job_key("vanilla", 0), run + 1)

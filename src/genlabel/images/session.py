@@ -180,7 +180,7 @@ class ImageSession:
         rank, world = _world()
         written = 0
         for method, trial in plan.jobs:
-            if world == 1 and not store.claim(f"{self.settings.dataset}|{method}|{trial}", run_id):
+            if world == 1 and not store.claim(self._job_key(method, trial), run_id):
                 self.log(f"{method} trial {trial}: another driver runs it")
                 continue
             records = run_image_cell(
@@ -191,6 +191,12 @@ class ImageSession:
                 written += store.add(records, self.settings.fingerprint(), run_id)
             self.log(_describe(method, trial, records))
         return written
+
+    def _job_key(self, method: str, trial: int) -> str:
+        """The name under which a driver claims a cell (a clean and a robust run of the same
+        model are different jobs)."""
+        s = self.settings
+        return f"images|{s.dataset}|{s.model}|{method}|{trial}|{s.measure}|{s.alpha:g}"
 
     def results(self) -> pd.DataFrame:
         """Every stored cell of the store (one row per cell)."""
