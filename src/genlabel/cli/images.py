@@ -6,6 +6,7 @@ import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,6 +14,9 @@ from ..data.images import IMAGE_DATASETS
 from ..registry import IMAGE_MODELS, method_names
 from ..robustness import ATTACKS
 from .app import app, fail, floats, split_list
+
+if TYPE_CHECKING:
+    from ..images import ImageSettings
 
 _METHODS = ", ".join(method_names(models=IMAGE_MODELS))
 
@@ -72,8 +76,7 @@ def images(
     <db stem>-checkpoints/ beside the store); --measure robust attacks the models the clean
     run trained. Under torchrun every process trains its part of each batch.
     """
-    from ..images import ImageError, ImageSession, ImageSettings
-    from ..images.distributed import close_distributed, init_distributed
+    from ..images import ImageSettings
 
     settings = ImageSettings(
         dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -82,11 +85,27 @@ def images(
         layers=tuple(split_list(layers)) or None, measure=measure, attack=attack,
         eps=tuple(floats(eps, "--eps")), robust_subset=robust_subset,
     )  # fmt: skip
+    _run(settings, methods=split_list(methods), trials=trials, db=db, out=out, progress=progress)
+
+
+def _run(
+    settings: ImageSettings,
+    *,
+    methods: list[str],
+    trials: int,
+    db: Path,
+    out: Path | None,
+    progress: bool,
+):
+    """Plan, run and report a session (one process, or every process under torchrun)."""
+    from ..images import ImageError, ImageSession
+    from ..images.distributed import close_distributed, init_distributed
+
     try:
         settings = replace(settings.check(), device=init_distributed(settings.device))
         session = ImageSession(
-            settings, methods=split_list(methods), trials=trials, db=db, out=out,
-            progress=progress, log=typer.echo,
+            settings, methods=methods, trials=trials, db=db, out=out, progress=progress,
+            log=typer.echo,
         )  # fmt: skip
         plan = session.plan()
         session.log(plan.describe())
