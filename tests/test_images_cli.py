@@ -192,3 +192,23 @@ def test_a_clean_and_a_robust_driver_claim_different_jobs(tmp_path) -> None:
         run = store.begin_run(n_jobs=1, backend="images", command="a live clean driver")
         assert store.claim(clean._job_key("vanilla", 0), run)
         assert store.claim(robust._job_key("vanilla", 0), run + 1)
+
+
+def test_the_report_counts_overlapping_run_segments_once(tmp_path) -> None:
+    import pandas as pd
+
+    from genlabel.bench import write_report
+
+    frame = pd.DataFrame([{
+        "dataset": "digits", "method": "vanilla", "model": "cnn", "trial": 0, "alpha": 1.0,
+        "measure": "clean", "test_accuracy": 0.9, "robust_accuracy": None, "ece": 0.01,
+        "nll": 0.3, "reliability": None, "params": "{}", "seconds": 5.0, "config": "{}",
+        "versions": "{}",
+    }])  # fmt: skip
+    # Two drivers at once, [0, 10] and [5, 15], then one more, [30, 31]: 16 s of wall-clock.
+    runs = pd.DataFrame({
+        "started": [0.0, 5.0, 30.0], "wall_seconds": [10.0, 10.0, 1.0], "finished": [1, 1, 1],
+        "n_jobs": [1, 1, 1], "cells": [1, 0, 0],
+    })  # fmt: skip
+    write_report(frame, tmp_path, runs=runs)
+    assert "wall-clock: 16.0 s over 3 run segment(s)" in (tmp_path / "report.md").read_text()

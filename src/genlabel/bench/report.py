@@ -254,11 +254,23 @@ def _run_lines(frame: pd.DataFrame, runs: pd.DataFrame | None) -> list[str]:
         killed = int(runs.finished.isna().sum())
         jobs = ", ".join(str(j) for j in sorted(runs.n_jobs.unique()))
         lines += [
-            f"- wall-clock: {_duration(runs.wall_seconds.sum())} over {len(runs)} run"
+            f"- wall-clock: {_duration(_covered_seconds(runs))} over {len(runs)} run"
             f" segment(s) (--jobs {jobs}; {killed} without an end, stopped or still running,"
-            f" counted to their last stored job); cells written by them: {int(runs.cells.sum())}"
+            f" counted to their last stored job; segments that ran at the same time counted"
+            f" once); cells written by them: {int(runs.cells.sum())}"
         ]
     return [*lines, ""]
+
+
+def _covered_seconds(runs: pd.DataFrame) -> float:
+    """The length of the union of the run segments [started, started + wall_seconds]."""
+    total, end = 0.0, -np.inf
+    for start, seconds in sorted(zip(runs.started, runs.wall_seconds, strict=True)):
+        stop = start + seconds
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
 
 
 def write_report(
