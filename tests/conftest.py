@@ -36,3 +36,13 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data directory {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for tests of tiny batches: a second thread only adds OpenMP
+    synchronisation, which on a busy shared machine costs more than the work itself."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

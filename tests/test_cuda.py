@@ -93,3 +93,34 @@ def test_fused_targets_on_cuda(density: str) -> None:
     Z[3, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN or infinite"):
         dens.targets(Z)
+
+
+@pytest.mark.parametrize("method", ["mixup_genlabel", "manifold_genlabel", "cutmix", "adamixup"])
+def test_image_steps_on_cuda_match_cpu(method: str) -> None:
+    from genlabel.images import build_step
+    from genlabel.models import SmallCNN
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(32, 1, 8, 8, generator=g), torch.randint(0, 4, (32,), generator=g)
+    losses = []
+    for device in ("cpu", "cuda"):
+        model = SmallCNN(1, 4, 8, seed=0).to(device)
+        step = build_step(method, num_classes=4, in_channels=1, feature_dim=128, seed=1)
+        if hasattr(step, "to"):
+            step.to(device)
+        losses.append(step.training_loss(model, x.to(device), y.to(device)))
+    assert losses[1].device.type == "cuda"
+    torch.testing.assert_close(losses[1].cpu(), losses[0], rtol=1e-4, atol=1e-5)
+
+
+def test_an_image_cell_trains_on_cuda_with_bf16_and_channels_last(tmp_path) -> None:
+    from genlabel.images import ImageSettings, run_image_cell
+
+    settings = ImageSettings(dataset="digits", epochs=3, device="cuda", amp="bf16")
+    (record,) = run_image_cell(settings, "mixup_genlabel", 0, checkpoint_dir=tmp_path)
+    assert record["test_accuracy"] > 0.5 and 0 <= record["ece"] <= 1
+    assert (tmp_path / "model.pt").is_file() and not (tmp_path / "last.pt").exists()
+    robust = ImageSettings(**{**settings.__dict__, "measure": "robust", "attack": "pgd"})
+    records = run_image_cell(robust, "mixup_genlabel", 0, checkpoint_dir=tmp_path)
+    assert [r["measure"] for r in records] == ["robust-pgd-eps0.1", "robust-pgd-eps0.2"]
+    assert records[0]["test_accuracy"] == record["test_accuracy"]  # the same model, loaded

@@ -200,3 +200,23 @@ def test_distributed_shards_are_the_global_batches_split_evenly() -> None:
         merged = ranks[0][step] + ranks[1][step]
         assert len(ranks[0][step]) == len(ranks[1][step])
         assert merged == rows[: len(merged)] and len(rows) - len(merged) < 2
+
+
+def test_channels_last_on_the_cpu_trains_the_same_model_up_to_rounding() -> None:
+    from genlabel.models import SmallCNN
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randint(0, 256, (64, 1, 8, 8), generator=g, dtype=torch.uint8)
+    y = torch.randint(0, 4, (64,), generator=g)
+    fitted = []
+    for channels_last in (None, True):
+        model = SmallCNN(1, 4, 8, width=4, seed=0)
+        t = Trainer(model, optimizer="sgd", lr=0.01, epochs=1, batch_size=32,
+                    channels_last=channels_last, random_state=0, verbose=0).fit((X, y))  # fmt: skip
+        fitted.append((model, t))
+    (plain, _), (last, trainer) = fitted
+    assert trainer.channels_last_ and not fitted[0][1].channels_last_
+    assert last.features.block1.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(plain.parameters(), last.parameters(), strict=True):
+        torch.testing.assert_close(a, b.contiguous(), rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(trainer.predict_proba(X), fitted[0][1].predict_proba(X))

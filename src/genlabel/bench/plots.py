@@ -6,6 +6,7 @@ user's backend.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["difference_histogram", "method_boxplot", "robust_vs_eps", "save"]
+__all__ = [
+    "difference_histogram",
+    "method_boxplot",
+    "reliability_curves",
+    "reliability_diagram",
+    "robust_vs_eps",
+    "save",
+]
 
 TIE_POINTS = 0.5
 
@@ -83,3 +91,44 @@ def robust_vs_eps(
         ax.grid(alpha=0.3)
         paths.append(save(fig, out / f"robust_vs_eps_{dataset}_{model}_alpha{alpha:g}.png"))
     return paths
+
+
+def reliability_curves(rows: pd.DataFrame) -> pd.DataFrame:
+    """Pool the ``reliability`` bins (JSON) of several cells (trials) of one method.
+
+    Per bin: the summed count, and the count-weighted mean confidence and accuracy (NaN
+    for a bin no cell filled). Returns a frame with columns count, confidence, accuracy.
+    """
+    bins = [json.loads(text) for text in rows.reliability.dropna()]
+    count = np.sum([np.asarray(b["count"], dtype=float) for b in bins], axis=0)
+    sums = {}
+    for key in ("confidence", "accuracy"):
+        values = [np.nan_to_num(np.asarray(b[key], dtype=float)) * b["count"] for b in bins]
+        sums[key] = np.sum(values, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({"count": count} | {key: total / count for key, total in sums.items()})
+
+
+def reliability_diagram(
+    part: pd.DataFrame, dataset: str, model: str, alpha: float, name: str, order, out: Path
+) -> Path:
+    """Accuracy against confidence per confidence bin, one line per method, pooled over
+    trials; the diagonal is perfect calibration. ``part``: the clean cells of one data set,
+    model and alpha, with their ``reliability`` JSON."""
+    fig = Figure(figsize=(6.5, 5.5))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="calibrated")
+    for method in order(part.method.unique()):
+        rows = part[part.method == method]
+        curve = reliability_curves(rows)
+        curve = curve[curve["count"] > 0]
+        ece = 100 * rows.ece.mean()
+        ax.plot(
+            curve.confidence, curve.accuracy, marker="o", ms=3, label=f"{method} (ECE {ece:.1f} %)"
+        )
+    ax.set_xlabel("mean confidence in the bin")
+    ax.set_ylabel("accuracy in the bin")
+    ax.set_title(f"{name}: reliability ({model}, α = {alpha:g}, 15 bins, trials pooled)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return save(fig, out / f"reliability_{dataset}_{model}_alpha{alpha:g}.png")

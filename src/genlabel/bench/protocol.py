@@ -12,7 +12,7 @@ import functools
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -31,6 +31,8 @@ __all__ = [
     "PAPER_METHODS",
     "BenchSettings",
     "Job",
+    "MeasureSettings",
+    "calibration",
     "measure_label",
     "measure_labels",
     "run_job",
@@ -98,14 +100,27 @@ def _cached_dataset(dataset: str, settings: BenchSettings) -> Dataset:
     )  # fmt: skip
 
 
-def measure_label(settings: BenchSettings, eps: float | None = None) -> str:
+class MeasureSettings(Protocol):
+    """What names a cell's measure: the tabular ``BenchSettings``, the images' settings."""
+
+    @property
+    def measure(self) -> str: ...  # "clean" or "robust"
+
+    @property
+    def attack(self) -> str: ...
+
+    @property
+    def eps(self) -> tuple[float, ...]: ...
+
+
+def measure_label(settings: MeasureSettings, eps: float | None = None) -> str:
     """The store's ``measure`` of a cell: ``clean`` or ``robust-<attack>-eps<eps>``."""
     if settings.measure == "clean":
         return "clean"
     return f"robust-{settings.attack}-eps{eps:g}"
 
 
-def measure_labels(settings: BenchSettings) -> list[str]:
+def measure_labels(settings: MeasureSettings) -> list[str]:
     if settings.measure == "clean":
         return ["clean"]
     return [measure_label(settings, e) for e in settings.eps]

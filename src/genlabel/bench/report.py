@@ -9,8 +9,14 @@ import numpy as np
 import pandas as pd
 
 from ..data import EMBEDDED, DataError, openml_dir, read_manifest
-from ..registry import METHODS
-from .plots import TIE_POINTS, difference_histogram, method_boxplot, robust_vs_eps
+from ..registry import IMAGE_MODELS, METHODS
+from .plots import (
+    TIE_POINTS,
+    difference_histogram,
+    method_boxplot,
+    reliability_diagram,
+    robust_vs_eps,
+)
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -198,7 +204,43 @@ def _clean_sections(
                 label = "GenLabel (CV) − mixup"
                 written.append(difference_histogram(diff, model, alpha, out, label=label))
         written.append(method_boxplot(means, model, alpha, out))
+        if model in IMAGE_MODELS:
+            image_lines, plots = _image_sections(part, names, model, alpha, out)
+            lines += image_lines
+            written += plots
     return lines, written
+
+
+def _image_sections(part: pd.DataFrame, names, model: str, alpha: float, out: Path):
+    """Image models: the seconds per cell, and a reliability diagram per data set (tabular
+    suites have a hundred small data sets, too sparse for 15 bins each)."""
+    lines = [
+        "Seconds per cell (training and evaluation, mean ± std over trials):",
+        "",
+        markdown_table(_seconds_table(part, names)),
+        "",
+    ]
+    plots = []
+    if "reliability" in part and part.reliability.notna().any():
+        for dataset, rows in part[part.reliability.notna()].groupby("dataset"):
+            plots.append(
+                reliability_diagram(rows, dataset, model, alpha, names[dataset], _order, out)
+            )
+    return lines, plots
+
+
+def _seconds_table(part: pd.DataFrame, names) -> pd.DataFrame:
+    stats = part.groupby(["dataset", "method"]).seconds.agg(["mean", "std"]).fillna(0.0)
+    means = stats["mean"].unstack("method")
+    table = pd.DataFrame({"data set": [names[d] for d in means.index]})
+    for method in _order(means.columns):
+        table[method] = [
+            f"{stats.loc[(d, method), 'mean']:.0f} ± {stats.loc[(d, method), 'std']:.0f}"
+            if (d, method) in stats.index
+            else ""
+            for d in means.index
+        ]
+    return table
 
 
 def _robust_sections(robust: pd.DataFrame, names, out: Path) -> tuple[list, list]:
@@ -232,11 +274,23 @@ def _run_lines(frame: pd.DataFrame, runs: pd.DataFrame | None) -> list[str]:
         killed = int(runs.finished.isna().sum())
         jobs = ", ".join(str(j) for j in sorted(runs.n_jobs.unique()))
         lines += [
-            f"- wall-clock: {_duration(runs.wall_seconds.sum())} over {len(runs)} run"
+            f"- wall-clock: {_duration(_covered_seconds(runs))} over {len(runs)} run"
             f" segment(s) (--jobs {jobs}; {killed} without an end, stopped or still running,"
-            f" counted to their last stored job); cells written by them: {int(runs.cells.sum())}"
+            f" counted to their last stored job; segments that ran at the same time counted"
+            f" once); cells written by them: {int(runs.cells.sum())}"
         ]
     return [*lines, ""]
+
+
+def _covered_seconds(runs: pd.DataFrame) -> float:
+    """The length of the union of the run segments [started, started + wall_seconds]."""
+    total, end = 0.0, -np.inf
+    for start, seconds in sorted(zip(runs.started, runs.wall_seconds, strict=True)):
+        stop = start + seconds
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
 
 
 def write_report(

@@ -17,13 +17,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ..data import DataError, csv_name, load_dataset, suite_ids
 from ..registry import SUITES, TABULAR_MODELS, resolve_method
 from ..training.grid import DEFAULT_LATENT, LATENTS
-from .protocol import BenchSettings, Job
+from .protocol import BenchSettings
 from .report import write_report
 from .runner import applicable, plan_jobs, planned_keys, run_bench
 from .store import ResultStore, StoreError
@@ -40,12 +41,16 @@ class BenchError(ValueError):
 
 @dataclass
 class BenchPlan:
-    """What a run would do: every cell of the plan, those stored, the jobs for the rest."""
+    """What a run would do: every cell of the plan, those stored, the jobs for the rest.
+
+    ``jobs``: the work units, :class:`Job` for the tabular runner, (method, trial) pairs
+    for an image session.
+    """
 
     db: Path
     keys: list[tuple]
     done: set[tuple]
-    jobs: list[Job]
+    jobs: list[Any]
 
     @property
     def total(self) -> int:

@@ -87,6 +87,9 @@ class Normalize(nn.Module):
     ``state_dict``: they are the model's configuration, given again when it is built.
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, mean: Sequence[float], std: Sequence[float]):
         super().__init__()
         mean_t, std_t = _channel_stats(mean, std, "Normalize")

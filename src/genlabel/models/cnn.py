@@ -134,7 +134,7 @@ def _image_size(image_size: int | Sequence[int], owner: str) -> tuple[int, int]:
             f"The 'image_size' parameter of {owner} must be an int >= 4 or a pair (height, "
             f"width) of them. Got {image_size!r} instead."
         )
-    return size  # type: ignore[return-value]
+    return (size[0], size[1])
 
 
 def _conv_block(in_channels: int, out_channels: int, batch_norm: bool) -> nn.Sequential:
@@ -180,9 +180,12 @@ class SmallCNN(nn.Module):
     head : nn.Linear, (n, 128) -> (n, num_classes)
     feature_dim : int
         128.
+    manifold_layers : tuple of str
+        Where manifold mixup mixes by default: the input and the two blocks' outputs.
     """
 
     feature_dim = 128
+    manifold_layers = ("input", "features.block1", "features.block2")
 
     def __init__(
         self,
@@ -270,9 +273,18 @@ class PreActResNet18(nn.Module):
         Applied first, inside ``features``: the model takes inputs in [0, 1].
     generator, seed : optional
         The source of the initial weights (see :func:`init_weights`); neither: a fresh seed.
+
+    Attributes
+    ----------
+    feature_dim : int
+        512.
+    manifold_layers : tuple of str
+        Where manifold mixup mixes by default: the input, layer1 and layer2 (as in the
+        manifold mixup paper's PreAct-ResNets).
     """
 
     feature_dim = 512
+    manifold_layers = ("input", "features.layer1", "features.layer2")
 
     def __init__(
         self,
@@ -372,6 +384,14 @@ def _split_sequential(
     return nn.Sequential(*before, first), nn.Sequential(rest, *after)
 
 
+def _features_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module] | None:
+    """The model's ``features`` and ``head`` submodules, or None when it lacks either."""
+    features, head = getattr(model, "features", None), getattr(model, "head", None)
+    if isinstance(features, nn.Module) and isinstance(head, nn.Module):
+        return features, head
+    return None
+
+
 def split_model(
     model: nn.Module, feature_module: str | None = None
 ) -> tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]:
@@ -395,18 +415,16 @@ def split_model(
         When the model has no ``features``/``head``, no module of that name (the message
         lists the names it has), or cannot be split there.
     """
-    inner = getattr(model, "module", model)
-    has_parts = callable(getattr(inner, "features", None)) and callable(
-        getattr(inner, "head", None)
-    )
+    inner: nn.Module = getattr(model, "module", model)
+    parts = _features_and_head(inner)
     if feature_module is None:
-        if not has_parts:
+        if parts is None:
             raise ValueError(
                 f"{type(inner).__name__} has no `features` and `head` submodules; pass "
                 "feature_module='<name of the module whose output is the features>' (one of "
                 f"{_module_names(inner)})"
             )
-        return inner.features, inner.head
+        return parts
     modules = dict(inner.named_modules())
     if not feature_module or feature_module not in modules:
         raise ValueError(
@@ -414,9 +432,10 @@ def split_model(
             f"{_module_names(inner)}"
         )
     path = feature_module.split(".")
-    if has_parts and path[0] == "features" and not isinstance(inner, nn.Sequential):
+    if parts is not None and path[0] == "features" and not isinstance(inner, nn.Sequential):
+        features, head = parts
         if len(path) == 1:
-            return inner.features, inner.head
-        first, rest = _split_sequential(inner.features, path[1:], feature_module)
-        return first, nn.Sequential(rest, inner.head)
+            return features, head
+        first, rest = _split_sequential(features, path[1:], feature_module)
+        return first, nn.Sequential(rest, head)
     return _split_sequential(inner, path, feature_module)

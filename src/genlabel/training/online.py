@@ -25,6 +25,15 @@ class OnlineGaussianLabeler(nn.Module):
     The log-density is the proper Gaussian one, with the 1/2 in the exponent (the paper's
     pseudo-code drops it).
 
+    With ``bias_correction=True`` the start values do not count: a class seen in t updates
+    has the EMA divided by 1 - beta^t, as Adam corrects its moments, i.e. the update uses
+    the memory beta (1 - beta^(t-1)) / (1 - beta^t) instead of beta (0 at the first sight:
+    the batch's own statistics). Without it, during the first ~1/(1 - beta) updates every
+    mean is pulled toward 0 by the same factor and every variance toward 1, so the class
+    with the largest mean wins the label of nearly every point; a network trained from
+    scratch on such labels can lock into predicting that class. Both give the same
+    statistics once beta^t is negligible.
+
     Under ``torch.distributed`` the per-class counts, sums and sums of squared norms are
     all-reduced before the update, so N workers see the statistics of the global batch and
     produce the same labels as one worker with the concatenated batch.
@@ -42,11 +51,24 @@ class OnlineGaussianLabeler(nn.Module):
         Floor of sigma_c^2 (a class seen once has zero spread).
     process_group : optional
         The torch.distributed group to reduce over (default: the world, when initialised).
+    bias_correction : bool, default=False
+        Divide the EMA by 1 - beta^t (t: the updates that saw the class), so the start
+        values mu_c = 0, sigma_c^2 = 1 carry no weight.
+
+    Attributes
+    ----------
+    means : Tensor of shape (num_classes, dim), float64
+    variances : Tensor of shape (num_classes,), float64
+    seen : Tensor of shape (num_classes,), int64
+        Points of each class seen so far.
+    updates : Tensor of shape (num_classes,), int64
+        Updates in which each class was present.
     """
 
     means: torch.Tensor
     variances: torch.Tensor
     seen: torch.Tensor
+    updates: torch.Tensor
 
     def __init__(
         self,
@@ -57,6 +79,7 @@ class OnlineGaussianLabeler(nn.Module):
         top_k: int | None = 2,
         min_variance: float = 1e-6,
         process_group: Any = None,
+        bias_correction: bool = False,
     ):
         super().__init__()
         if num_classes < 1 or dim < 1:
@@ -69,9 +92,11 @@ class OnlineGaussianLabeler(nn.Module):
         self.top_k = top_k
         self.min_variance = float(min_variance)
         self.process_group = process_group
+        self.bias_correction = bool(bias_correction)
         self.register_buffer("means", torch.zeros(num_classes, dim, dtype=torch.float64))
         self.register_buffer("variances", torch.ones(num_classes, dtype=torch.float64))
         self.register_buffer("seen", torch.zeros(num_classes, dtype=torch.int64))
+        self.register_buffer("updates", torch.zeros(num_classes, dtype=torch.int64))
 
     def _check_features(self, features: torch.Tensor, name: str) -> torch.Tensor:
         if features.ndim != 2 or features.shape[1] != self.dim:
@@ -108,8 +133,8 @@ class OnlineGaussianLabeler(nn.Module):
         counts, sums, sq = stats[:, 0], stats[:, 1 : d + 1], stats[:, d + 1]
         present = counts > 0
         safe = counts.clamp_min(1.0)
-        beta = self.memory
-        new_means = (1 - beta) * sums / safe[:, None] + beta * self.means
+        beta = self._memory(present)
+        new_means = (1 - beta[:, None]) * sums / safe[:, None] + beta[:, None] * self.means
         # sum ||z - mu||^2 = sum ||z||^2 - 2 mu . sum z + n ||mu||^2 around the new mean.
         spread = sq - 2 * (new_means * sums).sum(-1) + counts * new_means.square().sum(-1)
         batch_var = (spread.clamp_min(0.0) / (safe * d)).clamp_min(self.min_variance)
@@ -117,6 +142,16 @@ class OnlineGaussianLabeler(nn.Module):
         self.means.copy_(torch.where(present[:, None], new_means, self.means))
         self.variances.copy_(torch.where(present, new_vars, self.variances))
         self.seen.add_(counts.long())
+        self.updates.add_(present.long())
+
+    def _memory(self, present: torch.Tensor) -> torch.Tensor:
+        """The memory of this update per class, shape (k,): beta, or bias-corrected
+        beta (1 - beta^t') / (1 - beta^(t'+1)) with t' the class's earlier updates."""
+        beta = torch.full_like(self.variances, self.memory)
+        if not self.bias_correction:
+            return beta
+        before = 1 - beta.pow(self.updates.to(beta.dtype))  # weight of the earlier batches
+        return beta * before / (1 - beta * (1 - before)).clamp_min(1e-300)
 
     def log_prob(self, features: torch.Tensor) -> torch.Tensor:
         """log N(z; mu_c, sigma_c^2 I) for every class, shape (n, k), in features' dtype."""
@@ -148,4 +183,7 @@ class OnlineGaussianLabeler(nn.Module):
         return genlabel_targets(self.log_prob(features_mix), top_k=k, log_prior=log_prior)
 
     def extra_repr(self) -> str:
-        return f"num_classes={self.num_classes}, dim={self.dim}, memory={self.memory}, top_k={self.top_k}"
+        return (
+            f"num_classes={self.num_classes}, dim={self.dim}, memory={self.memory}, "
+            f"top_k={self.top_k}, bias_correction={self.bias_correction}"
+        )

@@ -215,6 +215,11 @@ class Trainer:
     amp : {None, "bf16", "fp16"}
         Mixed precision (``torch.autocast``); "fp16" (with a gradient scaler) needs CUDA,
         "bf16" also runs on the CPU.
+    channels_last : bool, optional
+        Keep the model and image batches (n, c, h, w) in the channels-last memory format.
+        None (default): on CUDA only. On the CPU it makes convolutions faster too (a
+        SmallCNN step ~12 % and a forward pass without gradients ~2x, see
+        ``benchmarks/images.py``), at the cost of other rounding than the default layout.
     transform : callable, optional
         Applied to every training batch of inputs on the device (augmentation); not used by
         ``predict``.
@@ -251,6 +256,7 @@ class Trainer:
         scheduler: str | Callable[..., Any] | None = None,
         device: str | torch.device = "cpu",
         amp: str | None = None,
+        channels_last: bool | None = None,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         callbacks: Sequence[Callback] = (),
         checkpoint_dir: str | os.PathLike[str] | None = None,
@@ -266,6 +272,7 @@ class Trainer:
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
         self.epochs, self.batch_size = epochs, batch_size
         self.scheduler, self.amp, self.transform = scheduler, amp, transform
+        self.channels_last = channels_last
         self.callbacks = list(callbacks)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.random_state = random_state
@@ -292,7 +299,9 @@ class Trainer:
     def _initialize(self) -> None:
         """Build ``module_`` (DDP-wrapped under torch.distributed), the optimizer and scheduler."""
         rank, world = self._world()
-        self.channels_last_ = self.device.type == "cuda"
+        self.channels_last_ = (
+            self.device.type == "cuda" if self.channels_last is None else bool(self.channels_last)
+        )
         self.model.to(self.device)
         if self.channels_last_:
             self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]

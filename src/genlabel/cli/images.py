@@ -1,0 +1,128 @@
+"""``genlabel images``: the image methods on an image data set, into a resumable store."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from ..data.images import IMAGE_DATASETS
+from ..registry import IMAGE_MODELS, method_names
+from ..robustness import ATTACKS
+from .app import app, fail, floats, split_list
+
+if TYPE_CHECKING:
+    from ..images import ImageSettings
+
+_METHODS = ", ".join(method_names(models=IMAGE_MODELS))
+
+
+@app.command()
+def images(
+    dataset: str = typer.Option(..., "--dataset", help=f"one of: {', '.join(IMAGE_DATASETS)}"),
+    data_dir: Path = typer.Option(
+        None,
+        "--data-dir",
+        help="folder of the image data sets (mnist/, fashion_mnist/, cifar-10-batches-bin/, "
+        "...); default: $GENLABEL_DATA/images or ../shared/data/images beside a checkout; "
+        "digits needs none",
+        show_default=False,
+    ),
+    model: str = typer.Option("cnn", help=f"{' | '.join(IMAGE_MODELS)}"),
+    methods: str = typer.Option("", help=f"comma-separated methods (default: all), of: {_METHODS}"),
+    epochs: int = typer.Option(5, help="training epochs"),
+    trials: int = typer.Option(1, help="trials, seeds 0..trials-1"),
+    train_subset: int = typer.Option(
+        None,
+        "--train-subset",
+        help="train on a fixed random subset of N images",
+        show_default=False,
+    ),
+    batch_size: int = typer.Option(128, "--batch-size", help="batch size (per process)"),
+    lr: float = typer.Option(0.05, help="SGD learning rate (momentum 0.9, weight decay 5e-4)"),
+    schedule: str = typer.Option("cosine", help="cosine | step"),
+    alpha: float = typer.Option(1.0, help="Beta(alpha, alpha) of every mix"),
+    gamma: float = typer.Option(0.5, help="GenLabel's loss ratio in [0, 1]"),
+    beta: float = typer.Option(0.5, help="memory of the online class statistics, in [0, 1)"),
+    layers: str = typer.Option(
+        "",
+        help="manifold mixup's layers, comma-separated module names or 'input' "
+        "(default: the model's: cnn input,features.block1,features.block2)",
+    ),  # fmt: skip
+    device: str = typer.Option("cpu", help="cpu | cuda | cuda:N"),
+    amp: str = typer.Option(
+        None, help="bf16 | fp16 (CUDA only) mixed precision", show_default=False
+    ),
+    measure: str = typer.Option("clean", help="clean | robust"),
+    attack: str = typer.Option("autoattack", help=f"{' | '.join(ATTACKS)} (with --measure robust)"),
+    eps: str = typer.Option("0.1,0.2", help="L-inf radii on [0, 1] pixels, comma-separated"),
+    robust_subset: int = typer.Option(500, "--robust-subset", help="test images attacked"),
+    db: Path = typer.Option(..., "--db", help="SQLite store (resumable: stored cells are skipped)"),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="folder for the report (default: the folder of --db)",
+        show_default=False,
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Train and evaluate image methods (one cell per method and trial), then the report.
+
+    Finished cells are skipped and a killed cell resumes from its last epoch (checkpoints in
+    <db stem>-checkpoints/ beside the store); --measure robust attacks the models the clean
+    run trained. Under torchrun every process trains its part of each batch.
+    """
+    from ..images import ImageSettings
+
+    settings = ImageSettings(
+        dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
+        schedule=schedule, alpha=alpha, gamma=gamma, beta=beta, train_subset=train_subset,
+        amp=amp, device=device, data_dir=str(data_dir) if data_dir else None,
+        layers=tuple(split_list(layers)) or None, measure=measure, attack=attack,
+        eps=tuple(floats(eps, "--eps")), robust_subset=robust_subset,
+    )  # fmt: skip
+    _run(settings, methods=split_list(methods), trials=trials, db=db, out=out, progress=progress)
+
+
+def _run(
+    settings: ImageSettings,
+    *,
+    methods: list[str],
+    trials: int,
+    db: Path,
+    out: Path | None,
+    progress: bool,
+):
+    """Plan, run and report a session (one process, or every process under torchrun)."""
+    from ..images import ImageError, ImageSession
+    from ..images.distributed import close_distributed, init_distributed
+
+    try:
+        settings = replace(settings.check(), device=init_distributed(settings.device))
+        session = ImageSession(
+            settings, methods=methods, trials=trials, db=db, out=out, progress=progress,
+            log=typer.echo,
+        )  # fmt: skip
+        plan = session.plan()
+        session.log(plan.describe())
+        summary = session.run(plan, command=shlex.join(sys.argv))
+    except (ImageError, ImportError) as exc:
+        close_distributed()
+        fail(str(exc))
+    if summary.interrupted:
+        close_distributed()
+        typer.echo(
+            f"interrupted: {summary.cells_stored} of {summary.cells_total} cells stored; "
+            "run the same command to resume",
+            err=True,
+        )
+        raise typer.Exit(130)
+    session.log(f"finished in {summary.seconds:.1f} s")
+    paths = session.report()
+    close_distributed()
+    if paths:
+        typer.echo(f"report: {paths[-1]}")

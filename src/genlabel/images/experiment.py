@@ -1,0 +1,374 @@
+"""One cell of the image protocol: train a (dataset, method, model, trial), evaluate it.
+
+:class:`ImageSettings` holds everything that defines a cell's result besides (method,
+trial); :func:`run_image_cell` trains the cell's model with the
+:class:`~genlabel.training.Trainer` (SGD with momentum, the data set's standard
+augmentation, a model whose first layer normalises, so inputs are in [0, 1]) and returns
+the store's records: clean accuracy with ECE, NLL and the reliability bins, or robust
+accuracy under an attack at each eps.
+
+Training is resumable: with ``checkpoint_dir`` the Trainer writes a checkpoint after every
+epoch and a killed cell resumes from it; the finished model is kept there as ``model.pt``
+(weights only), so a robust run attacks the very models of the clean run instead of
+training them again.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .._validation import resolve_device
+from ..bench.protocol import calibration, measure_label
+from ..bench.store import config_hash
+from ..data.augment import DATASET_STATS, default_augment
+from ..data.images import IMAGE_DATASETS, ImageSet, load_images
+from ..mixing import ManifoldMixup, capture_output
+from ..models import build_model
+from ..registry import IMAGE_MODELS, check_method
+from ..robustness import ATTACKS, robust_accuracy
+from ..training import Trainer
+from ..training.trainer import CHECKPOINT_NAME
+from .steps import build_step, manifold_layers
+
+__all__ = [
+    "MODEL_FILE",
+    "ImageError",
+    "ImageSettings",
+    "build_image_model",
+    "cell_seeds",
+    "check_layers",
+    "load_image_data",
+    "predict_proba",
+    "run_image_cell",
+]
+
+#: The finished model of a cell, weights only, in its checkpoint folder.
+MODEL_FILE = "model.pt"
+_SCHEDULES = ("cosine", "step")
+_EVAL_BATCH = 1000
+
+
+class ImageError(ValueError):
+    """An image experiment that cannot run as asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """Everything that defines an image cell's result besides (method, trial).
+
+    Attributes
+    ----------
+    dataset : one of ``IMAGE_DATASETS``
+    model : "cnn" (SmallCNN) or "preact_resnet18"
+    epochs, batch_size : int
+        ``batch_size`` per process under torch.distributed.
+    lr, momentum, weight_decay : SGD's settings.
+    schedule : "cosine" (annealed to 0 over the epochs) or "step" (/10 at 50 % and 75 %).
+    alpha : Beta(alpha, alpha) of every mix (one lam per batch).
+    gamma : GenLabel's loss ratio gamma CE(y_gen) + (1 - gamma) CE(y_mix).
+    beta : the memory ratio of the online class statistics (Algorithm 3).
+    bias_correction : whether the statistics' EMA is divided by 1 - beta^t, so the start
+        values (mu_c = 0, sigma_c^2 = 1) carry no weight (see ``OnlineGaussianLabeler``).
+    train_subset : train on this many training images (a fixed random subset, the same
+        for every method and trial), or all when None.
+    amp : None, "bf16" or "fp16" (CUDA only) mixed precision.
+    device : "cpu", "cuda", ...
+    data_dir : the folder of the image data sets (see ``load_images``).
+    layers : manifold mixup's layers (default: the model's ``manifold_layers``).
+    features : the module whose output the class Gaussians (and AdaMixup's discriminator)
+        see.
+    measure : "clean" or "robust".
+    attack, eps, robust_subset : with measure "robust": the attack ("autoattack", "pgd",
+        "fgsm"), its L-inf radii on [0, 1] pixels, and how many test images (the first
+        ones) are attacked.
+    """
+
+    dataset: str = "digits"
+    model: str = "cnn"
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    alpha: float = 1.0
+    gamma: float = 0.5
+    beta: float = 0.5
+    bias_correction: bool = True
+    train_subset: int | None = None
+    amp: str | None = None
+    device: str = "cpu"
+    data_dir: str | None = None
+    layers: tuple[str, ...] | None = None
+    features: str = "features"
+    measure: str = "clean"
+    attack: str = "autoattack"
+    eps: tuple[float, ...] = (0.1, 0.2)
+    robust_subset: int = 500
+
+    def errors(self) -> list[str]:
+        """Every problem with these settings (empty when they can run)."""
+        checks = (
+            ("dataset", self.dataset in IMAGE_DATASETS, "one of " + ", ".join(IMAGE_DATASETS)),
+            ("model", self.model in IMAGE_MODELS, "one of " + ", ".join(IMAGE_MODELS)),
+            ("epochs", _int_at_least(self.epochs, 1), "an int >= 1"),
+            ("batch_size", _int_at_least(self.batch_size, 1), "an int >= 1"),
+            ("lr", _in(self.lr, 0, math.inf) and self.lr > 0, "a float > 0"),
+            ("momentum", _in(self.momentum, 0, 1), "a float in [0, 1]"),
+            ("weight_decay", _in(self.weight_decay, 0, math.inf), "a float >= 0"),
+            ("schedule", self.schedule in _SCHEDULES, "cosine or step"),
+            ("alpha", _in(self.alpha, 0, math.inf), "a float >= 0"),
+            ("gamma", _in(self.gamma, 0, 1), "a float in [0, 1]"),
+            ("beta", _in(self.beta, 0, 1) and self.beta < 1, "a float in [0, 1)"),
+            ("train_subset", self.train_subset is None or _int_at_least(self.train_subset, 1),
+             "an int >= 1 or None"),
+            ("amp", self.amp in (None, "bf16", "fp16"), "None, bf16 or fp16"),
+            ("measure", self.measure in ("clean", "robust"), "clean or robust"),
+            ("attack", self.attack in ATTACKS, "one of " + ", ".join(ATTACKS)),
+            ("eps", len(self.eps) > 0 and all(_in(e, 0, 1) for e in self.eps),
+             "one or more numbers in [0, 1] (pixels are in [0, 1])"),
+            ("robust_subset", _int_at_least(self.robust_subset, 1), "an int >= 1"),
+        )  # fmt: skip
+        errors = [f"{name} must be {expected}; got {getattr(self, name)!r}"
+                  for name, ok, expected in checks if not ok]  # fmt: skip
+        try:
+            device = resolve_device(self.device, "genlabel images")
+            if self.amp == "fp16" and device.type != "cuda":
+                errors.append("amp fp16 needs a CUDA device; use bf16 on the CPU")
+        except ValueError as exc:
+            errors.append(str(exc))
+        return errors
+
+    def check(self) -> ImageSettings:
+        """These settings, or an ImageError listing every problem."""
+        errors = self.errors()
+        if errors:
+            raise ImageError("; ".join(errors))
+        return self
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings that change results (not where data live nor the device)."""
+        out = asdict(self)
+        drop = ["data_dir", "device"]
+        if self.measure == "clean":
+            drop += ["attack", "eps", "robust_subset"]
+        for key in drop:
+            out.pop(key)
+        return out
+
+    def training_key(self) -> str:
+        """A short hash of the settings that change the trained model (names its folder)."""
+        out = self.fingerprint()
+        for key in ("measure", "attack", "eps", "robust_subset"):
+            out.pop(key, None)
+        return config_hash(out)[:10]
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+def _int_at_least(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _in(value: Any, low: float, high: float) -> bool:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and math.isfinite(value) and low <= value <= high
+
+
+@functools.lru_cache(maxsize=4)
+def _load_split(name: str, data_dir: str | None, split: str) -> ImageSet:
+    return load_images(name, root=data_dir, split=split)
+
+
+def load_image_data(settings: ImageSettings) -> tuple[ImageSet, ImageSet]:
+    """The training set (the ``train_subset`` when set) and the test set, uint8.
+
+    The subset is a fixed random one (seed 0), the same for every method and trial.
+    """
+    train = _load_split(settings.dataset, settings.data_dir, "train")
+    test = _load_split(settings.dataset, settings.data_dir, "test")
+    n = settings.train_subset
+    if n is not None and n < len(train):
+        rows = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:n]
+        train = ImageSet(train.x[rows], train.y[rows], train.classes, train.name, train.split)
+    return train, test
+
+
+def cell_seeds(trial: int) -> dict[str, int]:
+    """The seeds of a trial: the model's initial weights (shared by every method of the
+    trial), the mix step's draws, the augmentation, the shuffling."""
+    base = int(trial) * 1_000_003
+    return {"model": base, "step": base + 1, "augment": base + 2, "shuffle": base + 3}
+
+
+def build_image_model(settings: ImageSettings, train: ImageSet, seed: int) -> nn.Module:
+    """The settings' model for the data set, normalising in its first layer."""
+    return build_model(
+        settings.model,
+        num_classes=train.n_classes,
+        in_channels=int(train.x.shape[1]),
+        image_size=tuple(train.x.shape[-2:]),
+        normalize=DATASET_STATS[settings.dataset],
+        seed=seed,
+    )
+
+
+def check_layers(settings: ImageSettings, model: nn.Module, methods: list[str]) -> None:
+    """An ImageError when the model lacks the ``features`` module or a manifold layer."""
+    try:
+        with capture_output(model, settings.features):
+            pass
+        if any(check_method(m, settings.model).mix == "manifold" for m in methods):
+            ManifoldMixup(model, settings.layers or manifold_layers(model))
+    except ValueError as exc:
+        raise ImageError(str(exc)) from None
+
+
+def _feature_dim(model: nn.Module, features: str, sample: torch.Tensor) -> int:
+    """Width of the ``features`` output: a dry pass of one image in eval mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), capture_output(model, features) as captured:
+            model(sample[:1].float().div(255))
+    finally:
+        model.train(was_training)
+    return int(captured.output[0].numel())
+
+
+def _rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def _train(
+    settings: ImageSettings, method: str, trial: int, train: ImageSet, folder: Path | None,
+    verbose: int,
+) -> tuple[nn.Module, float]:  # fmt: skip
+    """The cell's trained model and its training seconds (loaded when finished before)."""
+    seeds = cell_seeds(trial)
+    device = resolve_device(settings.device)
+    model = build_image_model(settings, train, seeds["model"])
+    final = None if folder is None else folder / MODEL_FILE
+    if final is not None and final.is_file():
+        saved = torch.load(final, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["model"])
+        return model.to(device), float(saved["seconds"])
+    step = build_step(
+        method, num_classes=train.n_classes, in_channels=int(train.x.shape[1]),
+        feature_dim=_feature_dim(model, settings.features, train.x), alpha=settings.alpha,
+        gamma=settings.gamma, memory=settings.beta, bias_correction=settings.bias_correction,
+        layers=settings.layers,
+        features=settings.features, seed=seeds["step"],
+    )  # fmt: skip
+    trainer = Trainer(
+        model, mixer=step, optimizer="sgd", lr=settings.lr, momentum=settings.momentum,
+        weight_decay=settings.weight_decay, epochs=settings.epochs,
+        batch_size=settings.batch_size, scheduler=settings.schedule, device=device,
+        amp=settings.amp, transform=default_augment(settings.dataset, seed=seeds["augment"]),
+        checkpoint_dir=folder, random_state=seeds["shuffle"], verbose=verbose,
+    ).fit((train.x, train.y))  # fmt: skip
+    seconds = sum(row["seconds"] for row in trainer.history_)
+    if final is not None and _rank() == 0:
+        tmp = final.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "seconds": seconds}, tmp)
+        tmp.replace(final)
+        (final.parent / CHECKPOINT_NAME).unlink(missing_ok=True)
+    return model, seconds
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, images: torch.Tensor, device: torch.device) -> np.ndarray:
+    """Class probabilities (n, k), float64, of uint8 images (n, c, h, w), in eval mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = [
+            torch.softmax(model(part.to(device).float().div(255)).float(), -1).double().cpu()
+            for part in torch.split(images, _EVAL_BATCH)
+        ]
+    finally:
+        model.train(was_training)
+    return torch.cat(out).numpy()
+
+
+def _params(settings: ImageSettings, method: str) -> dict[str, Any]:
+    spec = check_method(method, settings.model)
+    keys = ["epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "amp"]
+    keys += ["train_subset"] if settings.train_subset else []
+    keys += ["alpha"] if spec.mix != "none" and spec.mix != "adaptive" else []
+    keys += ["gamma", "beta", "bias_correction", "features"] if spec.is_genlabel else []
+    out = {key: getattr(settings, key) for key in keys}
+    if spec.mix == "manifold":
+        out["layers"] = list(settings.layers) if settings.layers else "model default"
+    return out
+
+
+def run_image_cell(
+    settings: ImageSettings,
+    method: str,
+    trial: int,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    verbose: int = 0,
+) -> list[dict[str, Any]]:
+    """Train and evaluate one cell; returns its records for the ResultStore.
+
+    Parameters
+    ----------
+    settings : ImageSettings
+    method : str
+        An image method of :mod:`genlabel.registry` (aliases accepted).
+    trial : int
+        Seeds the model's initial weights, the draws, the augmentation and the shuffling.
+    checkpoint_dir : path, optional
+        The cell's folder: checkpoints after every epoch (a killed cell resumes), then the
+        finished model (``model.pt``), which later calls load instead of training.
+    verbose : int, default=0
+        1: the Trainer's progress bar.
+
+    Returns
+    -------
+    list of dict
+        measure "clean": one record with test_accuracy, ece, nll, reliability; measure
+        "robust": one per eps (``robust-<attack>-eps<e>``), with the clean test accuracy
+        and the robust accuracy on the first ``robust_subset`` test images.
+    """
+    settings.check()
+    name = check_method(method, settings.model).name
+    train, test = load_image_data(settings)
+    folder = None if checkpoint_dir is None else Path(checkpoint_dir)
+    model, seconds = _train(settings, name, trial, train, folder, verbose)
+    start = time.perf_counter()  # the evaluation's time is added to the training's
+    device = resolve_device(settings.device)
+    proba = predict_proba(model, test.x, device)
+    y = test.y.numpy()
+    base = {
+        "dataset": settings.dataset, "method": name, "model": settings.model, "trial": trial,
+        "alpha": settings.alpha, "test_accuracy": float((proba.argmax(1) == y).mean()),
+        "params": json.dumps(_params(settings, name), sort_keys=True),
+    }  # fmt: skip
+    if settings.measure == "clean":
+        evaluated = time.perf_counter() - start
+        return [base | {"measure": "clean", "seconds": seconds + evaluated} | calibration(proba, y)]
+    model.eval()
+    x = test.x[: settings.robust_subset].to(device).float().div(255)
+    yr = test.y[: settings.robust_subset].to(device)
+    records = []
+    for eps in settings.eps:
+        robust = robust_accuracy(model, x, yr, attack=settings.attack, eps=eps, bounds=(0.0, 1.0))
+        records.append(base | {"measure": measure_label(settings, eps), "robust_accuracy": robust})
+    total = seconds + time.perf_counter() - start
+    return [r | {"seconds": total} for r in records]

@@ -1,0 +1,214 @@
+"""``genlabel images`` end to end on the embedded 8x8 digits: store, report, resume, errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from genlabel.cli import app
+from genlabel.images import session as session_module
+from genlabel.registry import IMAGE_MODELS, method_names
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+cli = CliRunner()
+IMAGE_METHODS = method_names(models=IMAGE_MODELS)
+
+
+def _args(db: Path, *extra: str) -> list[str]:
+    return [
+        "images", "--dataset", "digits", "--epochs", "1", "--train-subset", "160",
+        "--batch-size", "64", "--db", str(db), "--no-progress", *extra,
+    ]  # fmt: skip
+
+
+def _cells(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT method, trial, measure, test_accuracy, robust_accuracy, ece, reliability"
+            " FROM results ORDER BY method, trial, measure"
+        ).fetchall()
+
+
+def test_every_method_trains_into_the_store_and_the_report(tmp_path) -> None:
+    db = tmp_path / "runs" / "digits.sqlite"
+    start = time.perf_counter()
+    res = cli.invoke(app, _args(db))
+    elapsed = time.perf_counter() - start
+    assert res.exit_code == 0, res.output
+    assert f"8 cells, 0 done, 8 to run in 8 jobs -> {db}" in res.output
+    cells = _cells(db)
+    assert sorted(c[0] for c in cells) == sorted(IMAGE_METHODS)
+    for _method, trial, measure, accuracy, robust, ece, reliability in cells:
+        assert (trial, measure, robust) == (0, "clean", None)
+        assert 0 <= accuracy <= 1 and 0 <= ece <= 1
+        assert sum(json.loads(reliability)["count"]) == 540  # the digits test split
+    with sqlite3.connect(db) as conn:  # cells ran one after another, each timed once
+        assert conn.execute("SELECT sum(seconds) FROM results").fetchone()[0] < elapsed
+    report = (tmp_path / "runs" / "report.md").read_text()
+    assert "| digits |" in report and "cutmix_genlabel" in report
+    assert (tmp_path / "runs" / "reliability_digits_cnn_alpha1.png").is_file()
+    # One checkpoint folder per cell, holding the finished model only.
+    folders = sorted((tmp_path / "runs" / "digits-checkpoints").iterdir())
+    assert len(folders) == 8 and all([p.name for p in f.iterdir()] == ["model.pt"] for f in folders)
+    again = cli.invoke(app, _args(db))
+    assert again.exit_code == 0 and "8 cells, 8 done, 0 to run in 0 jobs" in again.output
+
+
+def test_a_robust_run_attacks_the_models_of_the_clean_run(tmp_path) -> None:
+    db = tmp_path / "r.sqlite"
+    base = _args(db, "--methods", "vanilla,mixup_genlabel")
+    assert cli.invoke(app, base).exit_code == 0
+    robust = [*base, "--measure", "robust", "--attack", "fgsm", "--eps", "0,0.1",
+              "--robust-subset", "40"]  # fmt: skip
+    res = cli.invoke(app, robust)
+    assert res.exit_code == 0, res.output
+    cells = {(c[0], c[2]): c for c in _cells(db)}
+    assert len(cells) == 6
+    for method in ("vanilla", "mixup_genlabel"):
+        clean = cells[(method, "clean")]
+        at0, at1 = cells[(method, "robust-fgsm-eps0")], cells[(method, "robust-fgsm-eps0.1")]
+        assert at0[3] == clean[3]  # the same trained model: the same clean accuracy
+        assert at1[4] <= at0[4] <= clean[3] + 0.1  # robust accuracy falls with eps
+    report = (tmp_path / "report.md").read_text()
+    assert "`robust-fgsm-eps0.1`" in report
+    assert (tmp_path / "robust_vs_eps_digits_cnn_alpha1.png").is_file()
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, monkeypatch) -> None:
+    real = session_module.run_image_cell
+    calls = {"n": 0}
+
+    def interrupt_second(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(session_module, "run_image_cell", interrupt_second)
+    args = _args(tmp_path / "c.sqlite", "--methods", "vanilla,mixup", "--trials", "2")
+    res = cli.invoke(app, args)
+    assert res.exit_code == 130
+    assert "interrupted: 1 of 4 cells stored; run the same command to resume" in res.output
+    monkeypatch.setattr(session_module, "run_image_cell", real)
+    res = cli.invoke(app, args)
+    assert res.exit_code == 0 and "4 cells, 1 done, 3 to run" in res.output
+
+
+def _mnist_dir(root: Path, *, corrupt: bool) -> Path:
+    folder = root / "mnist"
+    folder.mkdir(parents=True)
+    if corrupt:  # an images file whose header promises more bytes than it holds
+        header = (0x803).to_bytes(4, "big") + b"".join(v.to_bytes(4, "big") for v in (10, 28, 28))
+        (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + b"\0" * 99))
+        (folder / "train-labels-idx1-ubyte").write_bytes(
+            (0x801).to_bytes(4, "big") + (10).to_bytes(4, "big") + bytes(10)
+        )
+    return root
+
+
+BAD = [
+    (["--dataset", "cifar11"], "dataset must be one of digits, mnist"),
+    (["--model", "vgg"], "model must be one of cnn, preact_resnet18"),
+    (["--methods", "mixup,nope"], "unknown method 'nope'"),
+    (["--methods", "genlabel_kde"], "method 'genlabel_kde' needs model="),
+    (["--eps", "0.1,1.5"], "eps must be one or more numbers in [0, 1]"),
+    (["--eps", "a"], "--eps takes comma-separated numbers"),
+    (["--amp", "fp16"], "amp fp16 needs a CUDA device"),
+    (["--amp", "fp8"], "amp must be None, bf16 or fp16"),
+    (["--device", "cuda:7"], "device"),
+    (["--gamma", "2"], "gamma must be a float in [0, 1]"),
+    (["--trials", "0"], "trials must be an int >= 1"),
+    (["--methods", "manifold_mixup", "--layers", "input,features.nope"],
+     "unknown layers ['features.nope']"),
+    (["--measure", "robust", "--attack", "cw"], "attack must be one of fgsm, pgd, autoattack"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD)
+def test_bad_input_is_one_line_and_exit_status_2(tmp_path, extra, message) -> None:
+    args = _args(tmp_path / "b.sqlite")
+    if "--dataset" in extra:  # replace the default data set
+        i = args.index("--dataset")
+        del args[i : i + 2]
+    res = cli.invoke(app, [*args, *extra])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error: ") and res.output.count("\n") == 1, res.output
+    assert message in res.output
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [(False, "mnist does not exist"), (True, "truncated or corrupt")],
+)
+def test_missing_or_corrupt_files_are_one_line_and_exit_status_2(tmp_path, corrupt, message):
+    root = tmp_path / "data"
+    if corrupt:
+        _mnist_dir(root, corrupt=True)
+    args = _args(tmp_path / "b.sqlite")
+    args[args.index("digits")] = "mnist"
+    res = cli.invoke(app, [*args, "--data-dir", str(root)])
+    assert res.exit_code == 2 and res.output.startswith("error: "), res.output
+    assert message in res.output and res.output.count("\n") == 1
+
+
+def test_the_help_lists_the_valid_values() -> None:
+    res = cli.invoke(app, ["images", "--help"], terminal_width=200)
+    text = " ".join(res.output.split())
+    for name in ["fashion_mnist", "tiny_imagenet", "preact_resnet18", "autoattack",
+                 "manifold_genlabel", "cutmix_genlabel"]:  # fmt: skip
+        assert name in text
+
+
+def test_the_docs_examples_run(tmp_path, monkeypatch) -> None:
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "images.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)  # the example writes its store under runs/
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/images.md", "exec"), namespace)
+    assert (tmp_path / "runs" / "digits-example" / "report.md").is_file()
+
+
+def test_a_clean_and_a_robust_driver_claim_different_jobs(tmp_path) -> None:
+    from genlabel.images import ImageSession, ImageSettings
+
+    def session(**kwargs):
+        settings = ImageSettings(epochs=1, train_subset=64, **kwargs)
+        return ImageSession(settings, methods=["vanilla"], db=tmp_path / "r.sqlite",
+                            progress=False, log=lambda _m: None)  # fmt: skip
+
+    clean, robust = session(), session(measure="robust", attack="fgsm", eps=(0.1,))
+    with session_module.ResultStore(tmp_path / "r.sqlite") as store:
+        run = store.begin_run(n_jobs=1, backend="images", command="a live clean driver")
+        assert store.claim(clean._job_key("vanilla", 0), run)
+        assert store.claim(robust._job_key("vanilla", 0), run + 1)
+
+
+def test_the_report_counts_overlapping_run_segments_once(tmp_path) -> None:
+    import pandas as pd
+
+    from genlabel.bench import write_report
+
+    frame = pd.DataFrame([{
+        "dataset": "digits", "method": "vanilla", "model": "cnn", "trial": 0, "alpha": 1.0,
+        "measure": "clean", "test_accuracy": 0.9, "robust_accuracy": None, "ece": 0.01,
+        "nll": 0.3, "reliability": None, "params": "{}", "seconds": 5.0, "config": "{}",
+        "versions": "{}",
+    }])  # fmt: skip
+    # Two drivers at once, [0, 10] and [5, 15], then one more, [30, 31]: 16 s of wall-clock.
+    runs = pd.DataFrame({
+        "started": [0.0, 5.0, 30.0], "wall_seconds": [10.0, 10.0, 1.0], "finished": [1, 1, 1],
+        "n_jobs": [1, 1, 1], "cells": [1, 0, 0],
+    })  # fmt: skip
+    write_report(frame, tmp_path, runs=runs)
+    assert "wall-clock: 16.0 s over 3 run segment(s)" in (tmp_path / "report.md").read_text()
