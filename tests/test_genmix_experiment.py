@@ -22,7 +22,8 @@ from genlabel.genmix.budget import GANBudget, GenMixBudget
 from genlabel.genmix.datasets import load_mnist79, load_toy_trial
 from genlabel.genmix.experiment import GenMixError, GenMixExperiment
 from genlabel.genmix.figures import genmix_figures
-from genlabel.genmix.schemes import ManifoldMixupStep, PCAGaussianDensity, run_scheme
+from genlabel.genmix.schemes import PCAGaussianDensity, run_scheme
+from genlabel.images import MixupStep
 from genlabel.losses import soft_cross_entropy
 from genlabel.mixing import draw_mix_params
 
@@ -176,7 +177,7 @@ def test_manifold_mixup_step_against_a_hand_written_forward() -> None:
     g = torch.Generator().manual_seed(3)
     model = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2))
     x, y = torch.randn(6, 3, generator=g), torch.tensor([0, 1, 1, 0, 1, 0])
-    step = ManifoldMixupStep(("input", "1", "3"), alpha=1.0, num_classes=2, generator=_seeded(7))
+    step = MixupStep("manifold", layers=("input", "1", "3"), alpha=1.0, generator=_seeded(7))
     for _ in range(4):  # several draws: each must match the reference of its own layer
         params = draw_mix_params(6, alpha=1.0, generator=_copy(step.generator), layers=step.layers)
         lam, perm = params.lam, params.perm

@@ -3,7 +3,8 @@
 * ``vanilla``: cross entropy on the training set.
 * ``mixup``: input mixup, ``GenLabelMixup(method="mixup")`` as the trainer's mix step.
 * ``manifold_mixup``: per batch, mixup of the input or of one hidden layer's output, drawn
-  uniformly (:class:`ManifoldMixupStep`).
+  uniformly (``MixupStep("manifold")`` of :mod:`genlabel.images`, the image
+  methods' step).
 * ``genmix_gm``: GenMix (Algorithm 4) with one Gaussian per class, then training on the
   data and the generated points with their soft labels (D ∪ D_mix). On images the
   Gaussians live in a PCA space (:class:`PCAGaussianDensity`).
@@ -20,17 +21,15 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 from scipy.stats import chi2
-from torch import nn
 
 from ..density.gaussian import GaussianClassDensity
+from ..images.steps import MixupStep
 from ..labels.rules import genlabel_targets
-from ..losses import soft_cross_entropy
-from ..mixing import ManifoldMixup, apply_mix, one_hot
 from ..models.stacked import mlp_module
 from ..training.dropin import GenLabelMixup
 from ..training.trainer import MixStep, Trainer
@@ -42,7 +41,6 @@ from .sampler import GenMixResult, GenMixWarning, genmix
 
 __all__ = [
     "GENMIX_SCHEMES",
-    "ManifoldMixupStep",
     "PCAGaussianDensity",
     "SchemeOutcome",
     "fit_gan",
@@ -51,56 +49,6 @@ __all__ = [
 ]
 
 GENMIX_SCHEMES = ("vanilla", "mixup", "manifold_mixup", "genmix_gm", "genmix_gan")
-
-
-class ManifoldMixupStep:
-    """Manifold mixup (Verma et al., 2019) as a :class:`~genlabel.training.Trainer` mix step.
-
-    Per batch one layer is drawn uniformly from ``layers`` (``"input"`` or module names of
-    the model), with lam ~ Beta(alpha, alpha) and a random pairing; the layer's output is
-    mixed in the forward pass and the targets mix alike (sample weights too).
-
-    Parameters
-    ----------
-    layers : sequence of str
-    alpha : float
-    num_classes : int
-    generator : torch.Generator
-        Source of every draw (checkpointed by the trainer through ``state_dict``).
-    """
-
-    def __init__(
-        self,
-        layers: tuple[str, ...],
-        *,
-        alpha: float,
-        num_classes: int,
-        generator: torch.Generator,
-    ):
-        self.layers, self.alpha, self.num_classes = tuple(layers), float(alpha), num_classes
-        self.generator = generator
-
-    def training_loss(
-        self,
-        model: nn.Module,
-        inputs: torch.Tensor,
-        labels: torch.Tensor,
-        weight: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        mixing = ManifoldMixup(model, self.layers)
-        params = mixing.draw(inputs.shape[0], alpha=self.alpha, generator=self.generator)
-        params = params.to(inputs.device)
-        logits = cast(torch.Tensor, mixing(inputs, params))  # no capture: the logits alone
-        targets = labels if labels.ndim == 2 else one_hot(labels, self.num_classes)
-        targets = apply_mix(targets.to(logits.dtype), params)
-        w = None if weight is None else apply_mix(weight.to(logits.dtype), params)
-        return soft_cross_entropy(logits, targets, weight=w)
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.generator.set_state(state["generator"].cpu())
 
 
 class PCAGaussianDensity:
@@ -284,10 +232,10 @@ def _mixer(scheme: str, data: GenMixData, budget: GenMixBudget, trial: int) -> M
         # The input and the output of every hidden ReLU: "1", "3", ... of the nn.Sequential.
         depth = len(_hidden(data, budget))
         layers = ("input", *(str(2 * i + 1) for i in range(depth)))
-        return ManifoldMixupStep(
-            layers,
+        return MixupStep(
+            "manifold",
+            layers=layers,
             alpha=budget.mixup_alpha,
-            num_classes=data.n_classes,
             generator=torch.Generator().manual_seed(trial),
         )
     return None
