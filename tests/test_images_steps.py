@@ -141,6 +141,40 @@ def test_genlabel_with_gamma_zero_trains_exactly_as_mixup_even_with_batch_norm()
     assert int(labeler.seen.sum()) == 2 * 32
 
 
+def test_update_every_k_updates_the_statistics_on_every_kth_batch_and_resumes() -> None:
+    model = _Tiny()
+    batches = [_batch(8, seed=s) for s in range(7)]
+
+    def run(step: GenLabelStep, todo) -> list[bool]:
+        changed = []
+        for x, y in todo:
+            before = step.labeler.seen.clone()
+            step.training_loss(model, x, y)
+            changed.append(not torch.equal(before, step.labeler.seen))
+        return changed
+
+    step = GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=3, seed=2)
+    assert run(step, batches) == [True, False, False, True, False, False, True]
+    # Only the updating batches reach the statistics: the same as a labeler fed them alone.
+    alone = OnlineGaussianLabeler(4, 3)
+    with torch.no_grad():
+        for x, y in batches[::3]:
+            alone.update(model.features(x), y)
+    torch.testing.assert_close(step.labeler.means, alone.means)
+    torch.testing.assert_close(step.labeler.variances, alone.variances)
+    # The batch count is checkpointed: a step resumed after batch 4 skips batches 5 and 6.
+    first = GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=3, seed=2)
+    run(first, batches[:4])
+    resumed = GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=3, seed=0)
+    resumed.load_state_dict(first.state_dict())
+    assert run(resumed, batches[4:]) == [False, False, True]
+    torch.testing.assert_close(resumed.labeler.means, step.labeler.means)
+    assert "update_every=3" in repr(step)
+    every = build_step("mixup_genlabel", num_classes=4, in_channels=1, feature_dim=3,
+                       update_every=2)  # fmt: skip
+    assert every.update_every == 2  # type: ignore[union-attr]
+
+
 def _input_recorder(model: nn.Module) -> list[torch.Tensor]:
     seen: list[torch.Tensor] = []
     model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
@@ -330,6 +364,10 @@ BAD = [
         "The 'gamma' parameter of GenLabelStep must be a float in",
     ),
     (lambda: GenLabelStep("gm"), "The 'labeler' parameter of GenLabelStep must be"),
+    (
+        lambda: GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=0),
+        "The 'update_every' parameter of GenLabelStep must be an int >= 1",
+    ),
     (
         lambda: GenLabelStep(OnlineGaussianLabeler(4, 3)).training_loss(
             _Tiny(), torch.rand(4, 1, 2, 2), torch.eye(4)

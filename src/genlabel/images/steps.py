@@ -293,6 +293,12 @@ class GenLabelStep(_MixingStep):
         Manifold mixup's layers (default: the model's ``manifold_layers``).
     features : str, default="features"
         The module whose output (n, d) the Gaussians model.
+    update_every : int, default=1
+        Step 1 runs on every ``update_every``-th batch (the first included); 1 is Algorithm
+        3. Step 1 is an extra forward pass of the clean batch, about a third of a training
+        step's compute, so ``update_every=k`` cuts that overhead k-fold; the statistics are
+        EMAs with memory beta per update, so they follow the features k times more slowly
+        in batches (choose beta accordingly).
     generator : torch.Generator, optional / seed : int, optional
     """
 
@@ -305,6 +311,7 @@ class GenLabelStep(_MixingStep):
         gamma: float = 0.5,
         layers: Sequence[str] | None = None,
         features: str = "features",
+        update_every: int = 1,
         generator: torch.Generator | None = None,
         seed: int | None = None,
     ):
@@ -317,6 +324,10 @@ class GenLabelStep(_MixingStep):
         self.gamma = _check_float("GenLabelStep", "gamma", gamma, 0.0, 1.0)
         self.features = features
         self.rule = "genlabel_top2" if labeler.top_k == 2 else "genlabel"
+        if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
+            raise parameter_error("GenLabelStep", "update_every", "an int >= 1", update_every)
+        self.update_every = update_every
+        self.batches_seen = 0  # counts training_loss calls; checkpointed with the step
 
     @torch.no_grad()
     def update_statistics(self, model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor):
@@ -334,7 +345,9 @@ class GenLabelStep(_MixingStep):
     ) -> torch.Tensor:
         """inputs (n, c, h, w), labels (n,) class indices, weight (n,) -> the loss (0-D)."""
         labels = _class_indices(labels, "GenLabelStep")
-        self.update_statistics(model, inputs, labels)
+        if self.batches_seen % self.update_every == 0:
+            self.update_statistics(model, inputs, labels)
+        self.batches_seen += 1
         params = self.draw(model, inputs)
         logits, z_mix = self.mixed_forward(model, inputs, params, self.features)
         mixed = label_mixed(
@@ -352,15 +365,19 @@ class GenLabelStep(_MixingStep):
         return self
 
     def state_dict(self) -> dict[str, Any]:
-        """The generator's state and the labeler's buffers (means, variances, counts)."""
-        return {**super().state_dict(), "labeler": self.labeler.state_dict()}
+        """The generator's state, the labeler's buffers (means, variances, counts) and the
+        number of batches seen."""
+        state = {**super().state_dict(), "labeler": self.labeler.state_dict()}
+        return {**state, "batches_seen": torch.tensor(self.batches_seen)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.labeler.load_state_dict(state["labeler"])
+        self.batches_seen = int(state.get("batches_seen", 0))  # absent before update_every
 
     def __repr__(self) -> str:
-        return super().__repr__()[:-1] + f", gamma={self.gamma:g}, labeler={self.labeler!r})"
+        every = f", update_every={self.update_every}" if self.update_every != 1 else ""
+        return super().__repr__()[:-1] + f", gamma={self.gamma:g}{every}, labeler={self.labeler!r})"
 
 
 class AdaMixupPolicy(nn.Module):
@@ -516,6 +533,7 @@ def build_step(
     bias_correction: bool = True,
     layers: Sequence[str] | None = None,
     features: str = "features",
+    update_every: int = 1,
     seed: int | None = None,
 ) -> MixStep:
     """The mix step of an image method of :mod:`genlabel.registry`.
@@ -523,8 +541,8 @@ def build_step(
     ``vanilla`` -> :class:`PlainStep`; ``mixup``, ``manifold_mixup``, ``cutmix`` ->
     :class:`MixupStep`; ``mixup_genlabel``, ``manifold_genlabel``, ``cutmix_genlabel`` ->
     :class:`GenLabelStep` with a fresh ``OnlineGaussianLabeler(num_classes, feature_dim,
-    memory=memory, bias_correction=bias_correction)``; ``adamixup`` -> :class:`AdaMixupStep`. Unknown names raise a
-    ValueError listing the valid ones.
+    memory=memory, bias_correction=bias_correction)`` (and ``update_every``); ``adamixup``
+    -> :class:`AdaMixupStep`. Unknown names raise a ValueError listing the valid ones.
     """
     spec = resolve_method(method)
     if not set(spec.models) & set(IMAGE_MODELS):
@@ -542,6 +560,7 @@ def build_step(
             num_classes, feature_dim, memory=memory, bias_correction=bias_correction
         )
         return GenLabelStep(
-            labeler, spec.mix, alpha=alpha, gamma=gamma, layers=layers, features=features, seed=seed
-        )
+            labeler, spec.mix, alpha=alpha, gamma=gamma, layers=layers, features=features,
+            update_every=update_every, seed=seed,
+        )  # fmt: skip
     return MixupStep(spec.mix, alpha=alpha, layers=layers, seed=seed)
