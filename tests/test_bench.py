@@ -74,6 +74,8 @@ def test_bench_writes_cells_report_and_resumes(tmp_path: Path) -> None:
     ]
     text = (rep / "report.md").read_text()
     assert "GenLabel (CV) against each baseline" in text and "| iris |" in text
+    ece_at, nll_at = text.index("Expected calibration error"), text.index("negative log-lik")
+    assert ece_at < nll_at and text.count("| iris |") >= 3  # accuracy, ECE and NLL tables
     assert list(rep.glob("hist_genlabel_cv_minus_mixup_logistic_alpha1.png"))
     again = _bench(tmp_path)
     assert again.exit_code == 0

@@ -178,11 +178,12 @@ def _clean_sections(
         ]
         if "ece" in part and part.ece.notna().any():
             lines += [
-                "Calibration of the same models: expected calibration error (15 equal-width"
-                " bins, percent) and the mean negative log-likelihood of the test set; lowest"
-                " in bold.",
+                "Calibration of the same models, lowest in bold. Expected calibration error"
+                " (15 equal-width bins, percent):",
                 "",
                 markdown_table(_accuracy_table(part, names, "ece", lower=True, order=order)),
+                "",
+                "Mean negative log-likelihood of the test set:",
                 "",
                 markdown_table(
                     _accuracy_table(part, names, "nll", scale=1, lower=True, order=order)
