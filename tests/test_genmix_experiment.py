@@ -83,7 +83,7 @@ def test_cli_writes_cells_report_and_figures_then_resumes(tmp_path: Path) -> Non
     assert set(cells.dataset) == {"circle"} and set(cells.model) == {"mlp"}
     assert cells.test_accuracy.between(0, 1).all() and cells.ece.notna().all()
     third = _genmix(db)
-    assert third.exit_code == 0 and "all done: 5 of 5 cells" in third.stdout
+    assert third.exit_code == 0 and "5 cells, 5 done, 0 to run" in third.stdout
     assert len(_cells(db)) == 5
     report = (tmp_path / "report.md").read_text()
     assert "## Test error — model `mlp`" in report

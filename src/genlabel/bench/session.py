@@ -29,7 +29,7 @@ from .report import write_report
 from .runner import applicable, plan_jobs, planned_keys, run_bench
 from .store import ResultStore, StoreError
 
-__all__ = ["BenchError", "BenchPlan", "BenchSession", "RunSummary"]
+__all__ = ["BenchError", "BenchPlan", "BenchSession", "RunSummary", "StoreSession"]
 
 ATTACKS = ("fgsm", "pgd", "autoattack")
 BACKENDS = ("joblib", "dask")
@@ -44,13 +44,15 @@ class BenchPlan:
     """What a run would do: every cell of the plan, those stored, the jobs for the rest.
 
     ``jobs``: the work units, :class:`Job` for the tabular runner, (method, trial) pairs
-    for an image session.
+    for an image session, (data set, trial, schemes) for the GenMix experiment; ``unit``
+    names them in :meth:`describe`.
     """
 
     db: Path
     keys: list[tuple]
     done: set[tuple]
     jobs: list[Any]
+    unit: str = "jobs"
 
     @property
     def total(self) -> int:
@@ -63,7 +65,7 @@ class BenchPlan:
     def describe(self) -> str:
         return (
             f"{self.total} cells, {self.total - self.todo} done, {self.todo} to run in "
-            f"{len(self.jobs)} jobs -> {self.db}"
+            f"{len(self.jobs)} {self.unit} -> {self.db}"
         )
 
 
@@ -78,6 +80,86 @@ class RunSummary:
     interrupted: bool = False
 
 
+class StoreSession:
+    """What every session does with its result store, written once.
+
+    The tabular benchmark (:class:`BenchSession`), the image session and the GenMix
+    experiment differ in their cells and how a job computes them; the store's side is the
+    same: open it (a file that is not a store is the session's error), check that it holds
+    none of the planned cells under other settings, run a segment (recorded in the store's
+    ``runs`` table; Ctrl-C stops it cleanly), read the results and write the report.
+    Subclasses set ``db``, ``out``, ``error`` (their ValueError subclass) and ``settings_word``
+    (what the fingerprint is called in the conflict message).
+    """
+
+    db: Path
+    out: Path
+    error: type[ValueError] = ValueError
+    settings_word: str = "other settings"
+
+    def _store(self) -> ResultStore:
+        try:
+            return ResultStore(self.db)
+        except StoreError as exc:
+            raise self.error(str(exc)) from None
+
+    def _stored_keys(self, fingerprint: dict[str, Any], keys: list[tuple]) -> set[tuple]:
+        """The keys already stored, after checking that the store holds none of ``keys``
+        computed with another fingerprint (those would silently not be recomputed)."""
+        with self._store() as store:
+            clash = store.conflicting(fingerprint, keys)
+            done = store.done_keys()
+        if clash:
+            raise self.error(
+                f"{self.db} already holds {len(clash)} of these cells computed with "
+                f"{self.settings_word} (e.g. {clash[0]}); use another --db"
+            )
+        return done
+
+    def _run_segment(
+        self,
+        plan: BenchPlan,
+        work: Callable[[ResultStore, int], int],
+        *,
+        n_jobs: int,
+        backend: str,
+        command: str | None,
+        writer: bool = True,
+    ) -> RunSummary:
+        """Run ``work(store, run_id)`` (it returns the cells it wrote) as one run segment.
+
+        The segment is a row of the store's ``runs`` table (start, end, cells) written by
+        the ``writer`` (rank 0 under torch.distributed); Ctrl-C ends it cleanly, every
+        finished job stays stored, and the summary says so.
+        """
+        start = time.perf_counter()
+        interrupted, written = False, 0
+        with self._store() as store:
+            run_id = 0
+            if writer:
+                command = command or " ".join(sys.argv)
+                run_id = store.begin_run(n_jobs=n_jobs, backend=backend, command=command)
+            try:
+                written = work(store, run_id)
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                if writer:
+                    store.end_run(run_id)
+            stored = len(set(plan.keys) & store.done_keys())
+        return RunSummary(written, stored, plan.total, time.perf_counter() - start, interrupted)
+
+    def results(self) -> pd.DataFrame:
+        """Every stored cell of the store (one row per cell)."""
+        with self._store() as store:
+            return store.frame()
+
+    def _frame_and_runs(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The stored cells and run segments, for the report."""
+        with self._store() as store:
+            return store.frame(), store.runs()
+
+
 def _names(values: Sequence[str] | str | None) -> list[str]:
     if values is None:
         return []
@@ -86,7 +168,7 @@ def _names(values: Sequence[str] | str | None) -> list[str]:
     return [v.strip() for v in values if str(v).strip()]
 
 
-class BenchSession:
+class BenchSession(StoreSession):
     """One benchmark over a store: which cells, where they are stored and reported.
 
     Parameters
@@ -120,6 +202,8 @@ class BenchSession:
     log : callable, default=print
         Where the session's messages go.
     """
+
+    error = BenchError
 
     def __init__(
         self,
@@ -230,12 +314,6 @@ class BenchSession:
         )
 
     # -- the session's steps ------------------------------------------------------------
-    def _store(self) -> ResultStore:
-        try:
-            return ResultStore(self.db)
-        except StoreError as exc:
-            raise BenchError(str(exc)) from None
-
     def _keys(self) -> list[tuple]:
         return planned_keys(
             self.datasets, self.methods, self.model, range(self.trials), self.alphas, self.settings
@@ -245,14 +323,7 @@ class BenchSession:
         """The cells to compute, after checking that the store holds none of them computed
         with other settings (those would silently not be recomputed)."""
         keys = self._keys()
-        with self._store() as store:
-            clash = store.conflicting(self.settings.fingerprint(), keys)
-            if clash:
-                raise BenchError(
-                    f"{self.db} already holds {len(clash)} of these cells computed with other "
-                    f"settings (e.g. {clash[0]}); use another --db"
-                )
-            done = store.done_keys()
+        done = self._stored_keys(self.settings.fingerprint(), keys)
         jobs = plan_jobs(
             self.datasets, self.methods, self.model, range(self.trials), self.alphas,
             self.settings, done,
@@ -279,34 +350,21 @@ class BenchSession:
         every finished job is stored, and the same call resumes)."""
         plan = plan or self.plan()
         factory = self._attack_factory()
-        start = time.perf_counter()
-        interrupted, written = False, 0
-        with self._store() as store:
-            run_id = store.begin_run(
-                n_jobs=self.jobs, backend=self.backend, command=command or " ".join(sys.argv)
-            )
-            try:
-                written = run_bench(
-                    plan.jobs, store, self.settings.fingerprint(), n_jobs=self.jobs,
-                    backend=self.backend, scheduler=self.scheduler, attack_factory=factory,
-                    progress=self.progress, run_id=run_id,
-                )  # fmt: skip
-            except KeyboardInterrupt:
-                interrupted = True
-            finally:
-                store.end_run(run_id)
-            stored = len(set(plan.keys) & store.done_keys())
-        return RunSummary(written, stored, plan.total, time.perf_counter() - start, interrupted)
 
-    def results(self) -> pd.DataFrame:
-        """Every stored cell of the store (one row per cell)."""
-        with self._store() as store:
-            return store.frame()
+        def work(store: ResultStore, run_id: int) -> int:
+            return run_bench(
+                plan.jobs, store, self.settings.fingerprint(), n_jobs=self.jobs,
+                backend=self.backend, scheduler=self.scheduler, attack_factory=factory,
+                progress=self.progress, run_id=run_id,
+            )  # fmt: skip
+
+        return self._run_segment(
+            plan, work, n_jobs=self.jobs, backend=self.backend, command=command
+        )
 
     def report(self, *, complete_only: bool = False) -> list[Path]:
         """Write report.md, results.csv and the plots into ``out``; returns the paths."""
-        with self._store() as store:
-            frame, runs = store.frame(), store.runs()
+        frame, runs = self._frame_and_runs()
         return write_report(
             frame, self.out, data_dir=self.settings.data_dir, runs=runs,
             complete_only=complete_only,

@@ -5,6 +5,11 @@ Each command is a thin layer over the library: it parses, calls, prints.
 
 from __future__ import annotations
 
+import shlex
+import sys
+from collections.abc import Callable
+from typing import Any
+
 import typer
 
 app = typer.Typer(
@@ -36,3 +41,39 @@ def floats(text: str, option: str) -> list[float]:
 def markdown(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def run_session(
+    session: Any,
+    errors: tuple[type[Exception], ...],
+    *,
+    log: Callable[[str], None] = typer.echo,
+    cleanup: Callable[[], None] = lambda: None,
+) -> None:
+    """Plan, run and report a session (bench, images, genmix) the same way everywhere.
+
+    Bad input (one of ``errors``) is one line and exit 2; Ctrl-C says how many cells are
+    stored and how to resume, exit 130; otherwise the run's time and the report's path.
+    ``cleanup`` runs before any exit (the images command leaves its process group).
+    """
+    try:
+        plan = session.plan()
+        log(plan.describe())
+        summary = session.run(plan, command=shlex.join(sys.argv))
+    except errors as exc:
+        cleanup()
+        fail(str(exc).replace("\n", "; "))
+        raise  # unreachable: fail exits
+    if summary.interrupted:
+        cleanup()
+        typer.echo(
+            f"interrupted: {summary.cells_stored} of {summary.cells_total} cells stored; "
+            "run the same command to resume",
+            err=True,
+        )
+        raise typer.Exit(130)
+    log(f"finished in {summary.seconds:.1f} s")
+    paths = session.report()
+    cleanup()
+    if paths:
+        typer.echo(f"report: {paths[-1]}")

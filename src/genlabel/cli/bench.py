@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -11,7 +9,7 @@ import typer
 
 from ..registry import SUITES, TABULAR_MODELS, method_names
 from ..training.grid import DEFAULT_LATENT
-from .app import app, fail, floats, markdown, split_list
+from .app import app, fail, floats, markdown, run_session, split_list
 
 _METHODS = ", ".join(method_names(models=TABULAR_MODELS))
 _SUITES = "; ".join(
@@ -117,21 +115,9 @@ def bench(
             db=db, out=out, jobs=jobs, backend=backend, scheduler=scheduler or None,
             progress=progress, log=typer.echo,
         )  # fmt: skip
-        plan = session.plan()
-        typer.echo(plan.describe())
-        summary = session.run(plan, command=shlex.join(sys.argv))
-    except (BenchError, ImportError) as exc:
+    except BenchError as exc:
         fail(str(exc))
-    if summary.interrupted:
-        typer.echo(
-            f"interrupted: {summary.cells_stored} of {summary.cells_total} cells stored; "
-            "run the same command to resume",
-            err=True,
-        )
-        raise typer.Exit(130)
-    typer.echo(f"finished in {summary.seconds:.1f} s")
-    paths = session.report()
-    typer.echo(f"report: {paths[-1]}")
+    run_session(session, (BenchError, ImportError))
 
 
 @app.command()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import typer
 
-from .app import app, fail, split_list
+from .app import app, fail, run_session, split_list
 
 _DATASETS = "circle, circle3d, mnist79"
 _SCHEMES = "vanilla, mixup, manifold_mixup, genmix_gm, genmix_gan"
@@ -108,18 +106,6 @@ def genmix(
             budget=_budget(epochs, n_aug, lam, eps, gan_steps, inversion_steps),
             db=db, out=out, data_dir=data_dir, progress=progress, log=typer.echo,
         )  # fmt: skip
-        plan = experiment.plan()
-        typer.echo(plan.describe())
-        summary = experiment.run(plan, command=shlex.join(sys.argv))
     except GenMixError as exc:
         fail(str(exc).replace("\n", "; "))
-    if summary.interrupted:
-        typer.echo(
-            f"interrupted: {summary.cells_stored} of {summary.cells_total} cells stored; "
-            "run the same command to resume",
-            err=True,
-        )
-        raise typer.Exit(130)
-    typer.echo(f"finished in {summary.seconds:.1f} s")
-    paths = experiment.report()
-    typer.echo(f"report: {paths[-1]}")
+    run_session(experiment, (GenMixError,))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +11,7 @@ import typer
 from ..data.images import IMAGE_DATASETS
 from ..registry import IMAGE_MODELS, method_names
 from ..robustness import ATTACKS
-from .app import app, fail, floats, split_list
+from .app import app, fail, floats, run_session, split_list
 
 if TYPE_CHECKING:
     from ..images import ImageSettings
@@ -107,22 +105,7 @@ def _run(
             settings, methods=methods, trials=trials, db=db, out=out, progress=progress,
             log=typer.echo,
         )  # fmt: skip
-        plan = session.plan()
-        session.log(plan.describe())
-        summary = session.run(plan, command=shlex.join(sys.argv))
     except (ImageError, ImportError) as exc:
         close_distributed()
         fail(str(exc))
-    if summary.interrupted:
-        close_distributed()
-        typer.echo(
-            f"interrupted: {summary.cells_stored} of {summary.cells_total} cells stored; "
-            "run the same command to resume",
-            err=True,
-        )
-        raise typer.Exit(130)
-    session.log(f"finished in {summary.seconds:.1f} s")
-    paths = session.report()
-    close_distributed()
-    if paths:
-        typer.echo(f"report: {paths[-1]}")
+    run_session(session, (ImageError, ImportError), log=session.log, cleanup=close_distributed)

@@ -20,22 +20,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from ..bench.protocol import calibration
 from ..bench.report import write_report
-from ..bench.session import RunSummary
-from ..bench.store import ResultStore, StoreError
+from ..bench.session import BenchPlan, RunSummary, StoreSession
+from ..bench.store import ResultStore
 from ..data.paths import DataError
 from .budget import GenMixBudget
 from .datasets import GENMIX_DATASETS, GenMixData, load_genmix_data
@@ -55,30 +51,8 @@ class GenMixError(ValueError):
     """An experiment that cannot run as asked; the message says what to change."""
 
 
-@dataclass
-class GenMixPlan:
-    """Every cell of the experiment, those stored, and the (data set, trial) jobs to run."""
-
-    db: Path
-    keys: list[tuple]
-    done: set[tuple]
-    jobs: list[tuple[str, int, list[str]]]
-
-    @property
-    def total(self) -> int:
-        return len(self.keys)
-
-    @property
-    def todo(self) -> int:
-        return sum(1 for key in self.keys if key not in self.done)
-
-    def describe(self) -> str:
-        if not self.todo:
-            return f"all done: {self.total} of {self.total} cells stored in {self.db}"
-        return (
-            f"{self.total} cells, {self.total - self.todo} done, {self.todo} to run in "
-            f"{len(self.jobs)} jobs (data set x trial) -> {self.db}"
-        )
+#: The GenMix experiment's plan: its jobs are (data set, trial, schemes still to run).
+GenMixPlan = BenchPlan
 
 
 def _names(values: Sequence[str] | str, known: Sequence[str], what: str) -> list[str]:
@@ -93,7 +67,7 @@ def _names(values: Sequence[str] | str, known: Sequence[str], what: str) -> list
     return list(dict.fromkeys(names))
 
 
-class GenMixExperiment:
+class GenMixExperiment(StoreSession):
     """The GenMix table: data sets x schemes x trials, resumable, with its report.
 
     Parameters
@@ -114,6 +88,9 @@ class GenMixExperiment:
     progress : bool, default=True
     log : callable, default=print
     """
+
+    error = GenMixError
+    settings_word = "another budget"
 
     def __init__(
         self,
@@ -157,12 +134,6 @@ class GenMixExperiment:
             for s in self.schemes
         ]
 
-    def _store(self) -> ResultStore:
-        try:
-            return ResultStore(self.db)
-        except StoreError as exc:
-            raise GenMixError(str(exc)) from None
-
     def _load(self, dataset: str, trial: int) -> GenMixData:
         b = self.budget
         try:
@@ -173,25 +144,18 @@ class GenMixExperiment:
         except DataError as exc:
             raise GenMixError(str(exc)) from None
 
-    def plan(self) -> GenMixPlan:
+    def plan(self) -> BenchPlan:
         """The cells to compute, after checking that the store holds none of them computed
         with another budget (those would silently not be recomputed)."""
         keys = self._keys()
-        with self._store() as store:
-            clash = store.conflicting(self.budget.fingerprint(), keys)
-            if clash:
-                raise GenMixError(
-                    f"{self.db} already holds {len(clash)} of these cells computed with another "
-                    f"budget (e.g. {clash[0]}); use another --db"
-                )
-            done = store.done_keys()
+        done = self._stored_keys(self.budget.fingerprint(), keys)
         jobs = []
         for trial in range(self.trials):  # trial-major: a stopped run has whole trials
             for dataset in self.datasets:
                 todo = [s for s in self.schemes if self._key(dataset, s, trial) not in done]
                 if todo:
                     jobs.append((dataset, trial, todo))
-        return GenMixPlan(self.db, keys, done, jobs)
+        return BenchPlan(self.db, keys, done, jobs, unit="jobs (data set x trial)")
 
     # -- running ------------------------------------------------------------------------
     def _record(self, dataset: str, trial: int, data: GenMixData, outcome: SchemeOutcome) -> dict:
@@ -231,43 +195,30 @@ class GenMixExperiment:
             (bar.write if self.progress else self.log)(line)
         return written
 
-    def run(self, plan: GenMixPlan | None = None, *, command: str | None = None) -> RunSummary:
+    def run(self, plan: BenchPlan | None = None, *, command: str | None = None) -> RunSummary:
         """Compute the missing cells as one run segment of the store (Ctrl-C stops cleanly:
         every finished cell is stored, and the same call resumes)."""
         plan = plan or self.plan()
-        start = time.perf_counter()
-        interrupted, written = False, 0
-        with self._store() as store:
-            run_id = store.begin_run(
-                n_jobs=1, backend="genmix", command=command or " ".join(sys.argv)
-            )
-            try:
-                with tqdm(
-                    total=plan.todo, desc="genmix", unit="cell", disable=not self.progress
-                ) as bar:
-                    for job in plan.jobs:
-                        if store.claim(f"genmix:{job[0]}:{job[1]}", run_id):
-                            written += self._run_job(store, run_id, job, bar)
-            except KeyboardInterrupt:
-                interrupted = True
-            finally:
-                store.end_run(run_id)
-            stored = len(set(plan.keys) & store.done_keys())
-        return RunSummary(written, stored, plan.total, time.perf_counter() - start, interrupted)
+
+        def work(store: ResultStore, run_id: int) -> int:
+            written = 0
+            with tqdm(
+                total=plan.todo, desc="genmix", unit="cell", disable=not self.progress
+            ) as bar:
+                for job in plan.jobs:
+                    if store.claim(f"genmix:{job[0]}:{job[1]}", run_id):
+                        written += self._run_job(store, run_id, job, bar)
+            return written
+
+        return self._run_segment(plan, work, n_jobs=1, backend="genmix", command=command)
 
     # -- results ------------------------------------------------------------------------
-    def results(self) -> pd.DataFrame:
-        """Every stored cell of the store (one row per cell)."""
-        with self._store() as store:
-            return store.frame()
-
     def report(self) -> list[Path]:
         """report.md (test error in percent, mean ± std, lowest in bold), results.csv and
         the figures into ``out``; returns the paths (report.md last)."""
         from .figures import genmix_figures
 
-        with self._store() as store:
-            frame, runs = store.frame(), store.runs()
+        frame, runs = self._frame_and_runs()
         order = [s for s in GENMIX_SCHEMES if s in set(frame.method)]
         return write_report(
             frame, self.out, runs=runs, error=True, order=order,

@@ -18,18 +18,15 @@ writes the store and the checkpoints.
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import pandas as pd
 import torch.distributed as dist
 
 from ..bench.report import write_report
 from ..bench.runner import planned_keys
-from ..bench.session import BenchPlan, RunSummary
-from ..bench.store import ResultStore, StoreError
+from ..bench.session import BenchPlan, RunSummary, StoreSession
+from ..bench.store import ResultStore
 from ..data import DataError
 from ..registry import check_method, method_names
 from .experiment import (
@@ -51,7 +48,7 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
-class ImageSession:
+class ImageSession(StoreSession):
     """The cells of one (dataset, model): methods x trials, in a result store.
 
     Parameters
@@ -72,6 +69,8 @@ class ImageSession:
     log : callable, default=print
         Where the session's messages go (rank 0 only).
     """
+
+    error = ImageError
 
     def __init__(
         self,
@@ -122,12 +121,6 @@ class ImageSession:
         name = f"{s.dataset}-{s.model}-{method}-trial{trial}-{s.training_key()}"
         return self.checkpoint_root / name
 
-    def _store(self) -> ResultStore:
-        try:
-            return ResultStore(self.db)
-        except StoreError as exc:
-            raise ImageError(str(exc)) from None
-
     def plan(self) -> BenchPlan:
         """Every cell, those stored, and the (method, trial) pairs still to run (trial by
         trial); an ImageError when the store holds some of them under other settings."""
@@ -136,16 +129,11 @@ class ImageSession:
         rank, world = _world()
         if rank != 0:
             dist.barrier()  # rank 0 creates the store first
-        with self._store() as store:
-            clash = store.conflicting(s.fingerprint(), keys)
-            done = store.done_keys()
-        if rank == 0 and world > 1:
-            dist.barrier()
-        if clash:
-            raise ImageError(
-                f"{self.db} already holds {len(clash)} of these cells computed with other "
-                f"settings (e.g. {clash[0]}); use another --db"
-            )
+        try:
+            done = self._stored_keys(s.fingerprint(), keys)
+        finally:
+            if rank == 0 and world > 1:
+                dist.barrier()
         jobs = [
             (m, t)
             for t in range(self.trials)
@@ -159,22 +147,10 @@ class ImageSession:
         cells are stored, a cell's checkpoint keeps its finished epochs)."""
         plan = plan or self.plan()
         rank, world = _world()
-        start = time.perf_counter()
-        interrupted, written = False, 0
-        with self._store() as store:
-            run_id = 0
-            if rank == 0:
-                command = command or " ".join(sys.argv)
-                run_id = store.begin_run(n_jobs=world, backend="images", command=command)
-            try:
-                written = self._run_cells(plan, store, run_id)
-            except KeyboardInterrupt:
-                interrupted = True
-            finally:
-                if rank == 0:
-                    store.end_run(run_id)
-            stored = len(set(plan.keys) & store.done_keys())
-        return RunSummary(written, stored, plan.total, time.perf_counter() - start, interrupted)
+        return self._run_segment(
+            plan, lambda store, run_id: self._run_cells(plan, store, run_id),
+            n_jobs=world, backend="images", command=command, writer=rank == 0,
+        )  # fmt: skip
 
     def _run_cells(self, plan: BenchPlan, store: ResultStore, run_id: int) -> int:
         rank, world = _world()
@@ -198,15 +174,9 @@ class ImageSession:
         s = self.settings
         return f"images|{s.dataset}|{s.model}|{method}|{trial}|{s.measure}|{s.alpha:g}"
 
-    def results(self) -> pd.DataFrame:
-        """Every stored cell of the store (one row per cell)."""
-        with self._store() as store:
-            return store.frame()
-
     def report(self) -> list[Path]:
         """Write report.md, results.csv and the plots into ``out`` (rank 0); the paths."""
-        with self._store() as store:
-            frame, runs = store.frame(), store.runs()
+        frame, runs = self._frame_and_runs()
         if _world()[0] != 0:
             return []
         return write_report(frame, self.out, runs=runs)
