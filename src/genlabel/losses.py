@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["genlabel_loss", "soft_cross_entropy", "weighted_mean"]
+from .mixing.params import convex_mix
+
+__all__ = ["blend_targets", "genlabel_loss", "soft_cross_entropy", "weighted_mean"]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -85,23 +87,39 @@ def genlabel_loss(
     ``gamma`` (the "loss ratio", in [0, 1]) hedges against an imperfect density model: a
     float, a tensor of shape (n,) (one per point) or, for stacked logits (G, n, k), of
     shape (G,) (one per model). Computed as one cross entropy against the blended target
-    (cross entropy is linear in the target).
+    of :func:`blend_targets` (cross entropy is linear in the target).
     """
+    blended = blend_targets(gen_targets, mix_targets, gamma, logits_shape=tuple(logits.shape))
+    return soft_cross_entropy(logits, blended, weight=weight)
+
+
+def blend_targets(
+    gen_targets: torch.Tensor,
+    mix_targets: torch.Tensor,
+    gamma: float | torch.Tensor,
+    *,
+    logits_shape: tuple[int, ...] | None = None,
+) -> torch.Tensor:
+    """gamma * y_gen + (1 - gamma) * y_mix: the one target of GenLabel's gamma-loss.
+
+    ``gamma`` as in :func:`genlabel_loss`; ``logits_shape`` (default: the targets' shape)
+    tells a per-point gamma (n,) from a per-model one (G,). At least float32.
+    """
+    shape = tuple(gen_targets.shape) if logits_shape is None else logits_shape
     dtype = torch.promote_types(
         torch.promote_types(gen_targets.dtype, mix_targets.dtype), torch.float32
     )
-    g = torch.as_tensor(gamma, dtype=dtype, device=logits.device)
+    g = torch.as_tensor(gamma, dtype=dtype, device=gen_targets.device)
     if bool(((g < 0) | (g > 1) | torch.isnan(g)).any()):
         raise ValueError(f"gamma must be in [0, 1]; got {gamma!r}")
     if g.ndim:
-        if g.ndim == 1 and logits.ndim == 2 and g.shape[0] == logits.shape[0]:
+        if g.ndim == 1 and len(shape) == 2 and g.shape[0] == shape[0]:
             g = g.unsqueeze(-1)  # one per point
-        elif tuple(g.shape) == tuple(logits.shape[:-2]):
+        elif tuple(g.shape) == shape[:-2]:
             g = g.reshape(tuple(g.shape) + (1, 1))  # one per stacked model
         else:
             raise ValueError(
                 f"gamma must be a float, one per point or one per stacked model; got shape "
-                f"{tuple(g.shape)} for logits of shape {tuple(logits.shape)}"
+                f"{tuple(g.shape)} for logits of shape {shape}"
             )
-    blended = g * gen_targets.to(dtype) + (1 - g) * mix_targets.to(dtype)
-    return soft_cross_entropy(logits, blended, weight=weight)
+    return convex_mix(gen_targets.to(dtype), mix_targets.to(dtype), g)

@@ -7,6 +7,7 @@ import torch
 
 from ..density import GaussianClassDensity
 from ..labels import genlabel_targets
+from ..mixing import convex_mix
 
 __all__ = ["theorem1_data", "theorem1_losses"]
 
@@ -52,8 +53,10 @@ def theorem1_losses(
     lam = (np.arange(n_lambda) + 0.5) / n_lambda  # Beta(1, 1) = uniform
     grid_i, grid_j = np.meshgrid(np.arange(len(X)), np.arange(len(X)), indexing="ij")
     i, j = grid_i.ravel(), grid_j.ravel()
-    x_mix = lam[:, None, None] * X[i][None] + (1 - lam)[:, None, None] * X[j][None]  # (L, P, 2)
-    y_mix = lam[:, None] * y[i][None] + (1 - lam)[:, None] * y[j][None]  # P(class 1)
+    lam_t = torch.from_numpy(lam)
+    x_mix = convex_mix(torch.from_numpy(X[i][None]), torch.from_numpy(X[j][None]), lam_t).numpy()
+    y_pair = [torch.from_numpy(y[idx][None].astype(np.float64)) for idx in (i, j)]
+    y_mix = convex_mix(*y_pair, lam_t).numpy()  # (L, P): P(class 1)
     dens = GaussianClassDensity().fit(X, y)
     flat = torch.from_numpy(x_mix.reshape(-1, 2))
     y_gen = genlabel_targets(dens.log_prob(flat))[:, 1].numpy().reshape(y_mix.shape)

@@ -11,6 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..mixing.params import convex_mix
+
 __all__ = [
     "linear_labels",
     "logistic_labels",
@@ -39,8 +41,7 @@ def linear_labels(
     targets_a: torch.Tensor, targets_b: torch.Tensor, lam: torch.Tensor | float
 ) -> torch.Tensor:
     """Mixup's label lam * y_a + (1 - lam) * y_b; lam a scalar or of shape (n,)."""
-    lam_col = _lam_column(lam, targets_a)
-    return lam_col * targets_a + (1 - lam_col) * targets_b
+    return convex_mix(targets_a, targets_b, _lam_column(lam, targets_a))
 
 
 def logistic_ratio(lam: torch.Tensor | float, sigma2: float = 0.1) -> torch.Tensor:

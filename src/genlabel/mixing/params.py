@@ -21,6 +21,7 @@ __all__ = [
     "MixParams",
     "apply_mix",
     "check_generator",
+    "convex_mix",
     "draw_cutmix_params",
     "draw_mix_params",
     "one_hot",
@@ -233,10 +234,21 @@ def apply_mix(t: torch.Tensor, params: MixParams) -> torch.Tensor:
         out = t.clone()
         out[..., top:bottom, left:right] = partner[..., top:bottom, left:right]
         return out
-    lam = params.lam.to(device=t.device, dtype=t.dtype)
-    if 0 < lam.ndim < t.ndim:  # (n,) or (G, n): broadcast over the other dimensions
-        lam = lam.reshape(tuple(lam.shape) + (1,) * (t.ndim - lam.ndim))
-    return lam * t + (1 - lam) * partner
+    return convex_mix(t, partner, params.lam)
+
+
+def convex_mix(a: torch.Tensor, b: torch.Tensor, lam: torch.Tensor | float) -> torch.Tensor:
+    """lam * a + (1 - lam) * b: the one place the package writes a convex combination.
+
+    ``lam`` is a number or a tensor over the leading dimensions of ``a`` (a 0-D tensor, (n,)
+    for one per row, (G, n) for stacked models, ...), broadcast over the remaining ones;
+    it takes ``a``'s dtype and device. Mixes (:func:`apply_mix`), mixed labels and the
+    gamma-blend of GenLabel's targets all go through it.
+    """
+    lam_t = torch.as_tensor(lam).to(device=a.device, dtype=a.dtype)
+    if 0 < lam_t.ndim < a.ndim:  # (n,) or (G, n): broadcast over the other dimensions
+        lam_t = lam_t.reshape(tuple(lam_t.shape) + (1,) * (a.ndim - lam_t.ndim))
+    return lam_t * a + (1 - lam_t) * b
 
 
 def one_hot(

@@ -13,7 +13,7 @@ from torch import nn
 from .._validation import as_float_tensor, as_label_tensor, parameter_error
 from ..density import ClassDensity, LabelDensity, make_density
 from ..labels import GENLABEL_RULES, LABEL_RULES, REFERENCE_RULES, label_mixed
-from ..losses import soft_cross_entropy
+from ..losses import blend_targets, soft_cross_entropy
 from ..mixing import (
     MixedBatch,
     MixParams,
@@ -302,11 +302,11 @@ class GenLabelMixup:
             log_prior=None if self._log_prior is None else self._log_prior.to(inputs.device),
         )  # fmt: skip
         targets, mix_targets = self._smooth(labelled.targets), self._smooth(labelled.mix_targets)
-        if self.rule in GENLABEL_RULES:
-            g = torch.tensor(self.gamma, dtype=targets.dtype, device=targets.device)
-            soft = g * targets + (1 - g) * mix_targets  # as genlabel_loss blends
-        else:
-            soft = targets
+        soft = (
+            blend_targets(targets, mix_targets, self.gamma)
+            if self.rule in GENLABEL_RULES
+            else targets
+        )
         mixed = MixedBatch.from_params(x_mix, labels, self.num_classes, params)
         return MixupBatch(x_mix, targets, mix_targets, labelled.weight, mixed, soft)
 
