@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 from genlabel.density import GaussianClassDensity, KDEClassDensity, LabelDensity
 from genlabel.labels import LABEL_RULES, genlabel_targets, label_mixed
-from genlabel.losses import genlabel_loss, soft_cross_entropy
+from genlabel.losses import blend_targets, genlabel_loss, soft_cross_entropy
 from genlabel.mixing import (
     MixParams,
     apply_mix,
+    convex_mix,
     draw_cutmix_params,
     draw_mix_params,
     mix_pairs,
@@ -229,3 +230,49 @@ def test_genlabel_loss_takes_one_gamma_per_stacked_model() -> None:
         genlabel_loss(logits, y_gen, y_mix, torch.tensor([0.1, 0.2]))
     with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\]"):
         genlabel_loss(logits[0], y_gen[0], y_mix[0], 1.5)
+
+
+def test_convex_mix_broadcasts_lam_over_the_trailing_dimensions() -> None:
+    gen = _gen(11)
+    a, b = (torch.randn(3, 4, 2, generator=gen, dtype=torch.float64) for _ in range(2))
+    lam = torch.tensor([0.0, 0.25, 1.0], dtype=torch.float64)
+    out = convex_mix(a, b, lam)
+    for i in range(3):
+        torch.testing.assert_close(out[i], lam[i] * a[i] + (1 - lam[i]) * b[i])
+    torch.testing.assert_close(convex_mix(a, b, 0.3), 0.3 * a + 0.7 * b)
+
+
+def test_blend_targets_is_the_target_of_the_gamma_loss() -> None:
+    gen = _gen(12)
+    logits = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    y_gen, y_mix = (torch.softmax(torch.randn(6, 3, generator=gen), -1) for _ in range(2))
+    blended = blend_targets(y_gen, y_mix, 0.3)
+    torch.testing.assert_close(blended, 0.3 * y_gen + 0.7 * y_mix)
+    torch.testing.assert_close(
+        genlabel_loss(logits, y_gen, y_mix, 0.3), soft_cross_entropy(logits, blended)
+    )
+
+
+def _builders():
+    from genlabel.genmix import ConditionalGAN
+    from genlabel.images import AdaMixupStep
+    from genlabel.models import PreActResNet18, SmallCNN, StackedMLP, mlp_module
+
+    g = _gen(0)
+    stack = StackedMLP([3, 4, 2], 2, g, torch.device("cpu"), torch.float64)
+    return {
+        "mlp_module": lambda: mlp_module([3, 5, 2], _gen(1)),
+        "StackedMLP.to_module": lambda: stack.to_module(1),
+        "SmallCNN": lambda: SmallCNN(1, 10, 8, seed=0),
+        "PreActResNet18": lambda: PreActResNet18(10, seed=0),
+        "AdaMixupStep": lambda: AdaMixupStep(1, 16, seed=0),
+        "ConditionalGAN": lambda: ConditionalGAN(2, 2, seed=0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_builders()))
+def test_building_a_model_leaves_the_global_rng_alone(name) -> None:
+    build = _builders()[name]
+    before = torch.get_rng_state()
+    build()
+    assert torch.equal(torch.get_rng_state(), before), f"{name} drew from the global RNG"

@@ -55,8 +55,8 @@ def theorem1_losses(
     i, j = grid_i.ravel(), grid_j.ravel()
     lam_t = torch.from_numpy(lam)
     x_mix = convex_mix(torch.from_numpy(X[i][None]), torch.from_numpy(X[j][None]), lam_t).numpy()
-    y_pair = [torch.from_numpy(y[idx][None].astype(np.float64)) for idx in (i, j)]
-    y_mix = convex_mix(*y_pair, lam_t).numpy()  # (L, P): P(class 1)
+    y_i, y_j = (torch.from_numpy(y[idx][None].astype(np.float64)) for idx in (i, j))
+    y_mix = convex_mix(y_i, y_j, lam_t).numpy()  # (L, P): P(class 1)
     dens = GaussianClassDensity().fit(X, y)
     flat = torch.from_numpy(x_mix.reshape(-1, 2))
     y_gen = genlabel_targets(dens.log_prob(flat))[:, 1].numpy().reshape(y_mix.shape)

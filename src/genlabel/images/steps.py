@@ -452,8 +452,9 @@ class AdaMixupStep(_Drawing):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise parameter_error("AdaMixupStep", name, "an int >= 1", value)
         self.features = features
-        self.policy = AdaMixupPolicy(in_channels, width)
-        self.discriminator = nn.Linear(feature_dim, 1)
+        with torch.random.fork_rng(devices=[]):  # layers draw from the global RNG as built
+            self.policy = AdaMixupPolicy(in_channels, width)
+            self.discriminator = nn.Linear(feature_dim, 1)
         init_weights(self.policy, self.generator)
         init_weights(self.discriminator, self.generator)
         self._nets: tuple[nn.Module, nn.Module] | None = None

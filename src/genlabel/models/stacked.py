@@ -51,7 +51,8 @@ def mlp_module(
     ``generator``: nn.Linear's default initialisation, without the global RNG."""
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        lin = nn.Linear(fan_in, fan_out, dtype=dtype)
+        with torch.random.fork_rng(devices=[]):  # nn.Linear draws from the global RNG
+            lin = nn.Linear(fan_in, fan_out, dtype=dtype)
         w, b = init_linear(fan_in, fan_out, generator)
         with torch.no_grad():
             lin.weight.copy_(w.T)
@@ -165,7 +166,8 @@ class StackedMLP:
         """Model ``index`` as a plain ``nn.Sequential`` (Linear/ReLU), detached from the stack."""
         layers: list[nn.Module] = []
         for i in range(self.n_layers):
-            lin = nn.Linear(self.sizes[i], self.sizes[i + 1], dtype=self.dtype)
+            with torch.random.fork_rng(devices=[]):  # nn.Linear draws from the global RNG
+                lin = nn.Linear(self.sizes[i], self.sizes[i + 1], dtype=self.dtype)
             with torch.no_grad():
                 lin.weight.copy_(self.weights[i][index].T)
                 lin.bias.copy_(self.biases[i][index, 0])

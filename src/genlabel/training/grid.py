@@ -205,13 +205,22 @@ def _pad(t: torch.Tensor, size: int, value: float = 0.0) -> torch.Tensor:
     return torch.cat([t, pad])
 
 
-def _build_run(X, y, k, folds, configs, settings, streams, sample_weight) -> _GridRun:
-    spec = settings.spec
+def _build_run(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    k: int,
+    *,
+    folds: list[torch.Tensor],
+    configs: list[Config],
+    settings: TrainSettings,
+    streams: list[int],
+    sample_weight: torch.Tensor | None,
+) -> _GridRun:
     device = torch.device(settings.device)
     B = settings.batch_size
     return _GridRun(
         settings=settings,
-        spec=spec,
+        spec=settings.spec,
         k=k,
         folds=[
             _Fold(
@@ -297,7 +306,10 @@ def train_grid(
     StackedMLP with one trained model per configuration, in ``configs`` order.
     """
     streams = list(range(len(folds))) if streams is None else list(streams)
-    run = _build_run(X, y, num_classes, folds, configs, settings, streams, sample_weight)
+    run = _build_run(
+        X, y, num_classes, folds=folds, configs=configs, settings=settings, streams=streams,
+        sample_weight=sample_weight,
+    )  # fmt: skip
     if settings.two_phase:
         return _train_two_phase(run, configs)
     if settings.two_model:
@@ -332,14 +344,14 @@ def _train_one_phase(run: _GridRun, configs: list[Config], d: int) -> StackedMLP
         params = params + aux["policy"].parameters() + aux["discriminator"].parameters()
     lr = torch.tensor([c.lr for c in configs], dtype=run.dtype)
     opt = BatchedAdam(params, lr, weight_decay=settings.weight_decay)
-    labels = _Labeler(run, configs)
+    step_loss = _OnePhaseLoss(run, stack, aux, _Labeler(run, configs))
     mixing = run.spec.mix != "none"
     curve = _LossCurve(G, settings.epochs, run.device)
     for epoch in _epochs(settings, range(settings.epochs)):
         orders = run.orders()
         for step in range(run.steps):
             batches, width = run.step(orders, step, mixing)
-            loss, per_model = _stack_loss(run, stack, aux, labels, batches, width)
+            loss, per_model = step_loss(batches, width)
             opt.zero_grad()
             loss.backward()
             active = torch.tensor([len(b.y) > 0 for b in batches], device=run.device)[run.fold_of]
@@ -402,95 +414,128 @@ class _Labeler:
         return _pad(mix_t, width), _pad(rule_t, width), _pad(weight, width), gen
 
 
-def _stack_loss(run, stack, aux, labels: _Labeler, batches, width):
-    """The summed loss of every model of the stack on one step (to differentiate), and each
-    model's loss (detached, for the loss curves)."""
-    parts = [labels.fold_targets(f, b, width) for f, b in enumerate(batches)]
-    fold_of, device = run.fold_of, run.device
-    x_g = torch.stack([_pad(b.x, width) for b in batches]).to(device)[fold_of]  # (G, B, d)
-    w_g = torch.stack([p[2] for p in parts]).to(device)[fold_of]  # (G, B)
-    if run.spec.mix == "manifold":
-        return _manifold_loss(run, stack, x_g, batches)
-    if run.spec.mix == "adaptive":
-        return _adamixup_loss(run, stack, aux, x_g, w_g, batches)
-    logits = stack.forward(x_g)
-    if labels.kinds:
-        # gamma * y_gen + (1 - gamma) * y_mix from labels shared by every lr and gamma.
-        gen_g = torch.stack([p[3] for p in parts]).to(device)[fold_of, labels.density_of]
-        mix_g = torch.stack([p[0] for p in parts]).to(device)[fold_of]
-        per = genlabel_loss(logits, gen_g, mix_g, labels.gamma, weight=w_g)
+@dataclass
+class _OnePhaseLoss:
+    """The loss of one step of a one-phase grid: the stack, AdaMixup's networks, the labels."""
+
+    run: _GridRun
+    stack: StackedMLP
+    aux: dict[str, StackedMLP]
+    labels: _Labeler
+
+    def __call__(self, batches: list[_FoldBatch], width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The summed loss of every model of the stack on one step (to differentiate), and
+        each model's loss (detached, for the loss curves)."""
+        run, labels = self.run, self.labels
+        parts = [labels.fold_targets(f, b, width) for f, b in enumerate(batches)]
+        fold_of, device = run.fold_of, run.device
+        x_g = torch.stack([_pad(b.x, width) for b in batches]).to(device)[fold_of]  # (G, B, d)
+        w_g = torch.stack([p[2] for p in parts]).to(device)[fold_of]  # (G, B)
+        if run.spec.mix == "manifold":
+            return self._manifold(x_g, batches)
+        if run.spec.mix == "adaptive":
+            return self._adamixup(x_g, w_g, batches)
+        logits = self.stack.forward(x_g)
+        if labels.kinds:
+            # gamma * y_gen + (1 - gamma) * y_mix from labels shared by every lr and gamma.
+            gen_g = torch.stack([p[3] for p in parts]).to(device)[fold_of, labels.density_of]
+            mix_g = torch.stack([p[0] for p in parts]).to(device)[fold_of]
+            per = genlabel_loss(logits, gen_g, mix_g, labels.gamma, weight=w_g)
+            return per.sum(), per.detach()
+        t_g = torch.stack([p[1] for p in parts]).to(device)[fold_of]
+        per = soft_cross_entropy(logits, t_g, w_g)
         return per.sum(), per.detach()
-    t_g = torch.stack([p[1] for p in parts]).to(device)[fold_of]
-    per = soft_cross_entropy(logits, t_g, w_g)
-    return per.sum(), per.detach()
+
+    def _manifold(
+        self, x_g: torch.Tensor, batches: list[_FoldBatch]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mix hidden representations at each fold's drawn layer, with the fold's lam/perm."""
+        run, stack = self.run, self.stack
+        loss = x_g.new_zeros(())
+        per_model = x_g.new_zeros(x_g.shape[0])
+        for f, batch in enumerate(batches):
+            if batch.params is None:
+                continue
+            rows = (run.fold_of == f).nonzero().squeeze(1)
+            n, layer = len(batch.y), int(batch.params.layer or 0)
+            params = batch.params.to(run.device)
+            h = stack.forward(x_g[rows, :n], 0, layer, rows=rows)
+            h = apply_mix(h, params.stacked(len(rows)))
+            logits = stack.forward(h, layer, rows=rows)
+            t = apply_mix(one_hot(batch.y, run.k, h.dtype).to(run.device), params)
+            if batch.w is None:
+                w = torch.ones(logits.shape[:2], dtype=logits.dtype, device=run.device)
+            else:
+                w = batch.w.to(run.device, logits.dtype).expand(len(rows), -1)
+            per = soft_cross_entropy(logits, t.expand(len(rows), -1, -1), w)
+            loss = loss + per.sum()
+            per_model[rows] = per.detach()
+        return loss, per_model
+
+    def _adamixup(
+        self, x_g: torch.Tensor, w_g: torch.Tensor, batches: list[_FoldBatch]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """AdaMixup: lam = a + u d from the policy; CE on mixed + clean; intrusion
+        discriminator. With sample weights, every term of a point is weighted by the point's
+        own weight."""
+        run, stack, aux = self.run, self.stack, self.aux
+        G, B = x_g.shape[:2]
+        device, dtype, k = run.device, x_g.dtype, run.k
+        perms, us, ys, valid = [], [], [], []
+        for batch in batches:
+            n = len(batch.y)
+            perms.append(_pad(batch.params.perm, B).long() if batch.params else torch.arange(B))
+            us.append(
+                _pad(batch.u, B) if batch.u is not None else torch.zeros(B, dtype=torch.float64)
+            )
+            ys.append(_pad(batch.y, B) if n else torch.zeros(B, dtype=torch.long))
+            valid.append(_pad(torch.ones(n, dtype=torch.bool), B))
+        perm_g = torch.stack(perms).to(device)[run.fold_of]  # (G, B)
+        u_g = torch.stack(us).to(device, dtype)[run.fold_of]
+        y_g = torch.stack(ys).to(device)[run.fold_of]
+        valid_g = torch.stack(valid).to(device)[run.fold_of]
+        # Padded rows point at themselves.
+        perm_g = torch.where(valid_g, perm_g, torch.arange(B, device=device).expand(G, B))
+        partner = torch.gather(x_g, 1, perm_g.unsqueeze(-1).expand_as(x_g))
+        shares = torch.softmax(aux["policy"].forward(torch.cat([x_g, partner], -1)), -1)
+        # lam in [0, 1], shaped (G, B, 1) once: every use shares one node of the autograd graph.
+        params = MixParams(lam=(shares[..., 0] + u_g * shares[..., 1]).unsqueeze(-1), perm=perm_g)
+        x_mix = apply_mix(x_g, params)
+        ya = one_hot(y_g.reshape(-1), k, dtype).view(G, B, k)
+        ce_mix = soft_cross_entropy(stack.forward(x_mix), apply_mix(ya, params), w_g)
+        ce_clean = soft_cross_entropy(stack.forward(x_g), ya, w_g)
+        loss = ce_mix.sum()
+        loss = loss + ce_clean.sum()
+        d_mix = aux["discriminator"].forward(x_mix).squeeze(-1)
+        d_real = aux["discriminator"].forward(x_g).squeeze(-1)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        per = bce(d_mix, torch.zeros_like(d_mix), reduction="none") + bce(
+            d_real, torch.ones_like(d_real), reduction="none"
+        )
+        disc = weighted_mean(per, w_g)
+        return loss + disc.sum(), (ce_mix + ce_clean + disc).detach()
 
 
-def _manifold_loss(run, stack, x_g, batches):
-    """Mix hidden representations at each fold's drawn layer, with the fold's lam/perm."""
-    loss = x_g.new_zeros(())
-    per_model = x_g.new_zeros(x_g.shape[0])
-    for f, batch in enumerate(batches):
-        if batch.params is None:
-            continue
-        rows = (run.fold_of == f).nonzero().squeeze(1)
-        n, layer = len(batch.y), int(batch.params.layer or 0)
-        params = batch.params.to(run.device)
-        h = stack.forward(x_g[rows, :n], 0, layer, rows=rows)
-        h = apply_mix(h, params.stacked(len(rows)))
-        logits = stack.forward(h, layer, rows=rows)
-        t = apply_mix(one_hot(batch.y, run.k, h.dtype).to(run.device), params)
-        if batch.w is None:
-            w = torch.ones(logits.shape[:2], dtype=logits.dtype, device=run.device)
-        else:
-            w = batch.w.to(run.device, logits.dtype).expand(len(rows), -1)
-        per = soft_cross_entropy(logits, t.expand(len(rows), -1, -1), w)
-        loss = loss + per.sum()
-        per_model[rows] = per.detach()
-    return loss, per_model
+@dataclass
+class _StackedBatch:
+    """One step's fold batches, padded and stacked: inputs (F, B, d) (mixed for the
+    input-space methods), mixup targets (F, B, k), weights (F, B), real sizes (F,)."""
+
+    x: torch.Tensor
+    targets: torch.Tensor
+    weight: torch.Tensor
+    sizes: torch.Tensor
+
+    def to(self, device: torch.device) -> _StackedBatch:
+        return _StackedBatch(
+            self.x.to(device), self.targets.to(device), self.weight.to(device), self.sizes
+        )
 
 
-def _adamixup_loss(run, stack, aux, x_g, w_g, batches):
-    """AdaMixup: lam = a + u d from the policy; CE on mixed + clean; intrusion discriminator.
-
-    With sample weights, every term of a point is weighted by the point's own weight.
-    """
-    G, B = x_g.shape[:2]
-    device, dtype, k = run.device, x_g.dtype, run.k
-    perms, us, ys, valid = [], [], [], []
-    for batch in batches:
-        n = len(batch.y)
-        perms.append(_pad(batch.params.perm, B).long() if batch.params else torch.arange(B))
-        us.append(_pad(batch.u, B) if batch.u is not None else torch.zeros(B, dtype=torch.float64))
-        ys.append(_pad(batch.y, B) if n else torch.zeros(B, dtype=torch.long))
-        valid.append(_pad(torch.ones(n, dtype=torch.bool), B))
-    perm_g = torch.stack(perms).to(device)[run.fold_of]  # (G, B)
-    u_g = torch.stack(us).to(device, dtype)[run.fold_of]
-    y_g = torch.stack(ys).to(device)[run.fold_of]
-    valid_g = torch.stack(valid).to(device)[run.fold_of]
-    # Padded rows point at themselves.
-    perm_g = torch.where(valid_g, perm_g, torch.arange(B, device=device).expand(G, B))
-    partner = torch.gather(x_g, 1, perm_g.unsqueeze(-1).expand_as(x_g))
-    shares = torch.softmax(aux["policy"].forward(torch.cat([x_g, partner], -1)), -1)
-    # lam in [0, 1], shaped (G, B, 1) once: every use shares one node of the autograd graph.
-    params = MixParams(lam=(shares[..., 0] + u_g * shares[..., 1]).unsqueeze(-1), perm=perm_g)
-    x_mix = apply_mix(x_g, params)
-    ya = one_hot(y_g.reshape(-1), k, dtype).view(G, B, k)
-    ce_mix = soft_cross_entropy(stack.forward(x_mix), apply_mix(ya, params), w_g)
-    ce_clean = soft_cross_entropy(stack.forward(x_g), ya, w_g)
-    loss = ce_mix.sum()
-    loss = loss + ce_clean.sum()
-    d_mix = aux["discriminator"].forward(x_mix).squeeze(-1)
-    d_real = aux["discriminator"].forward(x_g).squeeze(-1)
-    bce = torch.nn.functional.binary_cross_entropy_with_logits
-    per = bce(d_mix, torch.zeros_like(d_mix), reduction="none") + bce(
-        d_real, torch.ones_like(d_real), reduction="none"
-    )
-    disc = weighted_mean(per, w_g)
-    return loss + disc.sum(), (ce_mix + ce_clean + disc).detach()
-
-
-def _fold_batches(run: _GridRun, orders, step: int, mixing: bool):
-    """Stacked per fold: padded (mixed) inputs, padded mixup targets, weights; real sizes."""
+def _fold_batches(
+    run: _GridRun, orders: list[torch.Tensor], step: int, mixing: bool
+) -> _StackedBatch:
+    """Every fold's batch of one step, padded and stacked (see :class:`_StackedBatch`)."""
     batches, width = run.step(orders, step, mixing)
     xs, mix_ts, weights = [], [], []
     for b in batches:
@@ -502,7 +547,7 @@ def _fold_batches(run: _GridRun, orders, step: int, mixing: bool):
         mix_ts.append(_pad(target, width))
         weights.append(_pad(w, width))
     sizes = torch.tensor([len(b.y) for b in batches], device=run.device)
-    return torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes
+    return _StackedBatch(torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes)
 
 
 def _train_two_phase(run: _GridRun, configs: list[Config]) -> StackedMLP:
@@ -526,23 +571,22 @@ def _train_two_phase(run: _GridRun, configs: list[Config]) -> StackedMLP:
         next(epochs)
         orders = run.orders()
         for step in range(run.steps):
-            xs, ts, ws, n = _fold_batches(run, orders, step, False)
-            x_u, t_u, w_u = xs.to(device)[ufold], ts.to(device)[ufold], ws.to(device)[ufold]
-            per = soft_cross_entropy(warm.forward(x_u), t_u, w_u)
+            sb = _fold_batches(run, orders, step, False).to(device)
+            per = soft_cross_entropy(warm.forward(sb.x[ufold]), sb.targets[ufold], sb.weight[ufold])
             loss = per.sum()
             opt.zero_grad()
             loss.backward()
-            opt.step(n[ufold] > 0)
-            curve.add(per.detach()[unique_of], (n[run.fold_of] > 0).double())
+            opt.step(sb.sizes[ufold] > 0)
+            curve.add(per.detach()[unique_of], (sb.sizes[run.fold_of] > 0).double())
         curve.end_epoch(epoch)
     head = _LatentHead(run, configs, warm, unique)
     for epoch in range(settings.warmup_epochs, settings.epochs):
         next(epochs)
         orders = run.orders()
         for step in range(run.steps):
-            xs, ts, ws, n = _fold_batches(run, orders, step, True)
-            per = head.step(xs.to(device), ts.to(device), ws.to(device), n, ufold, unique_of)
-            curve.add(per, (n[run.fold_of] > 0).double())
+            sb = _fold_batches(run, orders, step, True).to(device)
+            per = head.step(sb)
+            curve.add(per, (sb.sizes[run.fold_of] > 0).double())
         curve.end_epoch(epoch)
     last = warm.n_layers - 1
     stack = warm.select(0)  # shape template; fill with every configuration's layers
@@ -560,9 +604,20 @@ class _LatentLabels:
     the penultimate features that model ``unique.index((fold, lr))`` of ``features`` gives the
     fold's training rows; labels of a step's (mixed) inputs in that same space."""
 
-    def __init__(self, run: _GridRun, configs: list[Config], features: StackedMLP, unique):
+    def __init__(
+        self,
+        run: _GridRun,
+        configs: list[Config],
+        features: StackedMLP,
+        unique: list[tuple[int, float]],
+    ):
         device, k = run.device, run.k
         self.run, self.features, self.unique = run, features, unique
+        self.ufold = torch.tensor([f for f, _ in unique], device=device)  # fold of each (f, lr)
+        # The (fold, lr) model whose features each configuration reads.
+        self.unique_of = torch.tensor(
+            [unique.index((c.fold, c.lr)) for c in configs], device=device
+        )
         self.last = features.n_layers - 1
         self.keys = list(dict.fromkeys((c.fold, c.lr, c.density) for c in configs))
         self.key_of = torch.tensor(
@@ -577,13 +632,13 @@ class _LatentLabels:
             dens = make_density(kind).fit(z.double().cpu(), run.folds[f].y, classes=list(range(k)))
             self.densities.append(dens)
 
-    def labels(self, xs, n, ufold) -> tuple[torch.Tensor, torch.Tensor]:
+    def labels(self, batch: _StackedBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(labels per key (K, B, k), features per (fold, lr) (U, B, h)) of a step's inputs."""
-        run, k = self.run, self.run.k
+        run, k, xs = self.run, self.run.k, batch.x
         with torch.no_grad():
-            h_u = self.features.forward(xs[ufold], 0, self.last)  # frozen features
+            h_u = self.features.forward(xs[self.ufold], 0, self.last)  # frozen features
         gen = torch.zeros(len(self.keys), xs.shape[1], k, dtype=run.dtype, device=run.device)
-        sizes = n.tolist()
+        sizes = batch.sizes.tolist()
         for i, (f, lr, _kind) in enumerate(self.keys):
             if sizes[f]:
                 z = h_u[self.unique.index((f, lr)), : sizes[f]]
@@ -596,7 +651,13 @@ class _LatentHead:
     """Algorithm 2 after the warm-up: densities on the frozen penultimate features of each
     (fold, lr) and each configuration's new last layer, trained with the gamma-loss."""
 
-    def __init__(self, run: _GridRun, configs: list[Config], warm: StackedMLP, unique):
+    def __init__(
+        self,
+        run: _GridRun,
+        configs: list[Config],
+        warm: StackedMLP,
+        unique: list[tuple[int, float]],
+    ):
         device, dtype = run.device, run.dtype
         self.run = run
         self.latent = _LatentLabels(run, configs, warm, unique)
@@ -617,21 +678,25 @@ class _LatentHead:
             [self.weight, self.bias], lrs, weight_decay=run.settings.weight_decay
         )
 
-    def step(self, xs, ts, ws, n, ufold, unique_of) -> torch.Tensor:
-        run = self.run
-        gen, h_u = self.latent.labels(xs, n, ufold)
-        logits = torch.baddbmm(self.bias, h_u[unique_of], self.weight)
+    def step(self, batch: _StackedBatch) -> torch.Tensor:
+        """One Adam step of every configuration's last layer; each model's loss."""
+        run, latent = self.run, self.latent
+        gen, h_u = latent.labels(batch)
+        logits = torch.baddbmm(self.bias, h_u[latent.unique_of], self.weight)
         per = genlabel_loss(
-            logits, gen[self.latent.key_of], ts[run.fold_of], self.gamma, weight=ws[run.fold_of]
-        )
+            logits, gen[latent.key_of], batch.targets[run.fold_of], self.gamma,
+            weight=batch.weight[run.fold_of],
+        )  # fmt: skip
         loss = per.sum()
         self.opt.zero_grad()
         loss.backward()
-        self.opt.step(n[run.fold_of] > 0)
+        self.opt.step(batch.sizes[run.fold_of] > 0)
         return per.detach()
 
 
-def _train_two_model(run: _GridRun, configs: list[Config], phi: StackedMLP, unique) -> StackedMLP:
+def _train_two_model(
+    run: _GridRun, configs: list[Config], phi: StackedMLP, unique: list[tuple[int, float]]
+) -> StackedMLP:
     """Algorithm 2 as the paper states it, for a grid.
 
     ``phi`` holds the vanilla model of every (fold, lr) of ``unique``; the densities live on
@@ -642,7 +707,6 @@ def _train_two_model(run: _GridRun, configs: list[Config], phi: StackedMLP, uniq
     """
     settings, device, dtype = run.settings, run.device, run.dtype
     G = len(configs)
-    ufold = torch.tensor([f for f, _ in unique], device=device)
     latent = _LatentLabels(run, configs, phi, unique)
     sizes = _sizes(settings, run.folds[0].X.shape[1], run.k)
     theta = StackedMLP(sizes, G, init_generator(settings.seed), device, dtype)
@@ -653,17 +717,17 @@ def _train_two_model(run: _GridRun, configs: list[Config], phi: StackedMLP, uniq
     for epoch in _epochs(settings, range(settings.epochs)):
         orders = run.orders()
         for step in range(run.steps):
-            xs, ts, ws, n = _fold_batches(run, orders, step, True)
-            xs, ts, ws = xs.to(device), ts.to(device), ws.to(device)
-            gen, _ = latent.labels(xs, n, ufold)
-            logits = theta.forward(xs[run.fold_of])
+            sb = _fold_batches(run, orders, step, True).to(device)
+            gen, _ = latent.labels(sb)
+            logits = theta.forward(sb.x[run.fold_of])
             per = genlabel_loss(
-                logits, gen[latent.key_of], ts[run.fold_of], gamma, weight=ws[run.fold_of]
-            )
+                logits, gen[latent.key_of], sb.targets[run.fold_of], gamma,
+                weight=sb.weight[run.fold_of],
+            )  # fmt: skip
             loss = per.sum()
             opt.zero_grad()
             loss.backward()
-            active = n[run.fold_of] > 0
+            active = sb.sizes[run.fold_of] > 0
             opt.step(active)
             curve.add(per.detach(), active.double())
         curve.end_epoch(epoch)
