@@ -1,6 +1,8 @@
 """Input checks shared by every public entry point.
 
-Errors name the argument, what was expected and what was given (STYLE.md §6).
+Errors name the argument, what was expected and what was given: ``parameter_error`` for
+the parameters of a class (scikit-learn's wording, "The 'x' parameter of C must be ..."),
+"x must be ...; got ..." for the arguments of a function.
 """
 
 from __future__ import annotations

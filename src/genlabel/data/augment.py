@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._validation import parameter_error
+
 __all__ = [
     "DATASET_STATS",
     "AugmentParams",
@@ -175,10 +177,7 @@ class BatchAugment:
         seed: int | None = None,
     ):
         if isinstance(crop_padding, bool) or not isinstance(crop_padding, int) or crop_padding < 0:
-            raise ValueError(
-                "The 'crop_padding' parameter of BatchAugment must be an int >= 0. "
-                f"Got {crop_padding!r} instead."
-            )
+            raise parameter_error("BatchAugment", "crop_padding", "an int >= 0", crop_padding)
         if (mean is None) != (std is None):
             raise ValueError("BatchAugment: give both mean and std, or neither")
         if generator is not None and seed is not None:

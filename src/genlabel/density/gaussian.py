@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.covariance import ledoit_wolf
 
-from .._validation import check_choice, check_nonnegative
+from .._validation import check_choice, check_nonnegative, parameter_error
 from ._base import ClassDensity, stable_cholesky
 
 __all__ = ["GaussianClassDensity"]
@@ -50,10 +50,7 @@ class GaussianClassDensity(ClassDensity):
         check_choice(self.covariance, "covariance", name, self._covariances)
         check_nonnegative(self.reg, "reg", name)
         if self.shrinkage not in (None, "ledoit_wolf"):
-            raise ValueError(
-                f"The 'shrinkage' parameter of {name} must be one of None, 'ledoit_wolf'. "
-                f"Got {self.shrinkage!r} instead."
-            )
+            raise parameter_error(name, "shrinkage", "one of None, 'ledoit_wolf'", self.shrinkage)
 
     def _class_covariance(self, Xc: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         d = Xc.shape[1]

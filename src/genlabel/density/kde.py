@@ -7,7 +7,7 @@ import numbers
 
 import torch
 
-from .._validation import check_nonnegative
+from .._validation import check_nonnegative, parameter_error
 from ._base import ClassDensity, stable_cholesky
 
 __all__ = ["KDEClassDensity"]
@@ -67,9 +67,8 @@ class KDEClassDensity(ClassDensity):
             )
         )
         if not ok:
-            raise ValueError(
-                f"The 'bandwidth' parameter of {name} must be 'scott', 'silverman' or a float "
-                f"in the range (0.0, inf). Got {bw!r} instead."
+            raise parameter_error(
+                name, "bandwidth", "'scott', 'silverman' or a float in the range (0.0, inf)", bw
             )
         check_nonnegative(self.reg, "reg", name)
 

@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.modules.conv import _ConvNd
 
+from .._validation import parameter_error
 from ..data.augment import Normalize
 from ..mixing.params import check_generator
 
@@ -121,18 +122,15 @@ def _normalize_layer(normalize: NormalizeArg) -> nn.Module:
 
 def _check_positive_int(value: object, name: str, owner: str, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(
-            f"The '{name}' parameter of {owner} must be an int >= {low}. Got {value!r} instead."
-        )
+        raise parameter_error(owner, name, f"an int >= {low}", value)
     return value
 
 
 def _image_size(image_size: int | Sequence[int], owner: str) -> tuple[int, int]:
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     if len(size) != 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 4 for s in size):
-        raise ValueError(
-            f"The 'image_size' parameter of {owner} must be an int >= 4 or a pair (height, "
-            f"width) of them. Got {image_size!r} instead."
+        raise parameter_error(
+            owner, "image_size", "an int >= 4 or a pair (height, width) of them", image_size
         )
     return (size[0], size[1])
 
