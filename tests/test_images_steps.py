@@ -18,6 +18,7 @@ from genlabel.images import (
     build_step,
     manifold_layers,
 )
+from genlabel.labels import genlabel_targets
 from genlabel.models import SmallCNN
 from genlabel.training import Callback, OnlineGaussianLabeler, Trainer
 from genlabel.training.trainer import MixStep
@@ -245,6 +246,34 @@ def test_manifold_genlabel_labels_the_features_of_the_mixed_pass() -> None:
     y_gen = labeler.targets(z_mix)  # statistics of this step (memory 0: the batch's own)
     logits = _np_logits(model, z_mix.numpy())
     assert loss.item() == pytest.approx(_np_ce(logits, y_gen.numpy()).mean(), rel=1e-6)
+
+
+def test_genlabel_step_takes_any_label_density_and_skips_the_statistics_pass() -> None:
+    from genlabel.density import GaussianClassDensity
+
+    model = _Tiny().double()
+    x, y = _batch(16, seed=3)
+    x = x.double()
+    with torch.no_grad():
+        z = model.features(x)
+    density = GaussianClassDensity(covariance="spherical").fit(z, y, classes=list(range(4)))
+    step = GenLabelStep(density, "input", gamma=1.0, top_k=None, seed=4)
+    calls = []
+    hook = model.features.register_forward_hook(lambda *a: calls.append(1))
+    loss = step.training_loss(model, x, y)
+    hook.remove()
+    assert len(calls) == 1  # the mixed pass only: a fixed density needs no statistics pass
+    g = torch.Generator().manual_seed(4)
+    lam = float(torch.rand(1, generator=g, dtype=torch.float64))
+    perm = torch.randperm(16, generator=g)
+    with torch.no_grad():
+        z_mix = model.features(lam * x + (1 - lam) * x[perm])
+    y_gen = genlabel_targets(density.log_prob(z_mix))  # every class: top_k=None
+    logits = _np_logits(model, z_mix.numpy())
+    assert loss.item() == pytest.approx(_np_ce(logits, y_gen.numpy()).mean(), rel=1e-9)
+    assert "labeler" not in step.state_dict()  # nothing of a fixed density is trained
+    with pytest.raises(ValueError, match="top_k 2 or None"):
+        GenLabelStep(density, top_k=3)
 
 
 def test_adamixup_mixes_by_its_policy_and_trains_policy_and_discriminator() -> None:

@@ -33,6 +33,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
 from .._validation import parameter_error
+from ..density import LabelDensity
 from ..labels import label_mixed
 from ..losses import genlabel_loss, soft_cross_entropy, weighted_mean
 from ..mixing import (
@@ -280,11 +281,20 @@ class GenLabelStep(_MixingStep):
     3. y_gen: softmax of log N(z_mix; mu_c, sigma_c^2 I) over the two most likely classes;
        the loss is gamma CE(y_gen) + (1 - gamma) CE(y_mix).
 
+    Any other :class:`~genlabel.density.LabelDensity` on the features works as well: one
+    with an ``update(z, y)`` method is updated in step 1 like the online Gaussians; one
+    without (densities fitted on the features of a trained model, a GAN density) is used
+    as it is, and step 1 is skipped.
+
     Parameters
     ----------
-    labeler : OnlineGaussianLabeler
+    labeler : OnlineGaussianLabeler or LabelDensity
         The class statistics (its ``dim`` is the width of the features, its ``memory`` is
-        beta); ``top_k=2`` (the paper's top-2 label) or None (every class).
+        beta); its ``top_k``, 2 (the paper's top-2 label) or None (every class), sets the
+        label. For another density, ``top_k`` below.
+    top_k : {2, None}, default=2
+        For a density without a ``top_k`` attribute: the label over the two most likely
+        classes, or over every class.
     mix : {"input", "manifold", "cutmix"}, default="input"
     alpha : float, default=1.0
     gamma : float in [0, 1], default=0.5
@@ -304,9 +314,10 @@ class GenLabelStep(_MixingStep):
 
     def __init__(
         self,
-        labeler: OnlineGaussianLabeler,
+        labeler: OnlineGaussianLabeler | LabelDensity,
         mix: str = "input",
         *,
+        top_k: int | None = 2,
         alpha: float = 1.0,
         gamma: float = 0.5,
         layers: Sequence[str] | None = None,
@@ -315,15 +326,19 @@ class GenLabelStep(_MixingStep):
         generator: torch.Generator | None = None,
         seed: int | None = None,
     ):
-        if not isinstance(labeler, OnlineGaussianLabeler):
-            raise parameter_error("GenLabelStep", "labeler", "an OnlineGaussianLabeler", labeler)
-        if labeler.top_k not in (2, None):
-            raise ValueError(f"GenLabelStep needs a labeler with top_k 2 or None; got {labeler}")
+        if not isinstance(labeler, LabelDensity):
+            raise parameter_error(
+                "GenLabelStep", "labeler", "an OnlineGaussianLabeler or a LabelDensity", labeler
+            )
+        top_k = getattr(labeler, "top_k", top_k)
+        if top_k not in (2, None):
+            raise ValueError(f"GenLabelStep needs top_k 2 or None; got {top_k!r} ({labeler!r})")
         super().__init__(mix, alpha, layers, generator, seed)
         self.labeler = labeler
+        self.online = callable(getattr(labeler, "update", None))  # step 1 updates it
         self.gamma = _check_float("GenLabelStep", "gamma", gamma, 0.0, 1.0)
         self.features = features
-        self.rule = "genlabel_top2" if labeler.top_k == 2 else "genlabel"
+        self.rule = "genlabel_top2" if top_k == 2 else "genlabel"
         if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
             raise parameter_error("GenLabelStep", "update_every", "an int >= 1", update_every)
         self.update_every = update_every
@@ -334,7 +349,7 @@ class GenLabelStep(_MixingStep):
         """Step 1: the clean batch's features (no gradients) update the class Gaussians."""
         with _running_stats_kept(model), capture_output(model, self.features) as captured:
             model(inputs)
-        self.labeler.update(_flat(captured.output), labels)
+        self.labeler.update(_flat(captured.output), labels)  # type: ignore[union-attr]
 
     def training_loss(
         self,
@@ -345,7 +360,7 @@ class GenLabelStep(_MixingStep):
     ) -> torch.Tensor:
         """inputs (n, c, h, w), labels (n,) class indices, weight (n,) -> the loss (0-D)."""
         labels = _class_indices(labels, "GenLabelStep")
-        if self.batches_seen % self.update_every == 0:
+        if self.online and self.batches_seen % self.update_every == 0:
             self.update_statistics(model, inputs, labels)
         self.batches_seen += 1
         params = self.draw(model, inputs)
@@ -361,18 +376,23 @@ class GenLabelStep(_MixingStep):
 
     def to(self, device: torch.device | str) -> GenLabelStep:
         """Move the class statistics to ``device`` (the Trainer calls it)."""
-        self.labeler.to(device)
+        move = getattr(self.labeler, "to", None)
+        if callable(move):
+            move(device)
         return self
 
     def state_dict(self) -> dict[str, Any]:
         """The generator's state, the labeler's buffers (means, variances, counts) and the
         number of batches seen."""
-        state = {**super().state_dict(), "labeler": self.labeler.state_dict()}
-        return {**state, "batches_seen": torch.tensor(self.batches_seen)}
+        state = {**super().state_dict(), "batches_seen": torch.tensor(self.batches_seen)}
+        if self.online:  # a fixed density is not trained: nothing of it to checkpoint
+            state["labeler"] = self.labeler.state_dict()  # type: ignore[union-attr]
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self.labeler.load_state_dict(state["labeler"])
+        if self.online:
+            self.labeler.load_state_dict(state["labeler"])  # type: ignore[union-attr]
         self.batches_seen = int(state.get("batches_seen", 0))  # absent before update_every
 
     def __repr__(self) -> str:
