@@ -294,6 +294,16 @@ def _covered_seconds(runs: pd.DataFrame) -> float:
     return total
 
 
+def _only_complete(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The data sets with every cell, and the report's line saying so."""
+    if frame.empty:
+        return frame, []
+    before = frame.dataset.nunique()
+    frame = complete_data_sets(frame)
+    note = f"Only the {frame.dataset.nunique()} of {before} data sets that have every cell"
+    return frame, [note + " (`--complete-only`).", ""]
+
+
 def write_report(
     frame: pd.DataFrame,
     out: str | Path,
@@ -320,15 +330,7 @@ def write_report(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    note: list[str] = []
-    if complete_only and not frame.empty:
-        before = frame.dataset.nunique()
-        frame = complete_data_sets(frame)
-        note = [
-            f"Only the {frame.dataset.nunique()} of {before} data sets that have every cell"
-            " (`--complete-only`).",
-            "",
-        ]
+    frame, note = _only_complete(frame) if complete_only else (frame, [])
     if error:
         frame = frame.assign(test_error=1.0 - frame["test_accuracy"])
     csv_path = out / "results.csv"

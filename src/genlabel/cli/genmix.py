@@ -44,6 +44,7 @@ def _budget(epochs, n_aug, lam, eps, gan_steps, inversion_steps):
     return replace(budget, **changes)
 
 
+# Long only by its typer signature: every option is declared, with its help, as a parameter.
 @app.command()
 def genmix(
     datasets: str = typer.Option(_DATASETS.replace(" ", ""), help=f"comma-separated: {_DATASETS}"),

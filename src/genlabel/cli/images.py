@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 _METHODS = ", ".join(method_names(models=IMAGE_MODELS))
 
 
+# Long only by its typer signature: every option is declared, with its help, as a parameter.
 @app.command()
 def images(
     dataset: str = typer.Option(..., "--dataset", help=f"one of: {', '.join(IMAGE_DATASETS)}"),

@@ -302,6 +302,7 @@ class ConditionalGAN:
         opt_g.step()
         return torch.stack([d_loss.detach(), g_loss.detach()]).cpu()
 
+    # Long only by its docstring and its parameter checks; the loop itself is short.
     def fit(
         self,
         X: Any,

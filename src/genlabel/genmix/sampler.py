@@ -335,6 +335,7 @@ def _warn_shortfall(
     )
 
 
+# Long only by its docstring (every parameter and guarantee); the work is in _fill_pair.
 def genmix(
     density: Any,
     X: Any,

@@ -188,6 +188,7 @@ def _log_ratio(
     return diff.squeeze(2) - logit.unsqueeze(1)
 
 
+# Long only by its docstring; the bisection itself is one vectorised loop.
 def bisection_segment_roots(
     density: Any,
     a: torch.Tensor,
