@@ -111,6 +111,21 @@ def test_closed_form_points_meet_the_ratio_exactly(two_blobs, covariance):
     assert (share - 0.3).abs().max() <= 1e-6
 
 
+def test_a_gaussian_density_is_solved_in_closed_form_not_by_search(two_blobs, monkeypatch):
+    from genlabel.genmix import sampler
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("a Gaussian density went through the iterative search")
+
+    monkeypatch.setattr(sampler, "bisection_segment_roots", no_search)
+    X, y = two_blobs
+    density = GaussianClassDensity().fit(X, y)
+    result = genmix(density, X, y, n_aug=10, lam=0.4, eps=1e-9, generator=_gen())
+    assert result.counts.tolist() == [[0, 10], [10, 0]]
+    with pytest.raises(AssertionError, match="iterative search"):  # the patch is in the path
+        genmix(_PlainDensity(density), X, y, n_aug=10, generator=_gen())
+
+
 @pytest.mark.parametrize("covariance", ["full", "diag", "spherical"])
 def test_closed_form_roots_match_brentq(two_blobs, covariance):
     X, y = two_blobs

@@ -111,6 +111,9 @@ def test_another_budget_in_the_same_store_is_refused(tmp_path: Path) -> None:
         (["--trials", "0"], "trials must be an integer >= 1; got 0"),
         (["--eps", "nan"], "The 'eps' parameter of GenMixBudget must be a float in the range"),
         (["--eps", "1.5"], "The 'eps' parameter of GenMixBudget"),
+        (["--eps", "0"], "The 'eps' parameter of GenMixBudget"),
+        (["--eps", "-0.1"], "The 'eps' parameter of GenMixBudget"),
+        (["--lam", "-0.5"], "The 'lam' parameter of GenMixBudget must be a float in [0, 1]"),
         (["--lam", "2"], "The 'lam' parameter of GenMixBudget must be a float in [0, 1]"),
         (["--lam", "half"], "--lam takes a number in [0, 1] or 'uniform'; got 'half'"),
         (["--n-aug", "0"], "The 'n_aug' parameter of GenMixBudget must be an int >= 1"),
@@ -267,3 +270,15 @@ def test_error_report_bolds_the_lowest_error(tmp_path: Path) -> None:
     assert report.startswith("# T\n")
     assert "| a | 9.0 ± 1.4 | **4.0 ± 1.4** |" in report
     assert not list(tmp_path.glob("accuracy_by_method_*.png"))
+
+
+def test_the_library_refuses_an_unknown_scheme_or_data_set() -> None:
+    from genlabel.genmix.budget import GenMixBudget
+    from genlabel.genmix.datasets import load_genmix_data
+    from genlabel.genmix.schemes import run_scheme
+
+    with pytest.raises(ValueError, match="moons"):
+        load_genmix_data("moons", 0)
+    data = load_genmix_data("circle", 0, n_train_toy=20, n_test_toy=20)
+    with pytest.raises(ValueError, match="cutmix"):
+        run_scheme("cutmix", data, GenMixBudget(), 0)

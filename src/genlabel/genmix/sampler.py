@@ -57,8 +57,10 @@ class GenMixResult:
     counts : Tensor of shape (k, k), int64
         Points accepted per ordered pair (row i, column j); zero on the diagonal.
     candidates : Tensor of shape (k, k), int64
-        Candidate segments drawn per ordered pair: ``counts / candidates`` is the
-        acceptance rate.
+        Candidate segments drawn per ordered pair. Points beyond ``n_aug`` found in the
+        last block are dropped, so ``counts / candidates`` is the share of candidates kept,
+        a lower bound of the acceptance rate (at most 0.8: the first block holds 1.25 n_aug
+        segments).
     classes : Tensor of shape (k,)
         The class labels of the target columns.
     """
