@@ -439,3 +439,14 @@ def test_histogram_counts_are_integers() -> None:
     fig.canvas.draw()
     ticks = fig.axes[0].get_yticks()
     assert len(ticks) > 1 and all(float(t).is_integer() for t in ticks)
+
+
+def test_fingerprints_of_runs_without_csv_files_are_unchanged() -> None:
+    # The hashes stores written before CSV files carried their sha256 hold: they stay valid.
+    from genlabel.bench.store import config_hash
+
+    assert config_hash(BenchSettings().fingerprint()) == "94e528123a4cc41f"
+    assert config_hash(BenchSettings(epochs=3).fingerprint("iris")) == "99db0975d10f35bf"
+    assert config_hash(BenchSettings(latent="two_model").fingerprint()) == "b1bc73b77e147519"
+    robust = BenchSettings(class_prior=True, measure="robust", attack="pgd", eps=(0.1, 0.2))
+    assert config_hash(robust.fingerprint("wine")) == "4dd44896be26c753"

@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from genlabel import LABEL_RULES, GenLabelMixup
 from genlabel.data import make_toy
+from genlabel.registry import dropin_names
 from tests._asserts import assert_valid_labels
 
 
@@ -169,3 +170,65 @@ def test_class_prior_shifts_genlabel_labels_by_log_frequencies() -> None:
     log_pi = torch.log(torch.bincount(y, minlength=9).double() / len(y))
     expected = torch.softmax(plain.density.log_prob(a.inputs) + log_pi, 1).float()
     torch.testing.assert_close(b.targets, expected, atol=1e-6, rtol=0)
+
+
+def test_method_genlabel_with_density_kde_uses_a_kde() -> None:
+    X, y = _data()
+    kde = GenLabelMixup(9, method="genlabel", density="kde", seed=0).fit(X, y)
+    gm = GenLabelMixup(9, method="genlabel", seed=0).fit(X, y)
+    assert type(kde.density).__name__ == "KDEClassDensity"
+    assert type(gm.density).__name__ == "GaussianClassDensity"
+    same = GenLabelMixup(9, method="genlabel_kde", seed=0).fit(X, y)
+    torch.testing.assert_close(kde(X[:64], y[:64]).targets, same(X[:64], y[:64]).targets)
+
+
+def test_cutmix_on_rows_without_spatial_dims_is_an_error() -> None:
+    X, y = _data()
+    for mixer in (
+        GenLabelMixup(9, method="cutmix", seed=0),
+        GenLabelMixup(9, rule="linear", cutmix_alpha=1.0, seed=0),
+        GenLabelMixup(9, rule="linear", alpha=1.0, cutmix_alpha=1.0, switch_prob=0.0, seed=0),
+    ):
+        with pytest.raises(ValueError, match=r"CutMix .* needs inputs with two spatial dims, "
+                           r"\(n, c, h, w\) or \(n, h, w\); got shape \(64, 2\)"):  # fmt: skip
+            mixer(X[:64], y[:64])
+    grey = GenLabelMixup(4, method="cutmix", seed=0)(torch.rand(8, 6, 6), torch.arange(8) % 4)
+    assert grey.mixed.params.box is not None  # (n, h, w) is fine
+
+
+def test_the_loss_of_a_weighted_rule_is_the_cross_entropy_weighted_by_batch_weight() -> None:
+    X, y = _data()
+    mixer = GenLabelMixup(9, rule="exclude_intrusion", per_sample=True, seed=0).fit(X, y)
+    batch = mixer(X[:128], y[:128])
+    assert 0 < int((batch.weight == 0).sum()) < 128  # some points dropped
+    logits = torch.randn(128, 9, generator=torch.Generator().manual_seed(0))
+    ce = torch.nn.functional.cross_entropy(logits, batch.soft_targets, reduction="none")
+    expected = (batch.weight * ce).sum() / batch.weight.sum()  # as the README says
+    torch.testing.assert_close(mixer.loss(logits, batch), expected)
+    kept = batch.weight > 0  # = the plain cross entropy of the points it keeps
+    torch.testing.assert_close(
+        mixer.loss(logits, batch),
+        torch.nn.functional.cross_entropy(logits[kept], batch.soft_targets[kept]),
+    )
+
+
+def test_gamma_only_weighs_the_genlabel_rules() -> None:
+    X, y = _data()
+    for rule in ("linear", "logistic", "nearest_neighbor", "exclude_intrusion"):
+        a = GenLabelMixup(9, rule=rule, gamma=0.3, seed=4).fit(X, y)(X[:64], y[:64])
+        b = GenLabelMixup(9, rule=rule, gamma=1.0, seed=4).fit(X, y)(X[:64], y[:64])
+        torch.testing.assert_close(a.soft_targets, b.soft_targets)
+        torch.testing.assert_close(a.soft_targets, a.targets)
+
+
+@pytest.mark.parametrize(
+    ("method", "where"),
+    [("generative_gm", "GenerativeClassifier"), ("qda", "GenerativeClassifier"),
+     ("genlabel_cv", "MixupClassifier"), ("adamixup", "MixupClassifier"),
+     ("mixup_genlabel", "Trainer")],
+)  # fmt: skip
+def test_methods_that_are_no_drop_in_rule_say_what_trains_them(method, where) -> None:
+    with pytest.raises(ValueError, match=f"not a drop-in label rule .*{where}") as info:
+        GenLabelMixup(9, method=method)
+    listed = str(info.value).split("(those are ")[1].split(")")[0].split(", ")
+    assert listed == sorted(dropin_names())

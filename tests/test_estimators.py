@@ -12,7 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from genlabel.estimators import ESTIMATOR_METHODS, GenerativeClassifier, MixupClassifier
 from genlabel.models import init_linear
-from genlabel.registry import METHODS
+from genlabel.registry import METHODS, TABULAR_MODELS, dropin_names, resolve_method
 from genlabel.training.batched_adam import BatchedAdam
 from genlabel.training.grid import TrainSettings, init_generator, train_grid
 from genlabel.training.methods import Config
@@ -44,8 +44,12 @@ def iris():
     return scaler.transform(Xtr), scaler.transform(Xte), ytr, yte
 
 
-CASES = [(m, "logistic") for m in ESTIMATOR_METHODS if m != "manifold_mixup"] + [
-    (m, "mlp") for m in ESTIMATOR_METHODS
+# Every method with every model the registry says it trains.
+CASES = [
+    (m, model)
+    for model in TABULAR_MODELS
+    for m in ESTIMATOR_METHODS
+    if model in resolve_method(m).models
 ]
 
 
@@ -66,7 +70,14 @@ def test_every_method_learns_iris(iris, method: str, model: str) -> None:
     if method == "genlabel_cv":
         assert set(clf.best_params_) == {"lr", "gamma", "density"}
         assert len(clf.cv_results_["params"]) == 1 * 6 * 2
-        assert clf.cv_results_["rank_test_score"].min() == 1
+        results = clf.cv_results_
+        splits = np.stack([results[f"split{f}_test_score"] for f in range(5)])
+        np.testing.assert_allclose(results["mean_test_score"], splits.mean(0))
+        best = int(np.argmax(results["mean_test_score"]))  # the first of the best on ties
+        assert clf.best_params_ == results["params"][best]
+        assert results["rank_test_score"][best] == 1
+        order = np.argsort(results["rank_test_score"])
+        assert np.all(np.diff(results["mean_test_score"][order]) <= 0)
 
 
 def test_genlabel_with_gamma_zero_is_exactly_mixup(iris) -> None:
@@ -244,7 +255,10 @@ BAD_PARAMS = [
     ({"gamma": 1.5}, "The 'gamma' parameter of MixupClassifier"),
     ({"epochs": 0}, "The 'epochs' parameter of MixupClassifier"),
     ({"method": "manifold_mixup"}, "needs model='mlp'"),
-]
+    ({"method": "qda"}, r"is 'qda' \(generative_gm\), the generative classifier: use "
+     "genlabel.estimators.GenerativeClassifier"),
+    ({"method": "generative_gm"}, "use genlabel.estimators.GenerativeClassifier"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("params", "message"), BAD_PARAMS)
@@ -252,6 +266,14 @@ def test_bad_parameters_are_reported_in_sklearn_style(iris, params: dict, messag
     Xtr, _, ytr, _ = iris
     with pytest.raises(ValueError, match=message):
         MixupClassifier(**params).fit(Xtr, ytr)
+
+
+def test_the_valid_method_names_are_listed_sorted(iris) -> None:
+    Xtr, _, ytr, _ = iris
+    with pytest.raises(ValueError, match="must be a str among") as info:
+        MixupClassifier(method="nope").fit(Xtr, ytr)
+    listed = str(info.value).split("{")[1].split("}")[0].replace("'", "").split(", ")
+    assert listed == sorted(listed) and "mixup" in listed and "qda" not in listed
 
 
 def test_predict_before_fit_and_bad_inputs(iris) -> None:
@@ -317,13 +339,15 @@ def test_your_own_module(iris) -> None:
         clf.fit(Xtr, ytr)
         assert clf.score(Xte, yte) > 0.85 and len(clf.loss_curve_) == 60
         assert isinstance(clf.module_[1], torch.nn.Tanh)
-    with pytest.raises(ValueError, match="needs the built-in models"):
+    with pytest.raises(ValueError, match="needs the built-in models") as info:
         MixupClassifier(module=net, method="genlabel_cv").fit(Xtr, ytr)
+    # The methods a module can train are the registry's drop-in methods.
+    assert str(info.value).endswith(", ".join(dropin_names(models=TABULAR_MODELS)))
 
 
 def test_configuration_footguns_are_errors(iris, capsys) -> None:
     Xtr, _, ytr, _ = iris
-    with pytest.raises(ValueError, match="epochs must exceed warmup_epochs"):
+    with pytest.raises(ValueError, match="epochs must exceed warmup_epochs.*latent='two_model'"):
         MixupClassifier(model="mlp", method="genlabel", epochs=20).fit(Xtr, ytr)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="cannot use CUDA"):

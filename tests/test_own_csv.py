@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
+import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
 from typer.testing import CliRunner
 
-from genlabel.bench import BenchSession, BenchSettings
+from genlabel.bench import BenchError, BenchSession, BenchSettings, Job, run_job
 from genlabel.cli import app
-from genlabel.data import DataError, load_csv
+from genlabel.data import DataError, load_csv, load_dataset
 
 cli = CliRunner()
 
@@ -85,3 +89,103 @@ def test_a_bad_label_column_says_why_and_how(tmp_path, label, message) -> None:
 def test_a_missing_csv_is_named(tmp_path) -> None:
     res = cli.invoke(app, ["bench", "--csv", str(tmp_path / "nope.csv"), "--label", "y"])
     assert res.exit_code == 2 and "nope.csv" in res.output
+
+
+def _flowers(tmp_path, name: str = "flowers.csv") -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _iris(False).drop(columns="row_id").to_csv(path, index=False)
+    return path
+
+
+def _own(tmp_path, **kwargs) -> BenchSession:
+    base = dict(label="species", methods=["generative_gm"], trials=1,
+                db=tmp_path / "own.sqlite", progress=False, log=lambda _m: None)  # fmt: skip
+    return BenchSession(**(base | kwargs))
+
+
+def test_datasets_and_csv_files_run_together(tmp_path) -> None:
+    path = _flowers(tmp_path)
+    session = _own(tmp_path, datasets=["wine"], csv=[path])
+    assert set(session.datasets) == {"wine", "flowers"}
+    assert session.run().cells_stored == 2
+    assert set(session.results().dataset) == {"wine", "flowers"}
+    # Naming a file's stem in --datasets as well runs it once.
+    assert _own(tmp_path, datasets=["flowers", "wine"], csv=[path, path]).plan().total == 2
+
+
+def test_csv_stems_that_clash_are_errors(tmp_path) -> None:
+    first, second = _flowers(tmp_path), _flowers(tmp_path, "more/flowers.csv.gz")
+    with pytest.raises(BenchError, match=f"both named 'flowers'.*{first}.*{second}"):
+        _own(tmp_path, csv=[first, second])
+    for stem in ("iris", "moons", "40994"):
+        path = _flowers(tmp_path, f"{stem}.csv")
+        with pytest.raises(BenchError, match=f"named '{stem}' by its stem.*rename the file"):
+            _own(tmp_path, datasets=["wine"], csv=[path])
+        with pytest.raises(DataError, match="rename the file"):  # the library says so too
+            load_dataset("wine", csv_files=(str(path),), label="species")
+
+
+def test_a_csv_path_given_as_a_data_set_id_says_to_use_csv(tmp_path) -> None:
+    res = cli.invoke(app, ["bench", "--datasets", "my.csv", "--db", str(tmp_path / "x.sqlite")])
+    assert res.exit_code == 2 and res.output.count("\n") == 1
+    assert "--csv my.csv --label COLUMN" in res.output
+    with pytest.raises(DataError, match="--csv data/my.csv.gz --label COLUMN"):
+        load_dataset("data/my.csv.gz")
+
+
+def test_label_without_csv_is_an_error(tmp_path) -> None:
+    res = cli.invoke(app, ["bench", "--datasets", "iris", "--label", "species",
+                           "--db", str(tmp_path / "x.sqlite")])  # fmt: skip
+    assert res.exit_code == 2 and res.output.count("\n") == 1
+    assert "--label names the class column of --csv files" in res.output
+    with pytest.raises(BenchError, match="--label names the class column"):
+        _own(tmp_path, datasets=["iris"])
+
+
+def test_an_edited_csv_is_not_resumed_from_the_old_cells(tmp_path) -> None:
+    path = _flowers(tmp_path)
+    assert _own(tmp_path, datasets=["wine"], label=None).run().cells_stored == 1  # no CSV
+    session = _own(tmp_path, datasets=["wine"], csv=[path])
+    plan = session.plan()  # wine's cells keep the fingerprint of a run without CSV files
+    assert (plan.total, plan.todo) == (2, 1)
+    session.run(plan)
+    config = json.loads(session.results().query("dataset == 'flowers'").config.iloc[0])
+    assert config["csv_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert "label" not in json.loads(session.results().query("dataset == 'wine'").config.iloc[0])
+    assert _own(tmp_path, datasets=["wine"], csv=[path]).plan().todo == 0  # same bytes: resumed
+    frame = pd.read_csv(path)
+    frame.loc[0, "sepal_length"] += 1.0
+    frame.to_csv(path, index=False)
+    with pytest.raises(BenchError, match="another version of a --csv file.*use another --db"):
+        _own(tmp_path, datasets=["wine"], csv=[path]).plan()
+    res = cli.invoke(app, ["bench", "--csv", str(path), "--label", "species", "--methods",
+                           "generative_gm", "--trials", "1", "--db", str(tmp_path / "own.sqlite"),
+                           "--no-progress"])  # fmt: skip
+    assert res.exit_code == 2 and "use another --db" in res.output
+
+
+def test_an_edited_csv_is_read_again_in_the_same_process(tmp_path) -> None:
+    path = _flowers(tmp_path)
+    settings = BenchSettings(csv_files=(str(path),), label="species")
+    job = Job("flowers", 0, "logistic", 1.0, ("generative_gm",), settings)
+    assert run_job(job)[0]["test_accuracy"] > 0.9
+    frame = pd.read_csv(path)
+    frame["species"] = frame["species"].sample(frac=1.0, random_state=0).to_numpy()
+    frame.to_csv(path, index=False)  # labels shuffled: nothing left to learn
+    assert run_job(job)[0]["test_accuracy"] < 0.6
+
+
+def test_the_index_pandas_saved_is_dropped_with_a_warning(tmp_path) -> None:
+    path = tmp_path / "indexed.csv"
+    _iris(False).drop(columns="row_id").to_csv(path)  # index=True: "Unnamed: 0" = 0..149
+    with pytest.warns(UserWarning, match="dropped its first column 'Unnamed: 0'.*index=False"):
+        data = load_csv(path, "species")
+    assert data.X.shape == (150, 4) and "Unnamed: 0" not in data.X
+    kept = tmp_path / "kept.csv"  # a first column of other numbers is a feature
+    frame = pd.read_csv(path)
+    frame["Unnamed: 0"] = frame["Unnamed: 0"] * 3 + 7
+    frame.to_csv(kept, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_csv(kept, "species").X.shape == (150, 5)

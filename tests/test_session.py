@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -13,8 +14,10 @@ from typer.testing import CliRunner
 
 from genlabel.bench import BenchError, BenchSession, BenchSettings, ResultStore, StoreError
 from genlabel.bench import runner as runner_module
+from genlabel.bench import session as session_module
 from genlabel.bench.runner import job_key
 from genlabel.cli import app
+from genlabel.registry import METHODS, SUITES, TABULAR_MODELS, method_names
 
 cli = CliRunner()
 
@@ -146,7 +149,7 @@ def test_the_mlp_variant_is_recorded_and_two_model_shares_the_vanilla_models(tmp
     stored = json.loads(two.results().config.iloc[0])
     assert stored["latent"] == "two_model"
     # The reference variant's cells cannot go into that store: other settings.
-    ref = BenchSession(settings=BenchSettings(epochs=3, latent="reference"),
+    ref = BenchSession(settings=BenchSettings(epochs=3, warmup_epochs=1, latent="reference"),
                        db=tmp_path / "two.sqlite", **base)  # fmt: skip
     with pytest.raises(BenchError, match="other settings"):
         ref.plan()
@@ -171,3 +174,48 @@ def test_sharing_phi_and_the_gamma_zero_grid_changes_no_cell() -> None:
     assert together["vanilla"] == cells(("vanilla",))["vanilla"]
     alone = cells(("mixup",))["mixup"]  # trained by itself, not as gamma = 0 of the grid
     assert together["mixup"] == alone
+
+
+def test_demo_stops_on_ctrl_c_and_says_how_to_resume(tmp_path, monkeypatch) -> None:
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(session_module, "run_bench", interrupted)
+    res = cli.invoke(app, ["demo", "--out", str(tmp_path / "figures")])
+    assert res.exit_code == 130, res.output
+    assert re.search(r"interrupted: 0 of \d+ cells stored; run the same command to resume",
+                     res.output)  # fmt: skip
+    assert "GenLabel (CV) against" not in res.output and not (tmp_path / "figures").exists()
+
+
+def test_genlabel_that_would_train_only_its_warm_up_is_refused(tmp_path) -> None:
+    mlp = dict(model="mlp", datasets=["iris"], methods=["vanilla", "genlabel_gm"])
+    with pytest.raises(BenchError, match=r"--epochs must exceed 20 .*--latent two_model"):
+        _session(tmp_path, settings=BenchSettings(epochs=20), **mlp)
+    _session(tmp_path, settings=BenchSettings(epochs=21), **mlp)
+    for latent in ("two_model", "input"):  # no warm-up
+        _session(tmp_path, settings=BenchSettings(epochs=3, latent=latent), **mlp)
+    _session(tmp_path, methods=["vanilla", "mixup"], model="mlp")  # no GenLabel, no warm-up
+    args = ["bench", "--model", "mlp", "--methods", "vanilla,genlabel_gm", "--epochs", "20",
+            "--datasets", "iris", "--db", str(tmp_path / "w.sqlite")]  # fmt: skip
+    res = cli.invoke(app, args)
+    assert res.exit_code == 2 and res.output.count("\n") == 1 and "warmup_epochs=20" in res.output
+
+
+@pytest.mark.parametrize("model", TABULAR_MODELS)
+def test_a_named_method_the_model_cannot_train_is_an_error(tmp_path, model) -> None:
+    # The registry says which models a method trains; the session follows it.
+    settings = BenchSettings(epochs=2, latent="two_model" if model == "mlp" else None)
+    for method in method_names(models=TABULAR_MODELS):
+        if model in METHODS[method].models:
+            session = _session(tmp_path, methods=[method], model=model, settings=settings)
+            assert session.plan().total > 0
+        else:
+            with pytest.raises(BenchError, match=f"needs --model .*got --model {model}"):
+                _session(tmp_path, methods=["vanilla", method], model=model, settings=settings)
+    res = cli.invoke(app, ["bench", "--methods", "manifold_mixup", "--datasets", "iris",
+                           "--db", str(tmp_path / "m.sqlite")])  # fmt: skip
+    assert res.exit_code == 2 and "'manifold_mixup' needs --model mlp" in res.output
+    assert "manifold_mixup" in SUITES["quick"].methods  # a suite's method is skipped instead
+    assert BenchSession(suite="quick", db=tmp_path / "q.sqlite", log=print).plan().total > 0

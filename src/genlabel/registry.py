@@ -17,6 +17,7 @@ __all__ = [
     "Suite",
     "TABULAR_MODELS",
     "check_method",
+    "dropin_names",
     "method_names",
     "resolve_method",
 ]
@@ -42,6 +43,8 @@ class MethodSpec:
     densities : for GenLabel methods, the class-density kinds it may use.
     aliases : other accepted spellings.
     summary : one line for help texts.
+    dropin : whether ``GenLabelMixup`` mixes and labels it on its own, so that any training
+        loop (a user's own network in ``MixupClassifier(module=...)`` too) can train it.
     """
 
     name: str
@@ -52,6 +55,7 @@ class MethodSpec:
     densities: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     summary: str = ""
+    dropin: bool = False
 
     @property
     def is_genlabel(self) -> bool:
@@ -59,8 +63,10 @@ class MethodSpec:
 
 
 _SPECS = (
-    MethodSpec("vanilla", "none", "linear", _ALL, aliases=("erm",), summary="no mixing"),
-    MethodSpec("mixup", "input", "linear", _ALL, aliases=("linear",), summary="mixup"),
+    MethodSpec(
+        "vanilla", "none", "linear", _ALL, aliases=("erm",), summary="no mixing", dropin=True
+    ),
+    MethodSpec("mixup", "input", "linear", _ALL, aliases=("linear",), summary="mixup", dropin=True),
     MethodSpec(
         "mixup_exclude_mi",
         "input",
@@ -68,6 +74,7 @@ _SPECS = (
         TABULAR_MODELS,
         aliases=("exclude_intrusion", "mixup_exclude_intrusion"),
         summary="mixup, dropping points whose nearest training point is a third class",
+        dropin=True,
     ),
     MethodSpec(
         "mixup_logistic",
@@ -76,6 +83,7 @@ _SPECS = (
         TABULAR_MODELS,
         aliases=("logistic_labels",),
         summary="mixup with logistic labels",
+        dropin=True,
     ),
     MethodSpec(
         "mixup_nn",
@@ -84,6 +92,7 @@ _SPECS = (
         TABULAR_MODELS,
         aliases=("nearest_neighbor",),
         summary="mixup with nearest-neighbour labels",
+        dropin=True,
     ),
     MethodSpec("adamixup", "adaptive", "linear", _ALL, summary="AdaMixup (learned mixing policy)"),
     MethodSpec(
@@ -103,6 +112,7 @@ _SPECS = (
         ("gm",),
         aliases=("genlabel", "genlabel-gm"),
         summary="mixup + GenLabel, one Gaussian per class",
+        dropin=True,
     ),
     MethodSpec(
         "genlabel_kde",
@@ -113,6 +123,7 @@ _SPECS = (
         ("kde",),
         aliases=("genlabel-kde",),
         summary="mixup + GenLabel, a Gaussian KDE per class",
+        dropin=True,
     ),
     MethodSpec(
         "genlabel_cv",
@@ -149,7 +160,7 @@ _SPECS = (
         densities=("online",),
         summary="manifold mixup + GenLabel on the features of the mixed pass",
     ),
-    MethodSpec("cutmix", "cutmix", "linear", IMAGE_MODELS, summary="CutMix"),
+    MethodSpec("cutmix", "cutmix", "linear", IMAGE_MODELS, summary="CutMix", dropin=True),
     MethodSpec(
         "cutmix_genlabel",
         "cutmix",
@@ -191,17 +202,27 @@ def resolve_method(name: str, *, density: str | None = None) -> MethodSpec:
     return METHODS[key]
 
 
-def check_method(name: str, model: str) -> MethodSpec:
-    """The method, after checking that it can train ``model`` (else a ValueError saying why)."""
+def dropin_names(model: str | None = None, models: Iterable[str] | None = None) -> list[str]:
+    """Canonical names of the drop-in methods (``MethodSpec.dropin``), as :func:`method_names`."""
+    return [name for name in method_names(model, models) if METHODS[name].dropin]
+
+
+def check_method(name: str, model: str, *, cli: bool = False) -> MethodSpec:
+    """The method, after checking that it can train ``model`` (else a ValueError saying why,
+    with the model spelled ``--model mlp`` if ``cli``, ``model='mlp'`` otherwise)."""
     spec = resolve_method(name)
     if model not in spec.models:
         # Name the models of the same family (tabular or image) as the one asked for.
         family = TABULAR_MODELS if model in TABULAR_MODELS else IMAGE_MODELS
         options = [m for m in spec.models if m in family] or list(spec.models)
         why = " (it mixes hidden layers)" if spec.mix == "manifold" else ""
+
+        def spell(m: str) -> str:
+            return f"--model {m}" if cli else f"model={m!r}"
+
         raise ValueError(
-            f"method {spec.name!r} needs model={' or '.join(repr(m) for m in options)}"
-            f"{why}; got model={model!r}"
+            f"method {spec.name!r} needs {' or '.join(map(spell, options))}{why}; "
+            f"got {spell(model)}"
         )
     return spec
 

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from ..data import Dataset, load_dataset, make_preprocessor
+from ..data import Dataset, csv_name, load_dataset, make_preprocessor
+from ..data.user_csv import csv_sha256
 from ..estimators import GenerativeClassifier
 from ..metrics import expected_calibration_error, negative_log_likelihood, reliability_bins
 from ..registry import METHODS, SUITES, resolve_method
@@ -70,16 +71,26 @@ class BenchSettings:
     attack: str = "fgsm"
     eps: tuple[float, ...] = (0.1,)
 
-    def fingerprint(self) -> dict[str, Any]:
-        """The settings that change results (not where the data live)."""
+    def fingerprint(self, dataset: str | None = None) -> dict[str, Any]:
+        """The settings that change the results of ``dataset``'s cells (not where the data
+        live). For one of the CSV files (``dataset`` its stem) they include its label column
+        and the sha256 of its bytes, so that a store never mixes cells computed from two
+        versions of a file; the cells of other data sets do not depend on the CSV files."""
         out = asdict(self)
-        drop: tuple[str, ...] = ("data_dir", "online", "csv_files")
-        drop += tuple(k for k in ("label", "latent") if getattr(self, k) is None)
+        drop: tuple[str, ...] = ("data_dir", "online", "csv_files", "label")
+        drop += ("latent",) if self.latent is None else ()
         drop += ("class_prior",) if not self.class_prior else ()
         drop += ("attack", "eps") if self.measure == "clean" else ()
         for key in drop:
             out.pop(key)
+        path = self.csv_path(dataset)
+        if path is not None:
+            out |= {"label": self.label, "csv_sha256": csv_sha256(path)}
         return out
+
+    def csv_path(self, dataset: str | None) -> str | None:
+        """The CSV file named ``dataset`` by its stem (None if none is)."""
+        return next((p for p in self.csv_files if csv_name(p) == dataset), None)
 
 
 @dataclass(frozen=True)
@@ -92,8 +103,14 @@ class Job:
     settings: BenchSettings = field(default_factory=BenchSettings)
 
 
-@functools.lru_cache(maxsize=8)
 def _cached_dataset(dataset: str, settings: BenchSettings) -> Dataset:
+    # A CSV file's hash is part of the key: an edited file is read again.
+    path = settings.csv_path(dataset)
+    return _load_cached(dataset, settings, csv_sha256(path) if path else None)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(dataset: str, settings: BenchSettings, _version: str | None) -> Dataset:
     return load_dataset(
         dataset, settings.data_dir, online=settings.online, csv_files=settings.csv_files,
         label=settings.label,

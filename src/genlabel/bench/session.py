@@ -12,6 +12,7 @@ The CLI's ``genlabel bench`` and ``genlabel demo`` are thin wrappers around it::
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -22,8 +23,10 @@ from typing import Any
 import pandas as pd
 
 from ..data import DataError, csv_name, load_dataset, suite_ids
-from ..registry import SUITES, TABULAR_MODELS, resolve_method
-from ..training.grid import DEFAULT_LATENT, LATENTS
+from ..data.tabular import check_csv_files
+from ..estimators.mixup import check_warmup
+from ..registry import SUITES, TABULAR_MODELS, check_method, resolve_method
+from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
 from .protocol import BenchSettings
 from .report import write_report
 from .runner import applicable, plan_jobs, planned_keys, run_bench
@@ -176,14 +179,17 @@ class BenchSession(StoreSession):
     suite : {"quick", "paper-logistic", "paper-mlp"}, default="quick"
         Sets the default data sets, model, trials and methods.
     datasets : sequence of str, optional
-        Data set ids (OpenML ids, embedded names, or the stems of the ``csv`` files);
-        replaces the suite's. Run smallest first, so a run stopped early has whole sets.
+        Data set ids (OpenML ids, embedded names); with the ``csv`` files' stems they
+        replace the suite's. Run smallest first, so a run stopped early has whole sets.
     csv : sequence of paths, optional; label : str
-        Your own CSV (or CSV.gz) files, each a data set named by its file's stem, and their
-        class column (checked: see ``genlabel.data.load_csv``). Without ``datasets`` they
-        are the data sets of the run.
+        Your own CSV (or CSV.gz) files, each a data set named by its file's stem (two files
+        of one stem, or a stem that is an embedded name or an OpenML id, are an error), and
+        their class column (checked: see ``genlabel.data.load_csv``; ``label`` without
+        ``csv`` is an error). Their cells are stored with each file's sha256: an edited file
+        is not resumed from the cells of the old one.
     methods : sequence of str, optional
-        Method names (aliases accepted); the suite's by default.
+        Method names (aliases accepted); the suite's by default. A method named here that
+        ``model`` cannot train is an error (the suite's are skipped).
     model : {"logistic", "mlp"}, optional
     trials : int, optional
         Trials 0..trials-1 (split and training seeds); the suite's by default.
@@ -230,11 +236,7 @@ class BenchSession(StoreSession):
         spec = SUITES[suite]
         self.suite = suite
         self.settings = settings or BenchSettings()
-        if csv or label:
-            csv_files = tuple(str(p) for p in csv) or self.settings.csv_files
-            self.settings = replace(
-                self.settings, csv_files=csv_files, label=label or self.settings.label
-            )
+        self._resolve_csv(csv, label)
         self.model = model or spec.model
         if self.model not in TABULAR_MODELS:
             raise BenchError(
@@ -244,7 +246,8 @@ class BenchSession(StoreSession):
         self.trials = spec.trials if trials is None else int(trials)
         if self.trials < 1:
             raise BenchError(f"trials must be at least 1; got {trials!r}")
-        self.methods = self._methods(_names(methods) or list(spec.methods))
+        named = _names(methods)
+        self.methods = self._methods(named or list(spec.methods), named=bool(named))
         self.alphas = [float(a) for a in alphas]
         if not self.alphas or any(a < 0 for a in self.alphas):
             raise BenchError(f"alpha must be one or more numbers >= 0; got {list(alphas)!r}")
@@ -253,13 +256,29 @@ class BenchSession(StoreSession):
             raise BenchError(f"unknown backend {backend!r}; expected joblib or dask")
         self.jobs, self.backend, self.scheduler = int(jobs), backend, scheduler
         self.progress, self.log = progress, log
-        custom = _names(datasets) or [csv_name(p) for p in self.settings.csv_files]
+        stems = [csv_name(p) for p in self.settings.csv_files]
+        custom = list(dict.fromkeys(_names(datasets) + stems))
         self.datasets = self._datasets(custom)
         default_db = Path("reports") / (suite if not custom else "custom") / "results.sqlite"
         self.db = Path(db) if db is not None else default_db
         self.out = Path(out) if out is not None else self.db.parent
 
     # -- checks -------------------------------------------------------------------------
+    def _resolve_csv(self, csv: Sequence[str | Path], label: str | None) -> None:
+        """The CSV files (each once) and their label column, into the settings."""
+        if csv or label:
+            csv_files = tuple(dict.fromkeys(str(p) for p in csv)) or self.settings.csv_files
+            self.settings = replace(
+                self.settings, csv_files=csv_files, label=label or self.settings.label
+            )
+        if self.settings.label is not None and not self.settings.csv_files:
+            raise BenchError(
+                "--label names the class column of --csv files (label= of csv= in Python); "
+                "give the files with --csv PATH, or drop --label"
+            )
+        if self.settings.csv_files:
+            self.settings_word = "other settings or another version of a --csv file"
+
     def _resolve_latent(self) -> None:
         """The MLP's GenLabel variant is recorded in the settings (so that stores of two
         variants never mix); the logistic model has none."""
@@ -275,7 +294,9 @@ class BenchSession(StoreSession):
             raise BenchError(f"unknown latent {latent!r}; expected one of {', '.join(LATENTS)}")
         self.settings = replace(self.settings, latent=latent or DEFAULT_LATENT)
 
-    def _methods(self, names: list[str]) -> list[str]:
+    def _methods(self, names: list[str], *, named: bool) -> list[str]:
+        """The canonical names; a method ``named`` by the user must train the model (the
+        suite's that do not, e.g. manifold mixup with the logistic model, are skipped)."""
         try:
             canonical = [resolve_method(n).name for n in names]
         except ValueError as exc:
@@ -284,6 +305,11 @@ class BenchSession(StoreSession):
         if len(tabular) != len(canonical):
             bad = sorted(set(canonical) - set(tabular))
             raise BenchError(f"methods {bad} train image models; use 'genlabel images'")
+        for method in canonical if named else ():
+            try:
+                check_method(method, self.model, cli=True)
+            except ValueError as exc:
+                raise BenchError(str(exc)) from None
         return list(dict.fromkeys(canonical))
 
     def _check_settings(self) -> None:
@@ -294,11 +320,21 @@ class BenchSession(StoreSession):
             raise BenchError(f"unknown attack {s.attack!r}; expected one of {', '.join(ATTACKS)}")
         if s.epochs < 1:
             raise BenchError(f"epochs must be at least 1; got {s.epochs}")
+        for method in (m for m in self.methods if applicable(m, self.model)):
+            train = TrainSettings(
+                model=self.model, method=method, epochs=s.epochs,
+                warmup_epochs=s.warmup_epochs, latent=s.latent,
+            )  # fmt: skip
+            try:
+                check_warmup(train, cli=True)
+            except ValueError as exc:
+                raise BenchError(str(exc)) from None
 
     def _datasets(self, custom: list[str]) -> list[str]:
         """The ids, checked (a clear error before any work), smallest first."""
         s = self.settings
         try:
+            check_csv_files(s.csv_files)
             ids = custom or suite_ids(self.suite, s.data_dir)
             sizes = {i: len(self._load(i).y) for i in ids}
         except DataError as exc:
@@ -319,11 +355,28 @@ class BenchSession(StoreSession):
             self.datasets, self.methods, self.model, range(self.trials), self.alphas, self.settings
         )
 
+    def _by_fingerprint(self, items: list, dataset_of: Callable) -> list[tuple[dict, list]]:
+        """``items`` (cell keys or jobs) grouped by the fingerprint of their data set: one
+        group without CSV files; a CSV file's cells carry its hash, so a group of their own."""
+        try:
+            prints = {d: self.settings.fingerprint(d) for d in self.datasets}
+        except DataError as exc:
+            raise BenchError(str(exc)) from None
+        groups: dict[str, tuple[dict, list]] = {}
+        for item in items:
+            fp = prints[dataset_of(item)]
+            key = json.dumps(fp, sort_keys=True, default=str)
+            groups.setdefault(key, (fp, []))[1].append(item)
+        return list(groups.values())
+
     def plan(self) -> BenchPlan:
         """The cells to compute, after checking that the store holds none of them computed
         with other settings (those would silently not be recomputed)."""
         keys = self._keys()
-        done = self._stored_keys(self.settings.fingerprint(), keys)
+        done: set[tuple] = set()
+        groups = self._by_fingerprint(keys, lambda key: key[0])
+        for fingerprint, group in groups or [(self.settings.fingerprint(), [])]:
+            done |= self._stored_keys(fingerprint, group)
         jobs = plan_jobs(
             self.datasets, self.methods, self.model, range(self.trials), self.alphas,
             self.settings, done,
@@ -352,11 +405,16 @@ class BenchSession(StoreSession):
         factory = self._attack_factory()
 
         def work(store: ResultStore, run_id: int) -> int:
-            return run_bench(
-                plan.jobs, store, self.settings.fingerprint(), n_jobs=self.jobs,
-                backend=self.backend, scheduler=self.scheduler, attack_factory=factory,
-                progress=self.progress, run_id=run_id,
-            )  # fmt: skip
+            # One runner call per fingerprint (the store writes one per call); without CSV
+            # files that is one call for the whole plan.
+            written = 0
+            for fingerprint, jobs in self._by_fingerprint(plan.jobs, lambda j: j.dataset):
+                written += run_bench(
+                    jobs, store, fingerprint, n_jobs=self.jobs, backend=self.backend,
+                    scheduler=self.scheduler, attack_factory=factory, progress=self.progress,
+                    run_id=run_id,
+                )  # fmt: skip
+            return written
 
         return self._run_segment(
             plan, work, n_jobs=self.jobs, backend=self.backend, command=command

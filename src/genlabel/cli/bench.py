@@ -7,14 +7,19 @@ from pathlib import Path
 
 import typer
 
-from ..registry import SUITES, TABULAR_MODELS, method_names
+from ..registry import METHODS, SUITES, TABULAR_MODELS, method_names
 from ..training.grid import DEFAULT_LATENT
 from .app import app, fail, floats, markdown, run_session, split_list
 
-_METHODS = ", ".join(method_names(models=TABULAR_MODELS))
+#: "vanilla (erm), mixup (linear), ...": every tabular method with its aliases.
+_METHODS = ", ".join(
+    f"{name} ({', '.join(METHODS[name].aliases)})" if METHODS[name].aliases else name
+    for name in method_names(models=TABULAR_MODELS)
+)
 _SUITES = "; ".join(
     f"{s.name} ({s.summary}, model {s.model}, {s.trials} trials)" for s in SUITES.values()
 )
+_TRIALS = ", ".join(f"{s.name} {s.trials}" for s in SUITES.values())
 
 
 # Long only by its typer signature: every option is declared, with its help, as a parameter.
@@ -23,7 +28,8 @@ def bench(
     suite: str = typer.Option("quick", help=f"the suite: {_SUITES}"),
     datasets: str = typer.Option(
         "",
-        help="comma-separated data set ids (OpenML ids or embedded names); replaces the suite's",
+        help="comma-separated data set ids (OpenML ids or embedded names); with the --csv "
+        "files, replaces the suite's",
     ),
     csv: list[Path] = typer.Option(
         [],
@@ -33,14 +39,14 @@ def bench(
     ),
     label: str = typer.Option(None, "--label", help="the class column of the --csv files"),
     methods: str = typer.Option(
-        "", help=f"comma-separated methods (default: the suite's), of: {_METHODS}"
+        "", help=f"comma-separated methods (default: the suite's), of: {_METHODS}; aliases in ()"
     ),
     model: str = typer.Option(
         None, help=f"{' | '.join(TABULAR_MODELS)} (default: the suite's)", show_default=False
     ),
     trials: int = typer.Option(
         None,
-        help="trials, seeds 0..trials-1 (default: the suite's: quick 2, paper suites 5)",
+        help=f"trials, seeds 0..trials-1 (default: the suite's: {_TRIALS})",
         show_default=False,
     ),
     alpha: str = typer.Option("1", help="mixing alpha(s), comma-separated, e.g. 1,2"),
@@ -67,8 +73,8 @@ def bench(
     db: Path = typer.Option(
         None,
         "--db",
-        help="SQLite store (default: reports/<suite>/results.sqlite; reports/custom/... for "
-        "--datasets)",
+        help="SQLite store (default: reports/<suite>/results.sqlite, or "
+        "reports/custom/results.sqlite with --datasets or --csv)",
         show_default=False,
     ),
     data_dir: Path = typer.Option(
@@ -205,12 +211,11 @@ def demo(
     quick = Path("reports/quick")
     try:
         session = BenchSession(suite="quick", db=quick / "results.sqlite", jobs=2, log=typer.echo)
-        plan = session.plan()
-        typer.echo(plan.describe())
-        session.run(plan, command="genlabel demo")
     except BenchError as exc:
         fail(str(exc))
-    paths = session.report()
+    # As 'genlabel bench': Ctrl-C says how many cells are stored and exits 130.
+    run_session(session, (BenchError,))
+    report_md = session.out / "report.md"
     clean = session.results().query("measure == 'clean' and model == 'logistic'")
     typer.echo(
         "\nGenLabel (CV) against each baseline (share of data sets, ±0.5 points = on par):\n"
@@ -221,4 +226,4 @@ def demo(
     intrusion(toy="gaussian9", n_samples=900, n_mix=4000, alpha=1.0, seed=0)
     typer.echo("")
     figures(out=out, only="")
-    typer.echo(f"\ndone in {time.perf_counter() - start:.1f} s; see {paths[-1]} and {out}")
+    typer.echo(f"\ndone in {time.perf_counter() - start:.1f} s; see {report_md} and {out}")

@@ -18,6 +18,7 @@ __all__ = [
     "DataError",
     "Dataset",
     "EMBEDDED",
+    "check_csv_files",
     "check_data_dir",
     "encode_labels",
     "openml_dir",
@@ -92,6 +93,11 @@ def load_openml(
     (cached in ``cache_dir``).
     """
     dataset_id = str(dataset_id).strip()
+    if dataset_id.lower().endswith((".csv", ".csv.gz")):
+        raise DataError(
+            f"{dataset_id!r} is a file, not a data set id: give your own CSV file with "
+            f"--csv {dataset_id} --label COLUMN (csv=[...], label=... in Python)"
+        )
     if not dataset_id.isdigit():
         raise DataError(
             f"unknown data set id {dataset_id!r}: expected an OpenML id (digits) or one of {', '.join(EMBEDDED)}"
@@ -135,12 +141,33 @@ def load_dataset(
 ) -> Dataset:
     """An embedded set by name (``iris``, ``gaussian9``, ...), one of ``csv_files`` by its
     stem (with its ``label`` column), or an OpenML id."""
+    check_csv_files(csv_files)
     for path in csv_files:
         if csv_name(path) == dataset_id:
             return load_csv(path, label or "")
     if dataset_id in EMBEDDED:
         return _embedded(dataset_id)
     return load_openml(dataset_id, data_dir, online=online)
+
+
+def check_csv_files(csv_files: tuple[str, ...] | list[str]) -> None:
+    """A DataError if two CSV files share a stem, or a stem is an embedded set's name or an
+    OpenML id (the file would silently replace that set or hide another file)."""
+    seen: dict[str, str] = {}
+    for path in map(str, csv_files):
+        name = csv_name(path)
+        if name in EMBEDDED or name.isdigit():
+            what = "the embedded data set" if name in EMBEDDED else "the OpenML id"
+            raise DataError(
+                f"the CSV file {path} is named {name!r} by its stem, like {what} {name}; "
+                "rename the file (its stem names the data set)"
+            )
+        other = seen.setdefault(name, path)
+        if Path(other).resolve() != Path(path).resolve():
+            raise DataError(
+                f"two CSV files are both named {name!r} by their stems: {other} and {path}; "
+                "rename one (a file's stem names its data set)"
+            )
 
 
 def suite_ids(suite: str, data_dir: str | Path | None = None) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +13,7 @@ import pandas as pd
 from .dataset import Dataset, encode_labels
 from .paths import DataError
 
-__all__ = ["csv_name", "load_csv", "read_table"]
+__all__ = ["csv_name", "csv_sha256", "load_csv", "read_table"]
 
 #: A floating-point label column with more distinct values than this looks like a feature.
 MAX_FLOAT_CLASSES = 20
@@ -23,6 +26,46 @@ def csv_name(path: str | Path) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return Path(path).stem
+
+
+def csv_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes (hex), so that a store can tell two versions apart."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no CSV file at {path}")
+    stat = path.stat()
+    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    # Keyed by size and modification time too: an edited file is hashed again.
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _drop_saved_index(frame: pd.DataFrame, label: str, path: Path) -> pd.DataFrame:
+    """Without the column ``DataFrame.to_csv`` writes for the index (``Unnamed: 0`` holding
+    0..n-1): it numbers the rows, and as a feature it would leak the file's row order."""
+    first = frame.columns[0]
+    if first != "Unnamed: 0" or first == label:
+        return frame
+    values = frame[first]
+    if not (
+        pd.api.types.is_integer_dtype(values)
+        and np.array_equal(values.to_numpy(), np.arange(len(frame)))
+    ):
+        return frame
+    warnings.warn(
+        f"{path.name}: dropped its first column 'Unnamed: 0' (0..{len(frame) - 1}), the row "
+        "index pandas saved with it; save with to_csv(..., index=False) to avoid it",
+        UserWarning,
+        stacklevel=3,
+    )
+    return frame.drop(columns=[first])
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -81,7 +124,9 @@ def load_csv(path: str | Path, label: str) -> Dataset:
         The class column. It is checked: a missing column, a floating-point column of many
         distinct values, or more classes than half the rows raise a DataError that says why
         and lists the columns. Every other column is a feature (categorical columns are
-        one-hot encoded by the benchmark's preprocessing).
+        one-hot encoded by the benchmark's preprocessing), except a row index that pandas
+        saved with the file (a first column ``Unnamed: 0`` holding 0..n-1): it is dropped,
+        with a warning.
     """
     path = Path(path)
     if not label:
@@ -91,5 +136,8 @@ def load_csv(path: str | Path, label: str) -> Dataset:
         )
     frame = read_table(path)
     _check_label(frame, label, path)
+    frame = _drop_saved_index(frame, label, path)
+    if frame.shape[1] < 2:
+        raise DataError(f"{path.name} has no feature column besides its label {label!r}")
     name = csv_name(path)
     return encode_labels(frame.drop(columns=[label]), frame[label], name, name, str(path))

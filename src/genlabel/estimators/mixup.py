@@ -14,9 +14,16 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._validation import parameter_error, resolve_device
-from ..registry import METHODS, TABULAR_MODELS, MethodSpec, check_method, resolve_method
+from ..registry import (
+    METHODS,
+    TABULAR_MODELS,
+    MethodSpec,
+    check_method,
+    dropin_names,
+    resolve_method,
+)
 from ..training import GenLabelMixup, Trainer
-from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
+from ..training.grid import LATENTS, TrainSettings
 from ..training.methods import DEFAULT_DENSITY_GRID, DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
 from ..training.selection import fit_configuration, grid_search, param_grid
 
@@ -27,13 +34,46 @@ ESTIMATOR_METHODS = tuple(
     name for name, spec in METHODS.items() if spec.mix != "generative" and "mlp" in spec.models
 ) + ("genlabel",)
 #: The methods a user's own module can train (through the drop-in mix step).
-_MODULE_METHODS = (
-    "vanilla", "mixup", "mixup_logistic", "mixup_nn", "mixup_exclude_mi", "genlabel_gm",
-    "genlabel_kde",
-)  # fmt: skip
+_MODULE_METHODS = tuple(dropin_names(models=TABULAR_MODELS))
 _ACCEPTED = set(ESTIMATOR_METHODS) | {
     alias for name in ESTIMATOR_METHODS if name in METHODS for alias in METHODS[name].aliases
 }
+#: The generative classifier's names: accepted by the constraint so that fit can say which
+#: estimator trains it.
+_GENERATIVE = {
+    n for spec in METHODS.values() if spec.mix == "generative" for n in (spec.name, *spec.aliases)
+}
+
+
+class _MethodOptions(StrOptions):
+    """The method constraint: its error lists the names sorted (a set prints in hash order)."""
+
+    def __init__(self) -> None:
+        super().__init__(_ACCEPTED | _GENERATIVE)
+
+    def __str__(self) -> str:
+        return f"a str among {{{', '.join(map(repr, sorted(_ACCEPTED)))}}}"
+
+
+def check_warmup(settings: TrainSettings, *, cli: bool = False) -> None:
+    """A ValueError if GenLabel would train only its warm-up: with the MLP and the
+    ``reference`` latent variant it trains ``warmup_epochs`` vanilla epochs, then GenLabel,
+    so ``epochs`` must exceed ``warmup_epochs``. Spelled for the command line if ``cli``."""
+    if not (settings.two_phase and settings.epochs <= settings.warmup_epochs):
+        return
+    warm, epochs = settings.warmup_epochs, settings.epochs
+    if cli:
+        setup = "--model mlp and --latent reference"
+        need = f"--epochs must exceed {warm} (got --epochs {epochs}"
+        fix = "use more --epochs, or --latent two_model or --latent input"
+    else:
+        setup = "model='mlp' (latent 'reference')"
+        need = f"epochs must exceed warmup_epochs (got epochs={epochs}"
+        fix = "raise epochs, or use latent='two_model' or latent='input'"
+    raise ValueError(
+        f"method {settings.spec.name!r} with {setup} trains warmup_epochs={warm} vanilla "
+        f"epochs, then GenLabel: {need}, so GenLabel would never train); {fix} (no warm-up)"
+    )
 
 
 def _single_class_error(name: str) -> ValueError:
@@ -106,7 +146,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "model": [StrOptions(set(TABULAR_MODELS))],
-        "method": [StrOptions(_ACCEPTED)],
+        "method": [_MethodOptions()],
         "density": [StrOptions({"gm", "kde"})],
         "gamma": [Interval(Real, 0, 1, closed="both")],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -188,6 +228,12 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
     def _spec(self):
         """The registry's method (``genlabel`` with ``density`` is ``genlabel_<density>``)."""
         spec = resolve_method(self.method, density=self.density)
+        if spec.mix == "generative":
+            alias = f" ({spec.name})" if spec.name != self.method else ""
+            raise ValueError(
+                f"The 'method' parameter of MixupClassifier is {self.method!r}{alias}, the "
+                "generative classifier: use genlabel.estimators.GenerativeClassifier"
+            )
         try:
             return check_method(spec.name, self.model)
         except ValueError as exc:
@@ -203,14 +249,13 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
                 "MixupClassifier", "latent", "None with model='logistic' (no hidden layer)",
                 self.latent,
             )  # fmt: skip
-        reference = (self.latent or DEFAULT_LATENT) == "reference"
-        if spec.is_genlabel and self.model == "mlp" and self.module is None and reference:
-            if self.epochs <= self.warmup_epochs:
-                raise ValueError(
-                    f"method {spec.name!r} with model='mlp' trains warmup_epochs={self.warmup_epochs}"
-                    " vanilla epochs, then GenLabel: epochs must exceed warmup_epochs; got "
-                    f"epochs={self.epochs}"
+        if self.module is None:
+            check_warmup(
+                TrainSettings(
+                    model=self.model, method=spec.name, epochs=int(self.epochs),
+                    warmup_epochs=int(self.warmup_epochs), latent=self.latent,
                 )
+            )  # fmt: skip
         hidden = self.hidden_layer_sizes
         if not hidden or any(isinstance(h, bool) or int(h) != h or h < 1 for h in hidden):
             raise parameter_error(

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .._validation import as_float_tensor, as_label_tensor, parameter_error
-from ..density import ClassDensity, LabelDensity, make_density
+from ..density import DENSITIES, ClassDensity, LabelDensity, make_density
 from ..labels import GENLABEL_RULES, LABEL_RULES, REFERENCE_RULES, label_mixed
 from ..losses import blend_targets, soft_cross_entropy
 from ..mixing import (
@@ -22,7 +22,7 @@ from ..mixing import (
     draw_cutmix_params,
     draw_mix_params,
 )
-from ..registry import resolve_method
+from ..registry import IMAGE_MODELS, MethodSpec, dropin_names, resolve_method
 
 __all__ = ["GenLabelMixup", "MixupBatch"]
 
@@ -49,8 +49,10 @@ class MixupBatch:
         The one target to train on: gamma * targets + (1 - gamma) * mix_targets for the
         GenLabel rules, ``targets`` otherwise (label smoothing applied). Cross entropy is
         linear in the target, so ``F.cross_entropy(logits, batch.soft_targets)`` is the
-        mixer's loss (weighted rules: use ``batch.weight`` as well); any criterion or
-        ``collate_fn`` can use it.
+        mixer's loss; for ``exclude_intrusion``, whose weight drops points, the loss is that
+        cross entropy weighted by ``batch.weight``:
+        ``(weight * F.cross_entropy(logits, soft_targets, reduction="none")).sum() /
+        weight.sum()``. Any criterion or ``collate_fn`` can use it.
     """
 
     inputs: torch.Tensor
@@ -84,6 +86,20 @@ def _check_params(rule, gamma, switch_prob, label_smoothing, alpha, cutmix_alpha
             raise parameter_error(owner, name, "a float in the range [0.0, inf)", value)
 
 
+def _not_dropin(spec: MethodSpec) -> str:
+    """Why ``spec`` is no drop-in label rule, and what trains it instead."""
+    if spec.mix == "generative":
+        where = "it is a classifier, not a label rule: use genlabel.estimators.GenerativeClassifier"
+    elif "online" in spec.densities:
+        where = "it labels with the model's own features: use the image methods' Trainer"
+    elif set(spec.models) & set(IMAGE_MODELS):
+        where = "use genlabel.estimators.MixupClassifier (tabular) or the image methods' Trainer"
+    else:
+        where = "use genlabel.estimators.MixupClassifier"
+    names = ", ".join(sorted(dropin_names()))
+    return f"method {spec.name!r} is not a drop-in label rule (those are {names}); {where}"
+
+
 class GenLabelMixup:
     """Mixup (or CutMix) with relabeling, for your own PyTorch training loop.
 
@@ -108,11 +124,13 @@ class GenLabelMixup:
         The class densities of the GenLabel rules. A ``ClassDensity`` is fitted by
         :meth:`fit`; any other ``LabelDensity`` (a GAN density, say) is used as it is.
     gamma : float, default=1.0
-        Loss ratio: gamma * CE(y_gen) + (1 - gamma) * CE(y_mix).
+        Loss ratio of the GenLabel rules: gamma * CE(y_gen) + (1 - gamma) * CE(y_mix); the
+        other rules ignore it (their target is their label).
     alpha : float, default=1.0
         Beta(alpha, alpha) of mixup; 0 disables it.
     cutmix_alpha : float, default=0.0
-        Beta(alpha, alpha) of CutMix (on image batches (n, c, h, w)); 0 disables it.
+        Beta(alpha, alpha) of CutMix; 0 disables it. CutMix cuts boxes, so it needs inputs
+        with two spatial dims, (n, c, h, w) or (n, h, w) (else a ValueError).
     switch_prob : float, default=0.5
         With both mixup and CutMix enabled, the probability that a batch uses CutMix.
     per_sample : bool, default=False
@@ -195,16 +213,15 @@ class GenLabelMixup:
     def _from_method(
         method: str, density: Any, alpha: float, cutmix_alpha: float
     ) -> tuple[str, Any, float, float]:
-        spec = resolve_method(method)
-        if spec.mix == "none" and spec.name == "vanilla":
+        # ``genlabel`` with density="kde" is genlabel_kde, as in the estimator.
+        kind = density if isinstance(density, str) and density in DENSITIES else None
+        spec = resolve_method(method, density=kind)
+        if not spec.dropin:
+            raise ValueError(_not_dropin(spec))
+        if spec.name == "vanilla":
             return "linear", density, 0.0, 0.0
-        if spec.mix == "cutmix" and spec.rule in ("linear",):
+        if spec.mix == "cutmix":
             return "linear", density, 0.0, cutmix_alpha or 1.0
-        if spec.mix != "input" or spec.densities == ("gm", "kde") or "online" in spec.densities:
-            raise ValueError(
-                f"method {spec.name!r} is not a drop-in label rule: use "
-                "genlabel.estimators.MixupClassifier (tabular) or the image methods' Trainer"
-            )
         if spec.densities and isinstance(density, str):
             density = spec.densities[0]
         return spec.rule, density, alpha, cutmix_alpha
@@ -267,7 +284,12 @@ class GenLabelMixup:
     # -- per batch ----------------------------------------------------------------------
     def _draw(self, inputs: torch.Tensor) -> MixParams:
         n = inputs.shape[0]
-        use_cutmix = self.cutmix_alpha > 0 and inputs.ndim >= 3
+        if self.cutmix_alpha > 0 and inputs.ndim < 3:
+            raise ValueError(
+                "CutMix (method='cutmix' or cutmix_alpha > 0) needs inputs with two spatial "
+                f"dims, (n, c, h, w) or (n, h, w); got shape {tuple(inputs.shape)}"
+            )
+        use_cutmix = self.cutmix_alpha > 0
         if use_cutmix and self.alpha > 0:  # both enabled: a switch per batch
             use_cutmix = float(torch.rand(1, generator=self.generator)) < self.switch_prob
         if use_cutmix:
