@@ -128,6 +128,7 @@ BAD = [
     (["--methods", "manifold_mixup", "--layers", "input,features.nope"],
      "unknown layers ['features.nope']"),
     (["--measure", "robust", "--attack", "cw"], "attack must be one of fgsm, pgd, autoattack"),
+    (["--update-every", "0"], "update_every must be an int >= 1"),
 ]  # fmt: skip
 
 
@@ -212,3 +213,32 @@ def test_the_report_counts_overlapping_run_segments_once(tmp_path) -> None:
     })  # fmt: skip
     write_report(frame, tmp_path, runs=runs)
     assert "wall-clock: 16.0 s over 3 run segment(s)" in (tmp_path / "report.md").read_text()
+
+
+def test_update_every_reaches_the_genlabel_steps_and_keeps_old_stores_valid(
+    tmp_path, monkeypatch
+) -> None:
+    from genlabel.images import GenLabelStep, ImageSettings
+
+    updates = []
+    original = GenLabelStep.update_statistics
+    monkeypatch.setattr(
+        GenLabelStep,
+        "update_statistics",
+        lambda self, *a: (updates.append(self.update_every), original(self, *a))[1],
+    )
+
+    base = ImageSettings(dataset="digits")
+    # The defaults add nothing to the fingerprint: stores written before the options exist
+    # stay valid; the memory format, like the device, does not name a result.
+    assert "update_every" not in base.fingerprint() and "channels_last" not in base.fingerprint()
+    every = ImageSettings(dataset="digits", update_every=4)
+    assert every.fingerprint()["update_every"] == 4 and every.training_key() != base.training_key()
+    db = tmp_path / "u.sqlite"
+    extra = ("--methods", "mixup_genlabel", "--update-every", "4", "--channels-last")
+    res = cli.invoke(app, _args(db, *extra))
+    assert res.exit_code == 0, res.output
+    with sqlite3.connect(db) as conn:
+        (params,) = conn.execute("SELECT params FROM results").fetchone()
+    assert json.loads(params)["update_every"] == 4
+    assert updates == [4]  # 160 images in batches of 64: 3 batches, the first one updates

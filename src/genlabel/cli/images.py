@@ -52,6 +52,18 @@ def images(
         help="manifold mixup's layers, comma-separated module names or 'input' "
         "(default: the model's: cnn input,features.block1,features.block2)",
     ),  # fmt: skip
+    update_every: int = typer.Option(
+        1,
+        "--update-every",
+        help="GenLabel methods: update the class statistics on every k-th batch (1: every "
+        "batch, as Algorithm 3; the update is an extra forward pass of the clean batch)",
+    ),
+    channels_last: bool = typer.Option(
+        None,
+        "--channels-last/--no-channels-last",
+        help="channels-last memory format (default: on CUDA only; faster for cnn on the CPU)",
+        show_default=False,
+    ),
     device: str = typer.Option("cpu", help="cpu | cuda | cuda:N"),
     amp: str = typer.Option(
         None, help="bf16 | fp16 (CUDA only) mixed precision", show_default=False
@@ -81,7 +93,8 @@ def images(
         dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
         schedule=schedule, alpha=alpha, gamma=gamma, beta=beta, train_subset=train_subset,
         amp=amp, device=device, data_dir=str(data_dir) if data_dir else None,
-        layers=tuple(split_list(layers)) or None, measure=measure, attack=attack,
+        layers=tuple(split_list(layers)) or None, update_every=update_every,
+        channels_last=channels_last, measure=measure, attack=attack,
         eps=tuple(floats(eps, "--eps")), robust_subset=robust_subset,
     )  # fmt: skip
     _run(settings, methods=split_list(methods), trials=trials, db=db, out=out, progress=progress)

@@ -88,6 +88,11 @@ class ImageSettings:
     layers : manifold mixup's layers (default: the model's ``manifold_layers``).
     features : the module whose output the class Gaussians (and AdaMixup's discriminator)
         see.
+    update_every : the GenLabel methods update the class statistics on every
+        ``update_every``-th batch (1: every batch, Algorithm 3 as written; the update is an
+        extra forward pass of the clean batch, see ``GenLabelStep``).
+    channels_last : the channels-last memory format for the model and batches (None: on
+        CUDA only; on the CPU it makes SmallCNN's steps faster).
     measure : "clean" or "robust".
     attack, eps, robust_subset : with measure "robust": the attack ("autoattack", "pgd",
         "fgsm"), its L-inf radii on [0, 1] pixels, and how many test images (the first
@@ -112,6 +117,8 @@ class ImageSettings:
     data_dir: str | None = None
     layers: tuple[str, ...] | None = None
     features: str = "features"
+    update_every: int = 1
+    channels_last: bool | None = None
     measure: str = "clean"
     attack: str = "autoattack"
     eps: tuple[float, ...] = (0.1, 0.2)
@@ -139,6 +146,8 @@ class ImageSettings:
             ("eps", len(self.eps) > 0 and all(_in(e, 0, 1) for e in self.eps),
              "one or more numbers in [0, 1] (pixels are in [0, 1])"),
             ("robust_subset", _int_at_least(self.robust_subset, 1), "an int >= 1"),
+            ("update_every", _int_at_least(self.update_every, 1), "an int >= 1"),
+            ("channels_last", self.channels_last in (None, True, False), "None, True or False"),
         )  # fmt: skip
         errors = [f"{name} must be {expected}; got {getattr(self, name)!r}"
                   for name, ok, expected in checks if not ok]  # fmt: skip
@@ -160,7 +169,8 @@ class ImageSettings:
     def fingerprint(self) -> dict[str, Any]:
         """The settings that change results (not where data live nor the device)."""
         out = asdict(self)
-        drop = ["data_dir", "device"]
+        drop = ["data_dir", "device", "channels_last"]  # the memory format: speed only
+        drop += ["update_every"] if self.update_every == 1 else []  # stores from before it
         if self.measure == "clean":
             drop += ["attack", "eps", "robust_subset"]
         for key in drop:
@@ -270,14 +280,15 @@ def _train(
         method, num_classes=train.n_classes, in_channels=int(train.x.shape[1]),
         feature_dim=_feature_dim(model, settings.features, train.x), alpha=settings.alpha,
         gamma=settings.gamma, memory=settings.beta, bias_correction=settings.bias_correction,
-        layers=settings.layers,
-        features=settings.features, seed=seeds["step"],
+        layers=settings.layers, features=settings.features,
+        update_every=settings.update_every, seed=seeds["step"],
     )  # fmt: skip
     trainer = Trainer(
         model, mixer=step, optimizer="sgd", lr=settings.lr, momentum=settings.momentum,
         weight_decay=settings.weight_decay, epochs=settings.epochs,
         batch_size=settings.batch_size, scheduler=settings.schedule, device=device,
-        amp=settings.amp, transform=default_augment(settings.dataset, seed=seeds["augment"]),
+        amp=settings.amp, channels_last=settings.channels_last,
+        transform=default_augment(settings.dataset, seed=seeds["augment"]),
         checkpoint_dir=folder, random_state=seeds["shuffle"], verbose=verbose,
     ).fit((train.x, train.y))  # fmt: skip
     seconds = sum(row["seconds"] for row in trainer.history_)
@@ -310,6 +321,7 @@ def _params(settings: ImageSettings, method: str) -> dict[str, Any]:
     keys += ["train_subset"] if settings.train_subset else []
     keys += ["alpha"] if spec.mix != "none" and spec.mix != "adaptive" else []
     keys += ["gamma", "beta", "bias_correction", "features"] if spec.is_genlabel else []
+    keys += ["update_every"] if spec.is_genlabel and settings.update_every != 1 else []
     out = {key: getattr(settings, key) for key in keys}
     if spec.mix == "manifold":
         out["layers"] = list(settings.layers) if settings.layers else "model default"
