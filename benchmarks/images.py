@@ -101,7 +101,7 @@ def _steps(step: Callable[[], None], k: int) -> Callable[[], None]:
 
 
 def overhead_rows(
-    models: list[str], formats: list[bool], repeat: int, every: int
+    models: list[str], formats: list[bool], repeat: int, every: int = 8
 ) -> list[list[str]]:
     rows = []
     for name in models:

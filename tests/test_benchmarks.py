@@ -1,0 +1,28 @@
+"""The benchmark scripts run (their numbers are measurements, not tested here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_the_gpu_check_runs_on_the_cpu_as_a_dry_run() -> None:
+    # About 4 minutes on 2 cores (PreAct-ResNet-18 steps on the CPU): opt-in.
+    args = ["--device", "cpu", "--n-train", "40", "--n-test", "20", "--epochs", "1"]
+    args += ["--skip-tests", "--repeat", "1", "--update-every", "2"]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), *args],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = result.stdout
+    assert "| check | what | result | seconds |" in table
+    for check in ("CIFAR-10 binary files", "mixup_genlabel, 1 epochs, bf16", "float32 vs AMP bf16"):
+        assert check in table
+    assert table.count("mixup_genlabel vs mixup (update_every=2)") == 2  # both memory formats
