@@ -242,3 +242,21 @@ def test_update_every_reaches_the_genlabel_steps_and_keeps_old_stores_valid(
         (params,) = conn.execute("SELECT params FROM results").fetchone()
     assert json.loads(params)["update_every"] == 4
     assert updates == [4]  # 160 images in batches of 64: 3 batches, the first one updates
+
+
+def test_bf16_training_and_autoattack_run_through_the_command(tmp_path) -> None:
+    db = tmp_path / "aa.sqlite"
+    res = cli.invoke(app, _args(db, "--methods", "vanilla", "--amp", "bf16"))
+    assert res.exit_code == 0, res.output
+    robust = ("--measure", "robust", "--attack", "autoattack", "--eps", "0.1")
+    res = cli.invoke(app, _args(db, "--methods", "vanilla", "--amp", "bf16", *robust,
+                                "--robust-subset", "8"))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT measure, params, robust_accuracy FROM results").fetchall()
+    measures = {measure: (json.loads(params), robust) for measure, params, robust in rows}
+    assert set(measures) == {"clean", "robust-autoattack-eps0.1"}
+    assert measures["clean"][0]["amp"] == "bf16"
+    robust = measures["robust-autoattack-eps0.1"][1]
+    assert robust * 8 == round(robust * 8)  # a share of the 8 attacked images
+    assert "robust-autoattack-eps0.1" in (tmp_path / "report.md").read_text()

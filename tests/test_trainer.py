@@ -220,3 +220,53 @@ def test_channels_last_on_the_cpu_trains_the_same_model_up_to_rounding() -> None
     for a, b in zip(plain.parameters(), last.parameters(), strict=True):
         torch.testing.assert_close(a, b.contiguous(), rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(trainer.predict_proba(X), fitted[0][1].predict_proba(X))
+
+
+def test_an_image_run_with_augmentation_resumes_draw_for_draw(tmp_path) -> None:
+    from genlabel.data.augment import BatchAugment
+    from genlabel.images import build_step
+    from genlabel.models import SmallCNN
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (96, 1, 8, 8), generator=g, dtype=torch.uint8)
+    labels = torch.randint(0, 4, (96,), generator=g)
+
+    class Killed(Exception):
+        pass
+
+    class KillAfter(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            if epoch == 1:
+                raise Killed
+
+    def make(ckpt, callbacks=()) -> Trainer:
+        model = SmallCNN(1, 4, 8, seed=0)
+        step = build_step("cutmix_genlabel", num_classes=4, in_channels=1, feature_dim=128, seed=1)
+        augment = BatchAugment(crop_padding=2, hflip=True, seed=2)  # draws in every batch
+        return Trainer(
+            model, mixer=step, optimizer="sgd", lr=0.05, scheduler="step", epochs=4,
+            batch_size=32, transform=augment, checkpoint_dir=ckpt, random_state=3, verbose=0,
+            callbacks=callbacks,
+        )  # fmt: skip
+
+    full = make(None).fit((images, labels))
+    with pytest.raises(Killed):
+        make(tmp_path, [KillAfter()]).fit((images, labels))
+    resumed = make(tmp_path).fit((images, labels))
+    for a, b in zip(_params(full.model), _params(resumed.model), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_the_step_schedule_divides_the_rate_by_ten_at_half_and_three_quarters() -> None:
+    X, y = _data(64)
+    seen = []
+
+    class Rates(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            seen.append(trainer.optimizer_.param_groups[0]["lr"])
+
+    Trainer(
+        _model(), optimizer="sgd", lr=0.1, scheduler="step", epochs=8, batch_size=32,
+        callbacks=[Rates()], verbose=0,
+    ).fit((X, y))  # fmt: skip
+    np.testing.assert_allclose(seen, [0.1] * 3 + [0.01] * 2 + [0.001] * 3, rtol=1e-12)
