@@ -235,7 +235,8 @@ def test_update_every_reaches_the_genlabel_steps_and_keeps_old_stores_valid(
     every = ImageSettings(dataset="digits", update_every=4)
     assert every.fingerprint()["update_every"] == 4 and every.training_key() != base.training_key()
     db = tmp_path / "u.sqlite"
-    extra = ("--methods", "mixup_genlabel", "--update-every", "4", "--channels-last")
+    extra = ("--methods", "mixup_genlabel", "--update-every", "4", "--update-warmup", "0")
+    extra += ("--channels-last",)
     res = cli.invoke(app, _args(db, *extra))
     assert res.exit_code == 0, res.output
     with sqlite3.connect(db) as conn:

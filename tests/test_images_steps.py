@@ -154,7 +154,7 @@ def test_update_every_k_updates_the_statistics_on_every_kth_batch_and_resumes() 
             changed.append(not torch.equal(before, step.labeler.seen))
         return changed
 
-    step = GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=3, seed=2)
+    step = GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=3, update_warmup=0, seed=2)
     assert run(step, batches) == [True, False, False, True, False, False, True]
     # Only the updating batches reach the statistics: the same as a labeler fed them alone.
     alone = OnlineGaussianLabeler(4, 3)
@@ -164,9 +164,9 @@ def test_update_every_k_updates_the_statistics_on_every_kth_batch_and_resumes() 
     torch.testing.assert_close(step.labeler.means, alone.means)
     torch.testing.assert_close(step.labeler.variances, alone.variances)
     # The batch count is checkpointed: a step resumed after batch 4 skips batches 5 and 6.
-    first = GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=3, seed=2)
+    first = GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=3, update_warmup=0, seed=2)
     run(first, batches[:4])
-    resumed = GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=3, seed=0)
+    resumed = GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=3, update_warmup=0, seed=0)
     resumed.load_state_dict(first.state_dict())
     assert run(resumed, batches[4:]) == [False, False, True]
     torch.testing.assert_close(resumed.labeler.means, step.labeler.means)
@@ -174,6 +174,9 @@ def test_update_every_k_updates_the_statistics_on_every_kth_batch_and_resumes() 
     every = build_step("mixup_genlabel", num_classes=4, in_channels=1, feature_dim=3,
                        update_every=2)  # fmt: skip
     assert every.update_every == 2  # type: ignore[union-attr]
+    # A warm-up of 2 batches: both update, then every third batch (counted from the first).
+    warm = GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=3, update_warmup=2, seed=2)
+    assert run(warm, batches) == [True, True, False, True, False, False, True]
 
 
 def _input_recorder(model: nn.Module) -> list[torch.Tensor]:
@@ -396,6 +399,10 @@ BAD = [
     (
         lambda: GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=0),
         "The 'update_every' parameter of GenLabelStep must be an int >= 1",
+    ),
+    (
+        lambda: GenLabelStep(OnlineGaussianLabeler(4, 3), update_every=2, update_warmup=-1),
+        "The 'update_warmup' parameter of GenLabelStep must be an int >= 0",
     ),
     (
         lambda: GenLabelStep(OnlineGaussianLabeler(4, 3)).training_loss(

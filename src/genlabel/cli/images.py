@@ -58,6 +58,11 @@ def images(
         help="GenLabel methods: update the class statistics on every k-th batch (1: every "
         "batch, as Algorithm 3; the update is an extra forward pass of the clean batch)",
     ),
+    update_warmup: int = typer.Option(
+        100,
+        "--update-warmup",
+        help="with --update-every > 1: the first N batches all update the statistics",
+    ),
     channels_last: bool = typer.Option(
         None,
         "--channels-last/--no-channels-last",
@@ -94,7 +99,7 @@ def images(
         schedule=schedule, alpha=alpha, gamma=gamma, beta=beta, train_subset=train_subset,
         amp=amp, device=device, data_dir=str(data_dir) if data_dir else None,
         layers=tuple(split_list(layers)) or None, update_every=update_every,
-        channels_last=channels_last, measure=measure, attack=attack,
+        update_warmup=update_warmup, channels_last=channels_last, measure=measure, attack=attack,
         eps=tuple(floats(eps, "--eps")), robust_subset=robust_subset,
     )  # fmt: skip
     _run(settings, methods=split_list(methods), trials=trials, db=db, out=out, progress=progress)

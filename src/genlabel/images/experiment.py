@@ -90,7 +90,8 @@ class ImageSettings:
         see.
     update_every : the GenLabel methods update the class statistics on every
         ``update_every``-th batch (1: every batch, Algorithm 3 as written; the update is an
-        extra forward pass of the clean batch, see ``GenLabelStep``).
+        extra forward pass of the clean batch, see ``GenLabelStep``), after
+        ``update_warmup`` batches that all update them.
     channels_last : the channels-last memory format for the model and batches (None: on
         CUDA only; on the CPU it makes SmallCNN's steps faster).
     measure : "clean" or "robust".
@@ -118,6 +119,7 @@ class ImageSettings:
     layers: tuple[str, ...] | None = None
     features: str = "features"
     update_every: int = 1
+    update_warmup: int = 100
     channels_last: bool | None = None
     measure: str = "clean"
     attack: str = "autoattack"
@@ -147,6 +149,7 @@ class ImageSettings:
              "one or more numbers in [0, 1] (pixels are in [0, 1])"),
             ("robust_subset", _int_at_least(self.robust_subset, 1), "an int >= 1"),
             ("update_every", _int_at_least(self.update_every, 1), "an int >= 1"),
+            ("update_warmup", _int_at_least(self.update_warmup, 0), "an int >= 0"),
             ("channels_last", self.channels_last in (None, True, False), "None, True or False"),
         )  # fmt: skip
         errors = [f"{name} must be {expected}; got {getattr(self, name)!r}"
@@ -170,7 +173,7 @@ class ImageSettings:
         """The settings that change results (not where data live nor the device)."""
         out = asdict(self)
         drop = ["data_dir", "device", "channels_last"]  # the memory format: speed only
-        drop += ["update_every"] if self.update_every == 1 else []  # stores from before it
+        drop += ["update_every", "update_warmup"] if self.update_every == 1 else []  # as before
         if self.measure == "clean":
             drop += ["attack", "eps", "robust_subset"]
         for key in drop:
@@ -281,7 +284,8 @@ def _train(
         feature_dim=_feature_dim(model, settings.features, train.x), alpha=settings.alpha,
         gamma=settings.gamma, memory=settings.beta, bias_correction=settings.bias_correction,
         layers=settings.layers, features=settings.features,
-        update_every=settings.update_every, seed=seeds["step"],
+        update_every=settings.update_every, update_warmup=settings.update_warmup,
+        seed=seeds["step"],
     )  # fmt: skip
     trainer = Trainer(
         model, mixer=step, optimizer="sgd", lr=settings.lr, momentum=settings.momentum,
@@ -321,7 +325,9 @@ def _params(settings: ImageSettings, method: str) -> dict[str, Any]:
     keys += ["train_subset"] if settings.train_subset else []
     keys += ["alpha"] if spec.mix != "none" and spec.mix != "adaptive" else []
     keys += ["gamma", "beta", "bias_correction", "features"] if spec.is_genlabel else []
-    keys += ["update_every"] if spec.is_genlabel and settings.update_every != 1 else []
+    keys += (
+        ["update_every", "update_warmup"] if spec.is_genlabel and settings.update_every != 1 else []
+    )
     out = {key: getattr(settings, key) for key in keys}
     if spec.mix == "manifold":
         out["layers"] = list(settings.layers) if settings.layers else "model default"

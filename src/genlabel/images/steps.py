@@ -304,11 +304,17 @@ class GenLabelStep(_MixingStep):
     features : str, default="features"
         The module whose output (n, d) the Gaussians model.
     update_every : int, default=1
-        Step 1 runs on every ``update_every``-th batch (the first included); 1 is Algorithm
+        After the warm-up, step 1 runs on every ``update_every``-th batch; 1 is Algorithm
         3. Step 1 is an extra forward pass of the clean batch, about a third of a training
         step's compute, so ``update_every=k`` cuts that overhead k-fold; the statistics are
         EMAs with memory beta per update, so they follow the features k times more slowly
         in batches (choose beta accordingly).
+    update_warmup : int, default=100
+        With ``update_every > 1``: step 1 runs on every one of the first ``update_warmup``
+        batches. Early on the features move fast; statistics left stale for k batches
+        there made one class win the label of nearly every point and training collapse to
+        chance (MNIST, k = 8, no warm-up: 9.8 % after an epoch; 100 batches of warm-up:
+        97.5 %, every batch: 97.8 %).
     generator : torch.Generator, optional / seed : int, optional
     """
 
@@ -323,6 +329,7 @@ class GenLabelStep(_MixingStep):
         layers: Sequence[str] | None = None,
         features: str = "features",
         update_every: int = 1,
+        update_warmup: int = 100,
         generator: torch.Generator | None = None,
         seed: int | None = None,
     ):
@@ -342,6 +349,13 @@ class GenLabelStep(_MixingStep):
         if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
             raise parameter_error("GenLabelStep", "update_every", "an int >= 1", update_every)
         self.update_every = update_every
+        if (
+            isinstance(update_warmup, bool)
+            or not isinstance(update_warmup, int)
+            or update_warmup < 0
+        ):
+            raise parameter_error("GenLabelStep", "update_warmup", "an int >= 0", update_warmup)
+        self.update_warmup = update_warmup
         self.batches_seen = 0  # counts training_loss calls; checkpointed with the step
 
     @torch.no_grad()
@@ -360,7 +374,8 @@ class GenLabelStep(_MixingStep):
     ) -> torch.Tensor:
         """inputs (n, c, h, w), labels (n,) class indices, weight (n,) -> the loss (0-D)."""
         labels = _class_indices(labels, "GenLabelStep")
-        if self.online and self.batches_seen % self.update_every == 0:
+        seen = self.batches_seen
+        if self.online and (seen < self.update_warmup or seen % self.update_every == 0):
             self.update_statistics(model, inputs, labels)
         self.batches_seen += 1
         params = self.draw(model, inputs)
@@ -396,7 +411,11 @@ class GenLabelStep(_MixingStep):
         self.batches_seen = int(state.get("batches_seen", 0))  # absent before update_every
 
     def __repr__(self) -> str:
-        every = f", update_every={self.update_every}" if self.update_every != 1 else ""
+        every = (
+            f", update_every={self.update_every}, update_warmup={self.update_warmup}"
+            if self.update_every != 1
+            else ""
+        )
         return super().__repr__()[:-1] + f", gamma={self.gamma:g}{every}, labeler={self.labeler!r})"
 
 
@@ -555,6 +574,7 @@ def build_step(
     layers: Sequence[str] | None = None,
     features: str = "features",
     update_every: int = 1,
+    update_warmup: int = 100,
     seed: int | None = None,
 ) -> MixStep:
     """The mix step of an image method of :mod:`genlabel.registry`.
@@ -562,7 +582,8 @@ def build_step(
     ``vanilla`` -> :class:`PlainStep`; ``mixup``, ``manifold_mixup``, ``cutmix`` ->
     :class:`MixupStep`; ``mixup_genlabel``, ``manifold_genlabel``, ``cutmix_genlabel`` ->
     :class:`GenLabelStep` with a fresh ``OnlineGaussianLabeler(num_classes, feature_dim,
-    memory=memory, bias_correction=bias_correction)`` (and ``update_every``); ``adamixup``
+    memory=memory, bias_correction=bias_correction)`` (and ``update_every``,
+    ``update_warmup``); ``adamixup``
     -> :class:`AdaMixupStep`. Unknown names raise a ValueError listing the valid ones.
     """
     spec = resolve_method(method)
@@ -582,6 +603,6 @@ def build_step(
         )
         return GenLabelStep(
             labeler, spec.mix, alpha=alpha, gamma=gamma, layers=layers, features=features,
-            update_every=update_every, seed=seed,
+            update_every=update_every, update_warmup=update_warmup, seed=seed,
         )  # fmt: skip
     return MixupStep(spec.mix, alpha=alpha, layers=layers, seed=seed)
