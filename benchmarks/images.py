@@ -7,7 +7,8 @@
    labels; the overhead is the median over interleaved rounds of (GenLabel / mixup) - 1.
    GenLabel is timed as Algorithm 3 writes it (statistics on every batch) and with
    ``update_every=k`` (``--update-every``, default 8: the statistics pass on every k-th
-   batch; the time is the mean over k consecutive steps).
+   batch after the warm-up batches, which are not timed; the time is the mean over k
+   consecutive steps).
    With ``--channels-last both`` the models and batches are also timed in the channels-last
    memory format, which on the CPU makes the no-gradient forward pass much cheaper.
 2. The Trainer's images per second on an epoch of in-memory uint8 images against a bare
@@ -110,7 +111,10 @@ def overhead_rows(
                 _training_step(name, "mixup", channels_last),
                 _training_step(name, "mixup_genlabel", channels_last),
                 _steps(
-                    _training_step(name, "mixup_genlabel", channels_last, update_every=every), every
+                    _training_step(  # the steady state, after the warm-up batches
+                        name, "mixup_genlabel", channels_last, update_every=every, update_warmup=0
+                    ),
+                    every,
                 ),
             ]
             (mixup_s, genlabel_s, every_s), (_, ratio, every_ratio) = paired_times(
