@@ -210,10 +210,12 @@ def test_fixed_split_makes_deterministic_methods_show_zero_spread(tmp_path: Path
 
 
 def test_bad_inputs_exit_with_status_2_and_one_line(tmp_path: Path) -> None:
-    res = runner.invoke(
-        app, ["bench", "--datasets", "99999999", "--db", str(tmp_path / "x.sqlite")]
-    )
-    assert res.exit_code == 2 and "99999999" in res.output
+    openml = tmp_path / "openml"  # a data folder of its own: the test needs no ../shared
+    openml.mkdir()
+    (openml / "61.csv.gz").write_bytes(gzip.compress(b"a,b\n1,0\n"))
+    args = ["--data-dir", str(openml), "--db", str(tmp_path / "x.sqlite")]
+    res = runner.invoke(app, ["bench", "--datasets", "99999999", *args])
+    assert res.exit_code == 2 and "unknown OpenML id 99999999" in res.output
     res = runner.invoke(
         app,
         [
