@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import signal
 import sqlite3
@@ -379,6 +380,42 @@ def test_robust_measure_is_stored_and_reported(tmp_path: Path) -> None:
     assert list((tmp_path / "rep").glob("robust_vs_eps_iris_logistic_alpha1.png"))
     again = runner.invoke(app, args)
     assert "6 done, 0 to run" in again.output
+
+
+def test_several_attacks_train_each_model_once_and_match_single_attack_runs(
+    tmp_path: Path,
+) -> None:
+    def run(attack: str, name: str) -> pd.DataFrame:
+        args = [
+            "bench", "--datasets", "iris", "--methods", "vanilla,mixup", "--trials", "1",
+            "--epochs", "3", "--measure", "robust", "--attack", attack, "--eps", "0.1,0.3",
+            "--db", str(tmp_path / f"{name}.sqlite"), "--report", str(tmp_path / name),
+            "--no-progress",
+        ]  # fmt: skip
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        return _cells(tmp_path / f"{name}.sqlite")
+
+    both = run(" fgsm, pgd ,fgsm", "both")  # spaces and repeats are one spelling
+    assert set(both.measure) == {
+        f"robust-{a}-eps{e}" for a in ("fgsm", "pgd") for e in ("0.1", "0.3")
+    }
+    key = ["method", "measure"]
+    for attack in ("fgsm", "pgd"):
+        alone = run(attack, attack).set_index(key).robust_accuracy
+        mine = both[both.measure.str.startswith(f"robust-{attack}-")].set_index(key)
+        pd.testing.assert_series_equal(mine.robust_accuracy.sort_index(), alone.sort_index())
+    # Each model was trained once: one clean accuracy per method over the four measures.
+    assert (both.groupby("method").test_accuracy.nunique() == 1).all()
+    assert all(json.loads(c)["attack"] == "fgsm,pgd" for c in both.config)
+    out = tmp_path / "both"
+    assert {p.name for p in out.glob("robust_vs_eps_*.png")} == {
+        "robust_vs_eps_fgsm_iris_logistic_alpha1.png",
+        "robust_vs_eps_pgd_iris_logistic_alpha1.png",
+    }
+    bad = runner.invoke(app, ["bench", "--datasets", "iris", "--measure", "robust",
+                              "--attack", "fgsm,cw", "--db", str(tmp_path / "x.sqlite")])  # fmt: skip
+    assert bad.exit_code == 2 and "unknown attack 'cw'" in bad.output
 
 
 @pytest.mark.slow

@@ -72,9 +72,16 @@ def method_boxplot(means: pd.DataFrame, model: str, alpha: float, out: Path) -> 
 
 
 def robust_vs_eps(
-    part: pd.DataFrame, model: str, alpha: float, names: dict[str, str], order, out: Path
+    part: pd.DataFrame,
+    model: str,
+    alpha: float,
+    names: dict[str, str],
+    order,
+    out: Path,
+    attack: str | None = None,
 ) -> list[Path]:
-    """Robust accuracy against eps, one plot per data set, one line per method."""
+    """Robust accuracy against eps, one plot per data set, one line per method (``attack``
+    names the attack in the title and the file name, when a run had several)."""
     part = part.assign(eps=part.measure.str.extract(r"eps([0-9.eE+-]+)$")[0].astype(float))
     paths = []
     for dataset, rows in part.groupby("dataset"):
@@ -86,10 +93,12 @@ def robust_vs_eps(
             ax.plot(c.eps, 100 * c.robust_accuracy, marker="o", label=method)
         ax.set_xlabel("eps (fraction of the training value range)")
         ax.set_ylabel("robust accuracy [%]")
-        ax.set_title(f"{names[dataset]}: robust accuracy vs eps ({model}, α = {alpha:g})")
+        by = f"{attack}, " if attack else ""
+        ax.set_title(f"{names[dataset]}: robust accuracy vs eps ({by}{model}, α = {alpha:g})")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-        paths.append(save(fig, out / f"robust_vs_eps_{dataset}_{model}_alpha{alpha:g}.png"))
+        stem = f"robust_vs_eps_{attack + '_' if attack else ''}{dataset}_{model}_alpha{alpha:g}"
+        paths.append(save(fig, out / f"{stem}.png"))
     return paths
 
 

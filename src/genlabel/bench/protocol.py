@@ -34,6 +34,7 @@ __all__ = [
     "Job",
     "MeasureSettings",
     "calibration",
+    "attack_names",
     "measure_label",
     "measure_labels",
     "run_job",
@@ -130,17 +131,28 @@ class MeasureSettings(Protocol):
     def eps(self) -> tuple[float, ...]: ...
 
 
-def measure_label(settings: MeasureSettings, eps: float | None = None) -> str:
-    """The store's ``measure`` of a cell: ``clean`` or ``robust-<attack>-eps<eps>``."""
+def attack_names(settings: MeasureSettings) -> tuple[str, ...]:
+    """The attacks of a robust run: ``attack`` names one, or several comma-separated (each
+    fitted model is then attacked by all of them, so the models are trained once)."""
+    return tuple(dict.fromkeys(a.strip() for a in settings.attack.split(",") if a.strip()))
+
+
+def measure_label(
+    settings: MeasureSettings, eps: float | None = None, attack: str | None = None
+) -> str:
+    """The store's ``measure`` of a cell: ``clean`` or ``robust-<attack>-eps<eps>``
+    (``attack`` may be left out when the settings name one)."""
     if settings.measure == "clean":
         return "clean"
-    return f"robust-{settings.attack}-eps{eps:g}"
+    if attack is None:
+        (attack,) = attack_names(settings)
+    return f"robust-{attack}-eps{eps:g}"
 
 
 def measure_labels(settings: MeasureSettings) -> list[str]:
     if settings.measure == "clean":
         return ["clean"]
-    return [measure_label(settings, e) for e in settings.eps]
+    return [measure_label(settings, e, a) for a in attack_names(settings) for e in settings.eps]
 
 
 def split_and_preprocess(
@@ -239,8 +251,8 @@ def _records(job: Job, data: _JobData, cell: _Cell, attack_fn) -> list[dict[str,
         raise ValueError("measure='robust' needs an attack function")
     attacked = attack_fn(cell.module, data.X_test, data.y_test, data.X_train)
     return [
-        base | {"measure": measure_label(job.settings, eps), "robust_accuracy": robust}
-        for eps, robust in attacked.items()
+        base | {"measure": measure_label(job.settings, eps, attack), "robust_accuracy": robust}
+        for (attack, eps), robust in attacked.items()
     ]
 
 
@@ -305,7 +317,7 @@ def _method_search(job: Job, data: _JobData, method: str) -> tuple[_Cell, GridSe
 def run_job(job: Job, *, attack_fn=None) -> list[dict[str, Any]]:
     """Compute the cells of ``job``; returns one record per method (and measure).
 
-    ``attack_fn(module, X_test, y_test, X_train) -> {eps: robust accuracy}`` is called on
+    ``attack_fn(module, X_test, y_test, X_train) -> {(attack, eps): robust accuracy}`` is called on
     every fitted model when the settings ask for ``measure="robust"``.
     """
     dataset = _cached_dataset(job.dataset, job.settings)

@@ -257,9 +257,15 @@ def _robust_sections(robust: pd.DataFrame, names, out: Path) -> tuple[list, list
             markdown_table(_accuracy_table(part, names, "robust_accuracy")),
             "",
         ]
-    for (model, alpha), part in robust.groupby(["model", "alpha"]):
+    attack = robust.measure.str.extract(r"^robust-(.+)-eps")[0]
+    several = attack.nunique() > 1
+    for (model, alpha, name), part in robust.assign(attack=attack).groupby(
+        ["model", "alpha", "attack"]
+    ):
         if part.measure.nunique() > 1:
-            written += robust_vs_eps(part, model, alpha, names, _order, out)
+            written += robust_vs_eps(
+                part, model, alpha, names, _order, out, attack=name if several else None
+            )
     return lines, written
 
 

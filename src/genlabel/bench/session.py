@@ -27,7 +27,7 @@ from ..data.tabular import check_csv_files
 from ..estimators.mixup import check_warmup
 from ..registry import SUITES, TABULAR_MODELS, check_method, resolve_method
 from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
-from .protocol import BenchSettings
+from .protocol import BenchSettings, attack_names
 from .report import write_report
 from .runner import applicable, plan_jobs, planned_keys, run_bench
 from .store import ResultStore, StoreError
@@ -316,8 +316,15 @@ class BenchSession(StoreSession):
         s = self.settings
         if s.measure not in ("clean", "robust"):
             raise BenchError(f"unknown measure {s.measure!r}; expected clean or robust")
-        if s.attack not in ATTACKS:
-            raise BenchError(f"unknown attack {s.attack!r}; expected one of {', '.join(ATTACKS)}")
+        attacks = attack_names(s)
+        unknown = [a for a in attacks if a not in ATTACKS] or ([] if attacks else [s.attack])
+        if unknown:
+            raise BenchError(
+                f"unknown attack {unknown[0]!r}; expected one of {', '.join(ATTACKS)}"
+                " (or several, comma-separated)"
+            )
+        # One spelling per set of attacks, so that the store's settings match on a resume.
+        self.settings = s = replace(s, attack=",".join(attacks))
         if s.epochs < 1:
             raise BenchError(f"epochs must be at least 1; got {s.epochs}")
         for method in (m for m in self.methods if applicable(m, self.model)):
@@ -388,7 +395,7 @@ class BenchSession(StoreSession):
             return None
         from .robust import attack_factory
 
-        if self.settings.attack == "autoattack":
+        if "autoattack" in attack_names(self.settings):
             from ..robustness import autoattack_attacks
 
             for d in self.datasets:

@@ -86,7 +86,11 @@ def bench(
     ),
     online: bool = typer.Option(False, "--online", help="fetch ids missing locally from OpenML"),
     measure: str = typer.Option("clean", help="clean | robust"),
-    attack: str = typer.Option("fgsm", help="fgsm | pgd | autoattack (with --measure robust)"),
+    attack: str = typer.Option(
+        "fgsm",
+        help="fgsm | pgd | autoattack, or several comma-separated, e.g. fgsm,pgd (with --measure"
+        " robust; each model is trained once and attacked by each)",
+    ),
     eps: str = typer.Option(
         "0.1", help="attack radius as a fraction of each feature's training range; comma-separated"
     ),
