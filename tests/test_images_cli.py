@@ -81,6 +81,28 @@ def test_a_robust_run_attacks_the_models_of_the_clean_run(tmp_path) -> None:
     assert (tmp_path / "robust_vs_eps_digits_cnn_alpha1.png").is_file()
 
 
+def test_several_attacks_run_on_the_same_model(tmp_path) -> None:
+    db = tmp_path / "a.sqlite"
+    base = _args(db, "--methods", "vanilla")
+    assert cli.invoke(app, base).exit_code == 0
+    robust = [*base, "--measure", "robust", "--eps", "0.1", "--robust-subset", "40"]
+    res = cli.invoke(app, [*robust, "--attack", "pgd, fgsm"])
+    assert res.exit_code == 0, res.output
+    cells = {c[2]: c for c in _cells(db)}
+    assert set(cells) == {"clean", "robust-pgd-eps0.1", "robust-fgsm-eps0.1"}
+    assert cells["robust-pgd-eps0.1"][3] == cells["robust-fgsm-eps0.1"][3] == cells["clean"][3]
+    # The same cells as a run with the one attack (the same model, the same attack).
+    alone = tmp_path / "b.sqlite"
+    assert cli.invoke(app, _args(alone, "--methods", "vanilla")).exit_code == 0
+    one = cli.invoke(app, [*_args(alone, "--methods", "vanilla"), *robust[len(base):],
+                           "--attack", "fgsm"])  # fmt: skip
+    assert one.exit_code == 0, one.output
+    fgsm = {c[2]: c for c in _cells(alone)}["robust-fgsm-eps0.1"]
+    assert fgsm[4] == cells["robust-fgsm-eps0.1"][4]
+    again = cli.invoke(app, [*robust, "--attack", "pgd,fgsm"])  # the same spelling: resumes
+    assert again.exit_code == 0 and "0 to run" in again.output, again.output
+
+
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, monkeypatch) -> None:
     real = session_module.run_image_cell
     calls = {"n": 0}

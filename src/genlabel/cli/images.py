@@ -74,7 +74,10 @@ def images(
         None, help="bf16 | fp16 (CUDA only) mixed precision", show_default=False
     ),
     measure: str = typer.Option("clean", help="clean | robust"),
-    attack: str = typer.Option("autoattack", help=f"{' | '.join(ATTACKS)} (with --measure robust)"),
+    attack: str = typer.Option(
+        "autoattack",
+        help=f"{' | '.join(ATTACKS)}, or several comma-separated (with --measure robust)",
+    ),
     eps: str = typer.Option("0.1,0.2", help="L-inf radii on [0, 1] pixels, comma-separated"),
     robust_subset: int = typer.Option(500, "--robust-subset", help="test images attacked"),
     db: Path = typer.Option(..., "--db", help="SQLite store (resumable: stored cells are skipped)"),

@@ -29,7 +29,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .._validation import resolve_device
-from ..bench.protocol import calibration, measure_label
+from ..bench.protocol import attack_names, calibration, measure_label
 from ..bench.store import config_hash
 from ..data.augment import DATASET_STATS, default_augment
 from ..data.images import IMAGE_DATASETS, ImageSet, load_images
@@ -96,8 +96,8 @@ class ImageSettings:
         CUDA only; on the CPU it makes SmallCNN's steps faster).
     measure : "clean" or "robust".
     attack, eps, robust_subset : with measure "robust": the attack ("autoattack", "pgd",
-        "fgsm"), its L-inf radii on [0, 1] pixels, and how many test images (the first
-        ones) are attacked.
+        "fgsm", or several comma-separated, each run on the same model), its L-inf radii
+        on [0, 1] pixels, and how many test images (the first ones) are attacked.
     """
 
     dataset: str = "digits"
@@ -144,7 +144,8 @@ class ImageSettings:
              "an int >= 1 or None"),
             ("amp", self.amp in (None, "bf16", "fp16"), "None, bf16 or fp16"),
             ("measure", self.measure in ("clean", "robust"), "clean or robust"),
-            ("attack", self.attack in ATTACKS, "one of " + ", ".join(ATTACKS)),
+            ("attack", bool(attack_names(self)) and set(attack_names(self)) <= set(ATTACKS),
+             "one of " + ", ".join(ATTACKS) + " (or several, comma-separated)"),
             ("eps", len(self.eps) > 0 and all(_in(e, 0, 1) for e in self.eps),
              "one or more numbers in [0, 1] (pixels are in [0, 1])"),
             ("robust_subset", _int_at_least(self.robust_subset, 1), "an int >= 1"),
@@ -161,6 +162,11 @@ class ImageSettings:
         except ValueError as exc:
             errors.append(str(exc))
         return errors
+
+    def __post_init__(self) -> None:
+        # One spelling per set of attacks (" fgsm, pgd" is "fgsm,pgd"), so that stores match.
+        if isinstance(self.attack, str) and "," in self.attack:
+            object.__setattr__(self, "attack", ",".join(attack_names(self)))
 
     def check(self) -> ImageSettings:
         """These settings, or an ImageError listing every problem."""
@@ -361,7 +367,7 @@ def run_image_cell(
     -------
     list of dict
         measure "clean": one record with test_accuracy, ece, nll, reliability; measure
-        "robust": one per eps (``robust-<attack>-eps<e>``), with the clean test accuracy
+        "robust": one per attack and eps (``robust-<attack>-eps<e>``), with the clean test accuracy
         and the robust accuracy on the first ``robust_subset`` test images.
     """
     settings.check()
@@ -385,8 +391,10 @@ def run_image_cell(
     x = test.x[: settings.robust_subset].to(device).float().div(255)
     yr = test.y[: settings.robust_subset].to(device)
     records = []
-    for eps in settings.eps:
-        robust = robust_accuracy(model, x, yr, attack=settings.attack, eps=eps, bounds=(0.0, 1.0))
-        records.append(base | {"measure": measure_label(settings, eps), "robust_accuracy": robust})
+    for attack in attack_names(settings):
+        for eps in settings.eps:
+            robust = robust_accuracy(model, x, yr, attack=attack, eps=eps, bounds=(0.0, 1.0))
+            measure = measure_label(settings, eps, attack)
+            records.append(base | {"measure": measure, "robust_accuracy": robust})
     total = seconds + time.perf_counter() - start
     return [r | {"seconds": total} for r in records]
