@@ -26,3 +26,15 @@ def test_the_gpu_check_runs_on_the_cpu_as_a_dry_run() -> None:
     for check in ("CIFAR-10 binary files", "mixup_genlabel, 1 epochs, bf16", "float32 vs AMP bf16"):
         assert check in table
     assert table.count("mixup_genlabel vs mixup (update_every=2)") == 2  # both memory formats
+
+
+def test_the_job_profiler_runs_on_an_embedded_set() -> None:
+    args = ["iris", "--methods", "vanilla,genlabel_gm", "--top", "3"]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "profile_job.py"), *args],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "job iris (logistic, trial 0)" in out
+    assert "genlabel_gm" in out and "vanilla" in out and "cumulative" in out

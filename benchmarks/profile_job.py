@@ -1,0 +1,58 @@
+"""Where one benchmark job spends its time: the cells' seconds and a cProfile listing.
+
+A job is one (data set, trial) of a suite with all its methods, as ``genlabel bench`` runs
+it. This is the measurement behind the suites' speed work in ``docs/performance.md``.
+
+Run: ``.venv/bin/python benchmarks/profile_job.py 1462 [--model logistic|mlp]
+[--latent two_model] [--methods vanilla,mixup] [--top 40]`` (data from --data-dir, default
+../shared/data/openml beside the checkout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+from pathlib import Path
+
+import torch
+
+from genlabel.bench.protocol import BenchSettings, Job, run_job
+from genlabel.registry import SUITES
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", help="an OpenML id or an embedded name")
+    parser.add_argument("--model", default="logistic", choices=["logistic", "mlp"])
+    parser.add_argument("--methods", default=None, help="comma-separated (default: the suite's)")
+    parser.add_argument("--latent", default=None, help="two_model | reference | input (MLP)")
+    parser.add_argument("--trial", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--top", type=int, default=40, help="profile lines, by cumulative time")
+    default_dir = Path(__file__).resolve().parents[2] / "shared" / "data" / "openml"
+    parser.add_argument("--data-dir", default=str(default_dir))
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    suite = SUITES["paper-logistic" if args.model == "logistic" else "paper-mlp"]
+    methods = tuple(args.methods.split(",")) if args.methods else tuple(suite.methods)
+    latent = args.latent or ("reference" if args.model == "mlp" else None)
+    settings = BenchSettings(data_dir=args.data_dir, latent=latent)
+    job = Job(args.dataset, args.trial, args.model, 1.0, methods, settings)
+
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    profile.enable()
+    records = run_job(job)
+    profile.disable()
+    total = time.perf_counter() - start
+    print(f"job {args.dataset} ({args.model}, trial {args.trial}): {total:.1f} s with cProfile on")
+    for r in sorted(records, key=lambda r: -r["seconds"]):
+        print(f"  {r['method']:<18} {r['seconds']:7.2f} s  accuracy {r['test_accuracy']:.4f}")
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
