@@ -11,17 +11,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _run_script(name: str, args: list[str], timeout: int) -> str:
+    """A benchmark script's stdout (it must exit 0)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / name), *args],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
 @pytest.mark.slow
 def test_the_gpu_check_runs_on_the_cpu_as_a_dry_run() -> None:
     # About 4 minutes on 2 cores (PreAct-ResNet-18 steps on the CPU): opt-in.
     args = ["--device", "cpu", "--n-train", "40", "--n-test", "20", "--epochs", "1"]
     args += ["--skip-tests", "--repeat", "1", "--update-every", "2"]
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), *args],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    table = result.stdout
+    table = _run_script("gpu_check.py", args, timeout=900)
     assert "| check | what | result | seconds |" in table
     for check in ("CIFAR-10 binary files", "mixup_genlabel, 1 epochs, bf16", "float32 vs AMP bf16"):
         assert check in table
@@ -30,11 +35,6 @@ def test_the_gpu_check_runs_on_the_cpu_as_a_dry_run() -> None:
 
 def test_the_job_profiler_runs_on_an_embedded_set() -> None:
     args = ["iris", "--methods", "vanilla,genlabel_gm", "--top", "3"]
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "profile_job.py"), *args],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
+    out = _run_script("profile_job.py", args, timeout=300)
     assert "job iris (logistic, trial 0)" in out
     assert "genlabel_gm" in out and "vanilla" in out and "cumulative" in out
