@@ -413,6 +413,8 @@ def test_several_attacks_train_each_model_once_and_match_single_attack_runs(
         "robust_vs_eps_fgsm_iris_logistic_alpha1.png",
         "robust_vs_eps_pgd_iris_logistic_alpha1.png",
     }
+    # The settings themselves keep one spelling (also when built in Python).
+    assert BenchSettings(attack=" pgd, fgsm ,pgd").attack == "pgd,fgsm"
     bad = runner.invoke(app, ["bench", "--datasets", "iris", "--measure", "robust",
                               "--attack", "fgsm,cw", "--db", str(tmp_path / "x.sqlite")])  # fmt: skip
     assert bad.exit_code == 2 and "unknown attack 'cw'" in bad.output

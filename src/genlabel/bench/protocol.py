@@ -23,6 +23,7 @@ from ..data.user_csv import csv_sha256
 from ..estimators import GenerativeClassifier
 from ..metrics import expected_calibration_error, negative_log_likelihood, reliability_bins
 from ..registry import METHODS, SUITES, resolve_method
+from ..robustness import ATTACKS
 from ..training.grid import TrainSettings
 from ..training.methods import DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
 from ..training.selection import GridSearchResult, grid_search, param_grid
@@ -37,8 +38,10 @@ __all__ = [
     "attack_names",
     "measure_label",
     "measure_labels",
+    "one_attack_spelling",
     "run_job",
     "split_and_preprocess",
+    "unknown_attacks",
 ]
 
 #: Methods the runner knows: every tabular method of the registry.
@@ -69,8 +72,11 @@ class BenchSettings:
     latent: str | None = None  # GenLabel with the MLP: two_model | reference | input
     class_prior: bool = False  # GenLabel labels from log pi_c + log p_c
     measure: str = "clean"  # or "robust"
-    attack: str = "fgsm"
+    attack: str = "fgsm"  # or several, comma-separated
     eps: tuple[float, ...] = (0.1,)
+
+    def __post_init__(self) -> None:
+        one_attack_spelling(self)
 
     def fingerprint(self, dataset: str | None = None) -> dict[str, Any]:
         """The settings that change the results of ``dataset``'s cells (not where the data
@@ -135,6 +141,19 @@ def attack_names(settings: MeasureSettings) -> tuple[str, ...]:
     """The attacks of a robust run: ``attack`` names one, or several comma-separated (each
     fitted model is then attacked by all of them, so the models are trained once)."""
     return tuple(dict.fromkeys(a.strip() for a in settings.attack.split(",") if a.strip()))
+
+
+def unknown_attacks(settings: MeasureSettings) -> list[Any]:
+    """What ``settings.attack`` names that is no attack (the whole value if it names none)."""
+    names = attack_names(settings) if isinstance(settings.attack, str) else ()
+    return [a for a in names if a not in ATTACKS] if names else [settings.attack]
+
+
+def one_attack_spelling(settings: MeasureSettings) -> None:
+    """For a frozen settings' ``__post_init__``: ``attack`` in one spelling per set of attacks
+    (" fgsm, pgd ,fgsm" is "fgsm,pgd"), so that a resumed store's settings match."""
+    if isinstance(settings.attack, str) and attack_names(settings):
+        object.__setattr__(settings, "attack", ",".join(attack_names(settings)))
 
 
 def measure_label(

@@ -26,15 +26,15 @@ from ..data import DataError, csv_name, load_dataset, suite_ids
 from ..data.tabular import check_csv_files
 from ..estimators.mixup import check_warmup
 from ..registry import SUITES, TABULAR_MODELS, check_method, resolve_method
+from ..robustness import ATTACKS
 from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
-from .protocol import BenchSettings, attack_names
+from .protocol import BenchSettings, attack_names, unknown_attacks
 from .report import write_report
 from .runner import applicable, plan_jobs, planned_keys, run_bench
 from .store import ResultStore, StoreError
 
 __all__ = ["BenchError", "BenchPlan", "BenchSession", "RunSummary", "StoreSession"]
 
-ATTACKS = ("fgsm", "pgd", "autoattack")
 BACKENDS = ("joblib", "dask")
 
 
@@ -316,15 +316,11 @@ class BenchSession(StoreSession):
         s = self.settings
         if s.measure not in ("clean", "robust"):
             raise BenchError(f"unknown measure {s.measure!r}; expected clean or robust")
-        attacks = attack_names(s)
-        unknown = [a for a in attacks if a not in ATTACKS] or ([] if attacks else [s.attack])
-        if unknown:
+        if unknown := unknown_attacks(s):
             raise BenchError(
                 f"unknown attack {unknown[0]!r}; expected one of {', '.join(ATTACKS)}"
                 " (or several, comma-separated)"
             )
-        # One spelling per set of attacks, so that the store's settings match on a resume.
-        self.settings = s = replace(s, attack=",".join(attacks))
         if s.epochs < 1:
             raise BenchError(f"epochs must be at least 1; got {s.epochs}")
         for method in (m for m in self.methods if applicable(m, self.model)):

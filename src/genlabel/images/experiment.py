@@ -29,7 +29,13 @@ import torch.distributed as dist
 from torch import nn
 
 from .._validation import resolve_device
-from ..bench.protocol import attack_names, calibration, measure_label
+from ..bench.protocol import (
+    attack_names,
+    calibration,
+    measure_label,
+    one_attack_spelling,
+    unknown_attacks,
+)
 from ..bench.store import config_hash
 from ..data.augment import DATASET_STATS, default_augment
 from ..data.images import IMAGE_DATASETS, ImageSet, load_images
@@ -144,7 +150,7 @@ class ImageSettings:
              "an int >= 1 or None"),
             ("amp", self.amp in (None, "bf16", "fp16"), "None, bf16 or fp16"),
             ("measure", self.measure in ("clean", "robust"), "clean or robust"),
-            ("attack", bool(attack_names(self)) and set(attack_names(self)) <= set(ATTACKS),
+            ("attack", not unknown_attacks(self),
              "one of " + ", ".join(ATTACKS) + " (or several, comma-separated)"),
             ("eps", len(self.eps) > 0 and all(_in(e, 0, 1) for e in self.eps),
              "one or more numbers in [0, 1] (pixels are in [0, 1])"),
@@ -164,9 +170,7 @@ class ImageSettings:
         return errors
 
     def __post_init__(self) -> None:
-        # One spelling per set of attacks (" fgsm, pgd" is "fgsm,pgd"), so that stores match.
-        if isinstance(self.attack, str) and "," in self.attack:
-            object.__setattr__(self, "attack", ",".join(attack_names(self)))
+        one_attack_spelling(self)
 
     def check(self) -> ImageSettings:
         """These settings, or an ImageError listing every problem."""
