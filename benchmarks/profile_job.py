@@ -20,6 +20,7 @@ import torch
 
 from genlabel.bench.protocol import BenchSettings, Job, run_job
 from genlabel.registry import SUITES
+from genlabel.training.grid import DEFAULT_LATENT
 
 
 def main() -> None:
@@ -38,7 +39,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     suite = SUITES["paper-logistic" if args.model == "logistic" else "paper-mlp"]
     methods = tuple(args.methods.split(",")) if args.methods else tuple(suite.methods)
-    latent = args.latent or ("reference" if args.model == "mlp" else None)
+    latent = args.latent or (DEFAULT_LATENT if args.model == "mlp" else None)
     settings = BenchSettings(data_dir=args.data_dir, latent=latent)
     job = Job(args.dataset, args.trial, args.model, 1.0, methods, settings)
 
