@@ -31,7 +31,8 @@ def main() -> None:
     parser.add_argument("--latent", default=None, help="two_model | reference | input (MLP)")
     parser.add_argument("--trial", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--top", type=int, default=40, help="profile lines, by cumulative time")
+    parser.add_argument("--top", type=int, default=40, help="profile lines")
+    parser.add_argument("--sort", default="cumulative", help="cumulative | tottime")
     default_dir = Path(__file__).resolve().parents[2] / "shared" / "data" / "openml"
     parser.add_argument("--data-dir", default=str(default_dir))
     args = parser.parse_args()
@@ -52,7 +53,7 @@ def main() -> None:
     print(f"job {args.dataset} ({args.model}, trial {args.trial}): {total:.1f} s with cProfile on")
     for r in sorted(records, key=lambda r: -r["seconds"]):
         print(f"  {r['method']:<18} {r['seconds']:7.2f} s  accuracy {r['test_accuracy']:.4f}")
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+    pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":

@@ -303,3 +303,32 @@ def test_bad_query_is_rejected(cls: type) -> None:
         dens.log_prob(np.zeros(3))
     with pytest.raises(RuntimeError, match="not fitted yet"):
         cls().log_prob(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+@pytest.mark.parametrize(
+    "make",
+    [GaussianClassDensity, lambda: GaussianClassDensity(covariance="diag"),
+     lambda: GaussianClassDensity(covariance="spherical"), KDEClassDensity],
+)  # fmt: skip
+@pytest.mark.parametrize("k", [2, 3])
+def test_log_densities_of_mixes_from_the_rows_equal_those_of_the_mixed_points(
+    make, k: int, per_sample: bool
+) -> None:
+    from genlabel.mixing import apply_mix, draw_mix_params
+
+    X, y = _blobs(k, 6, 90)
+    X[:3] *= 1e3  # far-away rows: their mixes stay finite
+    dens = make().fit(X, y, classes=list(range(k + 1)))  # a declared, absent class
+    X_t = torch.tensor(X)
+    parts = dens.mix_rows(X_t)
+    assert all(t.shape[0] == len(X) and t.dtype == torch.float64 for t in parts.values())
+    g = torch.Generator().manual_seed(k)
+    rows = torch.cat([torch.arange(3), torch.randperm(90, generator=g)[:40]])
+    params = draw_mix_params(len(rows), alpha=1.0, per_sample=per_sample, generator=g)
+    got = dens.log_prob_of_mixes(parts, rows, params)
+    want = dens.log_prob(apply_mix(X_t[rows], params))
+    assert bool(torch.isfinite(got).all())
+    real = want > -1e300  # the absent class sits at the clamp in both
+    torch.testing.assert_close(got[real], want[real], rtol=1e-9, atol=1e-7)
+    assert bool((got[~real] < -1e300).all())

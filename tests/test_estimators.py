@@ -416,3 +416,68 @@ def test_latent_and_class_prior_in_the_estimator(iris) -> None:
         ValueError, match="'latent' parameter of MixupClassifier must be a str among"
     ):
         MixupClassifier(model="mlp", latent="deep").fit(Xtr, ytr)
+
+
+@pytest.mark.parametrize("class_prior", [False, True])
+def test_wide_data_labels_mixes_from_the_rows_and_still_equals_the_reference(class_prior) -> None:
+    # 20 features: the grid labels its mixes from the densities' parts at the fold rows
+    # (mix_rows); the reference labels the mixed points themselves.
+    from genlabel.training import grid
+
+    X, y = make_classification(120, 20, n_informative=6, n_classes=3, random_state=2)
+    X, y = torch.tensor(X, dtype=torch.float64), torch.tensor(y)
+    weight = torch.rand(120, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    folds = [torch.arange(0, 120, 2), torch.arange(1, 120, 2)[:50]]
+    # Two models per fold, interleaved: the grouped first layer of forward_shared.
+    configs = [Config(0, 0.01, 0.6, "gm"), Config(1, 0.01, 1.0, "kde"), Config(1, 0.1, 0.3, "gm"),
+               Config(0, 0.1, 0.0, "kde")]  # fmt: skip
+    settings = TrainSettings(
+        model="logistic", method="genlabel", epochs=5, batch_size=16, seed=4,
+        class_prior=class_prior,
+    )  # fmt: skip
+    assert X.shape[1] >= grid.MIX_ROWS_MIN_FEATURES
+    stack = train_grid(X, y, 3, folds, configs, settings, sample_weight=weight)
+    for g, config in enumerate(configs):
+        layers = train_single(X, y, 3, folds[config.fold], config, settings, sample_weight=weight)
+        torch.testing.assert_close(
+            stack.weights[0][g].detach(), layers[0].weight.T.detach(), rtol=1e-9, atol=1e-10
+        )
+
+
+def test_the_mix_rows_path_is_taken_only_for_wide_data_within_its_memory(monkeypatch) -> None:
+    from genlabel.training import grid
+
+    calls: list[int] = []
+    original = grid._Labeler._targets_of_mixes
+
+    def counting(self, *args):
+        calls.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(grid._Labeler, "_targets_of_mixes", counting)
+    settings = TrainSettings(model="logistic", method="genlabel", epochs=1, batch_size=32)
+    for d, budget, used in [(20, grid.MIX_ROWS_MAX_BYTES, True), (5, grid.MIX_ROWS_MAX_BYTES, False),
+                            (20, 1000, False)]:  # fmt: skip
+        monkeypatch.setattr(grid, "MIX_ROWS_MAX_BYTES", budget)
+        X, y = make_classification(80, d, n_informative=3, n_redundant=0, random_state=0)
+        X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+        calls.clear()
+        train_grid(X, y, 2, [torch.arange(80)], [Config(0, 0.01, 0.5, "kde")], settings)
+        assert bool(calls) == used, (d, budget)
+
+
+@pytest.mark.parametrize("sizes", [[7, 3], [7, 5, 4, 3]])
+@pytest.mark.parametrize("group_of", [[1, 0, 2, 0, 2, 1], [0, 0, 1]])  # grouped; the gather
+def test_forward_shared_equals_the_forward_of_the_gathered_inputs(sizes, group_of) -> None:
+    from genlabel.models import StackedMLP
+
+    g = torch.Generator().manual_seed(0)
+    stack = StackedMLP(sizes, len(group_of), g, torch.device("cpu"), torch.float64)
+    for w in stack.weights:  # distinct models
+        w.data += torch.randn(w.shape, generator=g, dtype=torch.float64)
+    group = torch.tensor(group_of)
+    x = torch.randn(int(group.max()) + 1, 9, sizes[0], generator=g, dtype=torch.float64)
+    got = stack.forward_shared(x, group)
+    torch.testing.assert_close(got, stack.forward(x[group]), rtol=1e-12, atol=1e-12)
+    got.square().sum().backward()  # differentiable in the stacked weights
+    assert stack.weights[0].grad is not None

@@ -152,6 +152,21 @@ class GaussianClassDensity(ClassDensity):
         maha = white.square_().sum(-1)
         return torch.add(params["const_t"], maha, alpha=-0.5)
 
+    def _affine_rows(
+        self, X: torch.Tensor, params: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        if "weight_t" in params:  # (n, k*d + 1): every class's whitened coordinates, and 1
+            return {"white": torch.addmm(params["bias_t"].T, X, params["weight_t"].T)}
+        return {"white": (X.unsqueeze(1) - params["means"]) * params["inv_std"]}  # (n, k, d)
+
+    def _finish_rows(
+        self, parts: dict[str, torch.Tensor], params: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        white = parts["white"].square_()
+        if "weight_t" in params:
+            return torch.mm(white, params["reduce_t"].T)
+        return torch.add(params["const_t"].T, white.sum(-1), alpha=-0.5)
+
     def _fast_labels(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         if "logit_rows" in params:
             white = torch.addmm(params["bias_row"], Z, params["weight_rows"])  # (m, 2d + 1)

@@ -132,6 +132,24 @@ class KDEClassDensity(ClassDensity):
         k = int(self.classes_.numel())
         return k * (int(self.class_counts_.max()) + self.n_features_in_)
 
+    def _affine_rows(
+        self, X: torch.Tensor, params: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        white = torch.bmm(X.unsqueeze(0) - params["centers"].unsqueeze(1), params["whiten"])
+        scores = torch.baddbmm(params["point_bias"], white, params["points_t"])  # (k, n, n_max)
+        # Padding kernels score -inf, and a mix with weight 0 of -inf is NaN: a finite floor
+        # far below the logsumexp's (exp(-1e300) is 0 as exp(-inf) is).
+        return {
+            "white": white.transpose(0, 1).contiguous(),  # (n, k, d)
+            "scores": scores.clamp_min_(-1e300).transpose(0, 1).contiguous(),  # (n, k, n_max)
+        }
+
+    def _finish_rows(
+        self, parts: dict[str, torch.Tensor], params: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        log_prob = _logsumexp_last(parts["scores"]) - 0.5 * parts["white"].square().sum(-1)
+        return log_prob + params["const"]
+
     def _log_prob_t(self, Z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         # Whiten the queries per class around the class center (less cancellation); then
         # log sum_i w_i exp(-|a - b_i|^2 / 2) = -|a|^2/2 + logsumexp_i(a.b_i - |b_i|^2/2 + log w_i),

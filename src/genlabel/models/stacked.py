@@ -127,6 +127,32 @@ class StackedMLP:
             x = self.layer(x, i, rows)
         return x
 
+    def forward_shared(self, x: torch.Tensor, group_of: torch.Tensor) -> torch.Tensor:
+        """``forward(x[group_of])`` without forming that (G, B, in) copy of the inputs.
+
+        ``x`` is (F, B, in), one batch per group (a CV fold); model g reads
+        ``x[group_of[g]]``. When every group has as many models, the first layer of a
+        group's models is one product with their weights side by side, (B, in) x
+        (in, m * out): for wide inputs the copy and the stack of thin (in, out) products
+        were most of a grid step. The same values up to float rounding (another
+        summation order); otherwise the plain gather.
+        """
+        F, G = x.shape[0], self.n_models
+        counts = torch.bincount(group_of, minlength=F)
+        if G % F or not bool((counts == G // F).all()):
+            return self.forward(x[group_of])
+        m = G // F
+        order = torch.argsort(group_of, stable=True)
+        w, b = self.weights[0][order], self.biases[0][order]  # grouped: model order within
+        fan_in, fan_out = w.shape[1:]
+        w = w.view(F, m, fan_in, fan_out).permute(0, 2, 1, 3).reshape(F, fan_in, m * fan_out)
+        b = b.view(F, m, 1, fan_out).permute(0, 2, 1, 3).reshape(F, 1, m * fan_out)
+        h = torch.baddbmm(b, x, w).view(F, -1, m, fan_out).permute(0, 2, 1, 3)
+        h = h.reshape(G, -1, fan_out)[torch.argsort(order)]
+        if self.n_layers > 1:
+            h = torch.relu(h)
+        return self.forward(h, 1)
+
     def select(self, index: int) -> StackedMLP:
         """A stack of one holding model ``index`` (detached copies of its parameters)."""
         return self.select_range(index, index + 1)

@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..density import ClassDensity, make_density
-from ..labels import density_targets, label_mixed
+from ..labels import density_targets, genlabel_targets, label_mixed
 from ..losses import genlabel_loss, soft_cross_entropy, weighted_mean
 from ..mixing import MixParams, apply_mix, draw_mix_params, one_hot, sample_permutation
 from ..models import StackedMLP, init_linear, layer_sizes
@@ -143,6 +143,7 @@ class _FoldBatch:
     params: MixParams | None = None  # None: nothing drawn (no mixing, or no rows left)
     u: torch.Tensor | None = None  # AdaMixup's uniforms
     w: torch.Tensor | None = None
+    rows: torch.Tensor | None = None  # the batch's rows of the fold
 
 
 @dataclass
@@ -176,7 +177,7 @@ class _GridRun:
         for fold, order in zip(self.folds, orders, strict=True):
             rows = order[step * B : (step + 1) * B]
             w = None if fold.w is None else fold.w[rows]
-            batch = _FoldBatch(fold.X[rows], fold.y[rows], w=w)
+            batch = _FoldBatch(fold.X[rows], fold.y[rows], w=w, rows=rows)
             if mixing and len(rows):
                 batch = self._draw(fold, batch)
             out.append(batch)
@@ -187,7 +188,9 @@ class _GridRun:
         if self.spec.mix == "adaptive":
             perm = sample_permutation(n, generator=g)
             u = torch.rand(n, generator=g, dtype=torch.float64)
-            return _FoldBatch(batch.x, batch.y, MixParams(torch.ones(()), perm), u, batch.w)
+            return _FoldBatch(
+                batch.x, batch.y, MixParams(torch.ones(()), perm), u, batch.w, batch.rows
+            )
         layers = range(self.n_layers) if self.spec.mix == "manifold" else None
         params = draw_mix_params(
             n, alpha=s.alpha, per_sample=s.per_sample, generator=g, layers=layers
@@ -195,7 +198,7 @@ class _GridRun:
         x = apply_mix(batch.x, params) if self.spec.mix == "input" else batch.x
         # A mixed point weighs lam * w_i + (1 - lam) * w_j, as its label mixes.
         w = None if batch.w is None else apply_mix(batch.w.to(self.dtype), params)
-        return _FoldBatch(x, batch.y, params, w=w)
+        return _FoldBatch(x, batch.y, params, w=w, rows=batch.rows)
 
 
 def _pad(t: torch.Tensor, size: int, value: float = 0.0) -> torch.Tensor:
@@ -238,6 +241,21 @@ def _build_run(
         n_layers=len(_sizes(settings, X.shape[1], k)) - 1,
         steps=max(math.ceil(len(idx) / B) for idx in folds),
     )
+
+
+#: Below this many features the density of a mixed point costs about as much as mixing its
+#: rows' precomputed parts, which are then not worth their memory.
+MIX_ROWS_MIN_FEATURES = 16
+#: The most memory (bytes) the precomputed parts of one grid may hold.
+MIX_ROWS_MAX_BYTES = 1 << 30
+
+
+def _use_mix_rows(folds: list[_Fold], densities: dict[tuple[int, str], ClassDensity]) -> bool:
+    """Whether a grid labels its mixes from the densities' parts at the fold rows."""
+    if not densities or folds[0].X.shape[1] < MIX_ROWS_MIN_FEATURES:
+        return False
+    total = sum(len(folds[f].X) * d.mix_row_elements() * 8 for (f, _), d in densities.items())
+    return total <= MIX_ROWS_MAX_BYTES
 
 
 def _log_prior(y: torch.Tensor, k: int) -> torch.Tensor:
@@ -381,12 +399,36 @@ class _Labeler:
             [self.kinds.index(c.density) if self.kinds else 0 for c in configs], device=device
         )
         self.gamma = torch.tensor([c.gamma for c in configs], dtype=run.dtype, device=device)
+        # Wide data: the densities' affine parts at every fold row, mixed like the inputs.
+        self.parts: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
+        if run.spec.mix == "input" and _use_mix_rows(run.folds, self.densities):
+            self.parts = {
+                (f, kind): dens.mix_rows(run.folds[f].X)
+                for (f, kind), dens in self.densities.items()
+            }
+
+    def _targets_of_mixes(self, f: int, kind: str, batch: _FoldBatch) -> torch.Tensor:
+        """GenLabel labels of a fold's mixed batch from the rows' parts (same values as from
+        the mixed points, to float64 rounding; computed in float64)."""
+        assert batch.rows is not None and batch.params is not None  # a mixed batch
+        log_prob = self.densities[(f, kind)].log_prob_of_mixes(
+            self.parts[(f, kind)], batch.rows, batch.params
+        )
+        top_k = 2 if self.run.spec.rule == "genlabel_top2" else None
+        prior = self.run.folds[f].log_prior
+        return genlabel_targets(log_prob, top_k=top_k, log_prior=prior).to(self.run.dtype)
 
     def fold_targets(self, f: int, batch: _FoldBatch, width: int):
         """(mix targets, rule targets, weight, GenLabel targets per kind or None), padded."""
         run = self.run
         k, dtype = run.k, run.dtype
         gen = None
+        if self.parts and batch.params is not None:
+            gens = [self._targets_of_mixes(f, kind, batch) for kind in self.kinds]
+            mix_t = apply_mix(one_hot(batch.y, k, dtype), batch.params)
+            weight = torch.ones(len(batch.y), dtype=dtype) if batch.w is None else batch.w.to(dtype)
+            gen = torch.stack([_pad(t, width) for t in gens])
+            return _pad(mix_t, width), _pad(gens[0], width), _pad(weight, width), gen
         if run.spec.mix == "input" and batch.params is not None:
             fold = run.folds[f]
             dens = self.densities[(f, self.kinds[0])] if self.kinds else None
@@ -429,13 +471,13 @@ class _OnePhaseLoss:
         run, labels = self.run, self.labels
         parts = [labels.fold_targets(f, b, width) for f, b in enumerate(batches)]
         fold_of, device = run.fold_of, run.device
-        x_g = torch.stack([_pad(b.x, width) for b in batches]).to(device)[fold_of]  # (G, B, d)
+        x_f = torch.stack([_pad(b.x, width) for b in batches]).to(device)  # (F, B, d)
         w_g = torch.stack([p[2] for p in parts]).to(device)[fold_of]  # (G, B)
         if run.spec.mix == "manifold":
-            return self._manifold(x_g, batches)
+            return self._manifold(x_f[fold_of], batches)
         if run.spec.mix == "adaptive":
-            return self._adamixup(x_g, w_g, batches)
-        logits = self.stack.forward(x_g)
+            return self._adamixup(x_f[fold_of], w_g, batches)
+        logits = self.stack.forward_shared(x_f, fold_of)
         if labels.kinds:
             # gamma * y_gen + (1 - gamma) * y_mix from labels shared by every lr and gamma.
             gen_g = torch.stack([p[3] for p in parts]).to(device)[fold_of, labels.density_of]
@@ -572,7 +614,8 @@ def _train_two_phase(run: _GridRun, configs: list[Config]) -> StackedMLP:
         orders = run.orders()
         for step in range(run.steps):
             sb = _fold_batches(run, orders, step, False).to(device)
-            per = soft_cross_entropy(warm.forward(sb.x[ufold]), sb.targets[ufold], sb.weight[ufold])
+            logits = warm.forward_shared(sb.x, ufold)
+            per = soft_cross_entropy(logits, sb.targets[ufold], sb.weight[ufold])
             loss = per.sum()
             opt.zero_grad()
             loss.backward()
@@ -719,7 +762,7 @@ def _train_two_model(
         for step in range(run.steps):
             sb = _fold_batches(run, orders, step, True).to(device)
             gen, _ = latent.labels(sb)
-            logits = theta.forward(sb.x[run.fold_of])
+            logits = theta.forward_shared(sb.x, run.fold_of)
             per = genlabel_loss(
                 logits, gen[latent.key_of], sb.targets[run.fold_of], gamma,
                 weight=sb.weight[run.fold_of],
