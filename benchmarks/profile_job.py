@@ -4,14 +4,17 @@ A job is one (data set, trial) of a suite with all its methods, as ``genlabel be
 it. This is the measurement behind the suites' speed work in ``docs/performance.md``.
 
 Run: ``.venv/bin/python benchmarks/profile_job.py 1462 [--model logistic|mlp]
-[--latent two_model] [--methods vanilla,mixup] [--top 40]`` (data from --data-dir, default
-../shared/data/openml beside the checkout).
+[--latent two_model] [--methods vanilla,mixup] [--top 40] [--epochs 10] [--no-profile]``
+(data from --data-dir, default ../shared/data/openml beside the checkout). ``--epochs``
+shortens the job (same cells otherwise) for before/after timings of slow code;
+``--no-profile`` times it without cProfile's overhead.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import pstats
 import time
 from pathlib import Path
@@ -33,6 +36,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--top", type=int, default=40, help="profile lines")
     parser.add_argument("--sort", default="cumulative", help="cumulative | tottime")
+    parser.add_argument("--epochs", type=int, default=None, help="default: the suite's")
+    parser.add_argument("--no-profile", action="store_true", help="time only")
     default_dir = Path(__file__).resolve().parents[2] / "shared" / "data" / "openml"
     parser.add_argument("--data-dir", default=str(default_dir))
     args = parser.parse_args()
@@ -42,18 +47,26 @@ def main() -> None:
     methods = tuple(args.methods.split(",")) if args.methods else tuple(suite.methods)
     latent = args.latent or (DEFAULT_LATENT if args.model == "mlp" else None)
     settings = BenchSettings(data_dir=args.data_dir, latent=latent)
+    if args.epochs is not None:
+        settings = dataclasses.replace(settings, epochs=args.epochs)
     job = Job(args.dataset, args.trial, args.model, 1.0, methods, settings)
 
     profile = cProfile.Profile()
     start = time.perf_counter()
-    profile.enable()
+    if not args.no_profile:
+        profile.enable()
     records = run_job(job)
     profile.disable()
     total = time.perf_counter() - start
-    print(f"job {args.dataset} ({args.model}, trial {args.trial}): {total:.1f} s with cProfile on")
+    how = "without cProfile" if args.no_profile else "with cProfile on"
+    print(
+        f"job {args.dataset} ({args.model}, trial {args.trial}, {settings.epochs} epochs): "
+        f"{total:.1f} s {how}"
+    )
     for r in sorted(records, key=lambda r: -r["seconds"]):
         print(f"  {r['method']:<18} {r['seconds']:7.2f} s  accuracy {r['test_accuracy']:.4f}")
-    pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+    if not args.no_profile:
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":

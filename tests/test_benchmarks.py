@@ -34,7 +34,9 @@ def test_the_gpu_check_runs_on_the_cpu_as_a_dry_run() -> None:
 
 
 def test_the_job_profiler_runs_on_an_embedded_set() -> None:
-    args = ["iris", "--methods", "vanilla,genlabel_gm", "--top", "3"]
+    args = ["iris", "--methods", "vanilla,genlabel_gm", "--top", "3", "--epochs", "3"]
     out = _run_script("profile_job.py", args, timeout=300)
-    assert "job iris (logistic, trial 0)" in out
+    assert "job iris (logistic, trial 0, 3 epochs)" in out
     assert "genlabel_gm" in out and "vanilla" in out and "cumulative" in out
+    out = _run_script("profile_job.py", [*args, "--no-profile"], timeout=300)
+    assert "without cProfile" in out and "cumulative" not in out

@@ -10,6 +10,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from genlabel.density import make_density
 from genlabel.estimators import ESTIMATOR_METHODS, GenerativeClassifier, MixupClassifier
 from genlabel.models import init_linear
 from genlabel.registry import METHODS, TABULAR_MODELS, dropin_names, resolve_method
@@ -176,6 +177,86 @@ def test_sample_weights_and_hidden_sizes_in_the_grid_equal_the_reference(method,
             torch.testing.assert_close(
                 stack.weights[i][g].detach(), layer.weight.T.detach(), rtol=1e-9, atol=1e-10
             )
+
+
+@pytest.mark.parametrize("model", ["logistic", "mlp"])
+def test_adamixup_on_wide_data_shares_first_layers_and_still_equals_the_reference(
+    model, monkeypatch
+) -> None:
+    # Wide for this test: the policy, classifier and discriminator first layers are one
+    # product per fold (the mixes are mixes of pre-activations); the reference mixes inputs.
+    from genlabel.training import grid
+
+    monkeypatch.setattr(grid, "ADAMIXUP_SHARED_MIN_FEATURES", 6)
+    shared: list[bool] = []
+    original = grid._AdaFirstLayers.of
+
+    def spying(*args):
+        out = original(*args)
+        shared.append(out is not None)
+        return out
+
+    monkeypatch.setattr(grid._AdaFirstLayers, "of", spying)
+    X, y = make_classification(100, 8, n_informative=4, n_classes=3, random_state=5)
+    X, y = torch.tensor(X, dtype=torch.float64), torch.tensor(y)
+    weight = torch.rand(100, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    folds = [torch.arange(0, 100, 2), torch.arange(1, 100, 2)[:40]]
+    configs = [Config(0, 0.01), Config(1, 0.01), Config(1, 0.1), Config(0, 0.1)]  # interleaved
+    settings = TrainSettings(
+        model=model, method="adamixup", epochs=4, batch_size=16, seed=1, hidden=(12, 10)
+    )
+    stack = train_grid(X, y, 3, folds, configs, settings, sample_weight=weight)
+    assert shared and all(shared)
+    for g, config in enumerate(configs):
+        layers = train_single(X, y, 3, folds[config.fold], config, settings, sample_weight=weight)
+        for i, layer in enumerate(layers):
+            torch.testing.assert_close(
+                stack.weights[i][g].detach(), layer.weight.T.detach(), rtol=1e-9, atol=1e-10
+            )
+    # Unequal folds (three models on one, one on the other) take the plain path.
+    shared.clear()
+    train_grid(X, y, 3, folds, configs[:3] + [Config(1, 0.001)], settings)
+    assert shared and not any(shared)
+
+
+def test_intrusion_on_wide_data_finds_neighbours_from_the_gram_and_equals_the_reference(
+    monkeypatch,
+) -> None:
+    # Wide for this test: the nearest fold row of a mix comes from the fold's Gram matrix.
+    from genlabel.training import grid
+
+    monkeypatch.setattr(grid, "NN_GRAM_MIN_FEATURES", 6)
+    used: list[int] = []
+    original = grid._Labeler._nearest
+
+    def spying(self, f, batch):
+        out = original(self, f, batch)
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(grid._Labeler, "_nearest", spying)
+    X, y = make_classification(100, 8, n_informative=4, n_classes=3, random_state=7)
+    X, y = torch.tensor(X, dtype=torch.float64), torch.tensor(y)
+    folds = [torch.arange(0, 100, 2), torch.arange(1, 100, 2)[:40]]
+    configs = [Config(0, 0.01), Config(1, 0.1)]
+    for per_sample in (False, True):
+        settings = TrainSettings(
+            model="logistic", method="mixup_exclude_mi", epochs=4, batch_size=16, seed=2,
+            per_sample=per_sample,
+        )  # fmt: skip
+        used.clear()
+        stack = train_grid(X, y, 3, folds, configs, settings)
+        assert used and all(used)
+        for g, config in enumerate(configs):
+            layers = train_single(X, y, 3, folds[config.fold], config, settings)
+            torch.testing.assert_close(
+                stack.weights[0][g].detach(), layers[0].weight.T.detach(), rtol=1e-9, atol=1e-10
+            )
+    # Over the memory budget: the direct search.
+    monkeypatch.setattr(grid, "MIX_ROWS_MAX_BYTES", 1000)
+    used.clear()
+    train_grid(X, y, 3, folds, configs, settings)
+    assert used and not any(used)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -419,10 +500,14 @@ def test_latent_and_class_prior_in_the_estimator(iris) -> None:
 
 
 @pytest.mark.parametrize("class_prior", [False, True])
-def test_wide_data_labels_mixes_from_the_rows_and_still_equals_the_reference(class_prior) -> None:
-    # 20 features: the grid labels its mixes from the densities' parts at the fold rows
-    # (mix_rows); the reference labels the mixed points themselves.
+def test_wide_data_labels_mixes_from_the_rows_and_still_equals_the_reference(
+    class_prior, monkeypatch
+) -> None:
+    # 20 features, wide for this test: the grid labels its mixes from the densities' parts
+    # at the fold rows (mix_rows); the reference labels the mixed points themselves.
     from genlabel.training import grid
+
+    monkeypatch.setattr(grid, "MIX_ROWS_MIN_FEATURES", {"gm": 16, "kde": 20})
 
     X, y = make_classification(120, 20, n_informative=6, n_classes=3, random_state=2)
     X, y = torch.tensor(X, dtype=torch.float64), torch.tensor(y)
@@ -435,7 +520,7 @@ def test_wide_data_labels_mixes_from_the_rows_and_still_equals_the_reference(cla
         model="logistic", method="genlabel", epochs=5, batch_size=16, seed=4,
         class_prior=class_prior,
     )  # fmt: skip
-    assert X.shape[1] >= grid.MIX_ROWS_MIN_FEATURES
+    assert X.shape[1] >= max(grid.MIX_ROWS_MIN_FEATURES.values())
     stack = train_grid(X, y, 3, folds, configs, settings, sample_weight=weight)
     for g, config in enumerate(configs):
         layers = train_single(X, y, 3, folds[config.fold], config, settings, sample_weight=weight)
@@ -447,23 +532,33 @@ def test_wide_data_labels_mixes_from_the_rows_and_still_equals_the_reference(cla
 def test_the_mix_rows_path_is_taken_only_for_wide_data_within_its_memory(monkeypatch) -> None:
     from genlabel.training import grid
 
-    calls: list[int] = []
+    calls: list[str] = []
     original = grid._Labeler._targets_of_mixes
 
-    def counting(self, *args):
-        calls.append(1)
-        return original(self, *args)
+    def counting(self, f, kind, batch):
+        calls.append(kind)
+        return original(self, f, kind, batch)
 
     monkeypatch.setattr(grid._Labeler, "_targets_of_mixes", counting)
-    settings = TrainSettings(model="logistic", method="genlabel", epochs=1, batch_size=32)
-    for d, budget, used in [(20, grid.MIX_ROWS_MAX_BYTES, True), (5, grid.MIX_ROWS_MAX_BYTES, False),
-                            (20, 1000, False)]:  # fmt: skip
+    monkeypatch.setattr(grid, "MIX_ROWS_MIN_FEATURES", {"gm": 10, "kde": 20})
+    settings = TrainSettings(model="logistic", method="genlabel_cv", epochs=1, batch_size=32)
+    configs = [Config(0, 0.01, 0.5, "kde"), Config(0, 0.01, 0.5, "gm")]
+    X20, y20 = make_classification(80, 20, n_informative=3, n_redundant=0, random_state=0)
+    gm_bytes = 80 * 8 * make_density("gm").fit(X20, y20).mix_row_elements()
+    for d, budget, used in [
+        (20, grid.MIX_ROWS_MAX_BYTES, {"gm", "kde"}),
+        (12, grid.MIX_ROWS_MAX_BYTES, {"gm"}),  # wide enough for the Gaussian only
+        (5, grid.MIX_ROWS_MAX_BYTES, set()),
+        (20, gm_bytes + 1000, {"gm"}),  # the Gaussian's parts first; the KDE's do not fit
+        (20, 1000, set()),
+    ]:
         monkeypatch.setattr(grid, "MIX_ROWS_MAX_BYTES", budget)
         X, y = make_classification(80, d, n_informative=3, n_redundant=0, random_state=0)
         X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
         calls.clear()
-        train_grid(X, y, 2, [torch.arange(80)], [Config(0, 0.01, 0.5, "kde")], settings)
-        assert bool(calls) == used, (d, budget)
+        stack = train_grid(X, y, 2, [torch.arange(80)], configs, settings)
+        assert set(calls) == used, (d, budget)
+        assert torch.isfinite(stack.weights[0]).all()
 
 
 @pytest.mark.parametrize("sizes", [[7, 3], [7, 5, 4, 3]])

@@ -11,11 +11,14 @@ from genlabel.density import GaussianClassDensity
 from genlabel.labels import (
     genlabel_targets,
     intrusion_keep_mask,
+    label_mixed,
     linear_labels,
     logistic_labels,
     logistic_ratio,
     nearest_neighbor_labels,
 )
+from genlabel.labels.rules import nearest_neighbor_indices
+from genlabel.mixing import apply_mix, draw_mix_params
 from tests._asserts import assert_valid_labels
 
 log_prob_rows = arrays(
@@ -126,6 +129,29 @@ def test_intrusion_mask_drops_points_whose_nearest_label_is_a_third_class() -> N
     pts = torch.tensor([[1.0], [0.1]])
     keep = intrusion_keep_mask(pts, ref, ref_y, torch.tensor([0, 0]), torch.tensor([2, 2]))
     assert keep.tolist() == [False, True]
+
+
+@pytest.mark.parametrize("rule", ["nearest_neighbor", "exclude_intrusion"])
+def test_label_mixed_with_given_nearest_indices_equals_the_search(rule) -> None:
+    # The grid hands label_mixed the neighbours it found from a Gram matrix.
+    gen = torch.Generator().manual_seed(3)
+    ref, ref_y = torch.randn(50, 6, generator=gen), torch.randint(0, 4, (50,), generator=gen)
+    rows = torch.randperm(50, generator=gen)[:20]
+    params = draw_mix_params(20, alpha=1.0, per_sample=True, generator=gen)
+    points = apply_mix(ref[rows], params)
+    gram = ref.double() @ ref.double().T
+    nearest = (gram.diagonal() - 2 * apply_mix(gram[rows], params)).argmin(-1)
+    torch.testing.assert_close(nearest, nearest_neighbor_indices(points, ref))
+    searched = label_mixed(rule, params, ref_y[rows], 4, points=points, reference=(ref, ref_y))
+    given = label_mixed(rule, params, ref_y[rows], 4, reference=(ref, ref_y), nearest=nearest)
+    for a, b in zip(
+        (searched.targets, searched.mix_targets, searched.weight),
+        (given.targets, given.mix_targets, given.weight),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="needs the mixed points"):
+        label_mixed(rule, params, ref_y[rows], 4, reference=(ref, ref_y))
 
 
 def test_genlabel_targets_bad_input() -> None:

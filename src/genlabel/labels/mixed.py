@@ -82,6 +82,7 @@ def label_mixed(
     log_prior: torch.Tensor | None = None,
     sigma2: float = 0.1,
     dtype: torch.dtype = torch.float32,
+    nearest: torch.Tensor | None = None,
 ) -> MixedLabels:
     """Label a batch mixed with ``params`` by the rule ``rule``.
 
@@ -113,6 +114,10 @@ def label_mixed(
         Temperature of the logistic rule.
     dtype : torch.dtype, default=torch.float32
         dtype of the returned labels.
+    nearest : Tensor of shape (n,), optional
+        For the nearest-neighbour rules: the index into ``reference`` of every mixed
+        point's nearest reference point, when the caller computed it another way (the grid
+        does, for wide data, from its folds' Gram matrices); ``points`` may then be omitted.
     """
     if rule not in LABEL_RULES:
         raise ValueError(f"Unknown label rule {rule!r}; expected one of {', '.join(LABEL_RULES)}")
@@ -126,19 +131,21 @@ def label_mixed(
         # sigmoid kernels may differ in the last bit).
         rho = logistic_ratio(params.lam_per_point().to(device=source.device, dtype=dtype), sigma2)
         return MixedLabels(apply_mix(source, replace(params, lam=rho)), mix_targets, weight)
-    if points is None:
+    if points is None and nearest is None:
         raise ValueError(f"label rule {rule!r} needs the mixed points (points=...)")
     if rule in REFERENCE_RULES:
         if reference is None:
             raise ValueError(f"label rule {rule!r} needs the training points (reference=(X, y))")
         ref_x, ref_y = reference
         if rule == "nearest_neighbor":
-            targets = nearest_neighbor_labels(points, ref_x, ref_y, num_classes)
+            targets = nearest_neighbor_labels(points, ref_x, ref_y, num_classes, nearest=nearest)
             return MixedLabels(targets.to(dtype), mix_targets, weight)
         classes = labels if labels.ndim == 1 else labels.argmax(1)
         perm = params.perm.to(classes.device)
-        keep = intrusion_keep_mask(points, ref_x, ref_y, classes, classes[perm])
+        keep = intrusion_keep_mask(points, ref_x, ref_y, classes, classes[perm], nearest=nearest)
         return MixedLabels(mix_targets, mix_targets, keep.to(dtype))
+    if points is None:
+        raise ValueError(f"label rule {rule!r} needs the mixed points (points=...)")
     if density is None:
         raise ValueError(f"label rule {rule!r} needs fitted class densities (density=...)")
     top_k = 2 if rule == "genlabel_top2" else None

@@ -87,27 +87,51 @@ def nearest_neighbor_indices(points: torch.Tensor, reference: torch.Tensor) -> t
     return torch.cat(out) if out else points.new_zeros((0,), dtype=torch.long)
 
 
-def nearest_neighbor_labels(
-    points: torch.Tensor, reference: torch.Tensor, reference_labels: torch.Tensor, num_classes: int
+def _nearest_or_search(
+    points: torch.Tensor | None, reference: torch.Tensor, nearest: torch.Tensor | None
 ) -> torch.Tensor:
-    """One-hot label of the nearest reference point (the nearest-neighbour rule)."""
-    idx = nearest_neighbor_indices(points, reference)
-    return F.one_hot(reference_labels.to(idx.device)[idx], num_classes).to(points.dtype)
+    if nearest is not None:
+        return nearest
+    if points is None:
+        raise ValueError("the nearest-neighbour rules need the points (or their nearest=...)")
+    return nearest_neighbor_indices(points, reference)
+
+
+def nearest_neighbor_labels(
+    points: torch.Tensor | None,
+    reference: torch.Tensor,
+    reference_labels: torch.Tensor,
+    num_classes: int,
+    *,
+    nearest: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """One-hot label of the nearest reference point (the nearest-neighbour rule).
+
+    ``nearest``: the nearest reference index of every point, when the caller has it
+    (``points`` is then only read for its dtype, and may be None: float32).
+    """
+    idx = _nearest_or_search(points, reference, nearest)
+    dtype = torch.float32 if points is None else points.dtype
+    return F.one_hot(reference_labels.to(idx.device)[idx], num_classes).to(dtype)
 
 
 def intrusion_keep_mask(
-    points: torch.Tensor,
+    points: torch.Tensor | None,
     reference: torch.Tensor,
     reference_labels: torch.Tensor,
     labels_a: torch.Tensor,
     labels_b: torch.Tensor,
+    *,
+    nearest: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """True where a mixed point is kept: its nearest training point's label is one of the pair's.
 
-    Mixup + excluding manifold intrusion drops the other points.
+    Mixup + excluding manifold intrusion drops the other points. ``nearest``: the nearest
+    reference index of every point, when the caller has it (``points`` is then unused).
     """
-    nearest = reference_labels.to(points.device)[nearest_neighbor_indices(points, reference)]
-    return (nearest == labels_a) | (nearest == labels_b)
+    idx = _nearest_or_search(points, reference, nearest)
+    nearest_label = reference_labels.to(idx.device)[idx]
+    return (nearest_label == labels_a.to(idx.device)) | (nearest_label == labels_b.to(idx.device))
 
 
 def _class_softmax(log_probs: torch.Tensor) -> torch.Tensor:

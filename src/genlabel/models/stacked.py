@@ -137,21 +137,39 @@ class StackedMLP:
         were most of a grid step. The same values up to float rounding (another
         summation order); otherwise the plain gather.
         """
-        F, G = x.shape[0], self.n_models
-        counts = torch.bincount(group_of, minlength=F)
-        if G % F or not bool((counts == G // F).all()):
+        h = self.first_layer_shared(x, group_of)
+        if h is None:
             return self.forward(x[group_of])
-        m = G // F
-        order = torch.argsort(group_of, stable=True)
-        w, b = self.weights[0][order], self.biases[0][order]  # grouped: model order within
-        fan_in, fan_out = w.shape[1:]
-        w = w.view(F, m, fan_in, fan_out).permute(0, 2, 1, 3).reshape(F, fan_in, m * fan_out)
-        b = b.view(F, m, 1, fan_out).permute(0, 2, 1, 3).reshape(F, 1, m * fan_out)
-        h = torch.baddbmm(b, x, w).view(F, -1, m, fan_out).permute(0, 2, 1, 3)
-        h = h.reshape(G, -1, fan_out)[torch.argsort(order)]
         if self.n_layers > 1:
             h = torch.relu(h)
         return self.forward(h, 1)
+
+    def first_layer_shared(
+        self, x: torch.Tensor, group_of: torch.Tensor, weight: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
+        """The first layer's pre-activations ``x[group_of] @ W_g + b_g``, (G, B, out), as
+        grouped products (see :meth:`forward_shared`); None when the groups are unequal.
+
+        ``weight`` (G, in, out') replaces the first layer's weight, without the bias (a
+        slice of it, say: AdaMixup's policy reads a point and its partner).
+        """
+        F, G = x.shape[0], self.n_models
+        counts = torch.bincount(group_of, minlength=F)
+        if G % F or not bool((counts == G // F).all()):
+            return None
+        m = G // F
+        order = torch.argsort(group_of, stable=True)
+        w = (self.weights[0] if weight is None else weight)[order]  # grouped, model order within
+        fan_in, fan_out = w.shape[1:]
+        w = w.view(F, m, fan_in, fan_out).permute(0, 2, 1, 3).reshape(F, fan_in, m * fan_out)
+        if weight is None:
+            b = self.biases[0][order]
+            b = b.view(F, m, 1, fan_out).permute(0, 2, 1, 3).reshape(F, 1, m * fan_out)
+            h = torch.baddbmm(b, x, w)
+        else:
+            h = torch.bmm(x, w)
+        h = h.view(F, -1, m, fan_out).permute(0, 2, 1, 3)
+        return h.reshape(G, -1, fan_out)[torch.argsort(order)]
 
     def select(self, index: int) -> StackedMLP:
         """A stack of one holding model ``index`` (detached copies of its parameters)."""

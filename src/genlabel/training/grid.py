@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..density import ClassDensity, make_density
-from ..labels import density_targets, genlabel_targets, label_mixed
+from ..labels import REFERENCE_RULES, density_targets, genlabel_targets, label_mixed
 from ..losses import genlabel_loss, soft_cross_entropy, weighted_mean
 from ..mixing import MixParams, apply_mix, draw_mix_params, one_hot, sample_permutation
 from ..models import StackedMLP, init_linear, layer_sizes
@@ -243,19 +243,57 @@ def _build_run(
     )
 
 
-#: Below this many features the density of a mixed point costs about as much as mixing its
-#: rows' precomputed parts, which are then not worth their memory.
-MIX_ROWS_MIN_FEATURES = 16
+#: From how many features a density kind labels a grid's mixes from its parts at the fold
+#: rows (mix_rows) instead of from the mixed points: mixing the parts is memory-bound,
+#: O(parts) per point, while the direct log-density is a d x d whitening per class (the
+#: Gaussian's parts are k x d per row) plus, for a KDE, a d x n_c product (its parts are
+#: k x n_c kernel scores per row). Measured break-even (one thread, batch 128): about 50
+#: features for the Gaussian, about 200 for the KDE (at 44 features its parts were 4x slower).
+MIX_ROWS_MIN_FEATURES = {"gm": 64, "kde": 256}
 #: The most memory (bytes) the precomputed parts of one grid may hold.
 MIX_ROWS_MAX_BYTES = 1 << 30
+#: From how many features the nearest-neighbour rules find a mix's nearest fold row from the
+#: fold's Gram matrix (x.r of a mix of rows is the same mix of the rows' products with r:
+#: B x n_f per step instead of B x n_f x d). Measured break-even: about 220 features.
+NN_GRAM_MIN_FEATURES = 256
 
 
-def _use_mix_rows(folds: list[_Fold], densities: dict[tuple[int, str], ClassDensity]) -> bool:
-    """Whether a grid labels its mixes from the densities' parts at the fold rows."""
-    if not densities or folds[0].X.shape[1] < MIX_ROWS_MIN_FEATURES:
-        return False
-    total = sum(len(folds[f].X) * d.mix_row_elements() * 8 for (f, _), d in densities.items())
-    return total <= MIX_ROWS_MAX_BYTES
+def _mix_rows_kinds(folds: list[_Fold], densities: dict[tuple[int, str], ClassDensity]) -> set[str]:
+    """The density kinds whose grid labels come from their parts at the fold rows: those
+    wide enough to gain, widest threshold first while the parts fit the memory budget."""
+    d = folds[0].X.shape[1]
+    wide = [k for k in {kind for _, kind in densities} if d >= MIX_ROWS_MIN_FEATURES[k]]
+    chosen: set[str] = set()
+    total = 0
+    for kind in sorted(wide, key=lambda k: MIX_ROWS_MIN_FEATURES[k]):  # most gain first
+        need = sum(
+            len(folds[f].X) * dens.mix_row_elements() * 8
+            for (f, k), dens in densities.items()
+            if k == kind
+        )
+        if total + need <= MIX_ROWS_MAX_BYTES:
+            chosen.add(kind)
+            total += need
+    return chosen
+
+
+def _fold_grams(run: _GridRun) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """Each fold's Gram matrix X X^T and squared norms (float64), for the nearest-neighbour
+    rules on wide data within the memory budget; else none."""
+    folds = run.folds
+    if not (
+        run.spec.mix == "input"
+        and run.spec.rule in REFERENCE_RULES
+        and folds[0].X.shape[1] >= NN_GRAM_MIN_FEATURES
+        and sum(len(f.X) ** 2 for f in folds) * 8 <= MIX_ROWS_MAX_BYTES
+    ):
+        return {}
+    grams = {}
+    for f, fold in enumerate(folds):
+        X = fold.X.to(torch.float64)
+        gram = X @ X.T
+        grams[f] = (gram, gram.diagonal().clone())
+    return grams
 
 
 def _log_prior(y: torch.Tensor, k: int) -> torch.Tensor:
@@ -401,11 +439,14 @@ class _Labeler:
         self.gamma = torch.tensor([c.gamma for c in configs], dtype=run.dtype, device=device)
         # Wide data: the densities' affine parts at every fold row, mixed like the inputs.
         self.parts: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
-        if run.spec.mix == "input" and _use_mix_rows(run.folds, self.densities):
+        if run.spec.mix == "input":
+            kinds = _mix_rows_kinds(run.folds, self.densities)
             self.parts = {
                 (f, kind): dens.mix_rows(run.folds[f].X)
                 for (f, kind), dens in self.densities.items()
+                if kind in kinds
             }
+        self.grams = _fold_grams(run)
 
     def _targets_of_mixes(self, f: int, kind: str, batch: _FoldBatch) -> torch.Tensor:
         """GenLabel labels of a fold's mixed batch from the rows' parts (same values as from
@@ -414,40 +455,52 @@ class _Labeler:
         log_prob = self.densities[(f, kind)].log_prob_of_mixes(
             self.parts[(f, kind)], batch.rows, batch.params
         )
-        top_k = 2 if self.run.spec.rule == "genlabel_top2" else None
-        prior = self.run.folds[f].log_prior
-        return genlabel_targets(log_prob, top_k=top_k, log_prior=prior).to(self.run.dtype)
+        return genlabel_targets(
+            log_prob, top_k=self._top_k, log_prior=self.run.folds[f].log_prior
+        ).to(self.run.dtype)
+
+    def _nearest(self, f: int, batch: _FoldBatch) -> torch.Tensor | None:
+        """The nearest fold row of every mixed point, from the fold's Gram matrix (argmin_j
+        |r_j|^2 - 2 x.r_j with x.r_j mixed like the rows); None without one."""
+        if f not in self.grams:
+            return None
+        assert batch.rows is not None and batch.params is not None  # a mixed batch
+        gram, sq = self.grams[f]
+        return (sq - 2 * apply_mix(gram[batch.rows], batch.params)).argmin(-1)
+
+    @property
+    def _top_k(self) -> int | None:
+        return 2 if self.run.spec.rule == "genlabel_top2" else None
+
+    def _gen_targets(self, f: int, kind: str, batch: _FoldBatch) -> torch.Tensor:
+        """GenLabel labels of a fold's mixed batch under one density kind."""
+        if (f, kind) in self.parts:
+            return self._targets_of_mixes(f, kind, batch)
+        dens, prior = self.densities[(f, kind)], self.run.folds[f].log_prior
+        return density_targets(dens, batch.x, top_k=self._top_k, log_prior=prior).to(self.run.dtype)
 
     def fold_targets(self, f: int, batch: _FoldBatch, width: int):
         """(mix targets, rule targets, weight, GenLabel targets per kind or None), padded."""
         run = self.run
         k, dtype = run.k, run.dtype
         gen = None
-        if self.parts and batch.params is not None:
-            gens = [self._targets_of_mixes(f, kind, batch) for kind in self.kinds]
+        if self.kinds and batch.params is not None:
+            # The rule's labels are those of the first kind (label_mixed's for that density).
+            gens = [self._gen_targets(f, kind, batch) for kind in self.kinds]
             mix_t = apply_mix(one_hot(batch.y, k, dtype), batch.params)
             weight = torch.ones(len(batch.y), dtype=dtype) if batch.w is None else batch.w.to(dtype)
             gen = torch.stack([_pad(t, width) for t in gens])
             return _pad(mix_t, width), _pad(gens[0], width), _pad(weight, width), gen
-        if run.spec.mix == "input" and batch.params is not None:
+        if run.spec.mix == "input" and batch.params is not None:  # the other input-space rules
             fold = run.folds[f]
-            dens = self.densities[(f, self.kinds[0])] if self.kinds else None
             lab = label_mixed(
                 run.spec.rule, batch.params, batch.y, k, points=batch.x,
-                reference=(fold.X, fold.y), density=dens, log_prior=fold.log_prior,
-                sigma2=run.settings.sigma2, dtype=dtype,
+                reference=(fold.X, fold.y), sigma2=run.settings.sigma2, dtype=dtype,
+                nearest=self._nearest(f, batch),
             )  # fmt: skip
             mix_t, rule_t, weight = lab.mix_targets, lab.targets, lab.weight
             if batch.w is not None:
                 weight = weight * batch.w.to(dtype)
-            if self.kinds:
-                more = [
-                    density_targets(
-                        self.densities[(f, kind)], batch.x, log_prior=fold.log_prior
-                    ).to(dtype)
-                    for kind in self.kinds[1:]
-                ]
-                gen = torch.stack([_pad(t, width) for t in [rule_t, *more]])
         else:
             mix_t = rule_t = one_hot(batch.y, k, dtype)
             weight = torch.ones(len(batch.y), dtype=dtype) if batch.w is None else batch.w.to(dtype)
@@ -476,7 +529,7 @@ class _OnePhaseLoss:
         if run.spec.mix == "manifold":
             return self._manifold(x_f[fold_of], batches)
         if run.spec.mix == "adaptive":
-            return self._adamixup(x_f[fold_of], w_g, batches)
+            return self._adamixup(x_f, w_g, batches)
         logits = self.stack.forward_shared(x_f, fold_of)
         if labels.kinds:
             # gamma * y_gen + (1 - gamma) * y_mix from labels shared by every lr and gamma.
@@ -515,14 +568,14 @@ class _OnePhaseLoss:
         return loss, per_model
 
     def _adamixup(
-        self, x_g: torch.Tensor, w_g: torch.Tensor, batches: list[_FoldBatch]
+        self, x_f: torch.Tensor, w_g: torch.Tensor, batches: list[_FoldBatch]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """AdaMixup: lam = a + u d from the policy; CE on mixed + clean; intrusion
         discriminator. With sample weights, every term of a point is weighted by the point's
         own weight."""
         run, stack, aux = self.run, self.stack, self.aux
-        G, B = x_g.shape[:2]
-        device, dtype, k = run.device, x_g.dtype, run.k
+        G, B = len(run.fold_of), x_f.shape[1]
+        device, dtype, k = run.device, x_f.dtype, run.k
         perms, us, ys, valid = [], [], [], []
         for batch in batches:
             n = len(batch.y)
@@ -538,24 +591,91 @@ class _OnePhaseLoss:
         valid_g = torch.stack(valid).to(device)[run.fold_of]
         # Padded rows point at themselves.
         perm_g = torch.where(valid_g, perm_g, torch.arange(B, device=device).expand(G, B))
-        partner = torch.gather(x_g, 1, perm_g.unsqueeze(-1).expand_as(x_g))
-        shares = torch.softmax(aux["policy"].forward(torch.cat([x_g, partner], -1)), -1)
+        first = _AdaFirstLayers.of(x_f, run.fold_of, aux["policy"], stack, aux["discriminator"])
+        if first is None:
+            x_g = x_f[run.fold_of]
+            partner = torch.gather(x_g, 1, perm_g.unsqueeze(-1).expand_as(x_g))
+            policy_out = aux["policy"].forward(torch.cat([x_g, partner], -1))
+        else:
+            policy_out = first.policy(perm_g)
+        shares = torch.softmax(policy_out, -1)
         # lam in [0, 1], shaped (G, B, 1) once: every use shares one node of the autograd graph.
         params = MixParams(lam=(shares[..., 0] + u_g * shares[..., 1]).unsqueeze(-1), perm=perm_g)
-        x_mix = apply_mix(x_g, params)
         ya = one_hot(y_g.reshape(-1), k, dtype).view(G, B, k)
-        ce_mix = soft_cross_entropy(stack.forward(x_mix), apply_mix(ya, params), w_g)
-        ce_clean = soft_cross_entropy(stack.forward(x_g), ya, w_g)
+        if first is None:
+            x_mix = apply_mix(x_g, params)
+            logits_mix, logits = stack.forward(x_mix), stack.forward(x_g)
+            d_mix = aux["discriminator"].forward(x_mix).squeeze(-1)
+            d_real = aux["discriminator"].forward(x_g).squeeze(-1)
+        else:
+            logits_mix, logits = first.rest(stack, params), first.rest(stack)
+            d_mix = first.rest(aux["discriminator"], params).squeeze(-1)
+            d_real = first.rest(aux["discriminator"]).squeeze(-1)
+        ce_mix = soft_cross_entropy(logits_mix, apply_mix(ya, params), w_g)
+        ce_clean = soft_cross_entropy(logits, ya, w_g)
         loss = ce_mix.sum()
         loss = loss + ce_clean.sum()
-        d_mix = aux["discriminator"].forward(x_mix).squeeze(-1)
-        d_real = aux["discriminator"].forward(x_g).squeeze(-1)
         bce = torch.nn.functional.binary_cross_entropy_with_logits
         per = bce(d_mix, torch.zeros_like(d_mix), reduction="none") + bce(
             d_real, torch.ones_like(d_real), reduction="none"
         )
         disc = weighted_mean(per, w_g)
         return loss + disc.sum(), (ce_mix + ce_clean + disc).detach()
+
+
+#: From how many features AdaMixup's grid computes its networks' first layers once per fold
+#: (:class:`_AdaFirstLayers`) instead of on (G, B, d) copies of the inputs and their mixes.
+ADAMIXUP_SHARED_MIN_FEATURES = 128
+
+
+@dataclass
+class _AdaFirstLayers:
+    """AdaMixup's first layers on wide data, from one grouped product per fold and network.
+
+    Every model of a fold reads the fold's batch, and a first layer is affine: the policy's
+    on [x, x[perm]] is x W_top + (x W_bottom)[perm] + b, and the classifier's and the
+    discriminator's on a mix lam x + (1 - lam) x[perm] are the same mix of their
+    pre-activations on x. So no (G, B, d) tensor is formed; the same values up to float
+    rounding (another summation order).
+    """
+
+    pre: dict[int, torch.Tensor]  # id(network) -> pre-activations on the clean batch
+    policy_halves: torch.Tensor
+    policy_bias: torch.Tensor
+    policy_net: StackedMLP
+
+    @classmethod
+    def of(
+        cls, x_f: torch.Tensor, fold_of: torch.Tensor, policy: StackedMLP, *nets: StackedMLP
+    ) -> _AdaFirstLayers | None:
+        d = x_f.shape[-1]
+        if d < ADAMIXUP_SHARED_MIN_FEATURES:
+            return None
+        w = policy.weights[0]
+        halves = policy.first_layer_shared(x_f, fold_of, torch.cat([w[:, :d], w[:, d:]], -1))
+        if halves is None:  # folds with unequal numbers of models
+            return None
+        pre = {}
+        for net in nets:
+            h = net.first_layer_shared(x_f, fold_of)
+            assert h is not None  # the same grouping as the policy's
+            pre[id(net)] = h
+        return cls(pre, halves, policy.biases[0], policy)
+
+    def policy(self, perm: torch.Tensor) -> torch.Tensor:
+        """The policy network's output on [x, x[perm]], (G, B, 3)."""
+        own, other = self.policy_halves.chunk(2, -1)
+        h = own + torch.gather(other, 1, perm.unsqueeze(-1).expand_as(other)) + self.policy_bias
+        return self.policy_net.forward(torch.relu(h), 1)
+
+    def rest(self, net: StackedMLP, params: MixParams | None = None) -> torch.Tensor:
+        """``net``'s output on the clean batch, or on its mix with ``params``."""
+        h = self.pre[id(net)]
+        if params is not None:
+            h = apply_mix(h, params)
+        if net.n_layers > 1:
+            h = torch.relu(h)
+        return net.forward(h, 1)
 
 
 @dataclass
