@@ -505,10 +505,11 @@ def test_wide_data_labels_mixes_from_the_rows_and_still_equals_the_reference(
 ) -> None:
     # 20 features, wide for this test: the grid labels its mixes from the densities' parts
     # at the fold rows (mix_rows); the reference labels the mixed points themselves.
+    from genlabel.models import stacked
     from genlabel.training import grid
 
     monkeypatch.setattr(grid, "MIX_ROWS_MIN_FEATURES", {"gm": 16, "kde": 20})
-
+    monkeypatch.setattr(stacked, "SHARED_MIN_ELEMENTS", 0)
     X, y = make_classification(120, 20, n_informative=6, n_classes=3, random_state=2)
     X, y = torch.tensor(X, dtype=torch.float64), torch.tensor(y)
     weight = torch.rand(120, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -562,9 +563,14 @@ def test_the_mix_rows_path_is_taken_only_for_wide_data_within_its_memory(monkeyp
 
 
 @pytest.mark.parametrize("sizes", [[7, 3], [7, 5, 4, 3]])
-@pytest.mark.parametrize("group_of", [[1, 0, 2, 0, 2, 1], [0, 0, 1]])  # grouped; the gather
-def test_forward_shared_equals_the_forward_of_the_gathered_inputs(sizes, group_of) -> None:
-    from genlabel.models import StackedMLP
+# interleaved (reordered), fold-major (no reordering), unequal (the gather)
+@pytest.mark.parametrize("group_of", [[1, 0, 2, 0, 2, 1], [0, 0, 1, 1, 2, 2], [0, 0, 1]])
+def test_forward_shared_equals_the_forward_of_the_gathered_inputs(
+    sizes, group_of, monkeypatch
+) -> None:
+    from genlabel.models import StackedMLP, stacked
+
+    monkeypatch.setattr(stacked, "SHARED_MIN_ELEMENTS", 0)  # group even this small stack
 
     g = torch.Generator().manual_seed(0)
     stack = StackedMLP(sizes, len(group_of), g, torch.device("cpu"), torch.float64)

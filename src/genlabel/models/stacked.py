@@ -15,6 +15,10 @@ __all__ = ["MODEL_NAMES", "StackedMLP", "init_linear", "layer_sizes", "mlp_modul
 
 MODEL_NAMES = ("logistic", "mlp")
 MLP_HIDDEN = 128
+#: forward_shared groups the first layer from this many models x input features on: below,
+#: the (G, B, in) copy is cheaper than the grouped product's reshapes and their backward
+#: (a vanilla grid of 24 logistic models on 4 features ran 1.6x slower grouped).
+SHARED_MIN_ELEMENTS = 512
 
 
 def layer_sizes(
@@ -137,6 +141,8 @@ class StackedMLP:
         were most of a grid step. The same values up to float rounding (another
         summation order); otherwise the plain gather.
         """
+        if self.n_models * x.shape[-1] < SHARED_MIN_ELEMENTS:
+            return self.forward(x[group_of])
         h = self.first_layer_shared(x, group_of)
         if h is None:
             return self.forward(x[group_of])
@@ -158,18 +164,21 @@ class StackedMLP:
         if G % F or not bool((counts == G // F).all()):
             return None
         m = G // F
-        order = torch.argsort(group_of, stable=True)
-        w = (self.weights[0] if weight is None else weight)[order]  # grouped, model order within
+        # The grids order their models fold-major: then no reordering (nor its backward).
+        grouped = bool((group_of[1:] >= group_of[:-1]).all())
+        order = None if grouped else torch.argsort(group_of, stable=True)
+        w = self.weights[0] if weight is None else weight
+        w = w if order is None else w[order]  # grouped, model order within
         fan_in, fan_out = w.shape[1:]
         w = w.view(F, m, fan_in, fan_out).permute(0, 2, 1, 3).reshape(F, fan_in, m * fan_out)
         if weight is None:
-            b = self.biases[0][order]
+            b = self.biases[0] if order is None else self.biases[0][order]
             b = b.view(F, m, 1, fan_out).permute(0, 2, 1, 3).reshape(F, 1, m * fan_out)
             h = torch.baddbmm(b, x, w)
         else:
             h = torch.bmm(x, w)
-        h = h.view(F, -1, m, fan_out).permute(0, 2, 1, 3)
-        return h.reshape(G, -1, fan_out)[torch.argsort(order)]
+        h = h.view(F, -1, m, fan_out).permute(0, 2, 1, 3).reshape(G, -1, fan_out)
+        return h if order is None else h[torch.argsort(order)]
 
     def select(self, index: int) -> StackedMLP:
         """A stack of one holding model ``index`` (detached copies of its parameters)."""

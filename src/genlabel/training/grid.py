@@ -260,12 +260,13 @@ NN_GRAM_MIN_FEATURES = 256
 
 def _mix_rows_kinds(folds: list[_Fold], densities: dict[tuple[int, str], ClassDensity]) -> set[str]:
     """The density kinds whose grid labels come from their parts at the fold rows: those
-    wide enough to gain, widest threshold first while the parts fit the memory budget."""
+    wide enough to gain, taken while their parts fit the memory budget, the kind with the
+    lower threshold first (the Gaussian: more gain, smaller parts)."""
     d = folds[0].X.shape[1]
     wide = [k for k in {kind for _, kind in densities} if d >= MIX_ROWS_MIN_FEATURES[k]]
     chosen: set[str] = set()
     total = 0
-    for kind in sorted(wide, key=lambda k: MIX_ROWS_MIN_FEATURES[k]):  # most gain first
+    for kind in sorted(wide, key=lambda k: MIX_ROWS_MIN_FEATURES[k]):
         need = sum(
             len(folds[f].X) * dens.mix_row_elements() * 8
             for (f, k), dens in densities.items()
