@@ -131,7 +131,7 @@ def intrusion_keep_mask(
     """
     idx = _nearest_or_search(points, reference, nearest)
     nearest_label = reference_labels.to(idx.device)[idx]
-    return (nearest_label == labels_a.to(idx.device)) | (nearest_label == labels_b.to(idx.device))
+    return (nearest_label == labels_a) | (nearest_label == labels_b)
 
 
 def _class_softmax(log_probs: torch.Tensor) -> torch.Tensor:

@@ -139,7 +139,8 @@ class StackedMLP:
         group's models is one product with their weights side by side, (B, in) x
         (in, m * out): for wide inputs the copy and the stack of thin (in, out) products
         were most of a grid step. The same values up to float rounding (another
-        summation order); otherwise the plain gather.
+        summation order); otherwise, and for small stacks of narrow inputs (fewer than
+        ``SHARED_MIN_ELEMENTS`` models x features), the plain gather.
         """
         if self.n_models * x.shape[-1] < SHARED_MIN_ELEMENTS:
             return self.forward(x[group_of])

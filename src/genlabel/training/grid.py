@@ -641,8 +641,7 @@ class _AdaFirstLayers:
     """
 
     pre: dict[int, torch.Tensor]  # id(network) -> pre-activations on the clean batch
-    policy_halves: torch.Tensor
-    policy_bias: torch.Tensor
+    policy_halves: torch.Tensor  # (G, B, 2 hidden): x W_top and x W_bottom
     policy_net: StackedMLP
 
     @classmethod
@@ -661,12 +660,13 @@ class _AdaFirstLayers:
             h = net.first_layer_shared(x_f, fold_of)
             assert h is not None  # the same grouping as the policy's
             pre[id(net)] = h
-        return cls(pre, halves, policy.biases[0], policy)
+        return cls(pre, halves, policy)
 
     def policy(self, perm: torch.Tensor) -> torch.Tensor:
         """The policy network's output on [x, x[perm]], (G, B, 3)."""
         own, other = self.policy_halves.chunk(2, -1)
-        h = own + torch.gather(other, 1, perm.unsqueeze(-1).expand_as(other)) + self.policy_bias
+        partner = torch.gather(other, 1, perm.unsqueeze(-1).expand_as(other))
+        h = own + partner + self.policy_net.biases[0]
         return self.policy_net.forward(torch.relu(h), 1)
 
     def rest(self, net: StackedMLP, params: MixParams | None = None) -> torch.Tensor:
