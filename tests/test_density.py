@@ -332,3 +332,17 @@ def test_log_densities_of_mixes_from_the_rows_equal_those_of_the_mixed_points(
     real = want > -1e300  # the absent class sits at the clamp in both
     torch.testing.assert_close(got[real], want[real], rtol=1e-9, atol=1e-7)
     assert bool((got[~real] < -1e300).all())
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_the_in_place_mix_of_parts_equals_apply_mix_bit_for_bit(per_sample: bool) -> None:
+    from genlabel.density._base import _mix_of_rows
+    from genlabel.mixing import apply_mix, draw_mix_params
+
+    g = torch.Generator().manual_seed(3)
+    part = torch.randn(50, 3, 17, generator=g, dtype=torch.float64)
+    rows = torch.randperm(50, generator=g)[:20]
+    params = draw_mix_params(20, alpha=0.4, per_sample=per_sample, generator=g)
+    before = part.clone()
+    assert torch.equal(_mix_of_rows(part, rows, params), apply_mix(part[rows], params))
+    assert torch.equal(part, before)  # the parts themselves are left alone

@@ -45,6 +45,23 @@ def stable_cholesky(cov: torch.Tensor) -> torch.Tensor:
     )  # pragma: no cover
 
 
+def _mix_of_rows(t: torch.Tensor, rows: torch.Tensor, params: Any) -> torch.Tensor:
+    """``apply_mix(t[rows], params)`` for a part of the log-densities (no autograd), in
+    place on its two gathers: lam * a + (1 - lam) * b in the same operations, so the same
+    values bit for bit, with two temporaries fewer (a KDE's parts, k x n_c kernel scores
+    per row, are the largest tensors of a wide grid's step)."""
+    from ..mixing.params import apply_mix  # the mixing package sits above this one
+
+    perm = params.perm.to(rows.device)
+    if params.box is not None or perm.ndim != 1 or torch.is_grad_enabled() and t.requires_grad:
+        return apply_mix(t[rows], params)
+    a, b = t[rows], t[rows[perm]]
+    lam = torch.as_tensor(params.lam).to(device=a.device, dtype=a.dtype)
+    if 0 < lam.ndim < a.ndim:  # one per point: broadcast over the part's other dimensions
+        lam = lam.reshape(tuple(lam.shape) + (1,) * (a.ndim - lam.ndim))
+    return a.mul_(lam).add_(b.mul_(1 - lam))
+
+
 def finite_log_prob(log_prob: torch.Tensor) -> torch.Tensor:
     """Clamp log-densities to the most negative finite value of their dtype.
 
@@ -203,9 +220,7 @@ class ClassDensity(ABC):
         Tensor of shape (len(rows), n_classes), float64, finite: the values of
         ``log_prob(apply_mix(X[rows], params))`` up to float64 rounding.
         """
-        from ..mixing.params import apply_mix  # the mixing package sits above this one
-
-        mixed = {name: apply_mix(t[rows], params) for name, t in parts.items()}
+        mixed = {name: _mix_of_rows(t, rows, params) for name, t in parts.items()}
         return finite_log_prob(
             self._finish_rows(mixed, self._params_for(torch.float64, rows.device))
         )

@@ -158,7 +158,9 @@ class StackedMLP:
         grouped products (see :meth:`forward_shared`); None when the groups are unequal.
 
         ``weight`` (G, in, out') replaces the first layer's weight, without the bias (a
-        slice of it, say: AdaMixup's policy reads a point and its partner).
+        slice of it, say: AdaMixup's policy reads a point and its partner); it may be a
+        view with more trailing dimensions, (G, in, ...), flattened into out' (one copy,
+        the grouped layout's).
         """
         F, G = x.shape[0], self.n_models
         counts = torch.bincount(group_of, minlength=F)
@@ -170,8 +172,9 @@ class StackedMLP:
         order = None if grouped else torch.argsort(group_of, stable=True)
         w = self.weights[0] if weight is None else weight
         w = w if order is None else w[order]  # grouped, model order within
-        fan_in, fan_out = w.shape[1:]
-        w = w.view(F, m, fan_in, fan_out).permute(0, 2, 1, 3).reshape(F, fan_in, m * fan_out)
+        fan_in = w.shape[1]
+        w = w.reshape(F, m, *w.shape[1:]).movedim(1, 2).reshape(F, fan_in, -1)
+        fan_out = w.shape[-1] // m
         if weight is None:
             b = self.biases[0] if order is None else self.biases[0][order]
             b = b.view(F, m, 1, fan_out).permute(0, 2, 1, 3).reshape(F, 1, m * fan_out)

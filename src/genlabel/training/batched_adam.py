@@ -66,8 +66,8 @@ class BatchedAdam:
                 continue
             shape = (G,) + (1,) * (p.ndim - 1)
             grad = p.grad
-            if self.weight_decay:
-                grad = grad.add(p, alpha=self.weight_decay)
+            if self.weight_decay:  # in place: the gradient is dropped after the step
+                grad = grad.add_(p, alpha=self.weight_decay)
             if active is None:
                 m.lerp_(grad, 1 - self.beta1)
                 v.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)

@@ -467,7 +467,7 @@ class _Labeler:
             return None
         assert batch.rows is not None and batch.params is not None  # a mixed batch
         gram, sq = self.grams[f]
-        return (sq - 2 * apply_mix(gram[batch.rows], batch.params)).argmin(-1)
+        return torch.add(sq, apply_mix(gram[batch.rows], batch.params), alpha=-2).argmin(-1)
 
     @property
     def _top_k(self) -> int | None:
@@ -651,8 +651,12 @@ class _AdaFirstLayers:
         d = x_f.shape[-1]
         if d < ADAMIXUP_SHARED_MIN_FEATURES:
             return None
+        # The policy's first weight (G, 2d, h) read as (G, d, 2, h): x W_top and x W_bottom
+        # side by side, a view (first_layer_shared makes the one grouped copy).
         w = policy.weights[0]
-        halves = policy.first_layer_shared(x_f, fold_of, torch.cat([w[:, :d], w[:, d:]], -1))
+        halves = policy.first_layer_shared(
+            x_f, fold_of, w.view(w.shape[0], 2, d, -1).transpose(1, 2)
+        )
         if halves is None:  # folds with unequal numbers of models
             return None
         pre = {}
