@@ -40,3 +40,32 @@ def test_the_job_profiler_runs_on_an_embedded_set() -> None:
     assert "genlabel_gm" in out and "vanilla" in out and "cumulative" in out
     out = _run_script("profile_job.py", [*args, "--no-profile"], timeout=300)
     assert "without cProfile" in out and "cumulative" not in out
+
+
+def test_the_store_comparison_reads_several_stores_and_keeps_only_common_complete_sets(
+    tmp_path: Path,
+) -> None:
+    from genlabel.bench.store import ResultStore
+
+    def cell(dataset: str, method: str, trial: int, acc: float) -> dict:
+        return {"dataset": dataset, "method": method, "model": "mlp", "trial": trial,
+                "measure": "clean", "alpha": 1.0, "test_accuracy": acc, "params": "{}",
+                "seconds": 0.1}  # fmt: skip
+
+    a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    # Store a: sets s1, s2 complete; s3 lacks a trial (left out). Store b: s1, s2, s3.
+    ResultStore(a).add(
+        [cell(ds, m, t, acc) for ds, acc in (("s1", 0.9), ("s2", 0.5)) for m in ("vanilla",
+         "genlabel_cv") for t in (0, 1)] + [cell("s3", "vanilla", 0, 0.7)], {"v": "a"},
+    )  # fmt: skip
+    ResultStore(b).add(
+        [cell(ds, "genlabel_cv", t, acc) for ds, acc in (("s1", 0.8), ("s2", 0.6), ("s3", 0.1))
+         for t in (0, 1)], {"v": "b"},
+    )  # fmt: skip
+    out = _run_script(
+        "compare_stores.py", [f"x={a}", f"y={b}", "--method", "genlabel_cv@x"], timeout=120
+    )
+    assert "2 data sets complete in every store; trials [0, 1]" in out
+    # Against genlabel_cv@y: s1 +10 points (higher), s2 -10 (lower); mean 0.
+    assert "| genlabel_cv@y | 2 | 50 % | 0 % | 50 % | +0.00 |" in out
+    assert "| vanilla@x | 2 | 0 % | 100 % | 0 % | +0.00 |" in out

@@ -168,3 +168,18 @@ def test_half_precision_log_probs() -> None:
     out = genlabel_targets(lp, top_k=2)
     assert out.dtype == torch.float16
     assert_valid_labels(out)
+
+
+@pytest.mark.parametrize("d", [1, 4, 8, 44, 200])
+def test_nearest_indices_equal_the_unfused_search_bit_for_bit_and_ties_go_first(d: int) -> None:
+    # The fused addmm must give the same scores as |r|^2 - 2 x.r (the grid's cells rest on
+    # it), and a point with duplicated nearest rows gets the first of them, as argmin does.
+    gen = torch.Generator().manual_seed(d)
+    ref = torch.randn(300, d, generator=gen).round()  # many duplicated rows
+    points = torch.cat([ref[:40], 0.5 * ref[40:80] + 0.5 * ref[80:120]])
+    sq = ref.square().sum(-1)
+    unfused = (sq.unsqueeze(0) - 2 * points @ ref.T).argmin(-1)
+    got = nearest_neighbor_indices(points, ref)
+    assert torch.equal(got, unfused)
+    first_copy = torch.tensor([int((ref == ref[i]).all(1).nonzero()[0]) for i in range(40)])
+    assert torch.equal(got[:40], first_copy)

@@ -94,8 +94,9 @@ class KDEClassDensity(ClassDensity):
             centers[c] = Xc.mean(0)
             if Xc.shape[0] >= 2:
                 centered = Xc - centers[c]
-                data_cov[c] = centered.T @ centered / (Xc.shape[0] - 1)
-                pooled += centered.T @ centered
+                scatter = centered.T @ centered  # once: d^2 n_c, most of a wide fit
+                data_cov[c] = scatter / (Xc.shape[0] - 1)
+                pooled += scatter
         dof = int((counts[counts >= 2] - 1).sum())
         pooled = pooled / dof if dof > 0 else eye.clone()
         factors = torch.ones(k, dtype=X.dtype, device=X.device)
