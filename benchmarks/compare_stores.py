@@ -54,7 +54,8 @@ def main() -> None:
     if not common:
         parser.error("no data set is complete in every store")
     cells = pd.concat(frames)
-    means = mean_accuracy(cells[cells.dataset.isin(common)])
+    cells = cells[cells.dataset.isin(common)]
+    means = mean_accuracy(cells)
     if args.method not in means.columns:
         parser.error(f"{args.method!r} is not a column; have {', '.join(means.columns)}")
     trials = sorted(int(t) for t in cells.trial.unique())

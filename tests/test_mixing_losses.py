@@ -130,3 +130,14 @@ def test_genlabel_loss_is_the_gamma_mixture() -> None:
         torch.testing.assert_close(genlabel_loss(logits, gen, mix, gamma), expected)
     with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\]"):
         genlabel_loss(logits, gen, mix, 1.5)
+
+
+@pytest.mark.parametrize("lam_shape", [(), (7,)])
+def test_convex_mix_in_place_gives_the_same_values_bit_for_bit(lam_shape) -> None:
+    from genlabel.mixing import convex_mix
+
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(7, 3, 5, generator=g), torch.randn(7, 3, 5, generator=g)
+    lam = torch.rand(lam_shape, generator=g, dtype=torch.float64)
+    want = convex_mix(a, b, lam)
+    assert torch.equal(convex_mix(a.clone(), b.clone(), lam, in_place=True), want)

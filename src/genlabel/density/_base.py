@@ -46,20 +46,16 @@ def stable_cholesky(cov: torch.Tensor) -> torch.Tensor:
 
 
 def _mix_of_rows(t: torch.Tensor, rows: torch.Tensor, params: Any) -> torch.Tensor:
-    """``apply_mix(t[rows], params)`` for a part of the log-densities (no autograd), in
-    place on its two gathers: lam * a + (1 - lam) * b in the same operations, so the same
-    values bit for bit, with two temporaries fewer (a KDE's parts, k x n_c kernel scores
-    per row, are the largest tensors of a wide grid's step)."""
-    from ..mixing.params import apply_mix  # the mixing package sits above this one
+    """``apply_mix(t[rows], params)`` for a part of the log-densities (no autograd): the
+    convex mix done in place on its two gathers, the same values bit for bit with two
+    temporaries fewer (a KDE's parts, k x n_c kernel scores per row, are the largest
+    tensors of a wide grid's step)."""
+    from ..mixing.params import apply_mix, convex_mix  # the mixing package sits above
 
     perm = params.perm.to(rows.device)
     if params.box is not None or perm.ndim != 1 or torch.is_grad_enabled() and t.requires_grad:
         return apply_mix(t[rows], params)
-    a, b = t[rows], t[rows[perm]]
-    lam = torch.as_tensor(params.lam).to(device=a.device, dtype=a.dtype)
-    if 0 < lam.ndim < a.ndim:  # one per point: broadcast over the part's other dimensions
-        lam = lam.reshape(tuple(lam.shape) + (1,) * (a.ndim - lam.ndim))
-    return a.mul_(lam).add_(b.mul_(1 - lam))
+    return convex_mix(t[rows], t[rows[perm]], params.lam, in_place=True)
 
 
 def finite_log_prob(log_prob: torch.Tensor) -> torch.Tensor:

@@ -237,17 +237,23 @@ def apply_mix(t: torch.Tensor, params: MixParams) -> torch.Tensor:
     return convex_mix(t, partner, params.lam)
 
 
-def convex_mix(a: torch.Tensor, b: torch.Tensor, lam: torch.Tensor | float) -> torch.Tensor:
+def convex_mix(
+    a: torch.Tensor, b: torch.Tensor, lam: torch.Tensor | float, *, in_place: bool = False
+) -> torch.Tensor:
     """lam * a + (1 - lam) * b: the one place the package writes a convex combination.
 
     ``lam`` is a number or a tensor over the leading dimensions of ``a`` (a 0-D tensor, (n,)
     for one per row, (G, n) for stacked models, ...), broadcast over the remaining ones;
     it takes ``a``'s dtype and device. Mixes (:func:`apply_mix`), mixed labels and the
-    gamma-blend of GenLabel's targets all go through it.
+    gamma-blend of GenLabel's targets all go through it. ``in_place=True`` overwrites ``a``
+    and ``b`` (temporaries of the caller, outside autograd) with the same operations, so the
+    same values bit for bit and two allocations fewer.
     """
     lam_t = torch.as_tensor(lam).to(device=a.device, dtype=a.dtype)
     if 0 < lam_t.ndim < a.ndim:  # (n,) or (G, n): broadcast over the other dimensions
         lam_t = lam_t.reshape(tuple(lam_t.shape) + (1,) * (a.ndim - lam_t.ndim))
+    if in_place:
+        return a.mul_(lam_t).add_(b.mul_(1 - lam_t))
     return lam_t * a + (1 - lam_t) * b
 
 
