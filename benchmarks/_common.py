@@ -6,7 +6,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -39,7 +39,7 @@ def _round(fn: Callable[[], object], calls: int) -> float:
 
 
 def paired_times(
-    fns: list[Callable[[], object]], *, repeat: int = 9, min_seconds: float = 0.05
+    fns: Sequence[Callable[[], object]], *, repeat: int = 9, min_seconds: float = 0.05
 ) -> tuple[list[float], list[float]]:
     """Time several functions in interleaved rounds (a round of each, then again).
 

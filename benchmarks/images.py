@@ -56,7 +56,8 @@ def _model(name: str, channels_last: bool) -> torch.nn.Module:
         name, num_classes=10, in_channels=channels, image_size=size,
         normalize=((0.5,) * channels, (0.25,) * channels), seed=0,
     ).to(DEVICE)  # fmt: skip
-    return model.to(memory_format=torch.channels_last) if channels_last else model
+    # Module.to(memory_format=...) works at run time; torch's overloads omit it.
+    return model.to(memory_format=torch.channels_last) if channels_last else model  # type: ignore[call-overload]
 
 
 def _batch(name: str, channels_last: bool) -> tuple[torch.Tensor, torch.Tensor]:

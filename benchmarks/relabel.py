@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, markdown_table, paired_times  # noqa: E402
-from genlabel import GaussianClassDensity, KDEClassDensity  # noqa: E402
+from genlabel import ClassDensity, GaussianClassDensity, KDEClassDensity  # noqa: E402
 
 
 def make_problem(
@@ -58,11 +58,10 @@ def run(n: int = 2000, dtype: torch.dtype = torch.float64) -> list[list[str]]:
                     print(f"KDE k={k} d={d}: skipped, scipy needs n/k > d", file=sys.stderr)
                     continue
                 Z = torch.tensor(Zmix, dtype=dtype)
+                dens: ClassDensity
                 if kind == "gm":
-                    dens = GaussianClassDensity().fit(X, y)
-                    stats = [
-                        (dens.means_[c].numpy(), dens.covariances_[c].numpy()) for c in range(k)
-                    ]
+                    dens = gm = GaussianClassDensity().fit(X, y)
+                    stats = [(gm.means_[c].numpy(), gm.covariances_[c].numpy()) for c in range(k)]
                     frozen = [st.multivariate_normal(m, S) for m, S in stats]
 
                     def scipy_labels(stats=stats, Zmix=Zmix):

@@ -133,8 +133,10 @@ def train_single(
             density = make_density(config.density).fit(z.double(), yf, classes=list(range(k)))
             w, b = init_linear(sizes[-2], sizes[-1], gen)
             with torch.no_grad():
-                layers[-1].weight.copy_(w.T.to(dtype))
-                layers[-1].bias.copy_(b.to(dtype))
+                last = layers[-1]
+                assert isinstance(last, nn.Linear)  # ModuleList items are typed as Module
+                last.weight.copy_(w.T.to(dtype))
+                last.bias.copy_(b.to(dtype))
             opt = torch.optim.Adam(
                 layers[-1].parameters(), lr=config.lr, weight_decay=settings.weight_decay
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 import torch
 
@@ -78,7 +78,7 @@ class ClassDensity(ABC):
     n_features_in_: int
     class_counts_: torch.Tensor
 
-    def fit(self, X: Any, y: Any, classes: Sequence[int] | Any | None = None) -> ClassDensity:
+    def fit(self, X: Any, y: Any, classes: Sequence[int] | Any | None = None) -> Self:
         """Fit one density per class.
 
         Parameters
