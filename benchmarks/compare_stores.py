@@ -6,7 +6,9 @@ variants means reading several. Every method of store NAME is renamed ``method@N
 cells are restricted to the data sets that every store holds completely (all its methods x
 trials), and the table compares ``--method`` (a renamed one) with every other column, as
 ``genlabel report`` does within one store: share of data sets higher by more than 0.5
-points, on par, lower, and the mean difference.
+points, on par, lower, and the mean difference. It also names the CPUs each store was
+computed on: float32 training rounds by the CPU's kernels, so another kind of CPU gives
+other cells from the same seeds.
 
 Run: ``.venv/bin/python benchmarks/compare_stores.py two_model=reports/a.sqlite
 reference=reports/b.sqlite --method genlabel_cv@two_model [--model mlp]``
@@ -15,6 +17,7 @@ reference=reports/b.sqlite --method genlabel_cv@two_model [--model mlp]``
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +34,12 @@ def _complete(frame: pd.DataFrame) -> set[str]:
     return set(counts[counts == full].index)
 
 
+def _cpus(frame: pd.DataFrame) -> list[str]:
+    """The CPUs a store's cells were computed on (older stores did not record it)."""
+    kinds = {json.loads(v).get("cpu", "an unrecorded CPU") for v in frame.versions.unique()}
+    return sorted(kinds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stores", nargs="+", help="NAME=PATH of a results.sqlite")
@@ -39,7 +48,7 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=1.0)
     args = parser.parse_args()
 
-    frames, complete = [], []
+    frames, complete, cpus = [], [], {}
     for spec in args.stores:
         name, sep, path = spec.partition("=")
         if not sep or not Path(path).is_file():
@@ -49,6 +58,7 @@ def main() -> None:
             (frame.model == args.model) & (frame.alpha == args.alpha) & (frame.measure == "clean")
         ]
         complete.append(_complete(frame))
+        cpus[name] = _cpus(frame)
         frames.append(frame.assign(method=frame.method + "@" + name))
     common = set.intersection(*complete)
     if not common:
@@ -59,7 +69,12 @@ def main() -> None:
     if args.method not in means.columns:
         parser.error(f"{args.method!r} is not a column; have {', '.join(means.columns)}")
     trials = sorted(int(t) for t in cells.trial.unique())
-    print(f"{len(common)} data sets complete in every store; trials {trials}\n")
+    print(f"{len(common)} data sets complete in every store; trials {trials}")
+    for name, kinds in cpus.items():
+        print(f"- {name}: computed on {'; '.join(kinds)}")
+    if len({k for kinds in cpus.values() for k in kinds}) > 1:
+        print("  (cells from different CPUs round differently: same seeds, other cells)")
+    print()
     print(markdown_table(win_tie_loss(means, args.method)))
     print("\nMean accuracy over those sets (percent):\n")
     print(markdown_table(means.mean().round(2).rename("mean").to_frame().T))

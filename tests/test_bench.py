@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from genlabel.bench import BenchSettings, Job, ResultStore, run_job
@@ -279,6 +280,18 @@ def test_store_ignores_a_cell_written_twice(tmp_path: Path) -> None:
         assert store.add([record], {"a": 1}) == 1
         assert store.add([record | {"test_accuracy": 0.1}], {"a": 1}) == 0
         assert store.frame().test_accuracy.tolist() == [0.9]
+
+
+def test_each_cell_records_the_cpu_it_was_computed_on(tmp_path: Path) -> None:
+    # float32 training rounds by the CPU's kernels: the store says which kind computed a cell.
+    record = {"dataset": "iris", "method": "mixup", "model": "logistic", "trial": 0,
+              "alpha": 1.0, "measure": "clean", "test_accuracy": 0.9, "params": "{}",
+              "seconds": 1.0}  # fmt: skip
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        store.add([record], {"a": 1})
+        recorded = json.loads(store.frame().versions.iloc[0])
+    assert recorded["cpu"].endswith(f"({torch.backends.cpu.get_cpu_capability()})")
+    assert len(recorded["cpu"]) > len(" (AVX2)")  # a processor name before the kernels
 
 
 def test_embedded_sets_and_preprocessing_fit_on_train_only() -> None:

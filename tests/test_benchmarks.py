@@ -66,6 +66,11 @@ def test_the_store_comparison_reads_several_stores_and_keeps_only_common_complet
         "compare_stores.py", [f"x={a}", f"y={b}", "--method", "genlabel_cv@x"], timeout=120
     )
     assert "2 data sets complete in every store; trials [0, 1]" in out
+    # Both stores were written here: each names this machine's CPU (recorded per cell).
+    from genlabel.bench.store import cpu
+
+    assert f"- x: computed on {cpu()}" in out and f"- y: computed on {cpu()}" in out
+    assert "different CPUs" not in out
     # Against genlabel_cv@y: s1 +10 points (higher), s2 -10 (lower); mean 0.
     assert "| genlabel_cv@y | 2 | 50 % | 0 % | 50 % | +0.00 |" in out
     assert "| vanilla@x | 2 | 0 % | 100 % | 0 % | +0.00 |" in out

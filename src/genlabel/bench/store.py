@@ -104,6 +104,24 @@ def _alive(host: str | None, pid: int | None) -> bool:
     return True
 
 
+def cpu() -> str:
+    """The processor and the kernels torch picked for it, e.g. "Intel(R) Xeon(R) Processor
+    (AVX512)": float32 training rounds by the kernel set, so the same seed gives other cells
+    on another kind of CPU (the store records it beside the versions)."""
+    import torch
+
+    name = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            name = next(
+                (ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), ""
+            )
+    except OSError:
+        pass
+    name = name or platform.processor() or platform.machine()
+    return f"{name} ({torch.backends.cpu.get_cpu_capability()})"
+
+
 def versions() -> dict[str, str]:
     import numpy
     import sklearn
@@ -117,6 +135,7 @@ def versions() -> dict[str, str]:
         "numpy": numpy.__version__,
         "scikit-learn": sklearn.__version__,
         "python": platform.python_version(),
+        "cpu": cpu(),
     }
 
 
