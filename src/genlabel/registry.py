@@ -250,7 +250,11 @@ _TABULAR = (
 
 SUITES: dict[str, Suite] = {
     "quick": Suite(
-        "quick", "logistic", 2, _TABULAR, "six embedded data sets, every tabular method"
+        "quick",
+        "logistic",
+        2,
+        _TABULAR,
+        "six embedded data sets, every method of the logistic model",
     ),
     "paper-logistic": Suite(
         "paper-logistic", "logistic", 5, _PAPER, "the 124 OpenML sets, logistic regression"
