@@ -34,9 +34,12 @@ def _complete(frame: pd.DataFrame) -> set[str]:
     return set(counts[counts == full].index)
 
 
+UNRECORDED = "an unrecorded CPU"
+
+
 def _cpus(frame: pd.DataFrame) -> list[str]:
     """The CPUs a store's cells were computed on (older stores did not record it)."""
-    kinds = {json.loads(v).get("cpu", "an unrecorded CPU") for v in frame.versions.unique()}
+    kinds = {json.loads(v).get("cpu", UNRECORDED) for v in frame.versions.unique()}
     return sorted(kinds)
 
 
@@ -58,11 +61,12 @@ def main() -> None:
             (frame.model == args.model) & (frame.alpha == args.alpha) & (frame.measure == "clean")
         ]
         complete.append(_complete(frame))
-        cpus[name] = _cpus(frame)
         frames.append(frame.assign(method=frame.method + "@" + name))
     common = set.intersection(*complete)
     if not common:
         parser.error("no data set is complete in every store")
+    for spec, frame in zip(args.stores, frames, strict=True):
+        cpus[spec.partition("=")[0]] = _cpus(frame[frame.dataset.isin(common)])
     cells = pd.concat(frames)
     cells = cells[cells.dataset.isin(common)]
     means = mean_accuracy(cells)
@@ -72,7 +76,7 @@ def main() -> None:
     print(f"{len(common)} data sets complete in every store; trials {trials}")
     for name, kinds in cpus.items():
         print(f"- {name}: computed on {'; '.join(kinds)}")
-    if len({k for kinds in cpus.values() for k in kinds}) > 1:
+    if len({k for kinds in cpus.values() for k in kinds if k != UNRECORDED}) > 1:
         print("  (cells from different CPUs round differently: same seeds, other cells)")
     print()
     print(markdown_table(win_tie_loss(means, args.method)))

@@ -290,8 +290,30 @@ def test_each_cell_records_the_cpu_it_was_computed_on(tmp_path: Path) -> None:
     with ResultStore(tmp_path / "s.sqlite") as store:
         store.add([record], {"a": 1})
         recorded = json.loads(store.frame().versions.iloc[0])
-    assert recorded["cpu"].endswith(f"({torch.backends.cpu.get_cpu_capability()})")
-    assert len(recorded["cpu"]) > len(" (AVX2)")  # a processor name before the kernels
+    kernels = f" ({torch.backends.cpu.get_cpu_capability()})"
+    assert recorded["cpu"].endswith(kernels) and recorded["cpu"][: -len(kernels)].strip()
+    # A cell a worker elsewhere computed (Dask) keeps that worker's CPU.
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        store.add([record | {"trial": 1, "cpu": "Other CPU (AVX2)"}], {"a": 1})
+        frame = store.frame().set_index("trial")
+    assert json.loads(frame.versions[1])["cpu"] == "Other CPU (AVX2)"
+    assert json.loads(frame.versions[1]) | {"cpu": recorded["cpu"]} == recorded
+
+
+def test_the_cpu_name_falls_back_to_the_platform_without_proc_cpuinfo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import platform
+
+    from genlabel.bench import store
+
+    monkeypatch.setattr(store, "CPUINFO", str(tmp_path / "absent"))
+    monkeypatch.setattr(platform, "processor", lambda: "")
+    monkeypatch.setattr(platform, "machine", lambda: "riscv64")
+    assert store.cpu() == f"riscv64 ({torch.backends.cpu.get_cpu_capability()})"
+    (tmp_path / "cpuinfo").write_text("processor\t: 0\nmodel name\t: Test CPU 9000\n")
+    monkeypatch.setattr(store, "CPUINFO", str(tmp_path / "cpuinfo"))
+    assert store.cpu().startswith("Test CPU 9000 (")
 
 
 def test_embedded_sets_and_preprocessing_fit_on_train_only() -> None:

@@ -71,6 +71,15 @@ def test_the_store_comparison_reads_several_stores_and_keeps_only_common_complet
 
     assert f"- x: computed on {cpu()}" in out and f"- y: computed on {cpu()}" in out
     assert "different CPUs" not in out
+    # Cells of y from another kind of CPU: named, with the warning.
+    import sqlite3
+
+    with sqlite3.connect(b) as conn:
+        conn.execute("UPDATE results SET versions = json_set(versions, '$.cpu', 'Other (AVX2)')")
+    out = _run_script(
+        "compare_stores.py", [f"x={a}", f"y={b}", "--method", "genlabel_cv@x"], timeout=120
+    )
+    assert "- y: computed on Other (AVX2)" in out and "different CPUs" in out
     # Against genlabel_cv@y: s1 +10 points (higher), s2 -10 (lower); mean 0.
     assert "| genlabel_cv@y | 2 | 50 % | 0 % | 50 % | +0.00 |" in out
     assert "| vanilla@x | 2 | 0 % | 100 % | 0 % | +0.00 |" in out

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from ..registry import resolve_method
 from .protocol import Job, measure_labels, run_job
-from .store import ResultStore
+from .store import ResultStore, cpu
 
 __all__ = ["applicable", "job_key", "plan_jobs", "planned_keys", "run_bench"]
 
@@ -72,7 +72,9 @@ def _worker(job: Job, threads: int, attack_factory: Callable | None) -> list[dic
     # Each worker process gets its share of the cores (no oversubscription).
     torch.set_num_threads(threads)
     attack_fn = attack_factory(job.settings) if attack_factory is not None else None
-    return run_job(job, attack_fn=attack_fn)
+    # The worker's CPU, not the driver's: on a cluster they can differ (and round differently).
+    here = cpu()
+    return [record | {"cpu": here} for record in run_job(job, attack_fn=attack_fn)]
 
 
 def run_bench(

@@ -104,6 +104,10 @@ def _alive(host: str | None, pid: int | None) -> bool:
     return True
 
 
+#: Where Linux names the processor ("model name"); elsewhere platform's name is used.
+CPUINFO = "/proc/cpuinfo"
+
+
 def cpu() -> str:
     """The processor and the kernels torch picked for it, e.g. "Intel(R) Xeon(R) Processor
     (AVX512)": float32 training rounds by the kernel set, so the same seed gives other cells
@@ -112,7 +116,7 @@ def cpu() -> str:
 
     name = ""
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
+        with open(CPUINFO, encoding="utf-8") as info:
             name = next(
                 (ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), ""
             )
@@ -268,6 +272,14 @@ class ResultStore:
         same transaction.
         """
         h, cfg = config_hash(config), json.dumps(config, sort_keys=True, default=str)
+        mine = json.loads(self._versions)
+
+        def versions_of(record: dict[str, Any]) -> str:
+            # A worker elsewhere (Dask) names its own CPU in the record; else the driver's.
+            if record.get("cpu") in (None, mine["cpu"]):
+                return self._versions
+            return json.dumps(mine | {"cpu": record["cpu"]}, sort_keys=True)
+
         rows = [
             (
                 r["dataset"],
@@ -283,7 +295,7 @@ class ResultStore:
                 float(r["seconds"]),
                 h,
                 cfg,
-                self._versions,
+                versions_of(r),
             )
             for r in records
         ]
