@@ -11,7 +11,7 @@ computed on: float32 training rounds by the CPU's kernels, so another kind of CP
 other cells from the same seeds.
 
 Run: ``.venv/bin/python benchmarks/compare_stores.py two_model=reports/a.sqlite
-reference=reports/b.sqlite --method genlabel_cv@two_model [--model mlp]``
+reference=reports/b.sqlite --method genlabel_cv@two_model [--model mlp] [--datasets 818,915]``
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--method", required=True, help="e.g. genlabel_cv@two_model")
     parser.add_argument("--model", default="mlp")
     parser.add_argument("--alpha", type=float, default=1.0)
+    parser.add_argument("--datasets", help="comma-separated ids: compare on these sets only")
     args = parser.parse_args()
 
     frames, complete, cpus = [], [], {}
@@ -63,6 +64,11 @@ def main() -> None:
         complete.append(_complete(frame))
         frames.append(frame.assign(method=frame.method + "@" + name))
     common = set.intersection(*complete)
+    if args.datasets:
+        wanted = {d.strip() for d in args.datasets.split(",") if d.strip()}
+        if missing := sorted(wanted - common):
+            parser.error(f"not complete in every store: {', '.join(missing)}")
+        common = wanted
     if not common:
         parser.error("no data set is complete in every store")
     for spec, frame in zip(args.stores, frames, strict=True):

@@ -83,3 +83,13 @@ def test_the_store_comparison_reads_several_stores_and_keeps_only_common_complet
     # Against genlabel_cv@y: s1 +10 points (higher), s2 -10 (lower); mean 0.
     assert "| genlabel_cv@y | 2 | 50 % | 0 % | 50 % | +0.00 |" in out
     assert "| vanilla@x | 2 | 0 % | 100 % | 0 % | +0.00 |" in out
+    # --datasets: only the chosen sets (s1: +10 points, higher); an incomplete one is an error.
+    args = [f"x={a}", f"y={b}", "--method", "genlabel_cv@x"]
+    out = _run_script("compare_stores.py", [*args, "--datasets", "s1"], timeout=120)
+    assert "1 data sets complete in every store" in out
+    assert "| genlabel_cv@y | 1 | 100 % | 0 % | 0 % | +10.00 |" in out
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "compare_stores.py"), *args,
+         "--datasets", "s1,s3"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "not complete in every store: s3" in result.stderr
