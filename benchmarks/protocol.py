@@ -10,7 +10,8 @@ On a synthetic set (n = 500, d = 10, 2 classes) time
 Then, in a fresh process each, the peak memory of the batched fit for n = 2,000, d = 20,
 k = 10.
 
-Run: ``.venv/bin/python benchmarks/protocol.py [--model logistic|mlp]``.
+Run: ``.venv/bin/python benchmarks/protocol.py [--model logistic|mlp] [--latent VARIANT]``
+(``--latent``: GenLabel's variant with the MLP, default the package's).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from tests.reference_trainer import train_single  # noqa: E402
 
 from _common import machine, markdown_table  # noqa: E402
 from genlabel.estimators import MixupClassifier  # noqa: E402
-from genlabel.training.grid import TrainSettings  # noqa: E402
+from genlabel.training.grid import DEFAULT_LATENT, LATENTS, TrainSettings  # noqa: E402
 from genlabel.training.methods import (  # noqa: E402
     DEFAULT_DENSITY_GRID,
     DEFAULT_GAMMA_GRID,
@@ -43,17 +44,19 @@ from genlabel.training.methods import (  # noqa: E402
 from genlabel.training.selection import cv_splits  # noqa: E402
 
 
-def batched_seconds(model: str, X: np.ndarray, y: np.ndarray) -> float:
+def batched_seconds(model: str, X: np.ndarray, y: np.ndarray, latent: str | None) -> float:
     start = time.perf_counter()
-    MixupClassifier(method="genlabel_cv", model=model, random_state=0).fit(X, y)
+    MixupClassifier(method="genlabel_cv", model=model, random_state=0, latent=latent).fit(X, y)
     return time.perf_counter() - start
 
 
-def single_seconds(model: str, X: np.ndarray, y: np.ndarray, samples: int) -> tuple[float, int]:
+def single_seconds(
+    model: str, X: np.ndarray, y: np.ndarray, samples: int, latent: str | None
+) -> tuple[float, int]:
     """Mean seconds of one fit the one-at-a-time way, and the number of fits in the grid."""
     X_t, y_t = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
     splits = cv_splits(y, 5, 0)
-    settings = TrainSettings(model=model, method="genlabel", seed=0)
+    settings = TrainSettings(model=model, method="genlabel", seed=0, latent=latent)
     grid = [
         (lr, g, d)
         for d in DEFAULT_DENSITY_GRID
@@ -79,11 +82,11 @@ def single_seconds(model: str, X: np.ndarray, y: np.ndarray, samples: int) -> tu
     return float(np.mean(times)), len(splits) * len(grid) + 1
 
 
-def peak_memory_child(model: str) -> None:
+def peak_memory_child(model: str, latent: str | None) -> None:
     X, y = make_classification(
         2000, 20, n_informative=12, n_classes=10, n_clusters_per_class=1, random_state=0
     )
-    MixupClassifier(method="genlabel_cv", model=model, random_state=0).fit(X, y)
+    MixupClassifier(method="genlabel_cv", model=model, random_state=0, latent=latent).fit(X, y)
     print(json.dumps({"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
@@ -93,20 +96,26 @@ def main() -> None:
     )
     parser.add_argument("--model", choices=["logistic", "mlp"], default="logistic")
     parser.add_argument(
+        "--latent", choices=LATENTS, default=None, help="GenLabel's variant (MLP only)"
+    )
+    parser.add_argument(
         "--samples", type=int, default=2, help="single fits to time (even: GM and KDE alike)"
     )
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
+    if args.latent is not None and args.model != "mlp":
+        parser.error("--latent needs --model mlp (the logistic model has no hidden layer)")
     if args.memory_child:
-        peak_memory_child(args.model)
+        peak_memory_child(args.model, args.latent)
         return
     X, y = make_classification(500, 10, n_informative=6, random_state=0)
-    batched = batched_seconds(args.model, X, y)
-    one, fits = single_seconds(args.model, X, y, args.samples)
+    batched = batched_seconds(args.model, X, y, args.latent)
+    one, fits = single_seconds(args.model, X, y, args.samples, args.latent)
+    variant = args.latent or DEFAULT_LATENT
     rows = [
         [
-            args.model,
+            args.model if args.model == "logistic" else f"mlp ({variant})",
             str(fits),
             f"{batched:.1f}",
             f"{one:.2f}",
@@ -130,7 +139,8 @@ def main() -> None:
     )
     if not args.skip_memory:
         out = subprocess.run(
-            [sys.executable, __file__, "--memory-child", "--model", args.model],
+            [sys.executable, __file__, "--memory-child", "--model", args.model]
+            + ([] if args.latent is None else ["--latent", args.latent]),
             check=True,
             capture_output=True,
             text=True,
