@@ -90,11 +90,11 @@ def train_single(
     """Train one configuration on ``X[train_rows]``; returns the classifier's linear layers."""
     spec = check_method(settings.method, settings.model)
     k, dtype = num_classes, X.dtype
-    # GenLabel with the MLP: "reference" (the default, restated here on purpose) trains a
-    # new last layer on frozen warm-up features; "two_model" labels in the features of a
-    # separately trained vanilla model; "input" is Algorithm 1.
+    # GenLabel with the MLP: "two_model" (the default, restated here on purpose) labels in
+    # the features of a separately trained vanilla model; "reference" trains a new last layer
+    # on frozen warm-up features; "input" is Algorithm 1.
     variant = (
-        (settings.latent or "reference") if spec.is_genlabel and settings.model == "mlp" else None
+        (settings.latent or "two_model") if spec.is_genlabel and settings.model == "mlp" else None
     )
     two_phase = variant == "reference"
     stream = config.fold if stream is None else stream

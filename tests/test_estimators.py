@@ -429,7 +429,7 @@ def test_your_own_module(iris) -> None:
 def test_configuration_footguns_are_errors(iris, capsys) -> None:
     Xtr, _, ytr, _ = iris
     with pytest.raises(ValueError, match="epochs must exceed warmup_epochs.*latent='two_model'"):
-        MixupClassifier(model="mlp", method="genlabel", epochs=20).fit(Xtr, ytr)
+        MixupClassifier(model="mlp", method="genlabel", epochs=20, latent="reference").fit(Xtr, ytr)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="cannot use CUDA"):
             MixupClassifier(device="cuda").fit(Xtr, ytr)

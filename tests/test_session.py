@@ -192,13 +192,15 @@ def test_demo_stops_on_ctrl_c_and_says_how_to_resume(tmp_path, monkeypatch) -> N
 def test_genlabel_that_would_train_only_its_warm_up_is_refused(tmp_path) -> None:
     mlp = dict(model="mlp", datasets=["iris"], methods=["vanilla", "genlabel_gm"])
     with pytest.raises(BenchError, match=r"--epochs must exceed 20 .*--latent two_model"):
-        _session(tmp_path, settings=BenchSettings(epochs=20), **mlp)
-    _session(tmp_path, settings=BenchSettings(epochs=21), **mlp)
-    for latent in ("two_model", "input"):  # no warm-up
-        _session(tmp_path, settings=BenchSettings(epochs=3, latent=latent), **mlp)
+        _session(tmp_path, settings=BenchSettings(epochs=20, latent="reference"), **mlp)
+    _session(tmp_path, settings=BenchSettings(epochs=21, latent="reference"), **mlp)
+    for latent in ("two_model", "input", None):  # no warm-up (None: the default, two_model)
+        session = _session(tmp_path, settings=BenchSettings(epochs=3, latent=latent), **mlp)
+        assert session.settings.latent == (latent or "two_model")  # recorded in the store
     _session(tmp_path, methods=["vanilla", "mixup"], model="mlp")  # no GenLabel, no warm-up
     args = ["bench", "--model", "mlp", "--methods", "vanilla,genlabel_gm", "--epochs", "20",
-            "--datasets", "iris", "--db", str(tmp_path / "w.sqlite")]  # fmt: skip
+            "--latent", "reference", "--datasets", "iris",
+            "--db", str(tmp_path / "w.sqlite")]  # fmt: skip
     res = cli.invoke(app, args)
     assert res.exit_code == 2 and res.output.count("\n") == 1 and "warmup_epochs=20" in res.output
 
