@@ -34,7 +34,7 @@ from tests.reference_trainer import train_single  # noqa: E402
 
 from _common import machine, markdown_table  # noqa: E402
 from genlabel.estimators import MixupClassifier  # noqa: E402
-from genlabel.training.grid import DEFAULT_LATENT, LATENTS, TrainSettings  # noqa: E402
+from genlabel.training.grid import LATENTS, TrainSettings  # noqa: E402
 from genlabel.training.methods import (  # noqa: E402
     DEFAULT_DENSITY_GRID,
     DEFAULT_GAMMA_GRID,
@@ -112,10 +112,10 @@ def main() -> None:
     X, y = make_classification(500, 10, n_informative=6, random_state=0)
     batched = batched_seconds(args.model, X, y, args.latent)
     one, fits = single_seconds(args.model, X, y, args.samples, args.latent)
-    variant = args.latent or DEFAULT_LATENT
+    variant = TrainSettings(model=args.model, method="genlabel", latent=args.latent).latent_variant
     rows = [
         [
-            args.model if args.model == "logistic" else f"mlp ({variant})",
+            args.model if variant is None else f"{args.model} ({variant})",
             str(fits),
             f"{batched:.1f}",
             f"{one:.2f}",
