@@ -57,7 +57,8 @@ def main() -> None:
         name, sep, path = spec.partition("=")
         if not sep or not Path(path).is_file():
             parser.error(f"expected NAME=PATH of an existing store; got {spec!r}")
-        frame = ResultStore(path).frame()
+        with ResultStore(path, read_only=True) as store:  # leaves committed stores as they are
+            frame = store.frame()
         frame = frame[
             (frame.model == args.model) & (frame.alpha == args.alpha) & (frame.measure == "clean")
         ]

@@ -300,6 +300,59 @@ def test_each_cell_records_the_cpu_it_was_computed_on(tmp_path: Path) -> None:
     assert json.loads(frame.versions[1]) | {"cpu": recorded["cpu"]} == recorded
 
 
+def test_reading_a_store_read_only_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    # A committed snapshot (rollback journal, as VACUUM INTO writes it) is read by the report
+    # and by compare_stores: reading must not switch it to WAL or migrate it.
+    record = {"dataset": "iris", "method": "mixup", "model": "logistic", "trial": 0,
+              "alpha": 1.0, "measure": "clean", "test_accuracy": 0.9, "params": "{}",
+              "seconds": 1.0, "ece": 0.05, "nll": 0.3}  # fmt: skip
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        store.add(
+            [record, record | {"trial": 1}],
+            {"a": 1},
+            store.begin_run(n_jobs=1, backend="joblib", command="test"),
+        )
+        written = store.frame()
+    snapshot = tmp_path / "snap" / "snapshot.sqlite"
+    snapshot.parent.mkdir()
+    with sqlite3.connect(tmp_path / "s.sqlite") as conn:
+        conn.execute("VACUUM INTO ?", (str(snapshot),))
+    before = snapshot.read_bytes()
+    assert before[18:20] == b"\x01\x01"  # rollback journal
+    with ResultStore(snapshot, read_only=True) as store:
+        pd.testing.assert_frame_equal(store.frame(), written)
+        assert store.runs().cells.tolist() == [2]
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            store.add([record | {"trial": 2}], {"a": 1})
+    res = runner.invoke(app, ["report", "--db", str(snapshot), "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "rep" / "report.md").is_file()
+    assert snapshot.read_bytes() == before
+    # A store from before the calibration columns: read as empty, the file left alone.
+    with sqlite3.connect(snapshot) as conn:
+        for column in ("ece", "nll", "reliability"):
+            conn.execute(f"ALTER TABLE results DROP COLUMN {column}")
+    before = snapshot.read_bytes()
+    with ResultStore(snapshot, read_only=True) as store:
+        frame = store.frame()
+    assert frame.ece.isna().all() and frame.nll.isna().all() and len(frame) == 2
+    assert snapshot.read_bytes() == before
+
+
+def test_a_read_only_store_must_exist_and_be_a_store(tmp_path: Path) -> None:
+    from genlabel.bench import StoreError
+
+    with pytest.raises(StoreError, match="no store at"):
+        ResultStore(tmp_path / "absent.sqlite", read_only=True)
+    assert not (tmp_path / "absent.sqlite").exists()
+    sqlite3.connect(tmp_path / "empty.sqlite").close()
+    with pytest.raises(StoreError, match="not a GenLabel result store"):
+        ResultStore(tmp_path / "empty.sqlite", read_only=True)
+    (tmp_path / "text.sqlite").write_text("not sqlite")
+    with pytest.raises(StoreError, match="not a GenLabel result store"):
+        ResultStore(tmp_path / "text.sqlite", read_only=True)
+
+
 def test_the_cpu_name_falls_back_to_the_platform_without_proc_cpuinfo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -100,9 +100,11 @@ class StoreSession:
     error: type[ValueError] = ValueError
     settings_word: str = "other settings"
 
-    def _store(self) -> ResultStore:
+    def _store(self, *, read_only: bool = False) -> ResultStore:
+        """The store; ``read_only`` for reading an existing one without touching the file
+        (a store not written yet is created, as before, so reading it gives no cells)."""
         try:
-            return ResultStore(self.db)
+            return ResultStore(self.db, read_only=read_only and self.db.is_file())
         except StoreError as exc:
             raise self.error(str(exc)) from None
 
@@ -154,12 +156,12 @@ class StoreSession:
 
     def results(self) -> pd.DataFrame:
         """Every stored cell of the store (one row per cell)."""
-        with self._store() as store:
+        with self._store(read_only=True) as store:
             return store.frame()
 
     def _frame_and_runs(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The stored cells and run segments, for the report."""
-        with self._store() as store:
+        with self._store(read_only=True) as store:
             return store.frame(), store.runs()
 
 

@@ -148,33 +148,53 @@ def config_hash(config: dict[str, Any]) -> str:
 
 
 class ResultStore:
-    """SQLite store of benchmark cells (stdlib ``sqlite3``, WAL journal)."""
+    """SQLite store of benchmark cells (stdlib ``sqlite3``, WAL journal).
 
-    def __init__(self, path: str | Path):
+    ``read_only=True`` opens an existing store for reading (reports, comparisons) without
+    changing a byte of it: no switch to WAL, no schema migration, so reading a committed
+    snapshot leaves the file as it was (an older store's missing columns read as empty).
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only
         if self.path.is_dir():
             raise StoreError(f"{self.path} is a folder; --db takes the path of a SQLite file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if read_only and not self.path.is_file():
+            raise StoreError(f"no store at {self.path}")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         # The driver may store from joblib's dispatch thread: one connection, one lock.
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        # mode=ro: SQLite refuses every write, the journal-mode switch included.
+        target = f"{self.path.resolve().as_uri()}?mode=ro" if read_only else str(self.path)
+        self._conn = sqlite3.connect(target, timeout=60, check_same_thread=False, uri=read_only)
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._check_schema()
-            self._conn.executescript(_SCHEMA)
-            self._migrate()
+            if read_only:
+                self._check_schema(complete=True)
+            else:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._check_schema()
+                self._conn.executescript(_SCHEMA)
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise StoreError(f"{self.path} is not a GenLabel result store: {exc}") from None
+        except StoreError:
+            self._conn.close()
+            raise
         self._versions = json.dumps(versions(), sort_keys=True)
 
     def _columns(self, table: str) -> set[str]:
         return {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
 
-    def _check_schema(self) -> None:
+    def _check_schema(self, *, complete: bool = False) -> None:
+        """Tables of another schema are refused; with ``complete`` also missing ones."""
         for table, required in _REQUIRED.items():
             have = self._columns(table)
+            if complete and not have:
+                raise StoreError(f"{self.path} is not a GenLabel result store: no {table!r}")
             if have and not required <= have:
                 raise StoreError(
                     f"{self.path} holds a table {table!r} of another schema (missing "
@@ -259,7 +279,9 @@ class ResultStore:
         """The run segments, with ``wall_seconds``: start to end, or to the last stored job
         for a segment that was killed."""
         with self._lock:
-            runs = pd.read_sql_query("SELECT * FROM runs ORDER BY id", self._conn)
+            runs = self._with_added(
+                "runs", pd.read_sql_query("SELECT * FROM runs ORDER BY id", self._conn)
+            )
         end = runs.finished.fillna(runs.last_write).fillna(runs.started)
         return runs.assign(wall_seconds=end - runs.started)
 
@@ -317,7 +339,15 @@ class ResultStore:
 
     def frame(self) -> pd.DataFrame:
         with self._lock:
-            return pd.read_sql_query(
+            frame = pd.read_sql_query(
                 "SELECT * FROM results ORDER BY dataset, method, model, alpha, trial, measure",
                 self._conn,
             )
+        return self._with_added("results", frame)
+
+    @staticmethod
+    def _with_added(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """The columns added after the first release, empty where an older store (read
+        without migrating it) lacks them."""
+        missing = [name for name in _ADDED_COLUMNS[table] if name not in frame.columns]
+        return frame.assign(**dict.fromkeys(missing)) if missing else frame

@@ -152,7 +152,7 @@ def report(
     if not db.is_file():
         fail(f"no store at {db}; run 'genlabel bench --db {db}' first")
     try:
-        with ResultStore(db) as store:
+        with ResultStore(db, read_only=True) as store:
             frame, runs = store.frame(), store.runs()
     except StoreError as exc:
         fail(str(exc))
