@@ -93,3 +93,43 @@ def test_the_store_comparison_reads_several_stores_and_keeps_only_common_complet
          "--datasets", "s1,s3"], capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2 and "not complete in every store: s3" in result.stderr
+
+
+def test_the_robustness_table_puts_clean_and_each_attack_side_by_side(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from genlabel.bench.store import ResultStore
+
+    # Per (set, method): clean accuracy and the robust accuracy under FGSM and PGD.
+    acc = {("s1", "mixup"): (0.9, 0.30, 0.20), ("s1", "genlabel_gm"): (0.8, 0.50, 0.60),
+           ("s2", "mixup"): (0.7, 0.40, 0.30), ("s2", "genlabel_gm"): (0.7, 0.40, 0.10)}  # fmt: skip
+    cells = [
+        {"dataset": d, "method": m, "model": "mlp", "trial": t, "alpha": 1.0,
+         "measure": f"robust-{attack}-eps0.1", "test_accuracy": clean,
+         "robust_accuracy": value + 0.02 * t, "params": "{}", "seconds": 0.1}
+        for (d, m), (clean, fgsm, pgd) in acc.items()
+        for attack, value in (("fgsm", fgsm), ("pgd", pgd))
+        for t in (0, 1)
+    ]  # fmt: skip
+    store = tmp_path / "robust.sqlite"
+    with ResultStore(store) as s:
+        s.add(cells, {"v": 1})
+    out = _run_script("robust_table.py", [str(store)], timeout=120)
+    assert (
+        "| data set | clean: mixup | genlabel_gm | FGSM: mixup | genlabel_gm | PGD: mixup |" in out
+    )
+    assert "| s1 | **90.0** | 80.0 | 31.0 | **51.0** | 21.0 | **61.0** |" in out
+    assert "| s2 | **70.0** | **70.0** | **41.0** | **41.0** | **31.0** | 11.0 |" in out
+    assert "| **mean** | **80.0** | 75.0 | 36.0 | **46.0** | 26.0 | **36.0** |" in out
+    assert "- FGSM, vs mixup: higher on 1, lower on 0 of 2, +10.0" in out
+    assert "- PGD, vs mixup: higher on 1, lower on 1 of 2, +10.0" in out
+    assert "PGD leaves at most as many points robust as FGSM on 6 of 8 models" in out
+    # The report's results.csv gives the same table.
+    csv = tmp_path / "results.csv"
+    pd.DataFrame(cells).to_csv(csv, index=False)
+    assert _run_script("robust_table.py", [str(csv)], timeout=120) == out
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "robust_table.py"), str(store),
+         "--method", "vanilla"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "'vanilla' has no robust cells" in result.stderr
