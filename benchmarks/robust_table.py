@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from _common import markdown_table  # the script's folder is on sys.path
 from genlabel.bench.report import TIE_POINTS, _names, _order
 from genlabel.bench.store import ResultStore
 
@@ -86,15 +87,14 @@ def main() -> None:
     header = ["data set"] + [
         f"{name}: {m}" if i == 0 else m for name in blocks for i, m in enumerate(methods)
     ]
-    rows = []
-    for d in order:
-        rows.append([names[d]] + [c for block in blocks.values() for c in _bold_best(block.loc[d])])
+    rows = [
+        [names[d]] + [c for block in blocks.values() for c in _bold_best(block.loc[d])]
+        for d in order
+    ]
     means = ["**mean**"] + [c for block in blocks.values() for c in _bold_best(block.mean())]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in [*rows, means]]
     print(f"{len(order)} data sets, methods {', '.join(methods)}, attacks "
           f"{', '.join(_attack(m, several_eps) for m in measures)}; mean over trials in percent\n")  # fmt: skip
-    print("\n".join(lines))
+    print(markdown_table(header, [*rows, means]))
 
     print(f"\n{args.method} against each method (sets higher / lower by more than "
           f"{TIE_POINTS} points, mean difference in points):\n")  # fmt: skip

@@ -157,7 +157,6 @@ class ResultStore:
 
     def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
-        self.read_only = read_only
         if self.path.is_dir():
             raise StoreError(f"{self.path} is a folder; --db takes the path of a SQLite file")
         if read_only and not self.path.is_file():
