@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from ..density import ClassDensity, make_density
 from ..labels import REFERENCE_RULES, density_targets, genlabel_targets, label_mixed
+from ..labels.rules import first_argmin
 from ..losses import genlabel_loss, soft_cross_entropy, weighted_mean
 from ..mixing import MixParams, apply_mix, draw_mix_params, one_hot, sample_permutation
 from ..models import StackedMLP, init_linear, layer_sizes
@@ -469,7 +470,7 @@ class _Labeler:
             return None
         assert batch.rows is not None and batch.params is not None  # a mixed batch
         gram, sq = self.grams[f]
-        return torch.add(sq, apply_mix(gram[batch.rows], batch.params), alpha=-2).argmin(-1)
+        return first_argmin(torch.add(sq, apply_mix(gram[batch.rows], batch.params), alpha=-2))
 
     @property
     def _top_k(self) -> int | None:
@@ -601,9 +602,11 @@ class _OnePhaseLoss:
             policy_out = aux["policy"].forward(torch.cat([x_g, partner], -1))
         else:
             policy_out = first.policy(perm_g)
-        shares = torch.softmax(policy_out, -1)
+        # The policy's 3 shares, class-first (G, 3, B): torch's CPU softmax over a short last
+        # dimension is 10x slower than over a leading one (0.3 ms against 0.03 for 24 x 128 x 3).
+        shares = torch.softmax(policy_out.transpose(-1, -2).contiguous(), -2)
         # lam in [0, 1], shaped (G, B, 1) once: every use shares one node of the autograd graph.
-        params = MixParams(lam=(shares[..., 0] + u_g * shares[..., 1]).unsqueeze(-1), perm=perm_g)
+        params = MixParams(lam=(shares[:, 0] + u_g * shares[:, 1]).unsqueeze(-1), perm=perm_g)
         ya = one_hot(y_g.reshape(-1), k, dtype).view(G, B, k)
         if first is None:
             x_mix = apply_mix(x_g, params)
