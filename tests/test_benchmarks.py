@@ -133,3 +133,32 @@ def test_the_robustness_table_puts_clean_and_each_attack_side_by_side(tmp_path: 
          "--method", "vanilla"], capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2 and "'vanilla' has no robust cells" in result.stderr
+
+
+def test_the_cell_comparison_counts_identical_cells_and_sums_the_time(tmp_path: Path) -> None:
+    from genlabel.bench.store import ResultStore
+
+    def cell(dataset: str, method: str, trial: int, acc: float, seconds: float) -> dict:
+        return {"dataset": dataset, "method": method, "model": "logistic", "trial": trial,
+                "measure": "clean", "alpha": 1.0, "test_accuracy": acc, "params": "{}",
+                "seconds": seconds}  # fmt: skip
+
+    a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    cells = [(ds, m, t) for ds in ("s1", "s2") for m in ("vanilla", "adamixup") for t in (0, 1)]
+    ResultStore(a).add([cell(ds, m, t, 0.5, 60.0) for ds, m, t in cells], {"v": "a"})
+    # After: one AdaMixup cell of s1 moved by 2 points (its set mean by 1), half the time.
+    moved = {("s1", "adamixup", 0): 0.52}
+    ResultStore(b).add(
+        [cell(ds, m, t, moved.get((ds, m, t), 0.5), 30.0) for ds, m, t in cells], {"v": "b"}
+    )
+    out = _run_script("same_cells.py", [str(a), str(b)], timeout=120)
+    assert "8 cells in both stores" in out
+    assert "| adamixup | 4 | 3 | 0.5 | 2.0 | 1 / 2 |" in out
+    assert "| vanilla | 4 | 4 | 0.0 | 0.0 | 0 / 2 |" in out
+    assert "| all methods | 8.0 | 4.0 |" in out  # compute minutes, before and after
+    assert "before not recorded" in out  # stores written without run segments
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "same_cells.py"), str(a), str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "no store at" in result.stderr
