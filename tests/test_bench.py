@@ -561,6 +561,20 @@ def test_report_wording(tmp_path: Path) -> None:
     assert "Clean test accuracy of the attacked models" in text and "Robust accuracy" in text
 
 
+def test_report_shows_each_calibration_table_only_where_it_has_values(tmp_path: Path) -> None:
+    from genlabel.bench.report import write_report
+
+    frame = _frame(2).assign(ece=0.05, nll=None)
+    frame.loc[(frame.method == "mixup") & (frame.dataset == "iris"), "ece"] = None  # empty cell
+    text = write_report(frame, tmp_path / "a")[-1].read_text()
+    assert "Expected calibration error" in text and "negative log-likelihood" not in text
+    ece_table = text[text.index("Expected calibration error") :].split("\n\n")[1]
+    assert "**5.0 ± 0.0**" in ece_table and "nan" not in ece_table
+    assert "| iris |  | **5.0 ± 0.0** |" in ece_table
+    text = write_report(_frame(2).assign(ece=None, nll=None), tmp_path / "b")[-1].read_text()
+    assert "Calibration" not in text
+
+
 def test_histogram_counts_are_integers() -> None:
     from genlabel.bench.plots import histogram_figure
 

@@ -154,6 +154,31 @@ def _accuracy_table(
     return table
 
 
+def _calibration_lines(
+    part: pd.DataFrame, names: dict[str, str], order: Sequence[str] | None
+) -> list[str]:
+    """The ECE and NLL tables of the models in ``part``, each only where it has values
+    (stores written before calibration was measured have neither)."""
+    tables = (
+        ("ece", 100, "Expected calibration error (15 equal-width bins, percent), lowest in bold:"),
+        ("nll", 1, "Mean negative log-likelihood of the test set, lowest in bold:"),
+    )
+    lines: list[str] = []
+    for column, scale, title in tables:
+        if column not in part:
+            continue
+        values = part.assign(**{column: pd.to_numeric(part[column], errors="coerce")})
+        values = values[values[column].notna()]
+        if values.empty:
+            continue
+        table = _accuracy_table(values, names, column, scale=scale, lower=True, order=order)
+        lines += [title, "", markdown_table(table), ""]
+    if lines:
+        lines.insert(0, "Calibration of the same models.")
+        lines.insert(1, "")
+    return lines
+
+
 def _clean_sections(
     clean: pd.DataFrame,
     names,
@@ -176,20 +201,7 @@ def _clean_sections(
             markdown_table(_accuracy_table(part, names, value, lower=error, order=order)),
             "",
         ]
-        if "ece" in part and part.ece.notna().any():
-            lines += [
-                "Calibration of the same models, lowest in bold. Expected calibration error"
-                " (15 equal-width bins, percent):",
-                "",
-                markdown_table(_accuracy_table(part, names, "ece", lower=True, order=order)),
-                "",
-                "Mean negative log-likelihood of the test set:",
-                "",
-                markdown_table(
-                    _accuracy_table(part, names, "nll", scale=1, lower=True, order=order)
-                ),
-                "",
-            ]
+        lines += _calibration_lines(part, names, order)
         if error:  # the comparisons and box plot below are of accuracy over many data sets
             continue
         means = mean_accuracy(part)
