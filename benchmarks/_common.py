@@ -8,7 +8,10 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
+import pandas as pd
 import torch
+
+from genlabel.bench.report import markdown_table as report_table
 
 
 def machine() -> str:
@@ -56,6 +59,5 @@ def paired_times(
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+    """The report's Markdown table, from a header and rows of cells."""
+    return report_table(pd.DataFrame(rows, columns=header))
