@@ -173,10 +173,7 @@ def _calibration_lines(
             continue
         table = _accuracy_table(values, names, column, scale=scale, lower=True, order=order)
         lines += [title, "", markdown_table(table), ""]
-    if lines:
-        lines.insert(0, "Calibration of the same models.")
-        lines.insert(1, "")
-    return lines
+    return ["Calibration of the same models.", "", *lines] if lines else []
 
 
 def _clean_sections(
