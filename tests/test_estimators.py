@@ -582,3 +582,72 @@ def test_forward_shared_equals_the_forward_of_the_gathered_inputs(
     torch.testing.assert_close(got, stack.forward(x[group]), rtol=1e-12, atol=1e-12)
     got.square().sum().backward()  # differentiable in the stacked weights
     assert stack.weights[0].grad is not None
+
+
+@pytest.mark.parametrize("shared", [True, False])  # the grouped first layer, the gather
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_forward_shared_of_a_range_is_that_range_of_the_whole_forward(
+    shared, dtype, monkeypatch
+) -> None:
+    from genlabel.models import StackedMLP, stacked
+
+    monkeypatch.setattr(stacked, "SHARED_MIN_ELEMENTS", 0 if shared else 10**9)
+    g = torch.Generator().manual_seed(3)
+    stack = StackedMLP([40, 16, 16, 3], 9, g, torch.device("cpu"), dtype)
+    for w in stack.weights:  # distinct models
+        w.data += torch.randn(w.shape, generator=g, dtype=dtype)
+    group = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])  # fold-major, as the grids
+    x = torch.randn(3, 11, 40, generator=g, dtype=dtype)
+    whole = stack.forward_shared(x, group)
+    for models in (slice(6, 9), slice(3, 9), slice(0, 3)):
+        got = stack.forward_shared(x, group, models)
+        assert torch.equal(got, whole[models])  # bit for bit: the same products
+        got.square().sum().backward()
+        grad = stack.weights[0].grad
+        outside = torch.ones(9, dtype=torch.bool)
+        outside[models] = False
+        assert grad is not None and not grad[outside].any() and grad[models].any()
+        stack.weights[0].grad = None
+    with pytest.raises(ValueError, match="whole groups"):
+        stack.forward_shared(x, group, slice(4, 9))
+
+
+@pytest.mark.parametrize(
+    ("model", "method", "latent"),
+    [("mlp", "genlabel", "two_model"), ("mlp", "genlabel", "input"), ("mlp", "vanilla", None),
+     ("logistic", "mixup", None), ("logistic", "genlabel", None)],
+)  # fmt: skip
+def test_steps_that_train_only_the_refit_models_change_no_weight(
+    model, method, latent, monkeypatch
+) -> None:
+    # The refit stream has more steps per epoch than the CV folds; in those steps only its
+    # models are computed. Float32 (the suites' dtype), compared bit for bit with the grid
+    # that computes every model in every step.
+    from genlabel.training import grid
+
+    X, y = make_classification(200, 12, n_informative=5, n_classes=3, random_state=1)
+    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+    folds = [torch.arange(0, 200, 2), torch.arange(1, 200, 2), torch.arange(200)]
+    configs = [Config(f, lr, gamma, kind) for f in range(3) for lr in (0.1, 0.01)
+               for gamma in (0.0, 0.5) for kind in ("gm", "kde")]  # fmt: skip
+    settings = TrainSettings(
+        model=model, method=method, latent=latent, epochs=3, batch_size=32, seed=2
+    )  # fmt: skip
+    ranges: list[tuple[int, int]] = []
+    original = grid._training_range
+
+    def recording(active):
+        part = original(active)
+        if part is not None:
+            ranges.append((part.start, part.stop))
+        return part
+
+    monkeypatch.setattr(grid, "_training_range", recording)
+    fast = train_grid(X, y, 3, folds, configs, settings)
+    # The refit's models (and, for two_model, those of its vanilla phi grid: 4 to 6).
+    assert set(ranges) <= {(16, 24), (4, 6)} and (16, 24) in ranges
+    monkeypatch.setattr(grid, "_training_range", lambda active: None)
+    full = train_grid(X, y, 3, folds, configs, settings)
+    for a, b in zip(fast.weights + fast.biases, full.weights + full.biases, strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(fast.loss_curve, full.loss_curve)

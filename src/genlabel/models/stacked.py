@@ -67,6 +67,25 @@ def mlp_module(
     return nn.Sequential(*layers)
 
 
+def _equal_groups(group_of: torch.Tensor, n_groups: int) -> bool:
+    """Whether each of the ``n_groups`` groups has as many models (the grouped layout)."""
+    counts = torch.bincount(group_of, minlength=n_groups)
+    return len(group_of) % n_groups == 0 and bool((counts == len(group_of) // n_groups).all())
+
+
+def _groups_of_range(
+    x: torch.Tensor, group_of: torch.Tensor, models: slice
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batches of the groups that the models ``models`` read, and those models' groups
+    renumbered into them; ValueError unless the range holds each of its groups whole."""
+    own = group_of[models]
+    groups, local = torch.unique(own, sorted=True, return_inverse=True)
+    whole = torch.bincount(group_of, minlength=x.shape[0])[groups]
+    if not bool((torch.bincount(local, minlength=len(groups)) == whole).all()):
+        raise ValueError("a range of a grouped stack must hold whole groups of models")
+    return x[groups], local
+
+
 class StackedMLP:
     """G independent ReLU MLPs (or linear models) with stacked parameters.
 
@@ -131,7 +150,9 @@ class StackedMLP:
             x = self.layer(x, i, rows)
         return x
 
-    def forward_shared(self, x: torch.Tensor, group_of: torch.Tensor) -> torch.Tensor:
+    def forward_shared(
+        self, x: torch.Tensor, group_of: torch.Tensor, models: slice | None = None
+    ) -> torch.Tensor:
         """``forward(x[group_of])`` without forming that (G, B, in) copy of the inputs.
 
         ``x`` is (F, B, in), one batch per group (a CV fold); model g reads
@@ -141,15 +162,45 @@ class StackedMLP:
         were most of a grid step. The same values up to float rounding (another
         summation order); otherwise, and for small stacks of narrow inputs (fewer than
         ``SHARED_MIN_ELEMENTS`` models x features), the plain gather.
+
+        ``models``: only the models of this range, (len(range), B, out); gradients reach
+        only their parameters. The path is the whole stack's, and the range must hold
+        whole groups, so their outputs are those of the whole stack's forward: each
+        product of a batched product is computed alone, whatever the batch's length.
         """
-        if self.n_models * x.shape[-1] < SHARED_MIN_ELEMENTS:
-            return self.forward(x[group_of])
-        h = self.first_layer_shared(x, group_of)
-        if h is None:
-            return self.forward(x[group_of])
+        shared = self.n_models * x.shape[-1] >= SHARED_MIN_ELEMENTS and _equal_groups(
+            group_of, x.shape[0]
+        )
+        if models is not None:
+            x, group_of = _groups_of_range(x, group_of, models)
+            net = self._range(models)
+        else:
+            net = self
+        if not shared:
+            return net.forward(x[group_of])
+        h = net.first_layer_shared(x, group_of)
+        assert h is not None  # whole groups of equal size
         if self.n_layers > 1:
             h = torch.relu(h)
-        return self.forward(h, 1)
+        return net.forward(h, 1)
+
+    def _range(self, models: slice) -> StackedMLP:
+        """The models ``models`` as a stack of views of this one's parameters (not copies:
+        gradients flow back to the whole stack's tensors)."""
+        return self._with([w[models] for w in self.weights], [b[models] for b in self.biases])
+
+    def _with(
+        self,
+        weights: list[torch.Tensor],
+        biases: list[torch.Tensor],
+        loss_curve: torch.Tensor | None = None,
+    ) -> StackedMLP:
+        """A stack of this one's sizes holding ``weights`` and ``biases``."""
+        part = object.__new__(StackedMLP)
+        part.sizes, part.dtype, part.auxiliary = list(self.sizes), self.dtype, {}
+        part.loss_curve = loss_curve
+        part.weights, part.biases = weights, biases
+        return part
 
     def first_layer_shared(
         self, x: torch.Tensor, group_of: torch.Tensor, weight: torch.Tensor | None = None
@@ -191,26 +242,19 @@ class StackedMLP:
     def select_rows(self, rows: list[int]) -> StackedMLP:
         """A stack of the models ``rows`` (detached copies of their parameters)."""
         index = torch.as_tensor(rows, dtype=torch.long, device=self.weights[0].device)
-        part = object.__new__(StackedMLP)
-        part.sizes, part.dtype, part.auxiliary, part.loss_curve = (
-            list(self.sizes),
-            self.dtype,
-            {},
-            None,
+        return self._with(
+            [w[index].detach().clone() for w in self.weights],
+            [b[index].detach().clone() for b in self.biases],
         )
-        part.weights = [w[index].detach().clone() for w in self.weights]
-        part.biases = [b[index].detach().clone() for b in self.biases]
-        return part
 
     def select_range(self, start: int, stop: int) -> StackedMLP:
         """A stack of the models ``start:stop`` (detached copies of their parameters)."""
-        part = object.__new__(StackedMLP)
-        part.sizes, part.dtype, part.auxiliary = list(self.sizes), self.dtype, {}
         curve = self.loss_curve
-        part.loss_curve = None if curve is None else curve[start:stop].clone()
-        part.weights = [w[start:stop].detach().clone() for w in self.weights]
-        part.biases = [b[start:stop].detach().clone() for b in self.biases]
-        return part
+        return self._with(
+            [w[start:stop].detach().clone() for w in self.weights],
+            [b[start:stop].detach().clone() for b in self.biases],
+            None if curve is None else curve[start:stop].clone(),
+        )
 
     @torch.no_grad()
     def predict_logits(self, X: torch.Tensor, *, chunk: int = 512) -> torch.Tensor:

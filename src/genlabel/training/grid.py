@@ -14,7 +14,8 @@ and mixing draws:
   shared by every learning rate and gamma;
 * folds of different sizes are padded to the largest fold batch of the step with
   zero-weight rows, and a model whose fold has no batch left in an epoch skips the step
-  (masked Adam update).
+  (masked Adam update; the plain MLP and logistic grids also skip its forward and
+  backward, see :func:`_training_range`).
 """
 
 from __future__ import annotations
@@ -202,6 +203,33 @@ class _GridRun:
         # A mixed point weighs lam * w_i + (1 - lam) * w_j, as its label mixes.
         w = None if batch.w is None else apply_mix(batch.w.to(self.dtype), params)
         return _FoldBatch(x, batch.y, params, w=w, rows=batch.rows)
+
+
+def _training_range(active: torch.Tensor) -> slice | None:
+    """The models that train this step as one range, when only some do and they are
+    contiguous; None when all do (or they are scattered).
+
+    A fold-major grid with a refit stream has such steps at the end of every epoch: the
+    refit trains on all rows, 1.25x a CV fold's, so it has batches left when the folds
+    have none (on large sets a fifth of the steps). The other models' forward and backward
+    on zero-weight padding would change nothing (their Adam step is masked), so the step
+    computes only the range.
+    """
+    if bool(active.all()):
+        return None
+    index = active.nonzero().squeeze(1)
+    if len(index) == 0 or int(index[-1] - index[0]) + 1 != len(index):
+        return None
+    return slice(int(index[0]), int(index[-1]) + 1)
+
+
+def _all_models(per: torch.Tensor, models: slice, n_models: int) -> torch.Tensor:
+    """Losses of a range of models as those of the whole stack (0 for the others)."""
+    if per.shape[0] == n_models:
+        return per
+    out = per.new_zeros(n_models)
+    out[models] = per
+    return out
 
 
 def _pad(t: torch.Tensor, size: int, value: float = 0.0) -> torch.Tensor:
@@ -411,10 +439,10 @@ def _train_one_phase(run: _GridRun, configs: list[Config], d: int) -> StackedMLP
         orders = run.orders()
         for step in range(run.steps):
             batches, width = run.step(orders, step, mixing)
-            loss, per_model = step_loss(batches, width)
+            active = torch.tensor([len(b.y) > 0 for b in batches], device=run.device)[run.fold_of]
+            loss, per_model = step_loss(batches, width, _training_range(active))
             opt.zero_grad()
             loss.backward()
-            active = torch.tensor([len(b.y) > 0 for b in batches], device=run.device)[run.fold_of]
             opt.step(active)
             curve.add(per_model, active)
         curve.end_epoch(epoch)
@@ -522,28 +550,35 @@ class _OnePhaseLoss:
     aux: dict[str, StackedMLP]
     labels: _Labeler
 
-    def __call__(self, batches: list[_FoldBatch], width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, batches: list[_FoldBatch], width: int, models: slice | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The summed loss of every model of the stack on one step (to differentiate), and
-        each model's loss (detached, for the loss curves)."""
+        each model's loss (detached, for the loss curves). ``models``: the plain grids
+        compute only these (:func:`_training_range`); the others' losses read 0."""
         run, labels = self.run, self.labels
         parts = [labels.fold_targets(f, b, width) for f, b in enumerate(batches)]
         fold_of, device = run.fold_of, run.device
         x_f = torch.stack([_pad(b.x, width) for b in batches]).to(device)  # (F, B, d)
-        w_g = torch.stack([p[2] for p in parts]).to(device)[fold_of]  # (G, B)
         if run.spec.mix == "manifold":
             return self._manifold(x_f[fold_of], batches)
         if run.spec.mix == "adaptive":
+            w_g = torch.stack([p[2] for p in parts]).to(device)[fold_of]  # (G, B)
             return self._adamixup(x_f, w_g, batches)
-        logits = self.stack.forward_shared(x_f, fold_of)
+        rows = slice(None) if models is None else models
+        fold_of = fold_of[rows]
+        w_g = torch.stack([p[2] for p in parts]).to(device)[fold_of]  # (G, B)
+        logits = self.stack.forward_shared(x_f, run.fold_of, models)
         if labels.kinds:
             # gamma * y_gen + (1 - gamma) * y_mix from labels shared by every lr and gamma.
-            gen_g = torch.stack([p[3] for p in parts]).to(device)[fold_of, labels.density_of]
+            gen = torch.stack([p[3] for p in parts]).to(device)
+            gen_g = gen[fold_of, labels.density_of[rows]]
             mix_g = torch.stack([p[0] for p in parts]).to(device)[fold_of]
-            per = genlabel_loss(logits, gen_g, mix_g, labels.gamma, weight=w_g)
-            return per.sum(), per.detach()
-        t_g = torch.stack([p[1] for p in parts]).to(device)[fold_of]
-        per = soft_cross_entropy(logits, t_g, w_g)
-        return per.sum(), per.detach()
+            per = genlabel_loss(logits, gen_g, mix_g, labels.gamma[rows], weight=w_g)
+        else:
+            t_g = torch.stack([p[1] for p in parts]).to(device)[fold_of]
+            per = soft_cross_entropy(logits, t_g, w_g)
+        return per.sum(), _all_models(per.detach(), rows, len(run.fold_of))
 
     def _manifold(
         self, x_g: torch.Tensor, batches: list[_FoldBatch]
@@ -894,17 +929,20 @@ def _train_two_model(
         for step in range(run.steps):
             sb = _fold_batches(run, orders, step, True).to(device)
             gen, _ = latent.labels(sb)
-            logits = theta.forward_shared(sb.x, run.fold_of)
+            active = sb.sizes[run.fold_of] > 0
+            part = _training_range(active)
+            rows = slice(None) if part is None else part
+            fold_of = run.fold_of[rows]
+            logits = theta.forward_shared(sb.x, run.fold_of, part)
             per = genlabel_loss(
-                logits, gen[latent.key_of], sb.targets[run.fold_of], gamma,
-                weight=sb.weight[run.fold_of],
+                logits, gen[latent.key_of[rows]], sb.targets[fold_of], gamma[rows],
+                weight=sb.weight[fold_of],
             )  # fmt: skip
             loss = per.sum()
             opt.zero_grad()
             loss.backward()
-            active = sb.sizes[run.fold_of] > 0
             opt.step(active)
-            curve.add(per.detach(), active.double())
+            curve.add(_all_models(per.detach(), rows, G), active.double())
         curve.end_epoch(epoch)
     theta.loss_curve = curve.values
     return theta
