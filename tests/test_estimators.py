@@ -617,21 +617,33 @@ def test_forward_shared_of_a_range_is_that_range_of_the_whole_forward(
     [("mlp", "genlabel", "two_model"), ("mlp", "genlabel", "input"), ("mlp", "vanilla", None),
      ("logistic", "mixup", None), ("logistic", "genlabel", None)],
 )  # fmt: skip
+@pytest.mark.parametrize("layout", ["equal folds", "unequal folds, grouped, weighted"])
 def test_steps_that_train_only_the_refit_models_change_no_weight(
-    model, method, latent, monkeypatch
+    model, method, latent, layout, monkeypatch
 ) -> None:
-    # The refit stream has more steps per epoch than the CV folds; in those steps only its
-    # models are computed. Float32 (the suites' dtype), compared bit for bit with the grid
-    # that computes every model in every step.
+    # The refit stream has more steps per epoch than the CV folds; in those steps only the
+    # models with rows left are computed. Float32 (the suites' dtype), one thread (the
+    # suites' jobs), compared bit for bit with the grid that computes every model always.
+    from genlabel.models import stacked
     from genlabel.training import grid
 
     X, y = make_classification(200, 12, n_informative=5, n_classes=3, random_state=1)
     X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
-    folds = [torch.arange(0, 200, 2), torch.arange(1, 200, 2), torch.arange(200)]
+    weight, prior = None, False
+    if layout == "equal folds":  # the refit alone: models 16 to 24 (phi's: 4 to 6)
+        folds = [torch.arange(0, 200, 2), torch.arange(1, 200, 2), torch.arange(200)]
+        expected = {(16, 24), (4, 6)}
+    else:  # fold 0 ends first (2 steps), then fold 1 (3), then the refit (7)
+        folds = [torch.arange(0, 120, 2), torch.arange(1, 181, 2), torch.arange(200)]
+        expected = {(8, 24), (16, 24), (2, 6), (4, 6)}
+        monkeypatch.setattr(stacked, "SHARED_MIN_ELEMENTS", 0)  # the grouped first layer
+        weight = torch.rand(200, generator=torch.Generator().manual_seed(0))
+        prior = method == "genlabel"
     configs = [Config(f, lr, gamma, kind) for f in range(3) for lr in (0.1, 0.01)
                for gamma in (0.0, 0.5) for kind in ("gm", "kde")]  # fmt: skip
     settings = TrainSettings(
-        model=model, method=method, latent=latent, epochs=3, batch_size=32, seed=2
+        model=model, method=method, latent=latent, epochs=3, batch_size=32, seed=2,
+        class_prior=prior,
     )  # fmt: skip
     ranges: list[tuple[int, int]] = []
     original = grid._training_range
@@ -642,12 +654,31 @@ def test_steps_that_train_only_the_refit_models_change_no_weight(
             ranges.append((part.start, part.stop))
         return part
 
-    monkeypatch.setattr(grid, "_training_range", recording)
-    fast = train_grid(X, y, 3, folds, configs, settings)
-    # The refit's models (and, for two_model, those of its vanilla phi grid: 4 to 6).
-    assert set(ranges) <= {(16, 24), (4, 6)} and (16, 24) in ranges
-    monkeypatch.setattr(grid, "_training_range", lambda active: None)
-    full = train_grid(X, y, 3, folds, configs, settings)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        monkeypatch.setattr(grid, "_training_range", recording)
+        fast = train_grid(X, y, 3, folds, configs, settings, sample_weight=weight)
+        monkeypatch.setattr(grid, "_training_range", lambda active: None)
+        full = train_grid(X, y, 3, folds, configs, settings, sample_weight=weight)
+    finally:
+        torch.set_num_threads(threads)
+    assert set(ranges) <= expected and (16, 24) in ranges
+    assert layout == "equal folds" or (8, 24) in ranges  # folds 1 and 2 together
     for a, b in zip(fast.weights + fast.biases, full.weights + full.biases, strict=True):
         assert torch.equal(a, b)
     assert torch.equal(fast.loss_curve, full.loss_curve)
+
+
+def test_the_training_range_is_the_active_models_when_contiguous() -> None:
+    from genlabel.training.grid import _training_range
+
+    def rng(*flags):
+        return _training_range(torch.tensor(flags, dtype=torch.bool))
+
+    assert rng(1, 1, 1) is None  # all train: the whole stack
+    assert rng(0, 0, 1, 1) == slice(2, 4)
+    assert rng(1, 1, 0, 0) == slice(0, 2)
+    assert rng(0, 1, 1, 0) == slice(1, 3)
+    assert rng(1, 0, 1) is None  # scattered (not fold-major): the whole stack
+    assert rng(0, 0, 0) is None
