@@ -216,8 +216,7 @@ class StackedMLP:
         the grouped layout's).
         """
         F, G = x.shape[0], self.n_models
-        counts = torch.bincount(group_of, minlength=F)
-        if G % F or not bool((counts == G // F).all()):
+        if not _equal_groups(group_of, F):
             return None
         m = G // F
         # The grids order their models fold-major: then no reordering (nor its backward).
