@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV, KFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -79,6 +79,35 @@ def test_every_method_learns_iris(iris, method: str, model: str) -> None:
         assert results["rank_test_score"][best] == 1
         order = np.argsort(results["rank_test_score"])
         assert np.all(np.diff(results["mean_test_score"][order]) <= 0)
+
+
+def test_cv_takes_a_splitter_or_its_splits_as_grid_search_cv_does(iris) -> None:
+    Xtr, Xte, ytr, _ = iris
+    small = dict(method="genlabel_cv", epochs=3, lr_grid=(0.1,), gamma_grid=(0.0, 1.0),
+                 random_state=0)  # fmt: skip
+    splitter = KFold(3, shuffle=True, random_state=1)
+    a = MixupClassifier(cv=splitter, **small).fit(Xtr, ytr)
+    b = MixupClassifier(cv=list(splitter.split(Xtr, ytr)), **small).fit(Xtr, ytr)
+    assert a.best_params_ == b.best_params_
+    assert [f"split{f}_test_score" in a.cv_results_ for f in range(4)] == [True] * 3 + [False]
+    for key in ("split0_test_score", "split2_test_score", "mean_test_score"):
+        np.testing.assert_array_equal(a.cv_results_[key], b.cv_results_[key])
+    np.testing.assert_array_equal(a.predict_proba(Xte), b.predict_proba(Xte))
+    # None is the default int (5 stratified shuffled folds), as in scikit-learn.
+    c = MixupClassifier(cv=None, **small).fit(Xtr, ytr)
+    d = MixupClassifier(cv=5, **small).fit(Xtr, ytr)
+    np.testing.assert_array_equal(c.predict_proba(Xte), d.predict_proba(Xte))
+    n = len(ytr)
+    bad = [
+        ([(np.arange(n - 10), np.array([], dtype=int))], "test part must be a non-empty"),
+        ([(np.arange(n), np.arange(n, n + 3))], "out of range"),
+        ([], "no splits"),
+    ]
+    for cv, message in bad:
+        with pytest.raises(ValueError, match=message):
+            MixupClassifier(cv=cv, **small).fit(Xtr, ytr)
+    with pytest.raises(ValueError, match="'cv' parameter"):
+        MixupClassifier(cv="five", **small).fit(Xtr, ytr)
 
 
 def test_genlabel_with_gamma_zero_is_exactly_mixup(iris) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,8 +105,10 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         Vanilla epochs before the latent density is fitted (GenLabel with the MLP).
     sigma2 : float, default=0.1
         Temperature of ``mixup_logistic``.
-    cv : int, default=5
-        Folds of ``genlabel_cv``.
+    cv : int, cross-validation generator or iterable, default=5
+        Folds of ``genlabel_cv``: an int is stratified K-fold, shuffled with
+        ``random_state``; or, as in ``GridSearchCV``, a scikit-learn splitter (e.g.
+        ``KFold(3)``) or an iterable of (train, test) index arrays.
     lr_grid, gamma_grid, density_grid : tuples
         The grid of ``genlabel_cv``.
     random_state : int, RandomState or None
@@ -156,7 +159,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
         "sigma2": [Interval(Real, 0, None, closed="neither")],
-        "cv": [Interval(Integral, 2, None, closed="left")],
+        "cv": ["cv_object"],
         "lr_grid": [tuple, list],
         "gamma_grid": [tuple, list],
         "density_grid": [tuple, list],
@@ -183,7 +186,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         batch_size: int = 128,
         warmup_epochs: int = 20,
         sigma2: float = 0.1,
-        cv: int = 5,
+        cv: Any = 5,
         lr_grid: tuple[float, ...] = DEFAULT_LR_GRID,
         gamma_grid: tuple[float, ...] = DEFAULT_GAMMA_GRID,
         density_grid: tuple[str, ...] = DEFAULT_DENSITY_GRID,

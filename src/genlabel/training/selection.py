@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 
 from ..models import StackedMLP
 from ..registry import resolve_method
@@ -45,17 +46,42 @@ def param_grid(
     return [{"lr": lr} for lr in lr_grid]
 
 
-def cv_splits(y: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified K-fold (shuffled, seeded); fewer folds when the smallest class is tiny."""
-    counts = np.bincount(y)
-    smallest = int(counts[counts > 0].min())
-    if smallest >= 2:
-        splitter = StratifiedKFold(
-            n_splits=min(n_splits, smallest), shuffle=True, random_state=seed
-        )
-    else:
-        splitter = KFold(n_splits=min(n_splits, len(y)), shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(y)), y))
+def cv_splits(y: np.ndarray, cv: Any, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, validation) row indices of model selection.
+
+    ``cv``: an int (or None, meaning 5) is stratified K-fold, shuffled with ``seed``, with
+    fewer folds when the smallest class is tiny; otherwise what ``GridSearchCV`` takes: a
+    scikit-learn splitter (``split(X, y)``) or an iterable of (train, test) index arrays.
+    """
+    if cv is None or isinstance(cv, numbers.Integral):
+        n_splits = 5 if cv is None else int(cv)
+        counts = np.bincount(y)
+        smallest = int(counts[counts > 0].min())
+        if smallest >= 2:
+            splitter = StratifiedKFold(
+                n_splits=min(n_splits, smallest), shuffle=True, random_state=seed
+            )
+        else:
+            splitter = KFold(n_splits=min(n_splits, len(y)), shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(y)), y))
+    splits = list(check_cv(cv, y, classifier=True).split(np.zeros(len(y)), y))
+    if not splits:
+        raise ValueError("cv gave no splits")
+    return [(_rows(train, len(y), "train"), _rows(test, len(y), "test")) for train, test in splits]
+
+
+def _rows(index: Any, n: int, part: str) -> np.ndarray:
+    """A split's part as row indices (a boolean mask is turned into them), checked."""
+    rows = np.asarray(index)
+    if rows.dtype == bool:
+        if rows.shape != (n,):
+            raise ValueError(f"cv: a boolean {part} mask must have {n} entries; got {rows.shape}")
+        rows = np.flatnonzero(rows)
+    if rows.ndim != 1 or len(rows) == 0 or not np.issubdtype(rows.dtype, np.integer):
+        raise ValueError(f"cv: each {part} part must be a non-empty 1-d array of row indices")
+    if rows.min() < -n or rows.max() >= n:
+        raise ValueError(f"cv: a {part} index is out of range for {n} rows")
+    return rows % n  # negative indices count from the end, as in numpy
 
 
 @dataclass
@@ -114,7 +140,7 @@ def grid_search(
     settings: TrainSettings,
     grid: list[dict[str, Any]],
     *,
-    cv: int = 5,
+    cv: Any = 5,
     refit: bool = True,
     sample_weight: torch.Tensor | None = None,
     phi: GridSearchResult | None = None,
@@ -158,7 +184,7 @@ def select_hyperparameters(
     settings: TrainSettings,
     grid: list[dict[str, Any]],
     *,
-    cv: int = 5,
+    cv: Any = 5,
     refit: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]] | tuple[dict[str, Any], dict[str, Any], StackedMLP]:
     """Pick the grid point with the best mean validation accuracy (earliest on ties).
