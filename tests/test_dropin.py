@@ -94,6 +94,9 @@ def test_dropin_errors() -> None:
         GenLabelMixup(3).fit(X, y)
     with pytest.raises(ValueError, match="X contains NaN"):
         GenLabelMixup(9).fit(np.full((4, 2), np.nan), [0, 1, 2, 3])
+    for method in ("genlabel_gm", "mixup"):  # an unknown density even where none is used
+        with pytest.raises(ValueError, match="'density' parameter of GenLabelMixup"):
+            GenLabelMixup(9, method=method, density="bogus")
 
 
 def test_soft_targets_work_with_any_criterion() -> None:

@@ -213,8 +213,12 @@ class GenLabelMixup:
     def _from_method(
         method: str, density: Any, alpha: float, cutmix_alpha: float
     ) -> tuple[str, Any, float, float]:
+        if isinstance(density, str) and density not in DENSITIES:  # even where unused
+            raise parameter_error(
+                "GenLabelMixup", "density", "'gm', 'kde' or a LabelDensity", density
+            )
         # ``genlabel`` with density="kde" is genlabel_kde, as in the estimator.
-        kind = density if isinstance(density, str) and density in DENSITIES else None
+        kind = density if isinstance(density, str) else None
         spec = resolve_method(method, density=kind)
         if not spec.dropin:
             raise ValueError(_not_dropin(spec))
