@@ -254,7 +254,35 @@ def test_bad_inputs_exit_with_status_2_and_one_line(tmp_path: Path) -> None:
     res = runner.invoke(app, ["report", "--db", str(tmp_path / "missing.sqlite")])
     assert res.exit_code == 2
     res = runner.invoke(app, ["datasets", "--data-dir", str(tmp_path / "nope")])
-    assert res.exit_code == 2
+    assert res.exit_code == 2 and "does not exist" in res.output
+    assert "--online" not in res.output  # 'genlabel datasets' lists a local folder only
+    iris = ["bench", "--datasets", "iris", "--methods", "vanilla", "--trials", "1",
+            "--epochs", "2", "--no-progress", "--db", str(tmp_path / "y.sqlite")]  # fmt: skip
+    res = runner.invoke(app, [*iris, "--jobs", "0"])
+    assert res.exit_code == 2 and "jobs (parallel jobs) must be at least 1; got 0" in res.output
+    # Checked before any training (it used to fail after the model was trained).
+    res = runner.invoke(app, [*iris, "--measure", "robust", "--eps", "0.1,-1"])
+    assert res.exit_code == 2 and "eps" in res.output and "[0.1, -1.0]" in res.output
+    assert not (tmp_path / "y.sqlite").exists()
+
+
+def test_an_unreachable_dask_scheduler_is_one_line_and_the_store_resumes(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("dask.distributed")
+    import dask
+
+    iris = ["bench", "--datasets", "iris", "--methods", "vanilla", "--trials", "1",
+            "--epochs", "2", "--no-progress", "--db", str(tmp_path / "d.sqlite")]  # fmt: skip
+    with dask.config.set({"distributed.comm.timeouts.connect": "0.5s"}):
+        res = runner.invoke(app, [*iris, "--backend", "dask", "--scheduler", "tcp://127.0.0.1:1"])
+    assert res.exit_code == 2, res.output
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in res.output
+    assert "Traceback" not in res.output
+    # The failed driver's claims do not block the next run (it is no longer alive).
+    res = runner.invoke(app, iris)
+    assert res.exit_code == 0, res.output
+    assert len(_cells(tmp_path / "d.sqlite")) == 1
 
 
 def test_other_settings_in_the_same_store_are_refused(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from typer.testing import CliRunner
 
 from genlabel.bench import BenchError, BenchSession, BenchSettings, Job, run_job
 from genlabel.cli import app
-from genlabel.data import DataError, load_csv, load_dataset
+from genlabel.data import DataError, SavedIndexWarning, load_csv, load_dataset
 
 cli = CliRunner()
 
@@ -179,7 +181,8 @@ def test_an_edited_csv_is_read_again_in_the_same_process(tmp_path) -> None:
 def test_the_index_pandas_saved_is_dropped_with_a_warning(tmp_path) -> None:
     path = tmp_path / "indexed.csv"
     _iris(False).drop(columns="row_id").to_csv(path)  # index=True: "Unnamed: 0" = 0..149
-    with pytest.warns(UserWarning, match="dropped its first column 'Unnamed: 0'.*index=False"):
+    match = "dropped its first column 'Unnamed: 0'.*index=False"
+    with pytest.warns(SavedIndexWarning, match=match):
         data = load_csv(path, "species")
     assert data.X.shape == (150, 4) and "Unnamed: 0" not in data.X
     kept = tmp_path / "kept.csv"  # a first column of other numbers is a feature
@@ -189,3 +192,31 @@ def test_the_index_pandas_saved_is_dropped_with_a_warning(tmp_path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_csv(kept, "species").X.shape == (150, 5)
+
+
+def test_the_saved_index_warning_is_one_line_once_on_the_command_line(tmp_path) -> None:
+    path = tmp_path / "indexed.csv"
+    _iris(False).drop(columns="row_id").to_csv(path)
+    args = ["bench", "--csv", str(path), "--label", "species", "--methods", "vanilla",
+            "--trials", "2", "--epochs", "2", "--jobs", "2", "--no-progress",
+            "--db", str(tmp_path / "w.sqlite")]  # fmt: skip
+    # The console script (python -m genlabel), whose joblib workers load the set again.
+    res = subprocess.run([sys.executable, "-m", "genlabel", *args], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    warned = [line for line in res.stderr.splitlines() if "Unnamed: 0" in line]
+    assert warned == [line for line in warned if line.startswith("warning: indexed.csv: dropped")]
+    assert len(warned) == 1 and "UserWarning" not in res.stderr
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf"])
+def test_an_infinite_feature_is_named_not_a_traceback(tmp_path, value) -> None:
+    frame = _iris(False).drop(columns="row_id").astype({"petal_width": object})
+    frame.loc[4, "petal_width"] = value
+    path = tmp_path / "flowers.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"'petal_width' hold an infinite value.*data row 5"):
+        load_csv(path, "species")
+    args = ["bench", "--csv", str(path), "--label", "species", "--methods", "vanilla",
+            "--db", str(tmp_path / "inf.sqlite"), "--no-progress"]  # fmt: skip
+    res = cli.invoke(app, args)
+    assert res.exit_code == 2 and "infinite value" in res.output

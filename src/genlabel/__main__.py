@@ -1,5 +1,5 @@
 """``python -m genlabel``: the ``genlabel`` command."""
 
-from .cli import app
+from .cli import main
 
-app(prog_name="genlabel")
+main()

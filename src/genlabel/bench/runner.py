@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
+from ..data import SavedIndexWarning
 from ..registry import resolve_method
 from .protocol import Job, measure_labels, run_job
 from .store import ResultStore, cpu
 
-__all__ = ["applicable", "job_key", "plan_jobs", "planned_keys", "run_bench"]
+__all__ = ["SchedulerError", "applicable", "job_key", "plan_jobs", "planned_keys", "run_bench"]
+
+
+class SchedulerError(ValueError):
+    """The Dask scheduler named by ``scheduler`` cannot be reached."""
 
 
 def applicable(method: str, model: str) -> bool:
@@ -74,7 +80,10 @@ def _worker(job: Job, threads: int, attack_factory: Callable | None) -> list[dic
     attack_fn = attack_factory(job.settings) if attack_factory is not None else None
     # The worker's CPU, not the driver's: on a cluster they can differ (and round differently).
     here = cpu()
-    return [record | {"cpu": here} for record in run_job(job, attack_fn=attack_fn)]
+    with warnings.catch_warnings():
+        # The driver loaded every data set before the run and showed this one already.
+        warnings.simplefilter("ignore", SavedIndexWarning)
+        return [record | {"cpu": here} for record in run_job(job, attack_fn=attack_fn)]
 
 
 def run_bench(
@@ -143,7 +152,13 @@ def _dask_results(jobs, n_jobs, scheduler, attack_factory):
         ) from exc
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler)
+        except OSError as exc:  # refused, timed out, unknown host
+            raise SchedulerError(
+                f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
+                "'dask scheduler', or drop --scheduler to run a local cluster"
+            ) from None
     else:
         cluster = LocalCluster(
             n_workers=n_jobs, threads_per_worker=1, processes=True, dashboard_address=None

@@ -13,6 +13,7 @@ The CLI's ``genlabel bench`` and ``genlabel demo`` are thin wrappers around it::
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -30,7 +31,7 @@ from ..robustness import ATTACKS
 from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
 from .protocol import BenchSettings, attack_names, unknown_attacks
 from .report import write_report
-from .runner import applicable, plan_jobs, planned_keys, run_bench
+from .runner import SchedulerError, applicable, plan_jobs, planned_keys, run_bench
 from .store import ResultStore, StoreError
 
 __all__ = ["BenchError", "BenchPlan", "BenchSession", "RunSummary", "StoreSession"]
@@ -256,6 +257,8 @@ class BenchSession(StoreSession):
         self._check_settings()
         if backend not in BACKENDS:
             raise BenchError(f"unknown backend {backend!r}; expected joblib or dask")
+        if isinstance(jobs, bool) or int(jobs) != jobs or jobs < 1:
+            raise BenchError(f"jobs (parallel jobs) must be at least 1; got {jobs!r}")
         self.jobs, self.backend, self.scheduler = int(jobs), backend, scheduler
         self.progress, self.log = progress, log
         stems = [csv_name(p) for p in self.settings.csv_files]
@@ -325,6 +328,13 @@ class BenchSession(StoreSession):
             )
         if s.epochs < 1:
             raise BenchError(f"epochs must be at least 1; got {s.epochs}")
+        if s.measure == "robust" and (
+            not s.eps or not all(math.isfinite(e) and e >= 0 for e in s.eps)
+        ):
+            raise BenchError(
+                "eps (the attack radius, a fraction of each feature's training range) must be "
+                f"one or more numbers >= 0; got {list(s.eps)!r}"
+            )
         for method in (m for m in self.methods if applicable(m, self.model)):
             train = TrainSettings(
                 model=self.model, method=method, epochs=s.epochs,
@@ -414,11 +424,14 @@ class BenchSession(StoreSession):
             # files that is one call for the whole plan.
             written = 0
             for fingerprint, jobs in self._by_fingerprint(plan.jobs, lambda j: j.dataset):
-                written += run_bench(
-                    jobs, store, fingerprint, n_jobs=self.jobs, backend=self.backend,
-                    scheduler=self.scheduler, attack_factory=factory, progress=self.progress,
-                    run_id=run_id,
-                )  # fmt: skip
+                try:
+                    written += run_bench(
+                        jobs, store, fingerprint, n_jobs=self.jobs, backend=self.backend,
+                        scheduler=self.scheduler, attack_factory=factory,
+                        progress=self.progress, run_id=run_id,
+                    )  # fmt: skip
+                except SchedulerError as exc:
+                    raise BenchError(str(exc)) from None
             return written
 
         return self._run_segment(

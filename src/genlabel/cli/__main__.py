@@ -1,3 +1,3 @@
-from . import app
+from . import main
 
-app(prog_name="genlabel")
+main()

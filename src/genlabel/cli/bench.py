@@ -178,7 +178,7 @@ def datasets_cmd(
 
     try:
         folder = openml_dir(data_dir)
-        check_data_dir(folder)
+        check_data_dir(folder, online_hint=False)  # listing is local: no --online here
     except DataError as exc:
         fail(str(exc))
     manifest = read_manifest(str(folder))

@@ -13,11 +13,12 @@ from .tabular import (
     suite_ids,
 )
 from .toy import TOY_DATASETS, gaussian9_centers, make_toy
-from .user_csv import csv_name, load_csv
+from .user_csv import SavedIndexWarning, csv_name, load_csv
 
 __all__ = [
     "EMBEDDED",
     "DataError",
+    "SavedIndexWarning",
     "TOY_DATASETS",
     "Dataset",
     "categorical_columns",

@@ -70,13 +70,17 @@ def openml_dir(data_dir: str | Path | None = None) -> Path:
     return Path(data_dir) if data_dir is not None else default_data_dir("openml")
 
 
-def check_data_dir(data_dir: Path, dataset_id: str | None = None) -> None:
-    """A DataError naming the folder (and the id wanted from it) if it does not exist."""
+def check_data_dir(
+    data_dir: Path, dataset_id: str | None = None, *, online_hint: bool = True
+) -> None:
+    """A DataError naming the folder (and the id wanted from it) if it does not exist;
+    ``online_hint``: also suggest ``--online`` (for commands that have it)."""
     if not data_dir.is_dir():
         what = f"cannot load OpenML id {dataset_id}: " if dataset_id else ""
+        online = ", or use --online to fetch from OpenML" if online_hint else ""
         raise DataError(
             f"{what}data directory {data_dir} does not exist; pass --data-dir pointing at a folder "
-            "of <id>.csv.gz files (such as shared/data/openml), or use --online to fetch from OpenML"
+            f"of <id>.csv.gz files (such as shared/data/openml){online}"
         )
 
 

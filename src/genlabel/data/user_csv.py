@@ -13,7 +13,7 @@ import pandas as pd
 from .dataset import Dataset, encode_labels
 from .paths import DataError
 
-__all__ = ["csv_name", "csv_sha256", "load_csv", "read_table"]
+__all__ = ["SavedIndexWarning", "csv_name", "csv_sha256", "load_csv", "read_table"]
 
 #: A floating-point label column with more distinct values than this looks like a feature.
 MAX_FLOAT_CLASSES = 20
@@ -47,6 +47,10 @@ def _sha256(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
+class SavedIndexWarning(UserWarning):
+    """A CSV file's first column was the row index pandas saved with it, and was dropped."""
+
+
 def _drop_saved_index(frame: pd.DataFrame, label: str, path: Path) -> pd.DataFrame:
     """Without the column ``DataFrame.to_csv`` writes for the index (``Unnamed: 0`` holding
     0..n-1): it numbers the rows, and as a feature it would leak the file's row order."""
@@ -62,7 +66,7 @@ def _drop_saved_index(frame: pd.DataFrame, label: str, path: Path) -> pd.DataFra
     warnings.warn(
         f"{path.name}: dropped its first column 'Unnamed: 0' (0..{len(frame) - 1}), the row "
         "index pandas saved with it; save with to_csv(..., index=False) to avoid it",
-        UserWarning,
+        SavedIndexWarning,
         stacklevel=3,
     )
     return frame.drop(columns=[first])
@@ -114,6 +118,20 @@ def _check_label(frame: pd.DataFrame, label: str, path: Path) -> None:
         raise DataError(f"the label column {label!r} of {path.name} has fewer than 2 classes")
 
 
+def _check_finite(features: pd.DataFrame, path: Path) -> None:
+    """A DataError naming the numeric columns that hold inf or -inf (a missing value is
+    imputed; an infinite one has no value to impute from, and would break the scaling)."""
+    numeric = features.select_dtypes("number")
+    bad = [str(c) for c in numeric.columns if np.isinf(numeric[c].to_numpy(float)).any()]
+    if bad:
+        first = int(np.flatnonzero(np.isinf(numeric[bad[0]].to_numpy(float)))[0])
+        raise DataError(
+            f"{path.name}: column(s) {', '.join(map(repr, bad))} hold an infinite value (first "
+            f"in data row {first + 1} of {bad[0]!r}); replace it with a number, or leave the "
+            "cell empty to have it imputed"
+        )
+
+
 def load_csv(path: str | Path, label: str) -> Dataset:
     """A classification data set from a CSV (or CSV.gz) file with a header row.
 
@@ -139,5 +157,6 @@ def load_csv(path: str | Path, label: str) -> Dataset:
     frame = _drop_saved_index(frame, label, path)
     if frame.shape[1] < 2:
         raise DataError(f"{path.name} has no feature column besides its label {label!r}")
+    _check_finite(frame.drop(columns=[label]), path)
     name = csv_name(path)
     return encode_labels(frame.drop(columns=[label]), frame[label], name, name, str(path))
