@@ -66,3 +66,14 @@ def test_python_dash_m_genlabel_help() -> None:
     assert out.returncode == 0, out.stderr
     assert "Usage: genlabel" in out.stdout
     assert all(command in out.stdout for command in ("bench", "demo", "figures", "intrusion"))
+
+
+def test_command_help_paragraphs_are_not_broken_mid_sentence() -> None:
+    # Typer prints a help paragraph's line breaks as they are (the source's wrapping), so
+    # each paragraph must be one line in the command's help text.
+    import typer.main
+
+    group = typer.main.get_group(app)
+    for name, command in group.commands.items():
+        for paragraph in (command.help or "").strip().split("\n\n"):
+            assert "\n" not in paragraph.strip(), (name, paragraph)

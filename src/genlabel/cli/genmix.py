@@ -92,8 +92,10 @@ def genmix(
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Error of vanilla, mixup, manifold mixup and GenMix (GM, GAN) on the same MLP; resumable,
-    then report.md (error in percent), results.csv and figures."""
+    """Error of vanilla, mixup, manifold mixup and GenMix (GM, GAN) on the same MLP.
+
+    Resumable; then report.md (error in percent), results.csv and figures.
+    """
     import torch
 
     from ..genmix.experiment import GenMixError, GenMixExperiment

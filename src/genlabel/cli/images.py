@@ -19,8 +19,17 @@ if TYPE_CHECKING:
 _METHODS = ", ".join(method_names(models=IMAGE_MODELS))
 
 
+# Typer keeps a help paragraph's line breaks, so the paragraphs are one string each here.
+_IMAGES_HELP = (
+    "Train and evaluate image methods (one cell per method and trial), then the report.\n\n"
+    "Finished cells are skipped and a killed cell resumes from its last epoch (checkpoints in "
+    "<db stem>-checkpoints/ beside the store); --measure robust attacks the models the clean "
+    "run trained. Under torchrun every process trains its part of each batch."
+)
+
+
 # Long only by its typer signature: every option is declared, with its help, as a parameter.
-@app.command()
+@app.command(help=_IMAGES_HELP)
 def images(
     dataset: str = typer.Option(..., "--dataset", help=f"one of: {', '.join(IMAGE_DATASETS)}"),
     data_dir: Path = typer.Option(
@@ -89,12 +98,7 @@ def images(
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Train and evaluate image methods (one cell per method and trial), then the report.
-
-    Finished cells are skipped and a killed cell resumes from its last epoch (checkpoints in
-    <db stem>-checkpoints/ beside the store); --measure robust attacks the models the clean
-    run trained. Under torchrun every process trains its part of each batch.
-    """
+    """``genlabel images`` (its help is ``_IMAGES_HELP``)."""
     from ..images import ImageSettings
 
     settings = ImageSettings(
