@@ -110,6 +110,25 @@ def test_cv_takes_a_splitter_or_its_splits_as_grid_search_cv_does(iris) -> None:
         MixupClassifier(cv="five", **small).fit(Xtr, ytr)
 
 
+@pytest.mark.parametrize(
+    ("grid", "value"),
+    [
+        ("lr_grid", [float("nan")]),  # used to give NaN probabilities
+        ("lr_grid", [-1.0]),  # used to train by gradient ascent
+        ("lr_grid", [0.0]),
+        ("lr_grid", []),
+        ("gamma_grid", [2.0]),
+        ("gamma_grid", []),
+        ("density_grid", ["x"]),
+        ("density_grid", []),
+    ],
+)
+def test_a_grid_no_model_can_train_with_is_an_error_naming_it(iris, grid, value) -> None:
+    Xtr, _, ytr, _ = iris
+    with pytest.raises(ValueError, match=f"The '{grid}' parameter of MixupClassifier"):
+        MixupClassifier(method="genlabel_cv", epochs=2, **{grid: value}).fit(Xtr, ytr)
+
+
 def test_genlabel_with_gamma_zero_is_exactly_mixup(iris) -> None:
     Xtr, Xte, ytr, _ = iris
     a = MixupClassifier(method="genlabel", gamma=0.0, lr=0.1, random_state=3).fit(Xtr, ytr)

@@ -62,6 +62,22 @@ def test_aliases_resolve_and_bad_sessions_are_refused(tmp_path) -> None:
         _session(tmp_path, datasets=["424242"], settings=BenchSettings(data_dir=str(tmp_path)))
     with pytest.raises(BenchError, match="trials must be at least 1"):
         _session(tmp_path, trials=0)
+    # Settings no run can use are refused before any work (they used to fail mid-run or,
+    # for a negative learning rate, to store cells trained by gradient ascent).
+    bad = [
+        (dict(batch_size=0), "batch_size must be an integer >= 1"),
+        (dict(cv=1), "cv must be an integer >= 2"),
+        (dict(test_size=1.0), r"test_size must be a number in \(0, 1\)"),
+        (dict(weight_decay=-1.0), "weight_decay must be a number >= 0"),
+        (dict(lr_grid=()), "'lr_grid' parameter of BenchSettings"),
+        (dict(lr_grid=(-1.0,)), "'lr_grid' parameter of BenchSettings"),
+        (dict(gamma_grid=(1.5,)), "'gamma_grid' parameter of BenchSettings"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(BenchError, match=message):
+            _session(tmp_path, settings=BenchSettings(epochs=2, **kwargs))
+    with pytest.raises(BenchError, match="jobs"):
+        _session(tmp_path, jobs=0)
 
 
 def test_a_file_that_is_not_a_store_is_named_and_refused(tmp_path) -> None:

@@ -29,6 +29,7 @@ from ..estimators.mixup import check_warmup
 from ..registry import SUITES, TABULAR_MODELS, check_method, resolve_method
 from ..robustness import ATTACKS
 from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
+from ..training.selection import check_grid
 from .protocol import BenchSettings, attack_names, unknown_attacks
 from .report import write_report
 from .runner import SchedulerError, applicable, plan_jobs, planned_keys, run_bench
@@ -328,6 +329,20 @@ class BenchSession(StoreSession):
             )
         if s.epochs < 1:
             raise BenchError(f"epochs must be at least 1; got {s.epochs}")
+        numbers = [
+            ("batch_size", s.batch_size, s.batch_size >= 1, "an integer >= 1"),
+            ("cv", s.cv, s.cv >= 2, "an integer >= 2"),
+            ("warmup_epochs", s.warmup_epochs, s.warmup_epochs >= 0, "an integer >= 0"),
+            ("weight_decay", s.weight_decay, 0 <= s.weight_decay < math.inf, "a number >= 0"),
+            ("test_size", s.test_size, 0 < s.test_size < 1, "a number in (0, 1)"),
+        ]
+        for name, value, ok, expected in numbers:
+            if not ok:
+                raise BenchError(f"{name} must be {expected}; got {value!r}")
+        try:
+            check_grid("BenchSettings", lr_grid=s.lr_grid, gamma_grid=s.gamma_grid)
+        except ValueError as exc:
+            raise BenchError(str(exc)) from None
         if s.measure == "robust" and (
             not s.eps or not all(math.isfinite(e) and e >= 0 for e in s.eps)
         ):

@@ -26,7 +26,7 @@ from ..registry import (
 from ..training import GenLabelMixup, Trainer
 from ..training.grid import LATENTS, TrainSettings
 from ..training.methods import DEFAULT_DENSITY_GRID, DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
-from ..training.selection import fit_configuration, grid_search, param_grid
+from ..training.selection import check_grid, fit_configuration, grid_search, param_grid
 
 __all__ = ["MixupClassifier", "ESTIMATOR_METHODS"]
 
@@ -259,6 +259,10 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
                     warmup_epochs=int(self.warmup_epochs), latent=self.latent,
                 )
             )  # fmt: skip
+        check_grid(
+            "MixupClassifier", lr_grid=self.lr_grid, gamma_grid=self.gamma_grid,
+            density_grid=self.density_grid,
+        )  # fmt: skip
         hidden = self.hidden_layer_sizes
         if not hidden or any(isinstance(h, bool) or int(h) != h or h < 1 for h in hidden):
             raise parameter_error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 
+from .._validation import parameter_error
 from ..models import StackedMLP
 from ..registry import resolve_method
 from .grid import TrainSettings, train_grid
@@ -19,6 +21,7 @@ from .methods import Config
 __all__ = [
     "REFIT_STREAM",
     "GridSearchResult",
+    "check_grid",
     "cv_splits",
     "fit_configuration",
     "grid_search",
@@ -28,6 +31,36 @@ __all__ = [
 
 #: The random stream of a refit on the whole training set (distinct from the CV folds').
 REFIT_STREAM = 1000
+
+
+def check_grid(
+    owner: str,
+    *,
+    lr_grid: Any = (0.1,),
+    gamma_grid: Any = (1.0,),
+    density_grid: Any = ("gm",),
+) -> None:
+    """A ValueError naming the grid that is empty or holds a value no model can train with:
+    learning rates must be finite and > 0, gammas in [0, 1], densities 'gm' or 'kde'."""
+    checks = [
+        ("lr_grid", lr_grid, "finite numbers > 0", lambda v: math.isfinite(v) and v > 0),
+        ("gamma_grid", gamma_grid, "numbers in [0, 1]", lambda v: 0 <= v <= 1),
+        ("density_grid", density_grid, "'gm' or 'kde' each", lambda v: v in ("gm", "kde")),
+    ]
+    for name, values, expected, valid in checks:
+        numeric = name != "density_grid"
+        try:
+            items = list(values)
+            ok = bool(items) and all(
+                (isinstance(v, numbers.Real) and not isinstance(v, bool) and valid(float(v)))
+                if numeric
+                else (isinstance(v, str) and valid(v))
+                for v in items
+            )
+        except TypeError:
+            ok = False
+        if not ok:
+            raise parameter_error(owner, name, f"a non-empty sequence of {expected}", values)
 
 
 def param_grid(
