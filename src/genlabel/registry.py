@@ -210,16 +210,26 @@ def dropin_names(model: str | None = None, models: Iterable[str] | None = None) 
 def check_method(name: str, model: str, *, cli: bool = False) -> MethodSpec:
     """The method, after checking that it can train ``model`` (else a ValueError saying why,
     with the model spelled ``--model mlp`` if ``cli``, ``model='mlp'`` otherwise)."""
-    spec = resolve_method(name)
+    # The methods of the same family (tabular or image) as the model asked for.
+    family = TABULAR_MODELS if model in TABULAR_MODELS else IMAGE_MODELS
+    try:
+        spec = resolve_method(name)
+    except ValueError:
+        names = ", ".join(method_names(models=family))
+        raise ValueError(f"unknown method {name!r}; expected one of {names}") from None
+
+    def spell(m: str) -> str:
+        return f"--model {m}" if cli else f"model={m!r}"
+
     if model not in spec.models:
-        # Name the models of the same family (tabular or image) as the one asked for.
-        family = TABULAR_MODELS if model in TABULAR_MODELS else IMAGE_MODELS
-        options = [m for m in spec.models if m in family] or list(spec.models)
+        options = [m for m in spec.models if m in family]
+        if not options:  # a method of the other family
+            names = ", ".join(method_names(models=family))
+            raise ValueError(
+                f"method {spec.name!r} trains {', '.join(spec.models)}, not {model}; "
+                f"the methods for {spell(model)}: {names}"
+            )
         why = " (it mixes hidden layers)" if spec.mix == "manifold" else ""
-
-        def spell(m: str) -> str:
-            return f"--model {m}" if cli else f"model={m!r}"
-
         raise ValueError(
             f"method {spec.name!r} needs {' or '.join(map(spell, options))}{why}; "
             f"got {spell(model)}"

@@ -24,7 +24,8 @@ _IMAGES_HELP = (
     "Train and evaluate image methods (one cell per method and trial), then the report.\n\n"
     "Finished cells are skipped and a killed cell resumes from its last epoch (checkpoints in "
     "<db stem>-checkpoints/ beside the store); --measure robust attacks the models the clean "
-    "run trained. Under torchrun every process trains its part of each batch."
+    "run trained (training them first if it has not). Under torchrun every process trains "
+    "its part of each batch."
 )
 
 
@@ -80,7 +81,7 @@ def images(
     ),
     device: str = typer.Option("cpu", help="cpu | cuda | cuda:N"),
     amp: str = typer.Option(
-        None, help="bf16 | fp16 (CUDA only) mixed precision", show_default=False
+        None, help="bf16 (CPU or CUDA) | fp16 (CUDA only) mixed precision", show_default=False
     ),
     measure: str = typer.Option("clean", help="clean | robust"),
     attack: str = typer.Option(

@@ -37,6 +37,7 @@ from ..bench.protocol import (
     unknown_attacks,
 )
 from ..bench.store import config_hash
+from ..data import DataError
 from ..data.augment import DATASET_STATS, default_augment
 from ..data.images import IMAGE_DATASETS, ImageSet, load_images
 from ..mixing import ManifoldMixup, capture_output
@@ -88,7 +89,7 @@ class ImageSettings:
         values (mu_c = 0, sigma_c^2 = 1) carry no weight (see ``OnlineGaussianLabeler``).
     train_subset : train on this many training images (a fixed random subset, the same
         for every method and trial), or all when None.
-    amp : None, "bf16" or "fp16" (CUDA only) mixed precision.
+    amp : None, "bf16" (CPU or CUDA) or "fp16" (CUDA only) mixed precision.
     device : "cpu", "cuda", ...
     data_dir : the folder of the image data sets (see ``load_images``).
     layers : manifold mixup's layers (default: the model's ``manifold_layers``).
@@ -224,6 +225,11 @@ def load_image_data(settings: ImageSettings) -> tuple[ImageSet, ImageSet]:
     train = _load_split(settings.dataset, settings.data_dir, "train")
     test = _load_split(settings.dataset, settings.data_dir, "test")
     n = settings.train_subset
+    if n is not None and n > len(train):
+        raise DataError(
+            f"train_subset {n} is larger than the training set of {settings.dataset} "
+            f"({len(train)} images); leave it out to train on all of them"
+        )
     if n is not None and n < len(train):
         rows = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:n]
         train = ImageSet(train.x[rows], train.y[rows], train.classes, train.name, train.split)
