@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from genlabel import LABEL_RULES, GenLabelMixup
 from genlabel.data import make_toy
+from genlabel.labels import genlabel_targets
 from genlabel.registry import dropin_names
 from tests._asserts import assert_valid_labels
 
@@ -97,6 +98,50 @@ def test_dropin_errors() -> None:
     for method in ("genlabel_gm", "mixup"):  # an unknown density even where none is used
         with pytest.raises(ValueError, match="'density' parameter of GenLabelMixup"):
             GenLabelMixup(9, method=method, density="bogus")
+    bad = [
+        (dict(gamma="0.5"), "'gamma'"),
+        (dict(class_prior="no"), "'class_prior' parameter of GenLabelMixup must be a bool"),
+        (dict(per_sample=1), "'per_sample'"),
+        (dict(sigma2=0.0), "'sigma2'"),
+        (dict(sigma2=float("nan")), "'sigma2'"),
+        (dict(feature_extractor=5), "'feature_extractor'"),
+        (dict(seed=1.5), "'seed'"),
+    ]
+    for kwargs, message in bad:  # at construction, not at the first batch
+        with pytest.raises(ValueError, match=message):
+            GenLabelMixup(9, **kwargs)
+    with pytest.raises(ValueError, match="at least one sample"):
+        GenLabelMixup(9).fit(X[:0], y[:0])
+    fitted = GenLabelMixup(9, seed=0).fit(X, y)
+    with pytest.raises(ValueError, match="the batch is empty"):
+        fitted(X[:0], y[:0])
+    with pytest.raises(ValueError, match="soft targets cannot be mixed"):
+        fitted(X[:4], torch.eye(9)[y[:4]])
+
+
+@pytest.mark.parametrize("rule", ["nearest_neighbor", "exclude_intrusion"])
+def test_rules_that_look_at_the_data_refuse_nan_points(rule: str) -> None:
+    # A NaN distance used to pick the first reference point's class (or drop every point).
+    X, y = _data()
+    mixer = GenLabelMixup(9, rule=rule, seed=0).fit(X, y)
+    bad = X[:8].clone()
+    bad[3, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        mixer(bad, y[:8])
+
+
+def test_numpy_scalars_are_numbers() -> None:
+    X, y = _data()
+    mixer = GenLabelMixup(
+        np.int64(9), alpha=np.float32(0.5), gamma=np.float64(0.5), seed=np.int64(3)
+    )
+    batch = mixer.fit(X, y)(X[:16], y[:16])
+    again = GenLabelMixup(9, alpha=0.5, gamma=0.5, seed=3).fit(X, y)(X[:16], y[:16])
+    assert torch.equal(batch.soft_targets, again.soft_targets)
+    log_probs = torch.randn(5, 4, dtype=torch.float64)
+    assert torch.equal(
+        genlabel_targets(log_probs, top_k=np.int64(2)), genlabel_targets(log_probs, top_k=2)
+    )
 
 
 def test_soft_targets_work_with_any_criterion() -> None:

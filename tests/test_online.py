@@ -75,6 +75,19 @@ def test_bad_input() -> None:
         lab.targets(torch.tensor([[float("nan"), 0.0]]))
     with pytest.raises(ValueError, match="memory must be in"):
         OnlineGaussianLabeler(3, 2, memory=1.0)
+    z = torch.randn(4, 2)
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\)"):
+        lab.update(z, torch.tensor([0, 1, 2, 3]))
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\)"):
+        lab.update(z, torch.tensor([0, -1, 2, 1]))
+    with pytest.raises(ValueError, match="integer class indices"):
+        lab.update(z, torch.tensor([0.7, 1.0, 2.0, 1.0]))
+    with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+        OnlineGaussianLabeler(2.5, 2)  # type: ignore[arg-type]
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="min_variance must be"):
+            OnlineGaussianLabeler(3, 2, min_variance=bad)
+    assert OnlineGaussianLabeler(np.int64(3), np.int64(2)).num_classes == 3  # NumPy ints work
 
 
 def _free_port() -> int:

@@ -177,6 +177,34 @@ def test_bad_data_is_reported() -> None:
         t.fit((X, y, -torch.ones(len(y))))
     with pytest.raises(RuntimeError, match="not fitted"):
         Trainer(_model()).predict(X)
+    with pytest.raises(ValueError, match="at least one sample"):
+        t.fit((X[:0], y[:0]))
+    with pytest.raises(ValueError, match="no batch"):
+        t.fit(DataLoader(TensorDataset(X[:0], y[:0]), batch_size=4))
+    t.fit((X, y))
+    with pytest.raises(ValueError, match="X contains NaN"):
+        t.predict_proba(torch.full_like(X, float("inf")))
+    # A DataLoader's batches are not checked up front: the epoch's loss says where to look.
+    nan_loader = DataLoader(TensorDataset(torch.full_like(X, float("nan")), y), batch_size=4)
+    with pytest.raises(FloatingPointError, match="check the data for NaN"):
+        Trainer(_model(), epochs=1, verbose=0).fit(nan_loader)
+    # Soft targets with a mixer: the drop-in relabels class indices only.
+    mixer = GenLabelMixup(9, rule="linear", seed=0)
+    with pytest.raises(ValueError, match="soft targets cannot be mixed"):
+        Trainer(_model(), mixer=mixer, epochs=1, verbose=0).fit((X, torch.eye(9)[y]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_inputs_of_another_precision_are_cast_to_the_model_dtype(dtype) -> None:
+    X, y = _data(40)
+    a = Trainer(_model(), epochs=2, batch_size=8, random_state=0, verbose=0).fit((X, y))
+    b = Trainer(_model(), epochs=2, batch_size=8, random_state=0, verbose=0)
+    b.fit((X.to(dtype), y))  # NumPy's float64, say, for a float32 model
+    same = dtype == torch.float64  # float64 -> float32 gives back X's values exactly
+    for pa, pb in zip(a.model.parameters(), b.model.parameters(), strict=True):
+        assert pb.dtype == torch.float32
+        assert torch.equal(pa, pb) if same else torch.allclose(pa, pb, atol=1e-2)
+    assert b.predict_proba(X.to(dtype)).dtype == torch.float32
 
 
 def test_the_model_is_not_copied() -> None:

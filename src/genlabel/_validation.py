@@ -8,6 +8,7 @@ the parameters of a class (scikit-learn's wording, "The 'x' parameter of C must 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -119,6 +120,17 @@ def as_label_tensor(value: Any, name: str, *, n_samples: int | None = None) -> t
             f"{name} has {tensor.shape[0]} labels, but the inputs have {n_samples} samples"
         )
     return tensor
+
+
+def is_integer(value: object) -> bool:
+    """An integer, NumPy's included, not a bool. (A function of ``object``: typeshed does not
+    make ``int`` a ``numbers.Integral``, so an inline isinstance would look always False.)"""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value: object) -> bool:
+    """A real number, NumPy scalars included, not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def check_nonnegative(value: float, name: str, owner: str) -> float:

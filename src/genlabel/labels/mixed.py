@@ -136,6 +136,9 @@ def label_mixed(
     if rule in REFERENCE_RULES:
         if reference is None:
             raise ValueError(f"label rule {rule!r} needs the training points (reference=(X, y))")
+        # A NaN distance would silently pick the first reference point's class.
+        if points is not None and not bool(torch.isfinite(points).all()):
+            raise ValueError(f"label rule {rule!r}: points contains NaN or infinite values")
         ref_x, ref_y = reference
         if rule == "nearest_neighbor":
             targets = nearest_neighbor_labels(points, ref_x, ref_y, num_classes, nearest=nearest)

@@ -11,6 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .._validation import is_integer
 from ..mixing.params import convex_mix
 
 __all__ = [
@@ -189,8 +190,9 @@ def genlabel_targets(
         work = work + torch.as_tensor(log_prior, dtype=work.dtype, device=work.device)
     unmasked = work
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        if not is_integer(top_k) or top_k < 1:
             raise ValueError(f"top_k must be a positive integer or None; got {top_k!r}")
+        top_k = int(top_k)
         if top_k < work.shape[1]:
             keep = torch.topk(work, top_k, dim=1).indices
             mask = torch.zeros_like(work, dtype=torch.bool).scatter_(1, keep, True)
@@ -200,7 +202,11 @@ def genlabel_targets(
     # +inf inputs are errors; rows that are -inf everywhere (0/0) get clamped and redone.
     if labels.numel() and not math.isfinite(labels.sum().item()):
         if bool(torch.isnan(unmasked).any()) or bool(torch.isposinf(unmasked).any()):
-            raise ValueError("log_probs contains NaN or +inf values")
+            raise ValueError(
+                "log_probs (the classes' log-densities) contains NaN or +inf values: "
+                "non-finite points, or points too far from every class for "
+                f"{log_probs.dtype} (float64 reaches further)"
+            )
         finite = unmasked.clamp_min(torch.finfo(unmasked.dtype).min)
         return genlabel_targets(finite, top_k=top_k).to(log_probs.dtype)
     return labels.to(log_probs.dtype)

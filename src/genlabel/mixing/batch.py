@@ -70,14 +70,18 @@ def check_batch(inputs: object, labels: object) -> None:
         raise ValueError("inputs must be a floating-point torch.Tensor of shape (batch_size, ...)")
     if inputs.ndim < 1:
         raise ValueError("inputs must have a batch dimension; got a 0-D tensor")
+    if inputs.shape[0] == 0:
+        raise ValueError("the batch is empty: there is nothing to mix")
     if (
         not isinstance(labels, torch.Tensor)
         or labels.ndim != 1
         or labels.shape[0] != inputs.shape[0]
     ):
         shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        soft = isinstance(labels, torch.Tensor) and labels.ndim == 2
         raise ValueError(
             f"Expected labels to be a tensor of shape ({inputs.shape[0]},), got {shape}"
+            + ("; soft targets cannot be mixed and relabelled: pass class indices" if soft else "")
         )
     if labels.is_floating_point():
         raise ValueError("labels must be integer class indices, not floating point")

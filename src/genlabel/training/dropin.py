@@ -10,7 +10,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import as_float_tensor, as_label_tensor, parameter_error
+from .._validation import (
+    as_float_tensor,
+    as_label_tensor,
+    is_integer,
+    is_real,
+    parameter_error,
+)
 from ..density import DENSITIES, ClassDensity, LabelDensity, make_density
 from ..labels import GENLABEL_RULES, LABEL_RULES, REFERENCE_RULES, label_mixed
 from ..losses import blend_targets, soft_cross_entropy
@@ -77,13 +83,45 @@ def _check_params(rule, gamma, switch_prob, label_smoothing, alpha, cutmix_alpha
     if rule not in LABEL_RULES:
         raise parameter_error(owner, "rule", "one of " + ", ".join(map(repr, LABEL_RULES)), rule)
     for name, value in (("gamma", gamma), ("switch_prob", switch_prob)):
-        if not 0.0 <= value <= 1.0:
+        if not (is_real(value) and 0.0 <= value <= 1.0):
             raise parameter_error(owner, name, "a float in [0, 1]", value)
-    if not 0.0 <= label_smoothing < 1.0:
+    if not (is_real(label_smoothing) and 0.0 <= label_smoothing < 1.0):
         raise parameter_error(owner, "label_smoothing", "a float in [0, 1)", label_smoothing)
     for name, value in (("alpha", alpha), ("cutmix_alpha", cutmix_alpha)):
-        if not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+        if not (is_real(value) and np.isfinite(value) and value >= 0):
             raise parameter_error(owner, name, "a float in the range [0.0, inf)", value)
+
+
+def _check_options(sigma2, per_sample, class_prior, feature_extractor, seed) -> None:
+    """The other constructor arguments, checked up front (not at the first batch)."""
+    owner = "GenLabelMixup"
+    if not (is_real(sigma2) and np.isfinite(sigma2) and sigma2 > 0):
+        raise parameter_error(owner, "sigma2", "a float in the range (0.0, inf)", sigma2)
+    for name, value in (("per_sample", per_sample), ("class_prior", class_prior)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise parameter_error(owner, name, "a bool", value)
+    if feature_extractor is not None and not callable(feature_extractor):
+        raise parameter_error(
+            owner, "feature_extractor", "None or a callable (e.g. a torch.nn.Module)",
+            feature_extractor,
+        )  # fmt: skip
+    if seed is not None and not is_integer(seed):
+        raise parameter_error(owner, "seed", "None or an int", seed)
+
+
+def _generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator:
+    """The mixer's own generator: ``generator``, or a new one seeded with ``seed`` (from the
+    OS's entropy when None)."""
+    if seed is not None and generator is not None:
+        raise ValueError("give either seed or generator, not both")
+    if generator is not None:
+        return generator
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(seed))
+    return generator
 
 
 def _not_dropin(spec: MethodSpec) -> str:
@@ -167,8 +205,9 @@ class GenLabelMixup:
         seed: int | None = None,
         generator: torch.Generator | None = None,
     ):
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        if not is_integer(num_classes) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}")
+        num_classes = int(num_classes)
         if method is not None and rule is not None:
             raise ValueError("give either method or rule, not both")
         if method is not None:
@@ -177,20 +216,19 @@ class GenLabelMixup:
             )
         rule = "genlabel" if rule is None else rule
         _check_params(rule, gamma, switch_prob, label_smoothing, alpha, cutmix_alpha)
+        _check_options(sigma2, per_sample, class_prior, feature_extractor, seed)
         if isinstance(density, str):
             density = make_density(density)
         elif not isinstance(density, LabelDensity):
             raise parameter_error(
                 "GenLabelMixup", "density", "'gm', 'kde' or a LabelDensity", density
             )
-        if seed is not None and generator is not None:
-            raise ValueError("give either seed or generator, not both")
         self.num_classes = num_classes
         self.rule = rule
         self.density = density
         self.gamma = float(gamma)
-        self.alpha = alpha
-        self.cutmix_alpha = cutmix_alpha
+        self.alpha = float(alpha)
+        self.cutmix_alpha = float(cutmix_alpha)
         self.switch_prob = float(switch_prob)
         self.per_sample = per_sample
         self.label_smoothing = float(label_smoothing)
@@ -198,13 +236,7 @@ class GenLabelMixup:
         self.class_prior = bool(class_prior)
         self._log_prior: torch.Tensor | None = None
         self.feature_extractor = feature_extractor
-        if generator is None:
-            generator = torch.Generator()
-            if seed is None:
-                generator.seed()
-            else:
-                generator.manual_seed(seed)
-        self.generator = generator
+        self.generator = _generator(seed, generator)
         self._reference: tuple[torch.Tensor, torch.Tensor] | None = None
         # A density that is not a ClassDensity (e.g. a GAN's) comes fitted.
         self._fitted_density = not isinstance(density, ClassDensity)
@@ -267,9 +299,10 @@ class GenLabelMixup:
             Z, y_t = self._collect(X)
         else:
             X_t = _as_batch(X, "X")
-            if X_t.ndim < 2:
+            if X_t.ndim < 2 or X_t.shape[0] == 0:
                 raise ValueError(
-                    f"X must be of shape (n_samples, ...); got shape {tuple(X_t.shape)}"
+                    "X must be of shape (n_samples, ...) with at least one sample; got shape "
+                    f"{tuple(X_t.shape)}"
                 )
             Z, y_t = self._features(X_t).detach().cpu(), _as_batch(y, "y")
         Z = as_float_tensor(Z, "X")

@@ -9,6 +9,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .._validation import is_integer, is_real
 from ..labels import genlabel_targets
 
 __all__ = ["OnlineGaussianLabeler"]
@@ -82,12 +83,15 @@ class OnlineGaussianLabeler(nn.Module):
         bias_correction: bool = False,
     ):
         super().__init__()
-        if num_classes < 1 or dim < 1:
-            raise ValueError(f"num_classes and dim must be positive; got {num_classes}, {dim}")
+        for name, value in (("num_classes", num_classes), ("dim", dim)):
+            if not is_integer(value) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}")
         if not 0.0 <= memory < 1.0:
             raise ValueError(f"memory must be in [0, 1); got {memory!r}")
-        self.num_classes = num_classes
-        self.dim = dim
+        if not (is_real(min_variance) and 0 < min_variance < math.inf):
+            raise ValueError(f"min_variance must be a finite number > 0; got {min_variance!r}")
+        self.num_classes: int = int(num_classes)
+        self.dim: int = int(dim)
         self.memory = float(memory)
         self.top_k = top_k
         self.min_variance = float(min_variance)
@@ -115,6 +119,10 @@ class OnlineGaussianLabeler(nn.Module):
             raise ValueError(
                 f"Expected labels to be a tensor of shape ({features.shape[0]},), got {tuple(labels.shape)}"
             )
+        if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+            raise ValueError(f"labels must be integer class indices; got {labels.dtype}")
+        if bool(((labels < 0) | (labels >= self.num_classes)).any()):  # one sync, not two
+            raise ValueError(f"labels must hold class indices in [0, {self.num_classes})")
         z = features.to(device=self.means.device, dtype=torch.float64)
         labels = labels.to(self.means.device).long()
         k, d = self.num_classes, self.dim

@@ -80,6 +80,8 @@ def _check_tensors(data: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor, tor
     Y = _as_tensor(data[1], "Y")
     W = None if len(data) == 2 or data[2] is None else _as_tensor(data[2], "sample_weight")
     n = X.shape[0]
+    if n == 0:
+        raise ValueError("fit needs at least one sample; X has none")
     if Y.shape[0] != n or (W is not None and tuple(W.shape) != (n,)):
         shapes = [tuple(t.shape) for t in (X, Y, W) if t is not None]
         raise ValueError(f"X, Y (and sample_weight) must have the same rows; got shapes {shapes}")
@@ -156,11 +158,17 @@ class _LoaderBatches:
             yield x, y, w
 
 
-def _to_inputs(x: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """A batch on the device, floating: integer images (uint8) are scaled to [0, 1]."""
+def _to_inputs(
+    x: torch.Tensor, device: torch.device, channels_last: bool, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """A batch on the device, floating: integer images (uint8) are scaled to [0, 1]; with
+    ``dtype`` (the model's), floating inputs of another precision are cast to it (NumPy
+    arrays arrive as float64)."""
     x = x.to(device, non_blocking=True)
     if not x.is_floating_point():
         x = x.float().div_(255.0)
+    if dtype is not None and x.dtype != dtype:
+        x = x.to(dtype)
     if channels_last and x.ndim == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     return x
@@ -394,6 +402,13 @@ class Trainer:
         self.history_ = [dict(row) for row in state["history"]]
         return int(state["epoch"]), int(state["seed"])
 
+    def _input_dtype(self) -> torch.dtype | None:
+        """The dtype of the model's first floating parameter (None if it has none)."""
+        for p in self.model.parameters():
+            if p.is_floating_point():
+                return p.dtype
+        return None
+
     # -- training -------------------------------------------------------------------------
     def _batch_loss(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
         dtype = _AMP.get(self.amp or "")
@@ -414,7 +429,7 @@ class Trainer:
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         count = 0
         for b, (x, y, w) in enumerate(batches.epoch(epoch)):
-            x = _to_inputs(x, self.device, self.channels_last_)
+            x = _to_inputs(x, self.device, self.channels_last_, self._input_dtype())
             y = y.to(self.device, non_blocking=True)
             w = None if w is None else w.to(self.device, non_blocking=True)
             if self.transform is not None:
@@ -428,10 +443,14 @@ class Trainer:
             bar.update(1)
         if self.scheduler_ is not None:
             self.scheduler_.step()
+        if count == 0:
+            raise ValueError(f"the training data yielded no batch in epoch {epoch}")
         # Checked once per epoch, not per batch: a per-batch check would sync the GPU.
         if not math.isfinite(float(total)):
             raise FloatingPointError(
-                f"the training loss became {float(total)} in epoch {epoch}; lower the learning rate"
+                f"the training loss became {float(total)} in epoch {epoch}: lower the learning "
+                "rate, or check the data for NaN or infinite values (a DataLoader's batches are "
+                "not checked)"
             )
         row = {
             "epoch": float(epoch),
@@ -497,13 +516,17 @@ class Trainer:
         if not hasattr(self, "module_"):
             raise RuntimeError("This Trainer is not fitted yet; call 'fit' first")
         X = _as_tensor(X, "X")
+        if X.is_floating_point() and not bool(torch.isfinite(X).all()):
+            raise ValueError("X contains NaN or infinite values")
         size = batch_size or max(self.batch_size, 256)
         was_training = self.model.training
         self.model.eval()
         try:
             out = []
             for part in torch.split(X, size):
-                logits = self.model(_to_inputs(part, self.device, self.channels_last_))
+                logits = self.model(
+                    _to_inputs(part, self.device, self.channels_last_, self._input_dtype())
+                )
                 out.append(torch.softmax(logits.float(), dim=-1).cpu())
         finally:
             self.model.train(was_training)
