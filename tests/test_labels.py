@@ -18,7 +18,7 @@ from genlabel.labels import (
     nearest_neighbor_labels,
 )
 from genlabel.labels.rules import first_argmin, nearest_neighbor_indices
-from genlabel.mixing import apply_mix, draw_mix_params
+from genlabel.mixing import apply_mix, draw_mix_params, sample_lambda
 from tests._asserts import assert_valid_labels
 
 log_prob_rows = arrays(
@@ -161,6 +161,21 @@ def test_genlabel_targets_bad_input() -> None:
         genlabel_targets(torch.tensor([[0.0, float("nan")]]))
     with pytest.raises(ValueError, match="top_k must be a positive integer"):
         genlabel_targets(torch.zeros(2, 3), top_k=0)
+    with pytest.raises(ValueError, match="floating point"):
+        genlabel_targets(torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"log_prior must be of shape \(3,\)"):
+        genlabel_targets(torch.zeros(2, 3), log_prior=torch.zeros(2))
+    with pytest.raises(ValueError, match=r"log_prior must be of shape \(3,\)"):
+        genlabel_targets(torch.zeros(2, 3), log_prior=torch.zeros(2, 3))  # one per class only
+    np.testing.assert_array_equal(  # NumPy log-densities are accepted
+        genlabel_targets(np.log([[0.2, 0.8]])).numpy(), [[0.2, 0.8]]
+    )
+    a, b = torch.eye(3)[[0, 1]], torch.eye(3)[[2, 2]]
+    for lam in (1.5, -0.1, float("nan"), torch.tensor([0.5, 2.0])):
+        with pytest.raises(ValueError, match=r"lam must be in \[0, 1\]"):
+            linear_labels(a, b, lam)
+    with pytest.raises(ValueError, match="an int >= 0"):
+        sample_lambda(1.0, -1, generator=torch.Generator())
 
 
 def test_half_precision_log_probs() -> None:

@@ -30,6 +30,8 @@ _NN_CHUNK_ELEMENTS = 1 << 22
 
 def _lam_column(lam: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
     lam_t = torch.as_tensor(lam, dtype=like.dtype, device=like.device)
+    if not bool(((lam_t >= 0) & (lam_t <= 1)).all()):  # NaN fails too
+        raise ValueError(f"lam must be in [0, 1]; got {lam!r}")
     if lam_t.ndim == 0:
         return lam_t
     if lam_t.shape != like.shape[:1]:
@@ -181,13 +183,23 @@ def genlabel_targets(
     Tensor of shape (n, k)
         Finite, non-negative rows that sum to one, in log_probs' dtype.
     """
+    if not isinstance(log_probs, torch.Tensor):
+        log_probs = torch.as_tensor(log_probs)  # NumPy arrays, lists
     if log_probs.ndim != 2:
         raise ValueError(
             f"log_probs must be of shape (n_samples, n_classes); got {tuple(log_probs.shape)}"
         )
+    if not log_probs.is_floating_point():
+        raise ValueError(f"log_probs must be floating point; got {log_probs.dtype}")
     work = log_probs.float() if log_probs.dtype in (torch.float16, torch.bfloat16) else log_probs
     if log_prior is not None:
-        work = work + torch.as_tensor(log_prior, dtype=work.dtype, device=work.device)
+        prior = torch.as_tensor(log_prior, dtype=work.dtype, device=work.device)
+        if prior.shape != work.shape[1:]:
+            raise ValueError(
+                f"log_prior must be of shape ({work.shape[1]},), one per class; got "
+                f"{tuple(prior.shape)}"
+            )
+        work = work + prior
     unmasked = work
     if top_k is not None:
         if not is_integer(top_k) or top_k < 1:

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from scipy.special import betaincinv
 
+from .._validation import is_integer
+
 __all__ = [
     "MixParams",
     "apply_mix",
@@ -115,6 +117,8 @@ def sample_lambda(
     """
     alpha = _check_alpha(alpha)
     generator = check_generator(generator)
+    if not is_integer(n) or n < 0:
+        raise ValueError(f"n must be a number of points (an int >= 0); got {n!r}")
     if alpha == 0 or n == 0:
         return torch.ones(n, dtype=torch.float64)
     return _beta(alpha, n if per_sample else 1, generator).expand(n).clone()
