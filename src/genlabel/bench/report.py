@@ -291,7 +291,8 @@ def _run_lines(frame: pd.DataFrame, runs: pd.DataFrame | None) -> list[str]:
         jobs = ", ".join(str(j) for j in sorted(runs.n_jobs.unique()))
         lines += [
             f"- wall-clock: {_duration(_covered_seconds(runs))} over {len(runs)} run"
-            f" segment(s) (--jobs {jobs}; {killed} without an end, stopped or still running,"
+            f" segment(s) ({jobs} parallel jobs or processes; {killed} without an end, stopped"
+            " or still running,"
             f" counted to their last stored job; segments that ran at the same time counted"
             f" once); cells written by them: {int(runs.cells.sum())}"
         ]

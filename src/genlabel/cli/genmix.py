@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,16 +18,26 @@ def _lam(text: str) -> float | str:
     if text.strip() == "uniform":
         return "uniform"
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:  # NaN too
         fail(f"--lam takes a number in [0, 1] or 'uniform'; got {text!r}")
-        raise  # unreachable: fail exits
+    return value
 
 
 def _budget(epochs, n_aug, lam, eps, gan_steps, inversion_steps):
-    """The default budget with the options given on the command line."""
+    """The default budget with the options given on the command line (checked here, so that
+    an error names the option, not the budget's field)."""
     from ..genmix.budget import GenMixBudget
 
+    counts = [("--epochs", epochs), ("--n-aug", n_aug), ("--gan-steps", gan_steps),
+              ("--inversion-steps", inversion_steps)]  # fmt: skip
+    for option, value in counts:
+        if value is not None and value < 1:
+            fail(f"{option} must be at least 1; got {value}")
+    if not 0 < eps < 1:
+        fail(f"--eps (GenMix's margin of the ratio test) must be in (0, 1); got {eps}")
     budget = GenMixBudget()
     changes: dict = {"lam": _lam(lam), "eps": eps}
     if epochs is not None:
