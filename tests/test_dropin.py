@@ -101,7 +101,8 @@ def test_dropin_errors() -> None:
     bad = [
         (dict(gamma="0.5"), "'gamma'"),
         (dict(class_prior="no"), "'class_prior' parameter of GenLabelMixup must be a bool"),
-        (dict(per_sample=1), "'per_sample'"),
+        (dict(per_sample="yes"), "'per_sample'"),
+        (dict(class_prior=2), "'class_prior'"),
         (dict(sigma2=0.0), "'sigma2'"),
         (dict(sigma2=float("nan")), "'sigma2'"),
         (dict(feature_extractor=5), "'feature_extractor'"),
@@ -132,6 +133,8 @@ def test_rules_that_look_at_the_data_refuse_nan_points(rule: str) -> None:
 
 def test_numpy_scalars_are_numbers() -> None:
     X, y = _data()
+    flags = GenLabelMixup(9, gamma=torch.tensor(0.5), per_sample=1, class_prior=np.bool_(True))
+    assert flags.gamma == 0.5 and flags.per_sample is True and flags.class_prior is True
     mixer = GenLabelMixup(
         np.int64(9), alpha=np.float32(0.5), gamma=np.float64(0.5), seed=np.int64(3)
     )

@@ -140,6 +140,7 @@ BAD = [
     (["--model", "vgg"], "model must be one of cnn, preact_resnet18"),
     (["--methods", "mixup,nope"], "unknown method 'nope'"),
     (["--methods", "genlabel_kde"], "method 'genlabel_kde' trains logistic, mlp, not cnn"),
+    (["--methods", "nope"], "unknown method 'nope'; expected one of vanilla, mixup, adamixup"),
     (["--train-subset", "5000"], "train_subset 5000 is larger than the training set"),
     (["--eps", "0.1,1.5"], "eps must be one or more numbers in [0, 1]"),
     (["--eps", "a"], "--eps takes comma-separated numbers"),

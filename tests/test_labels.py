@@ -166,7 +166,11 @@ def test_genlabel_targets_bad_input() -> None:
     with pytest.raises(ValueError, match=r"log_prior must be of shape \(3,\)"):
         genlabel_targets(torch.zeros(2, 3), log_prior=torch.zeros(2))
     with pytest.raises(ValueError, match=r"log_prior must be of shape \(3,\)"):
-        genlabel_targets(torch.zeros(2, 3), log_prior=torch.zeros(2, 3))  # one per class only
+        genlabel_targets(torch.zeros(2, 3), log_prior=torch.zeros(3, 3))
+    lp, prior = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)
+    for shaped in (prior[0], prior[:1]):  # one per class, as (k,) or (1, k)
+        assert torch.equal(genlabel_targets(lp, log_prior=shaped), genlabel_targets(lp + prior[0]))
+    assert torch.equal(genlabel_targets(lp, log_prior=prior), genlabel_targets(lp + prior))
     np.testing.assert_array_equal(  # NumPy log-densities are accepted
         genlabel_targets(np.log([[0.2, 0.8]])).numpy(), [[0.2, 0.8]]
     )
@@ -174,6 +178,8 @@ def test_genlabel_targets_bad_input() -> None:
     for lam in (1.5, -0.1, float("nan"), torch.tensor([0.5, 2.0])):
         with pytest.raises(ValueError, match=r"lam must be in \[0, 1\]"):
             linear_labels(a, b, lam)
+    with pytest.raises(ValueError, match="floating point"):  # lam would round to 0 or 1
+        linear_labels(a.long(), b.long(), 0.5)
     with pytest.raises(ValueError, match="an int >= 0"):
         sample_lambda(1.0, -1, generator=torch.Generator())
 

@@ -88,6 +88,9 @@ def test_bad_input() -> None:
         with pytest.raises(ValueError, match="min_variance must be"):
             OnlineGaussianLabeler(3, 2, min_variance=bad)
     assert OnlineGaussianLabeler(np.int64(3), np.int64(2)).num_classes == 3  # NumPy ints work
+    before = {k: v.clone() for k, v in lab.state_dict().items()}
+    lab.update(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))  # an empty shard: no-op
+    assert all(torch.equal(before[k], v) for k, v in lab.state_dict().items())
 
 
 def _free_port() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -76,8 +77,12 @@ def test_aliases_resolve_and_bad_sessions_are_refused(tmp_path) -> None:
     for kwargs, message in bad:
         with pytest.raises(BenchError, match=message):
             _session(tmp_path, settings=BenchSettings(epochs=2, **kwargs))
-    with pytest.raises(BenchError, match="jobs"):
-        _session(tmp_path, jobs=0)
+    for jobs in (0, 2.5):
+        with pytest.raises(BenchError, match="jobs"):
+            _session(tmp_path, jobs=jobs)
+    assert _session(tmp_path, jobs=-1).jobs == (os.cpu_count() or 1)  # joblib's "every core"
+    rows = _session(tmp_path, settings=BenchSettings(epochs=2, test_size=40))  # a row count
+    assert rows.settings.test_size == 40
 
 
 def test_a_file_that_is_not_a_store_is_named_and_refused(tmp_path) -> None:

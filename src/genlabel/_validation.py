@@ -129,8 +129,17 @@ def is_integer(value: object) -> bool:
 
 
 def is_real(value: object) -> bool:
-    """A real number, NumPy scalars included, not a bool."""
+    """A real number (NumPy scalars and 0-d real tensors included), not a bool."""
+    if isinstance(value, torch.Tensor):
+        return value.ndim == 0 and not value.is_complex() and value.dtype != torch.bool
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def is_flag(value: object) -> bool:
+    """A bool, NumPy's, a 0-d bool tensor, or the integer 0 or 1."""
+    if isinstance(value, torch.Tensor):
+        return value.ndim == 0 and value.dtype == torch.bool
+    return isinstance(value, (bool, np.bool_)) or (is_integer(value) and value in (0, 1))
 
 
 def check_nonnegative(value: float, name: str, owner: str) -> float:

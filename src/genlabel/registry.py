@@ -211,7 +211,13 @@ def check_method(name: str, model: str, *, cli: bool = False) -> MethodSpec:
     """The method, after checking that it can train ``model`` (else a ValueError saying why,
     with the model spelled ``--model mlp`` if ``cli``, ``model='mlp'`` otherwise)."""
     # The methods of the same family (tabular or image) as the model asked for.
-    family = TABULAR_MODELS if model in TABULAR_MODELS else IMAGE_MODELS
+    family = (
+        TABULAR_MODELS
+        if model in TABULAR_MODELS
+        else IMAGE_MODELS
+        if model in IMAGE_MODELS
+        else TABULAR_MODELS + IMAGE_MODELS
+    )
     try:
         spec = resolve_method(name)
     except ValueError:

@@ -74,16 +74,30 @@ def job_key(job: Job) -> str:
     return f"{job.dataset}|{job.model}|{job.trial}|{job.alpha:g}|{','.join(job.methods)}"
 
 
-def _worker(job: Job, threads: int, attack_factory: Callable | None) -> list[dict[str, Any]]:
+def _worker(
+    job: Job, threads: int, attack_factory: Callable | None, worker: bool = False
+) -> list[dict[str, Any]]:
     # Each worker process gets its share of the cores (no oversubscription).
     torch.set_num_threads(threads)
     attack_fn = attack_factory(job.settings) if attack_factory is not None else None
     # The worker's CPU, not the driver's: on a cluster they can differ (and round differently).
     here = cpu()
-    with warnings.catch_warnings():
-        # The driver loaded every data set before the run and showed this one already.
-        warnings.simplefilter("ignore", SavedIndexWarning)
-        return [record | {"cpu": here} for record in run_job(job, attack_fn=attack_fn)]
+    if worker:  # another process than the driver's
+        _quiet_worker()
+    return [record | {"cpu": here} for record in run_job(job, attack_fn=attack_fn)]
+
+
+_QUIET = False
+
+
+def _quiet_worker() -> None:
+    """In a worker process, once: ignore the saved-index warning, which the driver showed
+    when it loaded every data set before the run. (Once per process: every change to the
+    filters makes Python show each other warning again.)"""
+    global _QUIET
+    if not _QUIET:
+        warnings.filterwarnings("ignore", category=SavedIndexWarning)
+        _QUIET = True
 
 
 def run_bench(
@@ -133,7 +147,7 @@ def _results(jobs: Iterable[Job], n_jobs, backend, scheduler, threads, attack_fa
         from joblib import Parallel, delayed
 
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        yield from parallel(delayed(_worker)(job, threads, attack_factory) for job in jobs)
+        yield from parallel(delayed(_worker)(job, threads, attack_factory, True) for job in jobs)
         return
     if backend == "dask":
         yield from _dask_results(list(jobs), n_jobs, scheduler, attack_factory)
@@ -154,7 +168,7 @@ def _dask_results(jobs, n_jobs, scheduler, attack_factory):
     if scheduler:
         try:
             client = Client(scheduler)
-        except OSError as exc:  # refused, timed out, unknown host
+        except (OSError, ValueError, TypeError) as exc:  # refused, timed out, bad address
             raise SchedulerError(
                 f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
                 "'dask scheduler', or drop --scheduler to run a local cluster"
@@ -166,7 +180,9 @@ def _dask_results(jobs, n_jobs, scheduler, attack_factory):
         client = Client(cluster)
     try:
         # Workers only compute; the driver writes, so the store stays consistent.
-        futures = client.map(_worker, jobs, threads=1, attack_factory=attack_factory, pure=False)
+        futures = client.map(
+            _worker, jobs, threads=1, attack_factory=attack_factory, worker=True, pure=False
+        )
         for future in as_completed(futures):
             yield future.result()
     finally:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._validation import is_integer, is_real
 from ..data import DataError, csv_name, load_dataset, suite_ids
 from ..data.tabular import check_csv_files
 from ..estimators.mixup import check_warmup
@@ -167,6 +169,16 @@ class StoreSession:
             return store.frame(), store.runs()
 
 
+def _jobs(jobs: Any) -> int:
+    """The number of parallel jobs: a positive int, or as in joblib -1 for every core, -2
+    for all but one, ..."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs == 0:
+        raise BenchError(
+            f"jobs (parallel jobs) must be at least 1 (or -1 for every core); got {jobs!r}"
+        )
+    return jobs if jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + jobs)
+
+
 def _names(values: Sequence[str] | str | None) -> list[str]:
     if values is None:
         return []
@@ -258,9 +270,7 @@ class BenchSession(StoreSession):
         self._check_settings()
         if backend not in BACKENDS:
             raise BenchError(f"unknown backend {backend!r}; expected joblib or dask")
-        if isinstance(jobs, bool) or int(jobs) != jobs or jobs < 1:
-            raise BenchError(f"jobs (parallel jobs) must be at least 1; got {jobs!r}")
-        self.jobs, self.backend, self.scheduler = int(jobs), backend, scheduler
+        self.jobs, self.backend, self.scheduler = _jobs(jobs), backend, scheduler
         self.progress, self.log = progress, log
         stems = [csv_name(p) for p in self.settings.csv_files]
         custom = list(dict.fromkeys(_names(datasets) + stems))
@@ -330,12 +340,19 @@ class BenchSession(StoreSession):
         if s.epochs < 1:
             raise BenchError(f"epochs must be at least 1; got {s.epochs}")
         numbers = [
-            ("batch_size", s.batch_size, s.batch_size >= 1, "an integer >= 1"),
-            ("cv", s.cv, s.cv >= 2, "an integer >= 2"),
-            ("warmup_epochs", s.warmup_epochs, s.warmup_epochs >= 0, "an integer >= 0"),
-            ("weight_decay", s.weight_decay, 0 <= s.weight_decay < math.inf, "a number >= 0"),
-            ("test_size", s.test_size, 0 < s.test_size < 1, "a number in (0, 1)"),
-        ]
+            ("batch_size", s.batch_size, is_integer(s.batch_size) and s.batch_size >= 1,
+             "an integer >= 1"),
+            ("cv", s.cv, is_integer(s.cv) and s.cv >= 2, "an integer >= 2"),
+            ("warmup_epochs", s.warmup_epochs,
+             is_integer(s.warmup_epochs) and s.warmup_epochs >= 0, "an integer >= 0"),
+            ("weight_decay", s.weight_decay,
+             is_real(s.weight_decay) and 0 <= s.weight_decay < math.inf, "a number >= 0"),
+            # As in scikit-learn's train_test_split: a share, or a number of rows.
+            ("test_size", s.test_size,
+             (is_integer(s.test_size) and s.test_size >= 1)
+             or (is_real(s.test_size) and 0 < s.test_size < 1),
+             "a number in (0, 1) or a number of rows >= 1"),
+        ]  # fmt: skip
         for name, value, ok, expected in numbers:
             if not ok:
                 raise BenchError(f"{name} must be {expected}; got {value!r}")

@@ -65,7 +65,7 @@ def bench(
         False, "--fixed-split", help="split seed 0 for every trial; vary only training"
     ),
     epochs: int = typer.Option(100, help="training epochs"),
-    jobs: int = typer.Option(1, "--jobs", help="parallel jobs on this machine"),
+    jobs: int = typer.Option(1, "--jobs", help="parallel jobs on this machine (-1: one per core)"),
     backend: str = typer.Option("joblib", help="joblib | dask"),
     scheduler: str = typer.Option(
         "", help="address of an existing Dask scheduler (tcp://host:port)"

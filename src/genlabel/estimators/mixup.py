@@ -108,7 +108,9 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
     cv : int, cross-validation generator or iterable, default=5
         Folds of ``genlabel_cv``: an int is stratified K-fold, shuffled with
         ``random_state``; or, as in ``GridSearchCV``, a scikit-learn splitter (e.g.
-        ``KFold(3)``) or an iterable of (train, test) index arrays.
+        ``KFold(3)``) or an iterable of (train, test) index arrays. ``fit`` takes no
+        ``groups``: for ``GroupKFold`` pass its splits, ``list(GroupKFold(5).split(X, y,
+        groups))``.
     lr_grid, gamma_grid, density_grid : tuples
         The grid of ``genlabel_cv``.
     random_state : int, RandomState or None

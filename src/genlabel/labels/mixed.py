@@ -137,7 +137,7 @@ def label_mixed(
         if reference is None:
             raise ValueError(f"label rule {rule!r} needs the training points (reference=(X, y))")
         # A NaN distance would silently pick the first reference point's class.
-        if points is not None and not bool(torch.isfinite(points).all()):
+        if nearest is None and points is not None and not bool(torch.isfinite(points).all()):
             raise ValueError(f"label rule {rule!r}: points contains NaN or infinite values")
         ref_x, ref_y = reference
         if rule == "nearest_neighbor":

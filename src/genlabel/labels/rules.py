@@ -7,6 +7,7 @@ that are finite, non-negative and sum to one.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -29,9 +30,14 @@ _NN_CHUNK_ELEMENTS = 1 << 22
 
 
 def _lam_column(lam: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
-    lam_t = torch.as_tensor(lam, dtype=like.dtype, device=like.device)
-    if not bool(((lam_t >= 0) & (lam_t <= 1)).all()):  # NaN fails too
+    if not like.is_floating_point():  # an integer mix would round lam to 0 or 1
+        raise ValueError(
+            f"targets must be floating point (e.g. one-hot .float()); got {like.dtype}"
+        )
+    lam_f = torch.as_tensor(lam, dtype=torch.float64)
+    if not bool(((lam_f >= 0) & (lam_f <= 1)).all()):  # NaN fails too
         raise ValueError(f"lam must be in [0, 1]; got {lam!r}")
+    lam_t = torch.as_tensor(lam, dtype=like.dtype, device=like.device)
     if lam_t.ndim == 0:
         return lam_t
     if lam_t.shape != like.shape[:1]:
@@ -162,6 +168,31 @@ def _class_softmax(log_probs: torch.Tensor) -> torch.Tensor:
     return torch.softmax(log_probs, dim=1)
 
 
+def _checked_log_probs(log_probs: Any) -> torch.Tensor:
+    """``log_probs`` as a floating (n, k) tensor (NumPy arrays and lists too), or an error."""
+    if not isinstance(log_probs, torch.Tensor):
+        log_probs = torch.as_tensor(log_probs)
+    if log_probs.ndim != 2:
+        raise ValueError(
+            f"log_probs must be of shape (n_samples, n_classes); got {tuple(log_probs.shape)}"
+        )
+    if not log_probs.is_floating_point():
+        raise ValueError(f"log_probs must be floating point; got {log_probs.dtype}")
+    return log_probs
+
+
+def _checked_prior(log_prior: Any, work: torch.Tensor) -> torch.Tensor:
+    """``log_prior`` in ``work``'s dtype: one per class, (k,) or (1, k), or one per point."""
+    prior = torch.as_tensor(log_prior, dtype=work.dtype, device=work.device)
+    n, k = work.shape
+    if tuple(prior.shape) not in ((k,), (1, k), (n, k)):
+        raise ValueError(
+            f"log_prior must be of shape ({k},) (one per class), (1, {k}) or ({n}, {k}) "
+            f"(one per point); got {tuple(prior.shape)}"
+        )
+    return prior
+
+
 def genlabel_targets(
     log_probs: torch.Tensor,
     top_k: int | None = None,
@@ -175,7 +206,7 @@ def genlabel_targets(
         Class log-densities of the mixed points.
     top_k : int, optional
         Keep only the ``top_k`` most likely classes (2 gives "GenLabel top-2").
-    log_prior : Tensor of shape (k,), optional
+    log_prior : Tensor of shape (k,) (or (1, k), or (n, k): one per point), optional
         Added to the log-densities (a prior-weighted label); none by default (GenLabel as stated uses no prior).
 
     Returns
@@ -183,23 +214,10 @@ def genlabel_targets(
     Tensor of shape (n, k)
         Finite, non-negative rows that sum to one, in log_probs' dtype.
     """
-    if not isinstance(log_probs, torch.Tensor):
-        log_probs = torch.as_tensor(log_probs)  # NumPy arrays, lists
-    if log_probs.ndim != 2:
-        raise ValueError(
-            f"log_probs must be of shape (n_samples, n_classes); got {tuple(log_probs.shape)}"
-        )
-    if not log_probs.is_floating_point():
-        raise ValueError(f"log_probs must be floating point; got {log_probs.dtype}")
+    log_probs = _checked_log_probs(log_probs)
     work = log_probs.float() if log_probs.dtype in (torch.float16, torch.bfloat16) else log_probs
     if log_prior is not None:
-        prior = torch.as_tensor(log_prior, dtype=work.dtype, device=work.device)
-        if prior.shape != work.shape[1:]:
-            raise ValueError(
-                f"log_prior must be of shape ({work.shape[1]},), one per class; got "
-                f"{tuple(prior.shape)}"
-            )
-        work = work + prior
+        work = work + _checked_prior(log_prior, work)
     unmasked = work
     if top_k is not None:
         if not is_integer(top_k) or top_k < 1:

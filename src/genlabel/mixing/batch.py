@@ -70,8 +70,6 @@ def check_batch(inputs: object, labels: object) -> None:
         raise ValueError("inputs must be a floating-point torch.Tensor of shape (batch_size, ...)")
     if inputs.ndim < 1:
         raise ValueError("inputs must have a batch dimension; got a 0-D tensor")
-    if inputs.shape[0] == 0:
-        raise ValueError("the batch is empty: there is nothing to mix")
     if (
         not isinstance(labels, torch.Tensor)
         or labels.ndim != 1

@@ -13,6 +13,7 @@ from torch import nn
 from .._validation import (
     as_float_tensor,
     as_label_tensor,
+    is_flag,
     is_integer,
     is_real,
     parameter_error,
@@ -98,7 +99,7 @@ def _check_options(sigma2, per_sample, class_prior, feature_extractor, seed) -> 
     if not (is_real(sigma2) and np.isfinite(sigma2) and sigma2 > 0):
         raise parameter_error(owner, "sigma2", "a float in the range (0.0, inf)", sigma2)
     for name, value in (("per_sample", per_sample), ("class_prior", class_prior)):
-        if not isinstance(value, (bool, np.bool_)):
+        if not is_flag(value):
             raise parameter_error(owner, name, "a bool", value)
     if feature_extractor is not None and not callable(feature_extractor):
         raise parameter_error(
@@ -230,7 +231,7 @@ class GenLabelMixup:
         self.alpha = float(alpha)
         self.cutmix_alpha = float(cutmix_alpha)
         self.switch_prob = float(switch_prob)
-        self.per_sample = per_sample
+        self.per_sample = bool(per_sample)
         self.label_smoothing = float(label_smoothing)
         self.sigma2 = sigma2
         self.class_prior = bool(class_prior)
@@ -348,6 +349,8 @@ class GenLabelMixup:
             )
         inputs, labels = _as_batch(inputs, "inputs"), _as_batch(labels, "labels")
         check_batch(inputs, labels)
+        if inputs.shape[0] == 0:
+            raise ValueError("the batch is empty: there is nothing to mix")
         params = self._draw(inputs).to(inputs.device)
         labels = labels.to(inputs.device)
         x_mix = apply_mix(inputs, params)

@@ -102,27 +102,32 @@ class OnlineGaussianLabeler(nn.Module):
         self.register_buffer("seen", torch.zeros(num_classes, dtype=torch.int64))
         self.register_buffer("updates", torch.zeros(num_classes, dtype=torch.int64))
 
-    def _check_features(self, features: torch.Tensor, name: str) -> torch.Tensor:
+    def _check_features(
+        self, features: torch.Tensor, name: str, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if features.ndim != 2 or features.shape[1] != self.dim:
             raise ValueError(
                 f"{name} must be of shape (batch_size, {self.dim}); got {tuple(features.shape)}"
             )
-        if not bool(torch.isfinite(features).all()):
+        ok = torch.isfinite(features).all()
+        if labels is not None:  # checked in the same sync
+            ok = ok & ((labels >= 0) & (labels < self.num_classes)).all().to(ok.device)
+        if not bool(ok):
+            if labels is not None and bool(((labels < 0) | (labels >= self.num_classes)).any()):
+                raise ValueError(f"labels must hold class indices in [0, {self.num_classes})")
             raise ValueError(f"{name} contains NaN or infinite values")
         return features
 
     @torch.no_grad()
     def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
         """Update the class statistics with a batch of clean features (step 1)."""
-        features = self._check_features(features.detach(), "features")
         if labels.shape != features.shape[:1]:
             raise ValueError(
                 f"Expected labels to be a tensor of shape ({features.shape[0]},), got {tuple(labels.shape)}"
             )
-        if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        if labels.is_floating_point() or labels.is_complex():
             raise ValueError(f"labels must be integer class indices; got {labels.dtype}")
-        if bool(((labels < 0) | (labels >= self.num_classes)).any()):  # one sync, not two
-            raise ValueError(f"labels must hold class indices in [0, {self.num_classes})")
+        features = self._check_features(features.detach(), "features", labels)
         z = features.to(device=self.means.device, dtype=torch.float64)
         labels = labels.to(self.means.device).long()
         k, d = self.num_classes, self.dim

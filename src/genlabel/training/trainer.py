@@ -403,11 +403,11 @@ class Trainer:
         return int(state["epoch"]), int(state["seed"])
 
     def _input_dtype(self) -> torch.dtype | None:
-        """The dtype of the model's first floating parameter (None if it has none)."""
-        for p in self.model.parameters():
-            if p.is_floating_point():
-                return p.dtype
-        return None
+        """The dtype of the model's floating parameters when they all share one (inputs are
+        cast to it); None for a model of mixed precisions (or none), whose inputs are left
+        as they come."""
+        dtypes = {p.dtype for p in self.model.parameters() if p.is_floating_point()}
+        return dtypes.pop() if len(dtypes) == 1 else None
 
     # -- training -------------------------------------------------------------------------
     def _batch_loss(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
@@ -428,8 +428,9 @@ class Trainer:
         start = time.perf_counter()
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         count = 0
+        dtype = self._input_dtype()
         for b, (x, y, w) in enumerate(batches.epoch(epoch)):
-            x = _to_inputs(x, self.device, self.channels_last_, self._input_dtype())
+            x = _to_inputs(x, self.device, self.channels_last_, dtype)
             y = y.to(self.device, non_blocking=True)
             w = None if w is None else w.to(self.device, non_blocking=True)
             if self.transform is not None:
@@ -523,10 +524,9 @@ class Trainer:
         self.model.eval()
         try:
             out = []
+            dtype = self._input_dtype()
             for part in torch.split(X, size):
-                logits = self.model(
-                    _to_inputs(part, self.device, self.channels_last_, self._input_dtype())
-                )
+                logits = self.model(_to_inputs(part, self.device, self.channels_last_, dtype))
                 out.append(torch.softmax(logits.float(), dim=-1).cpu())
         finally:
             self.model.train(was_training)
