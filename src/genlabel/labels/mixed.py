@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .._validation import all_finite
 from ..mixing import MixParams, apply_mix, one_hot
 from .rules import (
     genlabel_targets,
@@ -137,7 +138,7 @@ def label_mixed(
         if reference is None:
             raise ValueError(f"label rule {rule!r} needs the training points (reference=(X, y))")
         # A NaN distance would silently pick the first reference point's class.
-        if nearest is None and points is not None and not bool(torch.isfinite(points).all()):
+        if nearest is None and points is not None and not all_finite(points):
             raise ValueError(f"label rule {rule!r}: points contains NaN or infinite values")
         ref_x, ref_y = reference
         if rule == "nearest_neighbor":

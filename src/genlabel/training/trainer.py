@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._validation import parameter_error, resolve_device
+from .._validation import all_finite, parameter_error, resolve_device
 from ..losses import soft_cross_entropy
 from .callbacks import Callback
 
@@ -517,7 +517,7 @@ class Trainer:
         if not hasattr(self, "module_"):
             raise RuntimeError("This Trainer is not fitted yet; call 'fit' first")
         X = _as_tensor(X, "X")
-        if X.is_floating_point() and not bool(torch.isfinite(X).all()):
+        if X.is_floating_point() and not all_finite(X):
             raise ValueError("X contains NaN or infinite values")
         size = batch_size or max(self.batch_size, 256)
         was_training = self.model.training
