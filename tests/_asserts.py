@@ -18,3 +18,14 @@ def assert_valid_labels(labels: torch.Tensor, n: int | None = None, k: int | Non
     torch.testing.assert_close(
         labels.sum(1).double(), torch.ones(labels.shape[0], dtype=torch.float64), atol=tol, rtol=0
     )
+
+
+def rounding_tolerance(dtype: torch.dtype, steps: int = 1, scale: float = 1.0) -> dict[str, float]:
+    """``assert_close`` tolerances for two computations that differ only in float rounding
+    (products of other shapes, which a BLAS may block or split otherwise on another host or
+    thread count, so bit-equality holds on one host and not on another): a few hundred units
+    in the last place of ``dtype``, times ``steps`` for values that went through that many
+    training steps (rounding differences compound); ``scale`` is the values' magnitude, for
+    the absolute part (an entry near 0 may be a sum of large terms)."""
+    tol = 256 * torch.finfo(dtype).eps * max(1, steps)
+    return {"rtol": tol, "atol": tol * max(1.0, float(scale))}
