@@ -47,9 +47,9 @@ def stable_cholesky(cov: torch.Tensor) -> torch.Tensor:
 
 def _mix_of_rows(t: torch.Tensor, rows: torch.Tensor, params: Any) -> torch.Tensor:
     """``apply_mix(t[rows], params)`` for a part of the log-densities (no autograd): the
-    convex mix done in place on its two gathers, the same values bit for bit with two
-    temporaries fewer (a KDE's parts, k x n_c kernel scores per row, are the largest
-    tensors of a wide grid's step)."""
+    convex mix done in place on its two gathers: the same operations on the same shapes,
+    so the same values, with two temporaries fewer (a KDE's parts, k x n_c kernel scores
+    per row, are the largest tensors of a wide grid's step)."""
     from ..mixing.params import apply_mix, convex_mix  # the mixing package sits above
 
     perm = params.perm.to(rows.device)

@@ -103,7 +103,7 @@ def nearest_neighbor_indices(points: torch.Tensor, reference: torch.Tensor) -> t
     sq_ref = reference.square().sum(-1)
     for chunk in torch.split(points, rows):
         # argmin_j |x - r_j|^2 = argmin_j (|r_j|^2 - 2 x.r_j): one fused matmul per chunk
-        # (addmm's alpha = -2 scales exactly, so the scores equal |r|^2 - 2 (x r^T) bit for bit).
+        # (addmm's alpha = -2 scales exactly: on one host the scores equal |r|^2 - 2 (x r^T)).
         scores = torch.addmm(sq_ref, chunk, reference.T, alpha=-2)
         out.append(first_argmin(scores))
     return torch.cat(out) if out else points.new_zeros((0,), dtype=torch.long)

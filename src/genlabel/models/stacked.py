@@ -165,12 +165,11 @@ class StackedMLP:
 
         ``models``: only the models of this range, (len(range), B, out); gradients reach
         only their parameters. The path is the whole stack's, and the range must hold
-        whole groups, so their outputs are those of the whole stack's forward: on one CPU
-        thread each product of a batched product is computed alone, whatever the batch's
-        length (bit for bit, in the fold-major stacks the grids build; a stack in another
-        order reorders the grouped layer's models, and its bias gradients may round
-        differently). With more threads (or on a GPU) a batch of one wide product may be
-        split otherwise than a longer batch: the same values to float rounding.
+        whole groups, so their outputs are those of the whole stack's forward up to float
+        rounding: the range's products are batches of other shapes, which a BLAS may block
+        or split otherwise (bit-equal on some hosts and thread counts, not on all; the
+        tests compare with a rounding tolerance, and ``benchmarks/same_cells.py`` is what
+        checks that a store's cells stay the same).
         """
         shared = self.n_models * x.shape[-1] >= SHARED_MIN_ELEMENTS and _equal_groups(
             group_of, x.shape[0]
