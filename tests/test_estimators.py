@@ -747,3 +747,27 @@ def test_the_training_range_is_the_active_models_when_contiguous() -> None:
     assert rng(0, 1, 1, 0) == slice(1, 3)
     assert rng(1, 0, 1) is None  # scattered (not fold-major): the whole stack
     assert rng(0, 0, 0) is None
+
+
+def test_fit_on_X_times_1e200_raises_like_sklearns_mlp_not_nan_weights() -> None:
+    """`MixupClassifier().fit(X * 1e200)` returned with NaN weights and predicted class 0
+    everywhere; it now raises scikit-learn's MLP's ValueError, for the default method, a
+    GenLabel method and a user's module."""
+    X, y = load_iris(return_X_y=True)
+    message = "Solver produced non-finite parameter weights. The input data may contain large"
+    for params in ({}, {"method": "genlabel"}, {"module": lambda d, k: torch.nn.Linear(d, k)}):
+        with pytest.raises(ValueError, match=message):
+            MixupClassifier(epochs=2, random_state=0, **params).fit(X * 1e200, y)
+
+
+def test_training_that_diverges_to_non_finite_weights_raises_like_sklearns_mlp() -> None:
+    """Inputs within float32 whose training overflows (a huge learning rate on 1e36-sized
+    inputs): the weights are checked after training."""
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="^Solver produced non-finite parameter weights"):
+        MixupClassifier(method="vanilla", lr=1e3, epochs=3, random_state=0).fit(X * 1e36, y)
+    net = lambda d, k: torch.nn.Linear(d, k)  # noqa: E731
+    with pytest.raises(ValueError, match="^Solver produced non-finite parameter weights"):
+        MixupClassifier(module=net, method="vanilla", lr=1e3, epochs=3).fit(X * 1e36, y)
+    # The same data scaled sensibly trains.
+    assert MixupClassifier(method="vanilla", epochs=3, random_state=0).fit(X, y).score(X, y) > 0

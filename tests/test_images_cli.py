@@ -142,17 +142,17 @@ BAD = [
     (["--methods", "genlabel_kde"], "method 'genlabel_kde' trains logistic, mlp, not cnn"),
     (["--methods", "nope"], "unknown method 'nope'; expected one of vanilla, mixup, adamixup"),
     (["--train-subset", "5000"], "train_subset 5000 is larger than the training set"),
-    (["--eps", "0.1,1.5"], "eps must be one or more numbers in [0, 1]"),
+    (["--eps", "0.1,1.5"], "--eps must be a finite number in [0, 1]; got 1.5"),
     (["--eps", "a"], "--eps takes comma-separated numbers"),
     (["--amp", "fp16"], "amp fp16 needs a CUDA device"),
     (["--amp", "fp8"], "amp must be None, bf16 or fp16"),
     (["--device", "cuda:7"], "device"),
-    (["--gamma", "2"], "gamma must be a float in [0, 1]"),
-    (["--trials", "0"], "trials must be an int >= 1"),
+    (["--gamma", "2"], "--gamma must be a finite number in [0, 1]; got 2.0"),
+    (["--trials", "0"], "--trials must be an integer >= 1; got 0"),
     (["--methods", "manifold_mixup", "--layers", "input,features.nope"],
      "unknown layers ['features.nope']"),
     (["--measure", "robust", "--attack", "cw"], "attack must be one of fgsm, pgd, autoattack"),
-    (["--update-every", "0"], "update_every must be an int >= 1"),
+    (["--update-every", "0"], "--update-every must be an integer >= 1; got 0"),
 ]  # fmt: skip
 
 

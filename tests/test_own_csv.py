@@ -10,6 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
@@ -220,3 +221,49 @@ def test_an_infinite_feature_is_named_not_a_traceback(tmp_path, value) -> None:
             "--db", str(tmp_path / "inf.sqlite"), "--no-progress"]  # fmt: skip
     res = cli.invoke(app, args)
     assert res.exit_code == 2 and "infinite value" in res.output
+
+
+def test_a_header_f1_y_f2_y_repeating_the_label_is_an_error_naming_it(tmp_path) -> None:
+    """A header `f1,y,f2,y` trained on the copy of the label (pandas renamed it `y.1`):
+    100 % on pure noise. The repeated name is now an error naming it and its columns."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 60)
+    path = tmp_path / "noise.csv"
+    path.write_text("f1,y,f2,y\n" + "".join(f"{rng.normal()},{c},{rng.normal()},{c}\n" for c in y))
+    with pytest.raises(DataError, match=r"noise.csv: the header repeats .*'y' in columns 2, 4"):
+        load_csv(path, "y")
+    args = ["bench", "--csv", str(path), "--label", "y", "--methods", "vanilla",
+            "--db", str(tmp_path / "dup.sqlite"), "--no-progress"]  # fmt: skip
+    res = cli.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert res.output.count("\n") == 1 and "repeats column name(s) 'y'" in res.output
+    assert not (tmp_path / "dup.sqlite").exists()
+
+
+def test_values_near_1e300_are_an_error_naming_the_column_not_a_traceback(tmp_path) -> None:
+    """A column near 1e300 standardised to NaN (its variance overflows) and the run failed
+    mid-way with a traceback; now loading names the column."""
+    frame = _iris(False).drop(columns="row_id")
+    frame["sepal_width"] *= 1e300
+    path = tmp_path / "huge.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"huge.csv: column\(s\) 'sepal_width' hold values too"):
+        load_csv(path, "species")
+    args = ["bench", "--csv", str(path), "--label", "species", "--methods", "vanilla",
+            "--db", str(tmp_path / "huge.sqlite"), "--no-progress"]  # fmt: skip
+    res = cli.invoke(app, args)
+    assert res.exit_code == 2 and "'sepal_width' hold values too large" in res.output
+    assert res.output.count("\n") == 1
+    # Large values whose standardised form is finite are kept (only the overflow is refused).
+    frame["sepal_width"] /= 1e270
+    frame.to_csv(path, index=False)
+    assert load_csv(path, "species").X["sepal_width"].abs().max() > 1e30
+
+
+def test_a_missing_value_or_an_all_missing_column_is_not_an_overflow(tmp_path) -> None:
+    frame = _iris(False).drop(columns="row_id")
+    frame["empty"] = np.nan
+    frame.loc[3, "petal_length"] = np.nan
+    path = tmp_path / "gaps.csv"
+    frame.to_csv(path, index=False)
+    assert load_csv(path, "species").X.shape == (150, 5)

@@ -17,6 +17,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -265,12 +266,19 @@ class BenchSession(StoreSession):
         named = _names(methods)
         self.methods = self._methods(named or list(spec.methods), named=bool(named))
         self.alphas = [float(a) for a in alphas]
-        if not self.alphas or any(a < 0 for a in self.alphas):
-            raise BenchError(f"alpha must be one or more numbers >= 0; got {list(alphas)!r}")
+        # NaN too (every comparison with it is false): a NaN alpha was stored as NULL.
+        if not self.alphas or not all(0 <= a < math.inf for a in self.alphas):
+            raise BenchError(f"alpha must be one or more finite numbers >= 0; got {list(alphas)!r}")
         self._check_settings()
         if backend not in BACKENDS:
             raise BenchError(f"unknown backend {backend!r}; expected joblib or dask")
+        if scheduler and backend != "dask":
+            raise BenchError(
+                f"a Dask scheduler ({scheduler}) only applies with the dask backend; "
+                "add --backend dask (backend='dask'), or drop --scheduler"
+            )
         self.jobs, self.backend, self.scheduler = _jobs(jobs), backend, scheduler
+        self._warn_jobs()
         self.progress, self.log = progress, log
         stems = [csv_name(p) for p in self.settings.csv_files]
         custom = list(dict.fromkeys(_names(datasets) + stems))
@@ -280,6 +288,18 @@ class BenchSession(StoreSession):
         self.out = Path(out) if out is not None else self.db.parent
 
     # -- checks -------------------------------------------------------------------------
+    def _warn_jobs(self) -> None:
+        """A warning when more jobs than cores run on this machine (an existing Dask
+        scheduler's workers run elsewhere): they would only compete for the cores."""
+        cores = os.cpu_count() or 1
+        if self.jobs > cores and not self.scheduler:
+            warnings.warn(
+                f"jobs={self.jobs} is more than the {cores} CPU cores of this machine: the "
+                f"jobs compete for them (at most one per job to run is started); "
+                f"--jobs {cores} or -1 uses every core",
+                stacklevel=3,
+            )
+
     def _resolve_csv(self, csv: Sequence[str | Path], label: str | None) -> None:
         """The CSV files (each once) and their label column, into the settings."""
         if csv or label:
@@ -360,12 +380,10 @@ class BenchSession(StoreSession):
             check_grid("BenchSettings", lr_grid=s.lr_grid, gamma_grid=s.gamma_grid)
         except ValueError as exc:
             raise BenchError(str(exc)) from None
-        if s.measure == "robust" and (
-            not s.eps or not all(math.isfinite(e) and e >= 0 for e in s.eps)
-        ):
+        if s.measure == "robust" and (not s.eps or not all(0 <= e <= 1 for e in s.eps)):
             raise BenchError(
                 "eps (the attack radius, a fraction of each feature's training range) must be "
-                f"one or more numbers >= 0; got {list(s.eps)!r}"
+                f"one or more numbers in [0, 1]; got {list(s.eps)!r}"
             )
         for method in (m for m in self.methods if applicable(m, self.model)):
             train = TrainSettings(
@@ -458,7 +476,7 @@ class BenchSession(StoreSession):
             for fingerprint, jobs in self._by_fingerprint(plan.jobs, lambda j: j.dataset):
                 try:
                     written += run_bench(
-                        jobs, store, fingerprint, n_jobs=self.jobs, backend=self.backend,
+                        jobs, store, fingerprint, n_jobs=self._n_jobs(plan), backend=self.backend,
                         scheduler=self.scheduler, attack_factory=factory,
                         progress=self.progress, run_id=run_id,
                     )  # fmt: skip
@@ -467,8 +485,13 @@ class BenchSession(StoreSession):
             return written
 
         return self._run_segment(
-            plan, work, n_jobs=self.jobs, backend=self.backend, command=command
+            plan, work, n_jobs=self._n_jobs(plan), backend=self.backend, command=command
         )
+
+    def _n_jobs(self, plan: BenchPlan) -> int:
+        """``jobs``, at most one per job of the plan: more workers would only start and wait
+        (``--jobs 100000`` started about 150 processes)."""
+        return max(1, min(self.jobs, len(plan.jobs)))
 
     def report(self, *, complete_only: bool = False) -> list[Path]:
         """Write report.md, results.csv and the plots into ``out``; returns the paths."""

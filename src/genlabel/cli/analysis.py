@@ -10,16 +10,18 @@ from tqdm.auto import tqdm
 from ..data.toy import TOY_DATASETS
 from ..labels import LABEL_RULES
 from ..plots.names import FIGURE_NAMES
-from .app import app, fail, markdown, split_list
+from .app import app, fail, markdown, number, split_list
 
 
 @app.command()
 def intrusion(
     toy: str = typer.Option("gaussian9", help=f"toy data set: {', '.join(TOY_DATASETS)}"),
-    n_samples: int = typer.Option(900, help="training points"),
-    n_mix: int = typer.Option(4000, help="mixed points per rule"),
-    alpha: float = typer.Option(1.0, help="Beta(alpha, alpha) mixing"),
-    seed: int = typer.Option(0, help="random seed"),
+    n_samples: int = typer.Option(900, help="training points", callback=number(1)),
+    n_mix: int = typer.Option(4000, help="mixed points per rule", callback=number(1)),
+    alpha: float = typer.Option(
+        1.0, help="Beta(alpha, alpha) mixing, alpha >= 0", callback=number(0)
+    ),
+    seed: int = typer.Option(0, help="random seed, 0..2**32-1", callback=number(0, 2**32 - 1)),
 ) -> None:
     """Share of mixed points whose top-1 label is not their region's class, per label rule."""
     from ..analysis import intrusion_share
@@ -31,7 +33,12 @@ def intrusion(
         fail(str(exc))
     rows = []
     for rule in LABEL_RULES:
-        share = intrusion_share(X, y, rule, toy=toy, n_mix=n_mix, alpha=alpha, random_state=seed)
+        try:
+            share = intrusion_share(
+                X, y, rule, toy=toy, n_mix=n_mix, alpha=alpha, random_state=seed
+            )
+        except ValueError as exc:  # e.g. too few training points for a class's density
+            fail(f"{rule}: {exc}")
         rows.append([rule, f"{100 * share:.1f} %"])
     typer.echo(
         f"Manifold intrusion on {toy} ({n_samples} points, {n_mix} mixed points, alpha={alpha}):\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import typer
 
 from ..registry import METHODS, SUITES, TABULAR_MODELS, method_names
 from ..training.grid import DEFAULT_LATENT
-from .app import app, fail, floats, markdown, run_session, split_list
+from .app import app, fail, floats, markdown, number, only_with, run_session, split_list
 
 #: "vanilla (erm), mixup (linear), ...": every tabular method with its aliases.
 _METHODS = ", ".join(
@@ -25,6 +26,7 @@ _TRIALS = ", ".join(f"{s.name} {s.trials}" for s in SUITES.values())
 # Long only by its typer signature: every option is declared, with its help, as a parameter.
 @app.command()
 def bench(
+    ctx: typer.Context,
     suite: str = typer.Option("quick", help=f"the suite: {_SUITES}"),
     datasets: str = typer.Option(
         "",
@@ -48,8 +50,11 @@ def bench(
         None,
         help=f"trials, seeds 0..trials-1 (default: the suite's: {_TRIALS})",
         show_default=False,
+        callback=number(1),
     ),
-    alpha: str = typer.Option("1", help="mixing alpha(s), comma-separated, e.g. 1,2"),
+    alpha: str = typer.Option(
+        "1", help="mixing alpha(s) >= 0, comma-separated, e.g. 1,2", callback=number(0, many=True)
+    ),
     latent: str = typer.Option(
         None,
         help="GenLabel with the MLP: two_model (densities on a separately trained vanilla "
@@ -64,11 +69,15 @@ def bench(
     fixed_split: bool = typer.Option(
         False, "--fixed-split", help="split seed 0 for every trial; vary only training"
     ),
-    epochs: int = typer.Option(100, help="training epochs"),
-    jobs: int = typer.Option(1, "--jobs", help="parallel jobs on this machine (-1: one per core)"),
+    epochs: int = typer.Option(100, help="training epochs", callback=number(1)),
+    jobs: int = typer.Option(
+        1,
+        "--jobs",
+        help="parallel jobs on this machine (-1: one per core); at most one per job to run",
+    ),
     backend: str = typer.Option("joblib", help="joblib | dask"),
     scheduler: str = typer.Option(
-        "", help="address of an existing Dask scheduler (tcp://host:port)"
+        "", help="address of an existing Dask scheduler (tcp://host:port); with --backend dask"
     ),
     db: Path = typer.Option(
         None,
@@ -92,7 +101,10 @@ def bench(
         " robust; each model is trained once and attacked by each)",
     ),
     eps: str = typer.Option(
-        "0.1", help="attack radius as a fraction of each feature's training range; comma-separated"
+        "0.1",
+        help="attack radius(es) in [0, 1], as a fraction of each feature's training range "
+        "(1: the whole range); comma-separated (with --measure robust)",
+        callback=number(0, 1, many=True),
     ),
     out: Path = typer.Option(
         None,
@@ -106,6 +118,8 @@ def bench(
     """Run (or resume) a benchmark; finished cells are skipped, then write the report."""
     from ..bench import BenchError, BenchSession, BenchSettings
 
+    only_with(ctx, backend == "dask", "--backend dask", "scheduler")
+    only_with(ctx, measure == "robust", "--measure robust", "attack", "eps")
     settings = BenchSettings(
         epochs=epochs,
         fixed_split=fixed_split,
@@ -214,7 +228,10 @@ def demo(
     start = time.perf_counter()
     quick = Path("reports/quick")
     try:
-        session = BenchSession(suite="quick", db=quick / "results.sqlite", jobs=2, log=typer.echo)
+        jobs = min(2, os.cpu_count() or 1)  # two, or the one core of a one-core machine
+        session = BenchSession(
+            suite="quick", db=quick / "results.sqlite", jobs=jobs, log=typer.echo
+        )
     except BenchError as exc:
         fail(str(exc))
     # As 'genlabel bench': Ctrl-C says how many cells are stored and exits 130.

@@ -11,7 +11,7 @@ import typer
 from ..data.images import IMAGE_DATASETS
 from ..registry import IMAGE_MODELS, method_names
 from ..robustness import ATTACKS
-from .app import app, fail, floats, run_session, split_list
+from .app import app, fail, floats, number, only_with, run_session, split_list
 
 if TYPE_CHECKING:
     from ..images import ImageSettings
@@ -32,6 +32,7 @@ _IMAGES_HELP = (
 # Long only by its typer signature: every option is declared, with its help, as a parameter.
 @app.command(help=_IMAGES_HELP)
 def images(
+    ctx: typer.Context,
     dataset: str = typer.Option(..., "--dataset", help=f"one of: {', '.join(IMAGE_DATASETS)}"),
     data_dir: Path = typer.Option(
         None,
@@ -43,20 +44,33 @@ def images(
     ),
     model: str = typer.Option("cnn", help=f"{' | '.join(IMAGE_MODELS)}"),
     methods: str = typer.Option("", help=f"comma-separated methods (default: all), of: {_METHODS}"),
-    epochs: int = typer.Option(5, help="training epochs"),
-    trials: int = typer.Option(1, help="trials, seeds 0..trials-1"),
+    epochs: int = typer.Option(5, help="training epochs", callback=number(1)),
+    trials: int = typer.Option(1, help="trials, seeds 0..trials-1", callback=number(1)),
     train_subset: int = typer.Option(
         None,
         "--train-subset",
         help="train on a fixed random subset of N images",
         show_default=False,
+        callback=number(1),
     ),
-    batch_size: int = typer.Option(128, "--batch-size", help="batch size (per process)"),
-    lr: float = typer.Option(0.05, help="SGD learning rate (momentum 0.9, weight decay 5e-4)"),
+    batch_size: int = typer.Option(
+        128, "--batch-size", help="batch size (per process)", callback=number(1)
+    ),
+    lr: float = typer.Option(
+        0.05,
+        help="SGD learning rate > 0 (momentum 0.9, weight decay 5e-4)",
+        callback=number(0, low_open=True),
+    ),
     schedule: str = typer.Option("cosine", help="cosine | step"),
-    alpha: float = typer.Option(1.0, help="Beta(alpha, alpha) of every mix"),
-    gamma: float = typer.Option(0.5, help="GenLabel's loss ratio in [0, 1]"),
-    beta: float = typer.Option(0.5, help="memory of the online class statistics, in [0, 1)"),
+    alpha: float = typer.Option(
+        1.0, help="Beta(alpha, alpha) of every mix, alpha >= 0", callback=number(0)
+    ),
+    gamma: float = typer.Option(0.5, help="GenLabel's loss ratio in [0, 1]", callback=number(0, 1)),
+    beta: float = typer.Option(
+        0.5,
+        help="memory of the online class statistics, in [0, 1)",
+        callback=number(0, 1, high_open=True),
+    ),
     layers: str = typer.Option(
         "",
         help="manifold mixup's layers, comma-separated module names or 'input' "
@@ -67,11 +81,13 @@ def images(
         "--update-every",
         help="GenLabel methods: update the class statistics on every k-th batch (1: every "
         "batch, as Algorithm 3; the update is an extra forward pass of the clean batch)",
+        callback=number(1),
     ),
     update_warmup: int = typer.Option(
         100,
         "--update-warmup",
         help="with --update-every > 1: the first N batches all update the statistics",
+        callback=number(0),
     ),
     channels_last: bool = typer.Option(
         None,
@@ -88,8 +104,14 @@ def images(
         "autoattack",
         help=f"{' | '.join(ATTACKS)}, or several comma-separated (with --measure robust)",
     ),
-    eps: str = typer.Option("0.1,0.2", help="L-inf radii on [0, 1] pixels, comma-separated"),
-    robust_subset: int = typer.Option(500, "--robust-subset", help="test images attacked"),
+    eps: str = typer.Option(
+        "0.1,0.2",
+        help="L-inf radii in [0, 1] (pixels are in [0, 1]), comma-separated",
+        callback=number(0, 1, many=True),
+    ),
+    robust_subset: int = typer.Option(
+        500, "--robust-subset", help="test images attacked", callback=number(1)
+    ),
     db: Path = typer.Option(..., "--db", help="SQLite store (resumable: stored cells are skipped)"),
     out: Path = typer.Option(
         None,
@@ -102,6 +124,8 @@ def images(
     """``genlabel images`` (its help is ``_IMAGES_HELP``)."""
     from ..images import ImageSettings
 
+    only_with(ctx, measure == "robust", "--measure robust", "attack", "eps", "robust_subset")
+    only_with(ctx, update_every > 1, "--update-every > 1", "update_warmup")
     settings = ImageSettings(
         dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
         schedule=schedule, alpha=alpha, gamma=gamma, beta=beta, train_subset=train_subset,

@@ -12,7 +12,7 @@ from sklearn import datasets as skdatasets
 from .dataset import Dataset, encode_labels
 from .paths import DataError, default_data_dir
 from .toy import TOY_DATASETS, make_toy
-from .user_csv import csv_name, load_csv, read_table
+from .user_csv import check_scalable, csv_name, csv_sha256, load_csv, read_table
 
 __all__ = [
     "DataError",
@@ -118,9 +118,35 @@ def load_openml(
         )
     frame = read_table(path)
     meta = read_manifest(str(data_dir)).get(dataset_id, {})
+    check_manifest_row(path, frame, meta)
+    check_scalable(frame.iloc[:, :-1], path)
     name = meta.get("name") or dataset_id
     source = f"{path} ({meta.get('source_repo', 'no manifest entry')})"
     return encode_labels(frame.iloc[:, :-1], frame.iloc[:, -1], name, dataset_id, source)
+
+
+def check_manifest_row(path: Path, frame: pd.DataFrame, meta: dict[str, str]) -> None:
+    """A DataError when an OpenML file does not match its row of ``manifest.csv`` (its rows,
+    its feature columns, and its sha256 where the manifest has one): a file replaced by
+    another set's data would be reported under the manifest's name. No row: no check."""
+    if not meta:
+        return
+    problems = []
+    expected = {"n_rows": len(frame), "n_features": frame.shape[1] - 1}
+    for key, what in (("n_rows", "rows"), ("n_features", "feature columns")):
+        wanted = (meta.get(key) or "").strip()
+        if wanted.isdigit() and int(wanted) != expected[key]:
+            problems.append(f"{expected[key]} {what}, the manifest says {wanted}")
+    digest = (meta.get("sha256") or "").strip().lower()
+    if digest and csv_sha256(path) != digest:
+        problems.append(f"its sha256 is not the manifest's {digest[:12]}...")
+    if problems:
+        raise DataError(
+            f"{path} does not match its row in {path.parent / 'manifest.csv'} (id "
+            f"{meta.get('openml_id', path.name.split('.')[0])}, {meta.get('name', '?')}): "
+            f"{'; '.join(problems)}; restore the file from its source (the manifest's "
+            "source_repo), or fix its manifest row"
+        )
 
 
 def _fetch_online(dataset_id: str, cache_dir: str | Path | None) -> Dataset:
