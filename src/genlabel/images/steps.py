@@ -471,6 +471,8 @@ class AdaMixupStep(_Drawing):
     generator : torch.Generator, optional / seed : int, optional
         The source of the networks' initial weights and of every draw.
 
+    Notes
+    -----
     The policy and the discriminator are trained by the Trainer's optimizer
     (:meth:`trainable_parameters`); under ``torch.distributed`` they are wrapped in
     DistributedDataParallel at the first batch, so their gradients are averaged too.
