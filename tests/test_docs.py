@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,19 @@ def test_no_docstring_names_a_date_commit_or_host() -> None:
         if HISTORY.search(doc)
     ]
     assert not found, found
+
+
+def test_the_changelog_names_the_package_version() -> None:
+    """CHANGELOG.md's latest release is the version of the package (``genlabel.__version__``,
+    which ``genlabel --version`` shows) and of pyproject.toml."""
+    import genlabel
+
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    releases = [line for line in changelog.splitlines() if line.startswith("## [")]
+    assert releases, "CHANGELOG.md has no release heading '## [x.y.z]'"
+    latest = releases[0].removeprefix("## [").split("]")[0]
+    if latest == "Unreleased":
+        latest = releases[1].removeprefix("## [").split("]")[0]
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert version is not None
+    assert latest == genlabel.__version__ == version[1]
