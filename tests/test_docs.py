@@ -73,3 +73,30 @@ def test_the_changelog_names_the_package_version() -> None:
     version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
     assert version is not None
     assert latest == genlabel.__version__ == version[1]
+
+
+def _modules() -> list[str]:
+    import pkgutil
+
+    import genlabel
+
+    return [
+        m.name
+        for m in pkgutil.walk_packages(genlabel.__path__, "genlabel.")
+        if ".cli" not in m.name and not m.name.endswith("__main__")
+    ]
+
+
+def test_the_docstring_examples_run() -> None:
+    """The ``Examples`` sections of the docstrings (shown in the API reference) pass as
+    doctests."""
+    import doctest
+    import importlib
+
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    failed = [
+        name
+        for name in _modules()
+        if doctest.testmod(importlib.import_module(name), optionflags=flags).failed
+    ]
+    assert not failed, f"doctests fail in {failed}"

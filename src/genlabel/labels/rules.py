@@ -50,7 +50,31 @@ def _lam_column(lam: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
 def linear_labels(
     targets_a: torch.Tensor, targets_b: torch.Tensor, lam: torch.Tensor | float
 ) -> torch.Tensor:
-    """Mixup's label lam * y_a + (1 - lam) * y_b; lam a scalar or of shape (n,)."""
+    """Mixup's label lam * y_a + (1 - lam) * y_b; lam a scalar or of shape (n,).
+
+    Parameters
+    ----------
+    targets_a, targets_b : torch.Tensor, shape (n, k)
+        The soft or one-hot labels of the two points of each pair (floating point).
+    lam : float or torch.Tensor of shape (n,)
+        The mixing weight of ``targets_a``, in [0, 1].
+
+    Returns
+    -------
+    torch.Tensor, shape (n, k)
+
+    Raises
+    ------
+    ValueError
+        Integer targets, a lam outside [0, 1] (or NaN), or a lam of another length.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from genlabel import linear_labels
+    >>> linear_labels(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]]), 0.75)
+    tensor([[0.7500, 0.2500]])
+    """
     return convex_mix(targets_a, targets_b, _lam_column(lam, targets_a))
 
 
@@ -70,7 +94,29 @@ def logistic_labels(
     lam: torch.Tensor | float,
     sigma2: float = 0.1,
 ) -> torch.Tensor:
-    """The logistic label rho * y_a + (1 - rho) * y_b."""
+    """The logistic label rho * y_a + (1 - rho) * y_b.
+
+    rho = :func:`logistic_ratio` (lam, sigma2), the label of Proposition 1 of the paper:
+    GenLabel's label for two Gaussian classes of variance sigma2.
+
+    Parameters
+    ----------
+    targets_a, targets_b : torch.Tensor, shape (n, k)
+        The labels of the two points of each pair (floating point).
+    lam : float or torch.Tensor of shape (n,)
+        The mixing weight of ``targets_a``, in [0, 1].
+    sigma2 : float, default=0.1
+        The variance; smaller makes the label closer to a step at lam = 1/2.
+
+    Returns
+    -------
+    torch.Tensor, shape (n, k)
+
+    Raises
+    ------
+    ValueError
+        As :func:`linear_labels`, and ``sigma2 <= 0``.
+    """
     rho = logistic_ratio(
         torch.as_tensor(lam, dtype=targets_a.dtype, device=targets_a.device), sigma2
     )
