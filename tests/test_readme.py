@@ -145,3 +145,16 @@ HISTORY = re.compile(
 def test_the_readme_names_no_date_commit_or_host() -> None:
     found = [line for line in README.splitlines() if HISTORY.search(line)]
     assert not found, found
+
+
+def test_every_code_block_is_python_bash_or_not_code() -> None:
+    """Shell commands are marked ``bash`` (so the test above sees them): another shell
+    language (sh, console, ...) would escape it."""
+    known = {"python", "bash", "text", "bibtex", ""}
+    odd = [
+        f"{page.relative_to(ROOT)}: ```{lang}"
+        for page in PAGES
+        for lang in re.findall(r"^```(\S*)\s*$", page.read_text(), re.M)
+        if lang not in known
+    ]
+    assert not odd, odd
