@@ -49,8 +49,8 @@ __all__ = [
 ADAMIXUP_HIDDEN = 64
 #: Where GenLabel with the MLP fits its densities (Algorithm 2 and its variants).
 LATENTS = ("two_model", "reference", "input")
-#: The paper's Algorithm 2, chosen on the whole paper-mlp suite (README: "Which Algorithm 2
-#: is the default").
+#: The paper's Algorithm 2, chosen on the whole paper-mlp suite (docs/results/mlp.md:
+#: "Which Algorithm 2 is the default").
 DEFAULT_LATENT = "two_model"
 
 
