@@ -34,7 +34,7 @@ bench: venv
 # The documentation site: docs/ + mkdocs.yml -> site/ (open site/index.html, or
 # .venv/bin/mkdocs serve). --strict: a broken link or reference fails the build.
 docs: venv
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) build site *.egg-info src/*.egg-info
