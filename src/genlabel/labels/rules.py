@@ -176,6 +176,28 @@ def nearest_neighbor_labels(
 
     ``nearest``: the nearest reference index of every point, when the caller has it
     (``points`` is then only read for its dtype, and may be None: float32).
+
+    Parameters
+    ----------
+    points : torch.Tensor of shape (m, d), or None
+        The mixed points.
+    reference : torch.Tensor, shape (n, d)
+        The training points.
+    reference_labels : torch.Tensor, shape (n,)
+        Their class indices.
+    num_classes : int
+        k, the width of the labels.
+    nearest : torch.Tensor of shape (m,), optional
+        See above.
+
+    Returns
+    -------
+    torch.Tensor, shape (m, k)
+
+    Raises
+    ------
+    ValueError
+        No reference point, mismatched shapes, or neither points nor ``nearest``.
     """
     idx = _nearest_or_search(points, reference, nearest)
     dtype = torch.float32 if points is None else points.dtype
@@ -195,6 +217,28 @@ def intrusion_keep_mask(
 
     Mixup + excluding manifold intrusion drops the other points. ``nearest``: the nearest
     reference index of every point, when the caller has it (``points`` is then unused).
+
+    Parameters
+    ----------
+    points : torch.Tensor of shape (m, d), or None
+        The mixed points.
+    reference : torch.Tensor, shape (n, d)
+        The training points.
+    reference_labels : torch.Tensor, shape (n,)
+        Their class indices.
+    labels_a, labels_b : torch.Tensor, shape (m,)
+        The class indices of the two points each mixed point was made from.
+    nearest : torch.Tensor of shape (m,), optional
+        See above.
+
+    Returns
+    -------
+    torch.Tensor of bool, shape (m,)
+
+    Raises
+    ------
+    ValueError
+        As :func:`nearest_neighbor_labels`.
     """
     idx = _nearest_or_search(points, reference, nearest)
     nearest_label = reference_labels.to(idx.device)[idx]
