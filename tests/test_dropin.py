@@ -254,7 +254,7 @@ def test_the_loss_of_a_weighted_rule_is_the_cross_entropy_weighted_by_batch_weig
     assert 0 < int((batch.weight == 0).sum()) < 128  # some points dropped
     logits = torch.randn(128, 9, generator=torch.Generator().manual_seed(0))
     ce = torch.nn.functional.cross_entropy(logits, batch.soft_targets, reduction="none")
-    expected = (batch.weight * ce).sum() / batch.weight.sum()  # as the README says
+    expected = (batch.weight * ce).sum() / batch.weight.sum()  # as docs/guide/dropin.md says
     torch.testing.assert_close(mixer.loss(logits, batch), expected)
     kept = batch.weight > 0  # = the plain cross entropy of the points it keeps
     torch.testing.assert_close(

@@ -109,8 +109,8 @@ CPUINFO = "/proc/cpuinfo"
 
 
 def cpu() -> str:
-    """The processor and the kernels torch picked for it, e.g. "Intel(R) Xeon(R) Processor
-    (AVX512)": float32 training rounds by the kernel set, so the same seed gives other cells
+    """The processor and the kernels torch picked for it, e.g. "<the processor's model
+    name> (AVX512)": float32 training rounds by the kernel set, so the same seed gives other cells
     on another kind of CPU (the store records it beside the versions)."""
     import torch
 

@@ -170,7 +170,38 @@ def load_dataset(
     label: str | None = None,
 ) -> Dataset:
     """An embedded set by name (``iris``, ``gaussian9``, ...), one of ``csv_files`` by its
-    stem (with its ``label`` column), or an OpenML id."""
+    stem (with its ``label`` column), or an OpenML id.
+
+    Parameters
+    ----------
+    dataset_id : str
+        An embedded set's name, a CSV file's stem or an OpenML id.
+    data_dir : str or Path, optional
+        The OpenML folder (see :func:`default_data_dir`).
+    online : bool, default=False
+        Fetch a missing OpenML id with scikit-learn (cached).
+    csv_files : tuple of str
+        Paths of your own CSV files.
+    label : str, optional
+        Their label column.
+
+    Returns
+    -------
+    Dataset
+        The features, the encoded labels and the set's name and provenance.
+
+    Raises
+    ------
+    DataError
+        An unknown name or id, a missing data folder or file, or a file that does not parse.
+
+    Examples
+    --------
+    >>> from genlabel.data import load_dataset
+    >>> data = load_dataset("iris")
+    >>> data.X.shape
+    (150, 4)
+    """
     check_csv_files(csv_files)
     for path in csv_files:
         if csv_name(path) == dataset_id:

@@ -313,8 +313,7 @@ class GenLabelStep(_MixingStep):
         With ``update_every > 1``: step 1 runs on every one of the first ``update_warmup``
         batches. Early on the features move fast; statistics left stale for k batches
         there made one class win the label of nearly every point and training collapse to
-        chance (MNIST, k = 8, no warm-up: 9.8 % after an epoch; 100 batches of warm-up:
-        97.5 %, every batch: 97.8 %).
+        chance.
     generator : torch.Generator, optional / seed : int, optional
     """
 
@@ -471,6 +470,8 @@ class AdaMixupStep(_Drawing):
     generator : torch.Generator, optional / seed : int, optional
         The source of the networks' initial weights and of every draw.
 
+    Notes
+    -----
     The policy and the discriminator are trained by the Trainer's optimizer
     (:meth:`trainable_parameters`); under ``torch.distributed`` they are wrapped in
     DistributedDataParallel at the first batch, so their gradients are averaged too.

@@ -186,7 +186,25 @@ FIGURES: dict[str, Callable[..., Path]] = {
 
 
 def write_figures(out: str | Path, names: list[str] | None = None) -> list[Path]:
-    """Write the named figures (all by default) into ``out``; return their paths."""
+    """Write the named figures (all by default) into ``out``; return their paths.
+
+    Parameters
+    ----------
+    out : str or Path
+        The folder (created if needed).
+    names : list of str, optional
+        Names of :data:`FIGURES`; all of them by default.
+
+    Returns
+    -------
+    list of Path
+        The PNG files written.
+
+    Raises
+    ------
+    ValueError
+        An unknown figure name.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = list(FIGURES) if names is None else names

@@ -49,8 +49,8 @@ __all__ = [
 ADAMIXUP_HIDDEN = 64
 #: Where GenLabel with the MLP fits its densities (Algorithm 2 and its variants).
 LATENTS = ("two_model", "reference", "input")
-#: The paper's Algorithm 2, chosen on the whole paper-mlp suite (README: "Which Algorithm 2
-#: is the default").
+#: The paper's Algorithm 2, chosen on the whole paper-mlp suite (docs/results/mlp.md:
+#: "Which Algorithm 2 is the default").
 DEFAULT_LATENT = "two_model"
 
 
@@ -278,14 +278,15 @@ def _build_run(
 #: rows (mix_rows) instead of from the mixed points: mixing the parts is memory-bound,
 #: O(parts) per point, while the direct log-density is a d x d whitening per class (the
 #: Gaussian's parts are k x d per row) plus, for a KDE, a d x n_c product (its parts are
-#: k x n_c kernel scores per row). Measured break-even (one thread, batch 128): about 50
-#: features for the Gaussian, about 200 for the KDE (at 44 features its parts were 4x slower).
+#: k x n_c kernel scores per row). The thresholds sit above the measured break-even points
+#: (the lab notebook, docs/lab-notes.md, has the measurements).
 MIX_ROWS_MIN_FEATURES = {"gm": 64, "kde": 256}
 #: The most memory (bytes) the precomputed parts of one grid may hold.
 MIX_ROWS_MAX_BYTES = 1 << 30
 #: From how many features the nearest-neighbour rules find a mix's nearest fold row from the
 #: fold's Gram matrix (x.r of a mix of rows is the same mix of the rows' products with r:
-#: B x n_f per step instead of B x n_f x d). Measured break-even: about 220 features.
+#: B x n_f per step instead of B x n_f x d). The threshold sits above the measured
+#: break-even point (docs/lab-notes.md).
 NN_GRAM_MIN_FEATURES = 256
 
 
@@ -637,10 +638,9 @@ class _OnePhaseLoss:
             policy_out = aux["policy"].forward(torch.cat([x_g, partner], -1))
         else:
             policy_out = first.policy(perm_g)
-        # Over the short last dimension, as the cells were computed: class-first it is 10x
-        # faster (0.3 ms against 0.03 for 24 x 128 x 3) but rounds differently, and AdaMixup's
-        # cells follow float32 rounding (that change moved 215 of the suite's 620 cells for 2 %
-        # of its time; docs/performance.md).
+        # Over the short last dimension, as the cells were computed: class-first is faster
+        # but rounds differently, and AdaMixup's cells follow float32 rounding (tried and
+        # reverted: docs/lab-notes.md).
         shares = torch.softmax(policy_out, -1)
         # lam in [0, 1], shaped (G, B, 1) once: every use shares one node of the autograd graph.
         params = MixParams(lam=(shares[..., 0] + u_g * shares[..., 1]).unsqueeze(-1), perm=perm_g)

@@ -225,8 +225,7 @@ class Trainer:
         "bf16" also runs on the CPU.
     channels_last : bool, optional
         Keep the model and image batches (n, c, h, w) in the channels-last memory format.
-        None (default): on CUDA only. On the CPU it makes convolutions faster too (a
-        SmallCNN step ~12 % and a forward pass without gradients ~2x, see
+        None (default): on CUDA only. On the CPU it makes convolutions faster too (see
         ``benchmarks/images.py``), at the cost of other rounding than the default layout.
     transform : callable, optional
         Applied to every training batch of inputs on the device (augmentation); not used by
