@@ -283,3 +283,43 @@ def test_methods_that_are_no_drop_in_rule_say_what_trains_them(method, where) ->
         GenLabelMixup(9, method=method)
     listed = str(info.value).split("(those are ")[1].split(")")[0].split(", ")
     assert listed == sorted(dropin_names())
+
+
+def test_the_batch_unpacks_like_timms_mixup_and_keeps_its_fields() -> None:
+    """`x, t = mixer(x, y)` failed with "cannot unpack non-iterable MixupBatch object"."""
+    X, y = _data()
+    mixer = GenLabelMixup(9, gamma=0.7, seed=0).fit(X, y)
+    batch = mixer(X[:64], y[:64])
+    x, t = batch
+    assert x is batch.inputs and t is batch.soft_targets
+    assert len(batch) == 2 and list(batch) == [batch.inputs, batch.soft_targets]
+    assert batch.targets.shape == batch.mix_targets.shape == (64, 9)
+
+
+def test_public_classes_show_their_non_default_parameters() -> None:
+    """GenLabelMixup printed as <genlabel.training.dropin.GenLabelMixup object at 0x...>."""
+    from genlabel import GaussianClassDensity, KDEClassDensity, OnlineGaussianLabeler
+    from genlabel.genmix.gan import ConditionalGAN
+    from genlabel.training import Trainer
+
+    mixer = GenLabelMixup(num_classes=9, method="genlabel_gm", gamma=0.8, seed=0)
+    assert repr(mixer) == "GenLabelMixup(num_classes=9, method='genlabel_gm', gamma=0.8, seed=0)"
+    assert repr(GenLabelMixup(3, gamma=1.0)) == "GenLabelMixup(num_classes=3)"  # defaults left out
+    kde = KDEClassDensity(bandwidth=0.5)
+    assert repr(GenLabelMixup(3, density=kde)) == (
+        "GenLabelMixup(num_classes=3, density=KDEClassDensity(bandwidth=0.5))"
+    )
+    assert repr(GaussianClassDensity()) == "GaussianClassDensity()"
+    assert (
+        repr(GaussianClassDensity(covariance="diag")) == "GaussianClassDensity(covariance='diag')"
+    )
+    labeler = OnlineGaussianLabeler(10, 64, memory=0.99)
+    assert repr(labeler) == "OnlineGaussianLabeler(num_classes=10, dim=64, memory=0.99)"
+    trainer = Trainer(nn.Sequential(nn.Linear(2, 3)), mixer=mixer, epochs=5, verbose=0)
+    assert repr(trainer) == (
+        "Trainer(model=Sequential(...), mixer=GenLabelMixup(num_classes=9, "
+        "method='genlabel_gm', gamma=0.8, seed=0), epochs=5, verbose=0)"
+    )
+    assert repr(ConditionalGAN(2, 3, latent_dim=4)) == (
+        "ConditionalGAN(data_shape=2, num_classes=3, latent_dim=4)"
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._repr import ParamsRepr
 from .._validation import (
     as_float_tensor,
     as_label_tensor,
@@ -68,6 +69,13 @@ class MixupBatch:
     weight: torch.Tensor
     mixed: MixedBatch
     soft_targets: torch.Tensor
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        """``x, t = batch``: the mixed inputs and the target to train on."""
+        return iter((self.inputs, self.soft_targets))
+
+    def __len__(self) -> int:
+        return 2
 
 
 def _as_batch(value: Any, name: str) -> torch.Tensor:
@@ -139,7 +147,7 @@ def _not_dropin(spec: MethodSpec) -> str:
     return f"method {spec.name!r} is not a drop-in label rule (those are {names}); {where}"
 
 
-class GenLabelMixup:
+class GenLabelMixup(ParamsRepr):
     """Mixup (or CutMix) with relabeling, for your own PyTorch training loop.
 
     Three lines::
