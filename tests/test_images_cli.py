@@ -170,7 +170,10 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path, extra, message) -> No
 
 @pytest.mark.parametrize(
     ("corrupt", "message"),
-    [(False, "mnist does not exist"), (True, "truncated or corrupt")],
+    [
+        (False, "mnist: the four IDX files (train-images-idx3-ubyte.gz, ...) not found: looked in"),
+        (True, "truncated or corrupt"),
+    ],
 )
 def test_missing_or_corrupt_files_are_one_line_and_exit_status_2(tmp_path, corrupt, message):
     root = tmp_path / "data"
