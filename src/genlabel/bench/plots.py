@@ -86,7 +86,7 @@ def method_points(part: pd.DataFrame, model: str, alpha: float, names, order, ou
     width = 0.7 / len(datasets)
     for j, dataset in enumerate(datasets):
         rows = part[part.dataset == dataset]
-        colour = f"C{j % 10}"
+        colour, label = f"C{j % 10}", str(names[dataset])
         for i, method in enumerate(methods):
             acc = 100 * rows.loc[rows.method == method, "test_accuracy"].to_numpy()
             if not len(acc):
@@ -94,7 +94,8 @@ def method_points(part: pd.DataFrame, model: str, alpha: float, names, order, ou
             x = i + 1 + (j - (len(datasets) - 1) / 2) * width
             ax.scatter(np.full(len(acc), x), acc, s=20, color=colour, alpha=0.6, lw=0)
             ax.hlines(acc.mean(), x - width / 2.5, x + width / 2.5, color=colour, lw=2.5,
-                      label=names[dataset] if i == 0 else None)  # fmt: skip
+                      label=label)  # fmt: skip
+            label = "_nolegend_"  # one legend entry per data set
     ax.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right")
     ax.set_ylabel("test accuracy [%]")
     trials = int(part.groupby(["dataset", "method"]).size().max())
