@@ -695,3 +695,13 @@ def test_run_settings_list_what_applies_and_jobs_means_workers(tmp_path: Path) -
     reference = _many(2, 2).assign(config='{"latent": "reference", "warmup_epochs": 20}')
     text = write_report(reference, tmp_path / "b")[-1].read_text()
     assert '"warmup_epochs": 20' in text
+    grids = '{"gamma_grid": [0.0, 1.0], "lr_grid": [0.1]}'
+    text = write_report(_many(2, 2).assign(config=grids), tmp_path / "c")[-1].read_text()
+    assert '"gamma_grid": [0.0, 1.0]' in text  # genlabel_cv ran
+    vanilla = (
+        _many(2, 2)
+        .assign(config=grids, method="vanilla")
+        .drop_duplicates(["dataset", "method", "trial"])
+    )
+    text = write_report(vanilla, tmp_path / "d")[-1].read_text()
+    assert "gamma_grid" not in text and '"lr_grid": [0.1]' in text

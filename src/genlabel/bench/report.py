@@ -380,7 +380,8 @@ def _robust_sections(robust: pd.DataFrame, names, out: Path) -> tuple[list, list
 def _run_lines(frame: pd.DataFrame, runs: pd.DataFrame | None) -> list[str]:
     lines = ["## Run settings", ""]
     for config, versions in frame[["config", "versions"]].drop_duplicates().itertuples(index=False):
-        lines += [f"- settings: `{_applicable(config)}`", f"- versions: `{versions}`"]
+        genlabel = any(METHODS[m].is_genlabel for m in set(frame.method) if m in METHODS)
+        lines += [f"- settings: `{_applicable(config, genlabel)}`", f"- versions: `{versions}`"]
     seconds = frame.drop_duplicates(
         subset=["dataset", "method", "model", "trial", "alpha"]
     ).seconds.sum()
@@ -401,9 +402,10 @@ def _run_lines(frame: pd.DataFrame, runs: pd.DataFrame | None) -> list[str]:
     return [*lines, ""]
 
 
-def _applicable(config: str) -> str:
+def _applicable(config: str, genlabel: bool = True) -> str:
     """The run's settings without those that did not apply: ``warmup_epochs`` is the
-    vanilla warm-up of the MLP's ``reference`` variant only."""
+    vanilla warm-up of the MLP's ``reference`` variant only, ``gamma_grid`` the grid of
+    the GenLabel methods (``genlabel``: whether the report has any)."""
     try:
         settings = json.loads(config)
     except (TypeError, ValueError):
@@ -412,6 +414,8 @@ def _applicable(config: str) -> str:
         return str(config)
     if settings.get("latent") != "reference":
         settings.pop("warmup_epochs", None)
+    if not genlabel:
+        settings.pop("gamma_grid", None)
     return json.dumps(settings, sort_keys=True)
 
 
