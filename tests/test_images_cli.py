@@ -42,7 +42,7 @@ def test_every_method_trains_into_the_store_and_the_report(tmp_path) -> None:
     res = cli.invoke(app, _args(db))
     elapsed = time.perf_counter() - start
     assert res.exit_code == 0, res.output
-    assert f"8 cells, 0 done, 8 to run in 8 jobs -> {db}" in res.output
+    assert f"8 cells, 0 done, 8 to run in 8 tasks (method x trial) -> {db}" in res.output
     cells = _cells(db)
     assert sorted(c[0] for c in cells) == sorted(IMAGE_METHODS)
     for _method, trial, measure, accuracy, robust, ece, reliability in cells:
@@ -58,7 +58,7 @@ def test_every_method_trains_into_the_store_and_the_report(tmp_path) -> None:
     folders = sorted((tmp_path / "runs" / "digits-checkpoints").iterdir())
     assert len(folders) == 8 and all([p.name for p in f.iterdir()] == ["model.pt"] for f in folders)
     again = cli.invoke(app, _args(db))
-    assert again.exit_code == 0 and "8 cells, 8 done, 0 to run in 0 jobs" in again.output
+    assert again.exit_code == 0 and "8 cells, 8 done, 0 to run in 0 tasks" in again.output
 
 
 def test_a_robust_run_attacks_the_models_of_the_clean_run(tmp_path) -> None:
@@ -170,7 +170,10 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path, extra, message) -> No
 
 @pytest.mark.parametrize(
     ("corrupt", "message"),
-    [(False, "mnist does not exist"), (True, "truncated or corrupt")],
+    [
+        (False, "mnist: the four IDX files (train-images-idx3-ubyte.gz, ...) not found: looked in"),
+        (True, "truncated or corrupt"),
+    ],
 )
 def test_missing_or_corrupt_files_are_one_line_and_exit_status_2(tmp_path, corrupt, message):
     root = tmp_path / "data"

@@ -267,3 +267,53 @@ def test_a_missing_value_or_an_all_missing_column_is_not_an_overflow(tmp_path) -
     path = tmp_path / "gaps.csv"
     frame.to_csv(path, index=False)
     assert load_csv(path, "species").X.shape == (150, 5)
+def _wine_csv(path: Path) -> Path:
+    """sklearn's wine as a user would have it: the label first, with class names, a
+    categorical column and 20 missing values."""
+    import numpy as np
+    from sklearn.datasets import load_wine
+
+    bunch = load_wine(as_frame=True)
+    frame = bunch.data.copy()
+    rng = np.random.default_rng(0)
+    frame.insert(0, "cultivar", np.array(["barbera", "grignolino", "nebbiolo"])[bunch.target])
+    frame["vineyard_soil"] = rng.choice(["clay", "loam", "sand"], len(frame))
+    for column, n in (("alcohol", 7), ("ash", 6), ("vineyard_soil", 7)):
+        frame.loc[rng.choice(len(frame), n, replace=False), column] = np.nan
+    frame.to_csv(path, index=False)
+    return path
+
+
+WINE_SUMMARY = [
+    "data my_wine (my_wine.csv): 178 rows, 14 feature columns -> 16 features after encoding "
+    "and scaling",
+    "  one-hot encoded: vineyard_soil (3 values)",
+    "  imputed: 20 missing values (alcohol 7, ash 6, vineyard_soil 7; mean, most frequent "
+    "value for categorical columns)",
+    "  classes (3): barbera 59, grignolino 71, nebbiolo 48",
+]
+
+
+def test_bench_says_what_it_made_of_a_csv_in_the_terminal_and_the_report(tmp_path) -> None:
+    """`genlabel bench --csv wine.csv --label cultivar` printed only "report: ...": nothing
+    said that a column was one-hot encoded, that 20 values were imputed, or which classes
+    were found."""
+    from genlabel.data.user_csv import data_summary
+
+    path = _wine_csv(tmp_path / "my_wine.csv")
+    assert data_summary(load_csv(path, "cultivar")) == WINE_SUMMARY
+    args = ["bench", "--csv", str(path), "--label", "cultivar", "--methods", "vanilla,mixup",
+            "--trials", "1", "--epochs", "2", "--db", str(tmp_path / "w.sqlite"),
+            "--no-progress"]  # fmt: skip
+    res = cli.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "\n".join(WINE_SUMMARY) in out and out.index(WINE_SUMMARY[0]) < out.index("finished")
+    assert "Test accuracy in percent, model logistic, α = 1 (one trial):" in out
+    assert "| data set | vanilla | mixup |" in out and "| my_wine | " in out
+    report = (tmp_path / "report.md").read_text()
+    assert "## Data\n\n- " + WINE_SUMMARY[0] in report
+    assert "  - imputed: 20 missing values (alcohol 7" in report
+    # Run again, nothing to do: no summary (no training), the table all the same.
+    again = cli.invoke(app, args)
+    assert WINE_SUMMARY[0] not in again.output and "| my_wine | " in again.output

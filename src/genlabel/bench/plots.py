@@ -17,6 +17,7 @@ from matplotlib.ticker import MaxNLocator
 __all__ = [
     "difference_histogram",
     "method_boxplot",
+    "method_points",
     "reliability_curves",
     "reliability_diagram",
     "robust_vs_eps",
@@ -24,6 +25,10 @@ __all__ = [
 ]
 
 TIE_POINTS = 0.5
+#: Fewer data sets than this: no histogram of the differences and no box plot of the
+#: per-data-set means (a box of one or three points says nothing); the report plots every
+#: trial's accuracy with the mean instead.
+FEW_DATA_SETS = 5
 
 
 def save(fig: Figure, path: Path) -> Path:
@@ -68,6 +73,38 @@ def method_boxplot(means: pd.DataFrame, model: str, alpha: float, out: Path) -> 
     ax.set_ylabel("mean test accuracy per data set [%]")
     ax.set_title(f"Accuracy by method, model {model}, α = {alpha:g} (triangle = mean)")
     ax.grid(axis="y", alpha=0.3)
+    return save(fig, out / f"accuracy_by_method_{model}_alpha{alpha:g}.png")
+
+
+def method_points(part: pd.DataFrame, model: str, alpha: float, names, order, out: Path) -> Path:
+    """Every trial's test accuracy (points) and their mean (a bar) per method, one colour per
+    data set: the plot for a few data sets, where a box plot would have a point per box."""
+    methods = order(part.method.unique())
+    datasets = list(dict.fromkeys(part.dataset))
+    fig = Figure(figsize=(max(6, 1.1 * len(methods)), 4.8))
+    ax = fig.subplots()
+    width = 0.7 / len(datasets)
+    for j, dataset in enumerate(datasets):
+        rows = part[part.dataset == dataset]
+        colour, label = f"C{j % 10}", str(names[dataset])
+        for i, method in enumerate(methods):
+            acc = 100 * rows.loc[rows.method == method, "test_accuracy"].to_numpy()
+            if not len(acc):
+                continue
+            x = i + 1 + (j - (len(datasets) - 1) / 2) * width
+            ax.scatter(np.full(len(acc), x), acc, s=20, color=colour, alpha=0.6, lw=0)
+            ax.hlines(acc.mean(), x - width / 2.5, x + width / 2.5, color=colour, lw=2.5,
+                      label=label)  # fmt: skip
+            label = "_nolegend_"  # one legend entry per data set
+    ax.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right")
+    ax.set_ylabel("test accuracy [%]")
+    trials = int(part.groupby(["dataset", "method"]).size().max())
+    ax.set_title(
+        f"Accuracy by method, model {model}, α = {alpha:g}\n"
+        f"(dots: {'each trial' if trials > 1 else 'one trial'}; bar: mean)"
+    )
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
     return save(fig, out / f"accuracy_by_method_{model}_alpha{alpha:g}.png")
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 from .._validation import is_integer, is_real
 from ..data import DataError, csv_name, load_dataset, suite_ids
 from ..data.tabular import check_csv_files
+from ..data.user_csv import SavedIndexWarning, data_summary
 from ..estimators.mixup import check_warmup
 from ..registry import SUITES, TABULAR_MODELS, check_method, resolve_method
 from ..robustness import ATTACKS
@@ -49,18 +50,19 @@ class BenchError(ValueError):
 
 @dataclass
 class BenchPlan:
-    """What a run would do: every cell of the plan, those stored, the jobs for the rest.
+    """What a run would do: every cell of the plan, those stored, the tasks for the rest.
 
-    ``jobs``: the work units, :class:`Job` for the tabular runner, (method, trial) pairs
-    for an image session, (data set, trial, schemes) for the GenMix experiment; ``unit``
-    names them in :meth:`describe`.
+    ``jobs``: the tasks (units of work), :class:`Job` for the tabular runner, (method,
+    trial) pairs for an image session, (data set, trial, schemes) for the GenMix
+    experiment; ``unit`` names them in :meth:`describe`. Messages call them tasks: "jobs"
+    is only ever the number of parallel worker processes (``--jobs``).
     """
 
     db: Path
     keys: list[tuple]
     done: set[tuple]
     jobs: list[Any]
-    unit: str = "jobs"
+    unit: str = "tasks"
 
     @property
     def total(self) -> int:
@@ -71,9 +73,10 @@ class BenchPlan:
         return sum(1 for k in self.keys if k not in self.done)
 
     def describe(self) -> str:
+        unit = self.unit.replace("tasks", "task", 1) if len(self.jobs) == 1 else self.unit
         return (
             f"{self.total} cells, {self.total - self.todo} done, {self.todo} to run in "
-            f"{len(self.jobs)} {self.unit} -> {self.db}"
+            f"{len(self.jobs)} {unit} -> {self.db}"
         )
 
 
@@ -446,7 +449,21 @@ class BenchSession(StoreSession):
             self.datasets, self.methods, self.model, range(self.trials), self.alphas,
             self.settings, done,
         )  # fmt: skip
-        return BenchPlan(self.db, keys, done, jobs)
+        return BenchPlan(self.db, keys, done, jobs, unit="tasks (data set x trial x α)")
+
+    def data_summary(self) -> list[str]:
+        """What the benchmark makes of each --csv file: rows, features before and after
+        encoding, the one-hot encoded columns, the values imputed, the classes."""
+        try:
+            with warnings.catch_warnings():  # said once already, when the sets were checked
+                warnings.simplefilter("ignore", SavedIndexWarning)
+                return [
+                    line
+                    for path in self.settings.csv_files
+                    for line in data_summary(self._load(csv_name(path)))
+                ]
+        except DataError as exc:
+            raise BenchError(str(exc)) from None
 
     def _attack_factory(self):
         if self.settings.measure != "robust":
@@ -467,6 +484,9 @@ class BenchSession(StoreSession):
         """Compute the missing cells as one run segment of the store (Ctrl-C stops cleanly:
         every finished job is stored, and the same call resumes)."""
         plan = plan or self.plan()
+        if plan.todo:
+            for line in self.data_summary():
+                self.log(line)
         factory = self._attack_factory()
 
         def work(store: ResultStore, run_id: int) -> int:
@@ -498,5 +518,5 @@ class BenchSession(StoreSession):
         frame, runs = self._frame_and_runs()
         return write_report(
             frame, self.out, data_dir=self.settings.data_dir, runs=runs,
-            complete_only=complete_only,
+            complete_only=complete_only, data_summary=self.data_summary(),
         )  # fmt: skip

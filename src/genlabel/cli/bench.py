@@ -142,6 +142,16 @@ def bench(
     except BenchError as exc:
         fail(str(exc))
     run_session(session, (BenchError, ImportError))
+    _echo_results(session)
+
+
+def _echo_results(session) -> None:
+    """The report's accuracy table in the terminal, after the run (as ``demo`` prints its)."""
+    from ..bench.report import results_lines
+
+    lines = results_lines(session.results(), session.settings.data_dir)
+    if lines:
+        typer.echo("\n" + "\n".join(lines).rstrip())
 
 
 @app.command()

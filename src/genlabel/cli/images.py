@@ -38,7 +38,7 @@ def images(
         None,
         "--data-dir",
         help="folder of the image data sets (mnist/, fashion_mnist/, cifar-10-batches-bin/, "
-        "...); default: $GENLABEL_DATA/images or ../shared/data/images beside a checkout; "
+        "...) or the folder holding one set's files; default: $GENLABEL_DATA/images or ../shared/data/images beside a checkout; "
         "digits needs none",
         show_default=False,
     ),

@@ -19,6 +19,7 @@ __all__ = [
     "check_scalable",
     "csv_name",
     "csv_sha256",
+    "data_summary",
     "load_csv",
     "read_table",
 ]
@@ -214,4 +215,40 @@ def load_csv(path: str | Path, label: str) -> Dataset:
     _check_finite(frame.drop(columns=[label]), path)
     check_scalable(frame.drop(columns=[label]), path)
     name = csv_name(path)
-    return encode_labels(frame.drop(columns=[label]), frame[label], name, name, str(path))
+    data = encode_labels(frame.drop(columns=[label]), frame[label], name, name, str(path))
+    data.extra["rows_without_label"] = int(frame[label].isna().sum())
+    return data
+
+
+def data_summary(data: Dataset) -> list[str]:
+    """What the benchmark makes of a data set, in a few lines: rows, features before and
+    after encoding, the one-hot encoded columns, the values imputed, the classes.
+
+    The encoding is the benchmark's preprocessing fitted on the whole set (each trial fits
+    it on its training part, where a rare category may be absent)."""
+    from .preprocess import categorical_columns, make_preprocessor
+
+    X = data.X
+    n_out = len(make_preprocessor(X).fit(X).get_feature_names_out())
+    dropped = data.extra.get("rows_without_label", 0)
+    rows = f"{len(data.y)} rows" + (f" ({dropped} without a label dropped)" if dropped else "")
+    lines = [
+        f"data {data.name} ({Path(data.source).name or data.name}): {rows}, {X.shape[1]} "
+        f"feature columns -> {n_out} features after encoding and scaling"
+    ]
+    categorical = categorical_columns(X)
+    if categorical:
+        encoded = ", ".join(f"{c} ({X[c].nunique()} values)" for c in categorical)
+        lines.append(f"  one-hot encoded: {encoded}")
+    missing = X.isna().sum()
+    missing = missing[missing > 0]
+    if len(missing):
+        where = ", ".join(f"{c} {n}" for c, n in missing.items())
+        lines.append(
+            f"  imputed: {int(missing.sum())} missing values ({where}; mean, most frequent "
+            "value for categorical columns)"
+        )
+    counts = np.bincount(data.y, minlength=data.n_classes)
+    classes = ", ".join(f"{c} {n}" for c, n in zip(data.classes, counts, strict=True))
+    lines.append(f"  classes ({data.n_classes}): {classes}")
+    return lines

@@ -140,7 +140,7 @@ class ImageSession(StoreSession):
             for m in self.methods
             if not _key_done(keys, done, m, t)
         ]
-        return BenchPlan(self.db, keys, done, jobs)
+        return BenchPlan(self.db, keys, done, jobs, unit="tasks (method x trial)")
 
     def run(self, plan: BenchPlan | None = None, *, command: str | None = None) -> RunSummary:
         """Compute the missing cells as one run segment (Ctrl-C stops cleanly: finished

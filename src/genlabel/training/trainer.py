@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .._repr import ParamsRepr
 from .._validation import all_finite, parameter_error, resolve_device
 from ..losses import soft_cross_entropy
 from .callbacks import Callback
@@ -200,7 +201,7 @@ def _check_config(model, mixer, optimizer, scheduler, epochs, batch_size, lr, am
         raise ValueError("\n".join(errors))
 
 
-class Trainer:
+class Trainer(ParamsRepr):
     """Train one PyTorch classifier, with or without a mix step.
 
     Parameters
