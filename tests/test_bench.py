@@ -621,3 +621,19 @@ def test_fingerprints_of_runs_without_csv_files_are_unchanged() -> None:
     assert config_hash(BenchSettings(latent="two_model").fingerprint()) == "b1bc73b77e147519"
     robust = BenchSettings(class_prior=True, measure="robust", attack="pgd", eps=(0.1, 0.2))
     assert config_hash(robust.fingerprint("wine")) == "4dd44896be26c753"
+
+
+def test_label_classes_enter_the_cell_settings_and_bad_values_exit_2(tmp_path: Path) -> None:
+    """Issue 42: --label-classes mixed is stored with the cells (their settings); the
+    default "all" leaves the fingerprint of older stores as it was."""
+    assert "label_classes" not in BenchSettings().fingerprint()
+    args = ["bench", "--datasets", "iris", "--methods", "genlabel_gm", "--trials", "1",
+            "--epochs", "2", "--no-progress", "--db", str(tmp_path / "m.sqlite")]  # fmt: skip
+    res = runner.invoke(app, [*args, "--label-classes", "mixed"])
+    assert res.exit_code == 0, res.output
+    (config,) = _cells(tmp_path / "m.sqlite").config.unique()
+    assert json.loads(config)["label_classes"] == "mixed"
+    again = runner.invoke(app, args)  # the same store under the other choice: refused
+    assert again.exit_code == 2 and "other settings" in again.output
+    bad = runner.invoke(app, [*args[:-1], str(tmp_path / "b.sqlite"), "--label-classes", "two"])
+    assert bad.exit_code == 2 and "unknown label classes 'two'" in bad.output

@@ -283,3 +283,20 @@ def test_methods_that_are_no_drop_in_rule_say_what_trains_them(method, where) ->
         GenLabelMixup(9, method=method)
     listed = str(info.value).split("(those are ")[1].split(")")[0].split(", ")
     assert listed == sorted(dropin_names())
+
+
+def test_mixed_label_classes_keep_every_label_on_the_two_mixed_classes() -> None:
+    """Issue 42: GenLabelMixup(label_classes="mixed") gives no weight outside each pair."""
+    from genlabel.labels import mixed_class_mask
+
+    X, y = make_toy("gaussian9", 450, random_state=0)
+    X, y = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y)
+    every = GenLabelMixup(num_classes=9, seed=0).fit(X, y)
+    mixed = GenLabelMixup(num_classes=9, label_classes="mixed", seed=0).fit(X, y)
+    a, b = every(X[:128], y[:128]), mixed(X[:128], y[:128])
+    allowed = mixed_class_mask(y[:128], b.mixed.params.perm, 9)
+    assert_valid_labels(b.targets, 128, 9)
+    assert float(b.targets[~allowed].sum()) == 0.0
+    assert float(a.targets[~allowed].sum()) > 0  # over every class some go elsewhere
+    with pytest.raises(ValueError, match="label_classes"):
+        GenLabelMixup(num_classes=9, label_classes="pair")

@@ -153,6 +153,7 @@ BAD = [
      "unknown layers ['features.nope']"),
     (["--measure", "robust", "--attack", "cw"], "attack must be one of fgsm, pgd, autoattack"),
     (["--update-every", "0"], "update_every must be an int >= 1"),
+    (["--label-classes", "two"], "label_classes must be all or mixed"),
 ]  # fmt: skip
 
 
@@ -285,3 +286,35 @@ def test_bf16_training_and_autoattack_run_through_the_command(tmp_path) -> None:
     robust = measures["robust-autoattack-eps0.1"][1]
     assert robust * 8 == round(robust * 8)  # a share of the 8 attacked images
     assert "robust-autoattack-eps0.1" in (tmp_path / "report.md").read_text()
+
+
+def test_label_classes_mixed_reaches_the_step_and_is_stored_with_the_cell(
+    tmp_path, monkeypatch
+) -> None:
+    """Issue 42: --label-classes mixed reaches the GenLabel steps, names the cells'
+    settings and their params; the default leaves old fingerprints as they were."""
+    from genlabel.images import GenLabelStep, ImageSettings
+
+    classes = []
+    original = GenLabelStep.training_loss
+    monkeypatch.setattr(
+        GenLabelStep,
+        "training_loss",
+        lambda self, *a: (classes.append(self.label_classes), original(self, *a))[1],
+    )
+    base = ImageSettings(dataset="digits")
+    mixed = ImageSettings(dataset="digits", label_classes="mixed")
+    assert "label_classes" not in base.fingerprint()
+    assert mixed.training_key() != base.training_key()
+    db = tmp_path / "m.sqlite"
+    res = cli.invoke(
+        app, _args(db, "--methods", "mixup,mixup_genlabel", "--label-classes", "mixed")
+    )
+    assert res.exit_code == 0, res.output
+    assert set(classes) == {"mixed"}
+    with sqlite3.connect(db) as conn:
+        rows = dict(conn.execute("SELECT method, params FROM results").fetchall())
+        (config,) = {c for (c,) in conn.execute("SELECT config FROM results")}
+    assert json.loads(rows["mixup_genlabel"])["label_classes"] == "mixed"
+    assert "label_classes" not in json.loads(rows["mixup"])
+    assert json.loads(config)["label_classes"] == "mixed"

@@ -432,3 +432,53 @@ BAD = [
 def test_bad_inputs_are_reported(make, message) -> None:
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("mix", ["input", "manifold", "cutmix"])
+def test_genlabel_step_with_mixed_label_classes_labels_only_the_two_mixed_classes(
+    mix, monkeypatch
+) -> None:
+    """Issue 42: label_classes="mixed" restricts Algorithm 3's top-2 to each pair's two
+    classes, for mixup, manifold mixup and CutMix alike (the draw's permutation)."""
+    import genlabel.images.steps as steps_module
+    from genlabel.labels import mixed_class_mask
+
+    seen = []
+    original = steps_module.label_mixed
+
+    def spy(rule, params, labels, k, **kwargs):
+        out = original(rule, params, labels, k, **kwargs)
+        seen.append((out.targets, mixed_class_mask(labels, params.perm, k)))
+        return out
+
+    monkeypatch.setattr(steps_module, "label_mixed", spy)
+    model = SmallCNN(num_classes=4, in_channels=1, image_size=(8, 8))
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(16) % 4
+    method = {"input": "mixup", "manifold": "manifold", "cutmix": "cutmix"}[mix] + "_genlabel"
+    for classes in ("all", "mixed"):
+        step = build_step(
+            method,
+            num_classes=4, in_channels=1, feature_dim=SmallCNN.feature_dim, gamma=0.5,
+            label_classes=classes, seed=3,
+        )  # fmt: skip
+        assert step.label_classes == classes
+        for _ in range(3):
+            assert math.isfinite(float(step.training_loss(model, x, y).detach()))
+    mixed = seen[3:]
+    for targets, allowed in mixed:
+        assert float(targets[~allowed].abs().sum()) == 0.0
+        torch.testing.assert_close(targets.sum(1), torch.ones(16))
+    # over every class the young features do give weight outside the pair
+    assert any(float(t[~a].sum()) > 0 for t, a in seen[:3])
+    with pytest.raises(ValueError, match="label_classes"):
+        GenLabelStep(OnlineGaussianLabeler(4, 3), label_classes="two")
+
+
+def test_online_labeler_targets_with_an_allowed_mask() -> None:
+    labeler = OnlineGaussianLabeler(3, 2, memory=0.0)
+    labeler.update(torch.tensor([[-4.0, 0.0], [4.0, 0.0], [0.0, 0.0]]), torch.tensor([0, 1, 2]))
+    z = torch.zeros(1, 2)
+    assert float(labeler.targets(z)[0, 2]) > 0.99  # on class 2's mean
+    only = labeler.targets(z, allowed=torch.tensor([[True, True, False]]))
+    torch.testing.assert_close(only, torch.tensor([[0.5, 0.5, 0.0]]))

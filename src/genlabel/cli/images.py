@@ -57,6 +57,12 @@ def images(
     alpha: float = typer.Option(1.0, help="Beta(alpha, alpha) of every mix"),
     gamma: float = typer.Option(0.5, help="GenLabel's loss ratio in [0, 1]"),
     beta: float = typer.Option(0.5, help="memory of the online class statistics, in [0, 1)"),
+    label_classes: str = typer.Option(
+        "all",
+        "--label-classes",
+        help="GenLabel methods: the classes a label may use: all (Algorithm 3) | mixed (only "
+        "the two classes each image was mixed from)",
+    ),
     layers: str = typer.Option(
         "",
         help="manifold mixup's layers, comma-separated module names or 'input' "
@@ -104,7 +110,8 @@ def images(
 
     settings = ImageSettings(
         dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
-        schedule=schedule, alpha=alpha, gamma=gamma, beta=beta, train_subset=train_subset,
+        schedule=schedule, alpha=alpha, gamma=gamma, label_classes=label_classes, beta=beta,
+        train_subset=train_subset,
         amp=amp, device=device, data_dir=str(data_dir) if data_dir else None,
         layers=tuple(split_list(layers)) or None, update_every=update_every,
         update_warmup=update_warmup, channels_last=channels_last, measure=measure, attack=attack,

@@ -40,6 +40,7 @@ from ..bench.store import config_hash
 from ..data import DataError
 from ..data.augment import DATASET_STATS, default_augment
 from ..data.images import IMAGE_DATASETS, ImageSet, load_images
+from ..labels import LABEL_CLASSES
 from ..mixing import ManifoldMixup, capture_output
 from ..models import build_model
 from ..registry import IMAGE_MODELS, check_method
@@ -84,6 +85,8 @@ class ImageSettings:
     schedule : "cosine" (annealed to 0 over the epochs) or "step" (/10 at 50 % and 75 %).
     alpha : Beta(alpha, alpha) of every mix (one lam per batch).
     gamma : GenLabel's loss ratio gamma CE(y_gen) + (1 - gamma) CE(y_mix).
+    label_classes : "all" (y_gen over every class, Algorithm 3) or "mixed" (over the two
+        classes each point was mixed from).
     beta : the memory ratio of the online class statistics (Algorithm 3).
     bias_correction : whether the statistics' EMA is divided by 1 - beta^t, so the start
         values (mu_c = 0, sigma_c^2 = 1) carry no weight (see ``OnlineGaussianLabeler``).
@@ -117,6 +120,7 @@ class ImageSettings:
     schedule: str = "cosine"
     alpha: float = 1.0
     gamma: float = 0.5
+    label_classes: str = "all"
     beta: float = 0.5
     bias_correction: bool = True
     train_subset: int | None = None
@@ -146,6 +150,7 @@ class ImageSettings:
             ("schedule", self.schedule in _SCHEDULES, "cosine or step"),
             ("alpha", _in(self.alpha, 0, math.inf), "a float >= 0"),
             ("gamma", _in(self.gamma, 0, 1), "a float in [0, 1]"),
+            ("label_classes", self.label_classes in LABEL_CLASSES, "all or mixed"),
             ("beta", _in(self.beta, 0, 1) and self.beta < 1, "a float in [0, 1)"),
             ("train_subset", self.train_subset is None or _int_at_least(self.train_subset, 1),
              "an int >= 1 or None"),
@@ -184,6 +189,7 @@ class ImageSettings:
         """The settings that change results (not where data live nor the device)."""
         out = asdict(self)
         drop = ["data_dir", "device", "channels_last"]  # the memory format: speed only
+        drop += ["label_classes"] if self.label_classes == "all" else []  # as before
         drop += ["update_every", "update_warmup"] if self.update_every == 1 else []  # as before
         if self.measure == "clean":
             drop += ["attack", "eps", "robust_subset"]
@@ -298,7 +304,7 @@ def _train(
     step = build_step(
         method, num_classes=train.n_classes, in_channels=int(train.x.shape[1]),
         feature_dim=_feature_dim(model, settings.features, train.x), alpha=settings.alpha,
-        gamma=settings.gamma, memory=settings.beta, bias_correction=settings.bias_correction,
+        gamma=settings.gamma, label_classes=settings.label_classes, memory=settings.beta, bias_correction=settings.bias_correction,
         layers=settings.layers, features=settings.features,
         update_every=settings.update_every, update_warmup=settings.update_warmup,
         seed=seeds["step"],
@@ -341,6 +347,7 @@ def _params(settings: ImageSettings, method: str) -> dict[str, Any]:
     keys += ["train_subset"] if settings.train_subset else []
     keys += ["alpha"] if spec.mix != "none" and spec.mix != "adaptive" else []
     keys += ["gamma", "beta", "bias_correction", "features"] if spec.is_genlabel else []
+    keys += ["label_classes"] if spec.is_genlabel and settings.label_classes != "all" else []
     keys += (
         ["update_every", "update_warmup"] if spec.is_genlabel and settings.update_every != 1 else []
     )
