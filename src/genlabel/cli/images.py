@@ -55,7 +55,18 @@ def images(
     lr: float = typer.Option(0.05, help="SGD learning rate (momentum 0.9, weight decay 5e-4)"),
     schedule: str = typer.Option("cosine", help="cosine | step"),
     alpha: float = typer.Option(1.0, help="Beta(alpha, alpha) of every mix"),
-    gamma: float = typer.Option(0.5, help="GenLabel's loss ratio in [0, 1]"),
+    gamma: str = typer.Option(
+        "0.5",
+        help="GenLabel's loss ratio in [0, 1]; several, comma-separated (e.g. "
+        "0,0.1,0.25,0.5), are chosen among on a validation split (needs --val-split)",
+    ),
+    val_split: float = typer.Option(
+        None,
+        "--val-split",
+        help="with several --gamma: the share of the training images held out to choose "
+        "gamma (one model per gamma), before the cell's model is retrained on all of them",
+        show_default=False,
+    ),
     beta: float = typer.Option(0.5, help="memory of the online class statistics, in [0, 1)"),
     label_classes: str = typer.Option(
         "all",
@@ -108,9 +119,18 @@ def images(
     """``genlabel images`` (its help is ``_IMAGES_HELP``)."""
     from ..images import ImageSettings
 
+    gammas = floats(gamma, "--gamma")
+    if not gammas:
+        fail("--gamma takes one or more comma-separated numbers in [0, 1]")
+    if len(gammas) > 1 and val_split is None:
+        fail("several --gamma values are chosen on a validation split: add --val-split 0.1")
+    if len(gammas) == 1 and val_split is not None:
+        fail("--val-split chooses among several --gamma values; give several, e.g. 0,0.5")
+    grid = tuple(gammas) if len(gammas) > 1 else None
     settings = ImageSettings(
         dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
-        schedule=schedule, alpha=alpha, gamma=gamma, label_classes=label_classes, beta=beta,
+        schedule=schedule, alpha=alpha, gamma=gammas[0], gamma_grid=grid, val_split=val_split,
+        label_classes=label_classes, beta=beta,
         train_subset=train_subset,
         amp=amp, device=device, data_dir=str(data_dir) if data_dir else None,
         layers=tuple(split_list(layers)) or None, update_every=update_every,

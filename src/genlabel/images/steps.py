@@ -50,6 +50,7 @@ from ..mixing import (
 from ..models import init_weights
 from ..registry import IMAGE_MODELS, method_names, resolve_method
 from ..training import OnlineGaussianLabeler
+from ..training.diagnostics import LabelCounting
 from ..training.trainer import MixStep, plain_loss
 
 __all__ = [
@@ -144,7 +145,7 @@ class PlainStep:
         return "PlainStep()"
 
 
-class _MixingStep(_Drawing):
+class _MixingStep(_Drawing, LabelCounting):
     """The draws and the mixed forward pass shared by :class:`MixupStep` and
     :class:`GenLabelStep`."""
 
@@ -235,6 +236,7 @@ class MixupStep(_MixingStep):
         params = self.draw(model, inputs)
         logits = self.mixed_forward(model, inputs, params, None)
         mixed = label_mixed("linear", params, labels, logits.shape[-1])
+        self.count_labels(mixed.targets, labels, params.perm)
         return soft_cross_entropy(logits, mixed.targets, _mixed_weight(weight, params))
 
 
@@ -390,6 +392,7 @@ class GenLabelStep(_MixingStep):
             self.rule, params, labels, logits.shape[-1],
             points=_flat(z_mix.detach()), density=self.labeler, label_classes=self.label_classes,
         )  # fmt: skip
+        self.count_labels(mixed.targets, labels, params.perm)
         return genlabel_loss(
             logits, mixed.targets, mixed.mix_targets, self.gamma,
             weight=_mixed_weight(weight, params),

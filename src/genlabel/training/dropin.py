@@ -36,6 +36,7 @@ from ..mixing import (
     draw_mix_params,
 )
 from ..registry import IMAGE_MODELS, MethodSpec, dropin_names, resolve_method
+from .diagnostics import LabelCounting
 
 __all__ = ["GenLabelMixup", "MixupBatch"]
 
@@ -145,7 +146,7 @@ def _not_dropin(spec: MethodSpec) -> str:
     return f"method {spec.name!r} is not a drop-in label rule (those are {names}); {where}"
 
 
-class GenLabelMixup:
+class GenLabelMixup(LabelCounting):
     """Mixup (or CutMix) with relabeling, for your own PyTorch training loop.
 
     Three lines::
@@ -402,6 +403,8 @@ class GenLabelMixup:
         Sample weights mix like labels: lam * w_i + (1 - lam) * w_j.
         """
         batch = self(inputs, labels)
+        if batch.mixed.params is not None:
+            self.count_labels(batch.targets, labels, batch.mixed.params.perm)
         w = batch.weight
         if weight is not None:
             w = w * apply_mix(weight.to(w.dtype), batch.mixed.params)  # type: ignore[arg-type]
