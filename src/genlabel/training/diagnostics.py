@@ -136,7 +136,7 @@ class LabelDiagnostics(Callback):
             4, dtype=torch.float64, device=trainer.device
         )
 
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_log(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         mixer = self._mixer(trainer)
         counts = mixer.label_counts
         assert counts is not None  # set at the epoch's start

@@ -244,7 +244,7 @@ class Trainer:
     ----------
     history_ : list of dict
         One row per epoch: ``epoch``, ``loss`` (mean training loss), ``lr``, ``seconds``,
-        and what callbacks add to it in ``on_epoch_end`` (e.g. ``LabelDiagnostics``).
+        and what callbacks add to it in ``on_epoch_log`` (e.g. ``LabelDiagnostics``).
     loss_curve_ : list of float
         The ``loss`` column of ``history_``.
     optimizer_, scheduler_ : the optimizer and scheduler in use.
@@ -501,11 +501,12 @@ class Trainer:
                 for cb in self.callbacks:
                     cb.on_epoch_begin(self, epoch)
                 row = self._run_epoch(batches, epoch, bar)
+                for cb in self.callbacks:
+                    cb.on_epoch_log(self, epoch, row)
                 self.history_.append(row)
+                self._save(epoch + 1, seed)
                 for cb in self.callbacks:
                     cb.on_epoch_end(self, epoch, row)
-                # After the callbacks: what they add to the row is checkpointed with it.
-                self._save(epoch + 1, seed)
                 if self.stop_training:
                     break
         for cb in self.callbacks:
