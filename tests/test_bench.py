@@ -62,7 +62,10 @@ def test_bench_writes_cells_report_and_resumes(tmp_path: Path) -> None:
     assert set(cells.measure) == {"clean"}
     rep = tmp_path / "rep"
     csv = pd.read_csv(rep / "results.csv")
-    assert list(csv.columns[-2:]) == ["ece", "nll"] and csv.ece.notna().all()
+    assert list(csv.columns[-5:-3]) == ["ece", "nll"] and csv.ece.notna().all()
+    # the image cells' label diagnostics last, empty for tabular cells
+    assert list(csv.columns[-3:]) == ["third_class_share", "one_hot_share", "mixed_weight"]
+    assert csv.third_class_share.isna().all()
     assert list(csv.columns[:9]) == [
         "dataset",
         "method",

@@ -161,7 +161,8 @@ class ImageSettings:
             ("gamma", _in(self.gamma, 0, 1), "a float in [0, 1]"),
             ("label_classes", self.label_classes in LABEL_CLASSES, "all or mixed"),
             ("gamma_grid", self.gamma_grid is None or (
-                len(self.gamma_grid) > 0 and all(_in(g, 0, 1) for g in self.gamma_grid)),
+                isinstance(self.gamma_grid, tuple) and len(self.gamma_grid) > 0
+                and all(_in(g, 0, 1) for g in self.gamma_grid)),
              "None or one or more floats in [0, 1]"),
             ("val_split", self.val_split is None or (
                 _in(self.val_split, 0, 1) and 0 < self.val_split < 1),
