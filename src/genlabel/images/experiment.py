@@ -479,6 +479,16 @@ def _diagnostic_columns(diagnostics: list[dict[str, float]]) -> dict[str, Any]:
     }
 
 
+def _trained_cell(
+    settings: ImageSettings, method: str, trial: int, train: ImageSet, folder: Path | None,
+    verbose: int,
+) -> tuple[_Trained, dict[str, Any]]:  # fmt: skip
+    """The cell's model, and the gamma chosen for it (GenLabel with a ``gamma_grid``)."""
+    if settings.gamma_grid and check_method(method, settings.model).is_genlabel:
+        return select_gamma(settings, method, trial, train, folder, verbose)
+    return _train(settings, method, trial, train, folder, verbose), {}
+
+
 def run_image_cell(
     settings: ImageSettings,
     method: str,
@@ -513,11 +523,7 @@ def run_image_cell(
     name = check_method(method, settings.model).name
     train, test = load_image_data(settings)
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
-    choice: dict[str, Any] = {}
-    if settings.gamma_grid and check_method(name, settings.model).is_genlabel:
-        trained, choice = select_gamma(settings, name, trial, train, folder, verbose)
-    else:
-        trained = _train(settings, name, trial, train, folder, verbose)
+    trained, choice = _trained_cell(settings, name, trial, train, folder, verbose)
     model, seconds = trained.model, trained.seconds
     start = time.perf_counter()  # the evaluation's time is added to the training's
     device = resolve_device(settings.device)
