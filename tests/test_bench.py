@@ -62,7 +62,10 @@ def test_bench_writes_cells_report_and_resumes(tmp_path: Path) -> None:
     assert set(cells.measure) == {"clean"}
     rep = tmp_path / "rep"
     csv = pd.read_csv(rep / "results.csv")
-    assert list(csv.columns[-2:]) == ["ece", "nll"] and csv.ece.notna().all()
+    assert list(csv.columns[-5:-3]) == ["ece", "nll"] and csv.ece.notna().all()
+    # the image cells' label diagnostics last, empty for tabular cells
+    assert list(csv.columns[-3:]) == ["third_class_share", "one_hot_share", "mixed_weight"]
+    assert csv.third_class_share.isna().all()
     assert list(csv.columns[:9]) == [
         "dataset",
         "method",
@@ -705,3 +708,19 @@ def test_run_settings_list_what_applies_and_jobs_means_workers(tmp_path: Path) -
     )
     text = write_report(vanilla, tmp_path / "d")[-1].read_text()
     assert "gamma_grid" not in text and '"lr_grid": [0.1]' in text
+
+
+def test_label_classes_enter_the_cell_settings_and_bad_values_exit_2(tmp_path: Path) -> None:
+    """Issue 42: --label-classes mixed is stored with the cells (their settings); the
+    default "all" leaves the fingerprint of older stores as it was."""
+    assert "label_classes" not in BenchSettings().fingerprint()
+    args = ["bench", "--datasets", "iris", "--methods", "genlabel_gm", "--trials", "1",
+            "--epochs", "2", "--no-progress", "--db", str(tmp_path / "m.sqlite")]  # fmt: skip
+    res = runner.invoke(app, [*args, "--label-classes", "mixed"])
+    assert res.exit_code == 0, res.output
+    (config,) = _cells(tmp_path / "m.sqlite").config.unique()
+    assert json.loads(config)["label_classes"] == "mixed"
+    again = runner.invoke(app, args)  # the same store under the other choice: refused
+    assert again.exit_code == 2 and "other settings" in again.output
+    bad = runner.invoke(app, [*args[:-1], str(tmp_path / "b.sqlite"), "--label-classes", "two"])
+    assert bad.exit_code == 2 and "unknown label classes 'two'" in bad.output

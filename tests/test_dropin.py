@@ -381,3 +381,40 @@ def test_fit_warns_when_num_classes_exceeds_the_classes_seen() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         GenLabelMixup(3).fit(X.astype(np.float32), y)
+
+
+def test_mixed_label_classes_keep_every_label_on_the_two_mixed_classes() -> None:
+    """Issue 42: GenLabelMixup(label_classes="mixed") gives no weight outside each pair."""
+    from genlabel.labels import mixed_class_mask
+
+    X, y = make_toy("gaussian9", 450, random_state=0)
+    X, y = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y)
+    every = GenLabelMixup(num_classes=9, seed=0).fit(X, y)
+    mixed = GenLabelMixup(num_classes=9, label_classes="mixed", seed=0).fit(X, y)
+    a, b = every(X[:128], y[:128]), mixed(X[:128], y[:128])
+    allowed = mixed_class_mask(y[:128], b.mixed.params.perm, 9)
+    assert_valid_labels(b.targets, 128, 9)
+    assert float(b.targets[~allowed].sum()) == 0.0
+    assert float(a.targets[~allowed].sum()) > 0  # over every class some go elsewhere
+    with pytest.raises(ValueError, match="label_classes"):
+        GenLabelMixup(num_classes=9, label_classes="pair")
+
+
+def test_the_dropin_reports_its_labels_to_the_diagnostics_callback() -> None:
+    """Issue 42: GenLabelMixup as a Trainer's mixer counts its labels for LabelDiagnostics;
+    with label_classes="mixed" no label leaves its pair."""
+    from genlabel.training import LabelDiagnostics, Trainer
+
+    X, y = make_toy("gaussian9", 450, random_state=0)
+    X, y = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y)
+    for classes in ("all", "mixed"):
+        mixer = GenLabelMixup(num_classes=9, label_classes=classes, seed=0).fit(X, y)
+        diag = LabelDiagnostics()
+        model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 9))
+        Trainer(model, mixer=mixer, epochs=2, callbacks=[diag], verbose=0).fit((X, y))
+        assert len(diag.history) == 2 and mixer.label_counts is None  # off after training
+        if classes == "mixed":
+            assert all(r["third_class_share"] == 0 for r in diag.history)
+            assert all(abs(r["mixed_weight"] - 1) < 1e-6 for r in diag.history)
+        else:
+            assert any(r["third_class_share"] > 0 for r in diag.history)

@@ -771,3 +771,34 @@ def test_training_that_diverges_to_non_finite_weights_raises_like_sklearns_mlp()
         MixupClassifier(module=net, method="vanilla", lr=1e3, epochs=3).fit(X * 1e36, y)
     # The same data scaled sensibly trains.
     assert MixupClassifier(method="vanilla", epochs=3, random_state=0).fit(X, y).score(X, y) > 0
+
+
+@pytest.mark.parametrize(
+    ("model", "latent"), [("logistic", None), ("mlp", "two_model"), ("mlp", "reference")]
+)
+def test_label_classes_mixed_reaches_every_grid_labeler(monkeypatch, model, latent) -> None:
+    """Issue 42: label_classes="mixed" in the estimator restricts GenLabel's labels to
+    each pair's two classes in the one-phase grid and both latent variants."""
+    import genlabel.training.grid as grid_module
+
+    seen = []
+    original = grid_module.density_targets
+
+    def spy(*args, allowed=None, **kwargs):
+        out = original(*args, allowed=allowed, **kwargs)
+        seen.append((out, allowed))
+        return out
+
+    monkeypatch.setattr(grid_module, "density_targets", spy)
+    X, y = make_classification(120, 4, n_informative=3, n_redundant=0, n_classes=3,
+                               random_state=0)  # fmt: skip
+    clf = MixupClassifier(
+        model=model, method="genlabel_gm", label_classes="mixed", epochs=3, warmup_epochs=1,
+        latent=latent, random_state=0, hidden_layer_sizes=(8,),
+    ).fit(X, y)  # fmt: skip
+    assert clf.predict(X).shape == (120,)
+    assert seen and all(a is not None for _, a in seen)
+    for out, allowed in seen:
+        assert float(out[~allowed].sum()) == 0.0
+    with pytest.raises(ValueError, match="label_classes"):
+        MixupClassifier(method="genlabel_gm", label_classes="two").fit(X, y)

@@ -267,6 +267,8 @@ def test_a_missing_value_or_an_all_missing_column_is_not_an_overflow(tmp_path) -
     path = tmp_path / "gaps.csv"
     frame.to_csv(path, index=False)
     assert load_csv(path, "species").X.shape == (150, 5)
+
+
 def _wine_csv(path: Path) -> Path:
     """sklearn's wine as a user would have it: the label first, with class names, a
     categorical column and 20 missing values."""

@@ -15,7 +15,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 __all__ = [
+    "diagnostics_curves",
     "difference_histogram",
+    "label_diagnostics_plot",
     "method_boxplot",
     "method_points",
     "reliability_curves",
@@ -178,3 +180,50 @@ def reliability_diagram(
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return save(fig, out / f"reliability_{dataset}_{model}_alpha{alpha:g}.png")
+
+
+#: The label diagnostics as the plots name them.
+_DIAGNOSTIC_TITLES = {
+    "third_class_share": "largest share on a third class",
+    "one_hot_share": "one-hot labels (≥ 0.99)",
+    "mixed_weight": "mean weight on the two mixed classes",
+}
+
+
+def diagnostics_curves(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per-epoch label diagnostics of a method's cells, averaged over the trials: a row per
+    epoch, a column per diagnostic. ``rows``: cells with their ``label_diagnostics`` JSON."""
+    epochs = [
+        pd.DataFrame(json.loads(text))
+        for text in rows.label_diagnostics
+        if isinstance(text, str) and text
+    ]
+    if not epochs:
+        return pd.DataFrame(columns=["epoch", *_DIAGNOSTIC_TITLES])
+    frame = pd.concat(epochs).astype(float)
+    return frame.groupby("epoch", as_index=False).mean()
+
+
+def label_diagnostics_plot(
+    part: pd.DataFrame, dataset: str, model: str, alpha: float, name: str, order, out: Path
+) -> Path:
+    """The label diagnostics of cross-class mixes across the epochs, one line per method
+    (mean over trials), a panel per diagnostic. ``part``: the cells of one data set, model
+    and alpha, with their ``label_diagnostics`` JSON."""
+    fig = Figure(figsize=(13, 4))
+    axes = fig.subplots(1, len(_DIAGNOSTIC_TITLES))
+    for method in order(part.method.unique()):
+        curve = diagnostics_curves(part[part.method == method])
+        if curve.empty:
+            continue
+        for ax, key in zip(axes, _DIAGNOSTIC_TITLES, strict=True):
+            ax.plot(curve.epoch + 1, curve[key], marker="o", ms=3, label=method)
+    for ax, title in zip(axes, _DIAGNOSTIC_TITLES.values(), strict=True):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylim(-0.02, 1.02)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{name}: labels of cross-class mixes ({model}, α = {alpha:g}, mean of trials)")
+    return save(fig, out / f"label_diagnostics_{dataset}_{model}_alpha{alpha:g}.png")

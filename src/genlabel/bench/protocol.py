@@ -105,6 +105,7 @@ class BenchSettings:
     label: str | None = None  # their label column
     latent: str | None = None  # GenLabel with the MLP: two_model | reference | input
     class_prior: bool = False  # GenLabel labels from log pi_c + log p_c
+    label_classes: str = "all"  # GenLabel labels over every class, or the two mixed ones
     measure: str = "clean"  # or "robust"
     attack: str = "fgsm"  # or several, comma-separated
     eps: tuple[float, ...] = (0.1,)
@@ -121,6 +122,7 @@ class BenchSettings:
         drop: tuple[str, ...] = ("data_dir", "online", "csv_files", "label")
         drop += ("latent",) if self.latent is None else ()
         drop += ("class_prior",) if not self.class_prior else ()
+        drop += ("label_classes",) if self.label_classes == "all" else ()
         drop += ("attack", "eps") if self.measure == "clean" else ()
         for key in drop:
             out.pop(key)
@@ -238,6 +240,7 @@ def _train_settings(method: str, model: str, job: Job) -> TrainSettings:
         seed=job.trial,
         latent=s.latent if model == "mlp" else None,
         class_prior=s.class_prior,
+        label_classes=s.label_classes,
     )
 
 

@@ -17,6 +17,7 @@ from .plots import (
     FEW_DATA_SETS,
     TIE_POINTS,
     difference_histogram,
+    label_diagnostics_plot,
     method_boxplot,
     method_points,
     reliability_diagram,
@@ -45,6 +46,9 @@ RESULT_COLUMNS = [
     "measure",
     "ece",
     "nll",
+    "third_class_share",
+    "one_hot_share",
+    "mixed_weight",
 ]
 
 
@@ -329,13 +333,43 @@ def _image_sections(part: pd.DataFrame, names, model: str, alpha: float, out: Pa
         markdown_table(_seconds_table(part, names)),
         "",
     ]
+    lines += _gamma_lines(part, names)
     plots = []
     if "reliability" in part and part.reliability.notna().any():
         for dataset, rows in part[part.reliability.notna()].groupby("dataset"):
             plots.append(
                 reliability_diagram(rows, dataset, model, alpha, names[dataset], _order, out)
             )
+    if "label_diagnostics" in part and part.label_diagnostics.notna().any():
+        for dataset, rows in part[part.label_diagnostics.notna()].groupby("dataset"):
+            plots.append(
+                label_diagnostics_plot(rows, dataset, model, alpha, names[dataset], _order, out)
+            )
     return lines, plots
+
+
+def _gamma_lines(part: pd.DataFrame, names) -> list[str]:
+    """The gamma each GenLabel cell chose on its validation split (``--val-split``), a row
+    per data set and trial; nothing when no cell chose one."""
+    params = part.params.map(json.loads)
+    chose = params.map(lambda p: "gamma_grid" in p)
+    if not chose.any():
+        return []
+    rows = part[chose].assign(gamma=params[chose].map(lambda p: f"{p['gamma']:g}"))
+    table = rows.pivot_table(
+        index=["dataset", "trial"], columns="method", values="gamma", aggfunc="first"
+    )
+    table = table[_order(table.columns)].reset_index()
+    table["dataset"] = [names[d] for d in table.dataset]
+    grids = sorted({tuple(p["gamma_grid"]) for p in params[chose]})
+    grid = "; ".join(", ".join(f"{g:g}" for g in gammas) for gammas in grids)
+    return [
+        f"γ chosen on the validation split (grid {grid}; the cell's model retrained on the"
+        " whole training set with it):",
+        "",
+        markdown_table(table.rename(columns={"dataset": "data set"}).astype(str)),
+        "",
+    ]
 
 
 def _seconds_table(part: pd.DataFrame, names) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from ..data import DataError, csv_name, load_dataset, suite_ids
 from ..data.tabular import check_csv_files
 from ..data.user_csv import SavedIndexWarning, data_summary
 from ..estimators.mixup import check_warmup
+from ..labels import LABEL_CLASSES
 from ..registry import SUITES, TABULAR_MODELS, check_method, resolve_method
 from ..robustness import ATTACKS
 from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
@@ -362,6 +363,8 @@ class BenchSession(StoreSession):
             )
         if s.epochs < 1:
             raise BenchError(f"epochs must be at least 1; got {s.epochs}")
+        if s.label_classes not in LABEL_CLASSES:
+            raise BenchError(f"unknown label classes {s.label_classes!r}; expected all or mixed")
         numbers = [
             ("batch_size", s.batch_size, is_integer(s.batch_size) and s.batch_size >= 1,
              "an integer >= 1"),

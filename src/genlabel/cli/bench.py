@@ -66,6 +66,12 @@ def bench(
     class_prior: bool = typer.Option(
         False, "--class-prior", help="GenLabel labels from log pi_c + log p_c"
     ),
+    label_classes: str = typer.Option(
+        "all",
+        "--label-classes",
+        help="GenLabel labels over all classes (the paper) | mixed (only the two classes "
+        "each point was mixed from)",
+    ),
     fixed_split: bool = typer.Option(
         False, "--fixed-split", help="split seed 0 for every trial; vary only training"
     ),
@@ -130,6 +136,7 @@ def bench(
         eps=tuple(floats(eps, "--eps")),
         latent=latent,
         class_prior=class_prior,
+        label_classes=label_classes,
     )
     try:
         session = BenchSession(

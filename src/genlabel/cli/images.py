@@ -65,11 +65,30 @@ def images(
     alpha: float = typer.Option(
         1.0, help="Beta(alpha, alpha) of every mix, alpha >= 0", callback=number(0)
     ),
-    gamma: float = typer.Option(0.5, help="GenLabel's loss ratio in [0, 1]", callback=number(0, 1)),
+    gamma: str = typer.Option(
+        "0.5",
+        help="GenLabel's loss ratio in [0, 1]; several, comma-separated (e.g. "
+        "0,0.1,0.25,0.5), are chosen among on a validation split (needs --val-split)",
+        callback=number(0, 1, many=True),
+    ),
+    val_split: float = typer.Option(
+        None,
+        "--val-split",
+        help="with several --gamma: the share of the training images held out to choose "
+        "gamma (one model per gamma), before the cell's model is retrained on all of them",
+        show_default=False,
+        callback=number(0, 1, low_open=True, high_open=True),
+    ),
     beta: float = typer.Option(
         0.5,
         help="memory of the online class statistics, in [0, 1)",
         callback=number(0, 1, high_open=True),
+    ),
+    label_classes: str = typer.Option(
+        "all",
+        "--label-classes",
+        help="GenLabel methods: the classes a label may use: all (Algorithm 3) | mixed (only "
+        "the two classes each image was mixed from)",
     ),
     layers: str = typer.Option(
         "",
@@ -126,9 +145,19 @@ def images(
 
     only_with(ctx, measure == "robust", "--measure robust", "attack", "eps", "robust_subset")
     only_with(ctx, update_every > 1, "--update-every > 1", "update_warmup")
+    gammas = floats(gamma, "--gamma")
+    if not gammas:
+        fail("--gamma takes one or more comma-separated numbers in [0, 1]")
+    if len(gammas) > 1 and val_split is None:
+        fail("several --gamma values are chosen on a validation split: add --val-split 0.1")
+    if len(gammas) == 1 and val_split is not None:
+        fail("--val-split chooses among several --gamma values; give several, e.g. 0,0.5")
+    grid = tuple(gammas) if len(gammas) > 1 else None
     settings = ImageSettings(
         dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
-        schedule=schedule, alpha=alpha, gamma=gamma, beta=beta, train_subset=train_subset,
+        schedule=schedule, alpha=alpha, gamma=gammas[0], gamma_grid=grid, val_split=val_split,
+        label_classes=label_classes, beta=beta,
+        train_subset=train_subset,
         amp=amp, device=device, data_dir=str(data_dir) if data_dir else None,
         layers=tuple(split_list(layers)) or None, update_every=update_every,
         update_warmup=update_warmup, channels_last=channels_last, measure=measure, attack=attack,

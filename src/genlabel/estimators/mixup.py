@@ -15,6 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._validation import all_finite, parameter_error, resolve_device
+from ..labels import LABEL_CLASSES
 from ..registry import (
     METHODS,
     TABULAR_MODELS,
@@ -150,6 +151,9 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
     class_prior : bool, default=False
         GenLabel labels from log pi_c + log p_c (class frequencies of the training data)
         instead of log p_c alone.
+    label_classes : {"all", "mixed"}, default="all"
+        The classes a GenLabel label may use: every class (Algorithms 1 and 2 as the paper
+        writes them) or only the two classes each point was mixed from.
 
     Attributes
     ----------
@@ -186,6 +190,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
         "latent": [StrOptions(set(LATENTS)), None],
         "class_prior": ["boolean"],
+        "label_classes": [StrOptions(set(LABEL_CLASSES))],
     }
 
     def __init__(
@@ -213,6 +218,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         verbose: int = 0,
         latent: str | None = None,
         class_prior: bool = False,
+        label_classes: str = "all",
     ):
         self.model = model
         self.method = method
@@ -236,6 +242,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.latent = latent
         self.class_prior = class_prior
+        self.label_classes = label_classes
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -307,6 +314,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
             verbose=int(self.verbose),
             latent=self.latent if self.model == "mlp" else None,
             class_prior=bool(self.class_prior),
+            label_classes=self.label_classes,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -380,7 +388,8 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         if spec.name != "vanilla":
             mixer = GenLabelMixup(
                 k, method=spec.name, gamma=float(self.gamma), alpha=float(self.alpha),
-                sigma2=float(self.sigma2), class_prior=bool(self.class_prior), seed=seed,
+                sigma2=float(self.sigma2), class_prior=bool(self.class_prior),
+                label_classes=self.label_classes, seed=seed,
             ).fit(X_t, y_t)  # fmt: skip
         data = (X_t, y_t) if weight is None else (X_t, y_t, weight.float())
         trainer = Trainer(

@@ -18,6 +18,7 @@ writes the store and the checkpoints.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -195,4 +196,7 @@ def _describe(method: str, trial: int, records: list[dict]) -> str:
     for r in records:
         if r.get("robust_accuracy") is not None:
             text += f", {r['measure']} {100 * r['robust_accuracy']:.1f} %"
+    params = json.loads(first["params"])
+    if "gamma_grid" in params:
+        text += f", γ {params['gamma']:g} chosen on the validation split"
     return text + f" ({first['seconds']:.0f} s)"

@@ -282,10 +282,22 @@ def _checked_prior(log_prior: Any, work: torch.Tensor) -> torch.Tensor:
     return prior
 
 
+def _checked_allowed(allowed: Any, work: torch.Tensor) -> torch.Tensor:
+    """``allowed`` as a bool (n, k) mask on ``work``'s device, or an error."""
+    mask = torch.as_tensor(allowed, device=work.device)
+    if mask.dtype is not torch.bool or tuple(mask.shape) != tuple(work.shape):
+        raise ValueError(
+            f"allowed must be a bool mask of shape {tuple(work.shape)}; got "
+            f"{tuple(mask.shape)} of dtype {mask.dtype}"
+        )
+    return mask
+
+
 def genlabel_targets(
     log_probs: torch.Tensor,
     top_k: int | None = None,
     log_prior: torch.Tensor | None = None,
+    allowed: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """GenLabel's label softmax_c(log p_c(x_mix)).
 
@@ -297,6 +309,10 @@ def genlabel_targets(
         Keep only the ``top_k`` most likely classes (2 gives "GenLabel top-2").
     log_prior : Tensor of shape (k,) (or (1, k), or (n, k): one per point), optional
         Added to the log-densities (a prior-weighted label); none by default (GenLabel as stated uses no prior).
+    allowed : bool Tensor of shape (n, k), optional
+        The classes each label may use (e.g. the two classes a point was mixed from, see
+        ``mixed_class_mask``): the others get weight 0, before ``top_k`` picks among the
+        allowed ones. Every row must allow at least one class. None: every class.
 
     Returns
     -------
@@ -308,6 +324,9 @@ def genlabel_targets(
     if log_prior is not None:
         work = work + _checked_prior(log_prior, work)
     unmasked = work
+    if allowed is not None:
+        allowed = _checked_allowed(allowed, work)
+        work = work.masked_fill(~allowed, -torch.inf)
     if top_k is not None:
         if not is_integer(top_k) or top_k < 1:
             raise ValueError(f"top_k must be a positive integer or None; got {top_k!r}")
@@ -326,6 +345,8 @@ def genlabel_targets(
                 "non-finite points, or points too far from every class for "
                 f"{log_probs.dtype} (float64 reaches further)"
             )
+        if allowed is not None and not bool(allowed.any(1).all()):
+            raise ValueError("allowed must allow at least one class in every row")
         finite = unmasked.clamp_min(torch.finfo(unmasked.dtype).min)
-        return genlabel_targets(finite, top_k=top_k).to(log_probs.dtype)
+        return genlabel_targets(finite, top_k=top_k, allowed=allowed).to(log_probs.dtype)
     return labels.to(log_probs.dtype)

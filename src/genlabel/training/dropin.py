@@ -22,7 +22,13 @@ from .._validation import (
     parameter_error,
 )
 from ..density import DENSITIES, ClassDensity, LabelDensity, make_density
-from ..labels import GENLABEL_RULES, LABEL_RULES, REFERENCE_RULES, label_mixed
+from ..labels import (
+    GENLABEL_RULES,
+    LABEL_RULES,
+    REFERENCE_RULES,
+    check_label_classes,
+    label_mixed,
+)
 from ..losses import blend_targets, soft_cross_entropy
 from ..mixing import (
     MixedBatch,
@@ -33,6 +39,7 @@ from ..mixing import (
     draw_mix_params,
 )
 from ..registry import IMAGE_MODELS, MethodSpec, dropin_names, resolve_method
+from .diagnostics import LabelCounting
 
 __all__ = ["GenLabelMixup", "MixupBatch"]
 
@@ -149,7 +156,7 @@ def _not_dropin(spec: MethodSpec) -> str:
     return f"method {spec.name!r} is not a drop-in label rule (those are {names}); {where}"
 
 
-class GenLabelMixup(ParamsRepr):
+class GenLabelMixup(ParamsRepr, LabelCounting):
     """Mixup (or CutMix) with relabeling, for your own PyTorch training loop.
 
     Three lines::
@@ -190,6 +197,9 @@ class GenLabelMixup(ParamsRepr):
         Temperature of the logistic rule.
     class_prior : bool, default=False
         GenLabel labels from log pi_c + log p_c, pi the class frequencies of the fit data.
+    label_classes : {"all", "mixed"}, default="all"
+        GenLabel rules: the label over every class (the paper), or over the two classes
+        each point was mixed from only (a mix of a 3 and a 7 never gets weight on 9).
     feature_extractor : callable, optional
         Algorithm 2: densities live in the space of ``feature_extractor(x)``; it is
         applied (without gradients) to the fit data and to every mixed batch.
@@ -212,6 +222,7 @@ class GenLabelMixup(ParamsRepr):
         label_smoothing: float = 0.0,
         sigma2: float = 0.1,
         class_prior: bool = False,
+        label_classes: str = "all",
         feature_extractor: FeatureExtractor | None = None,
         seed: int | None = None,
         generator: torch.Generator | None = None,
@@ -228,6 +239,7 @@ class GenLabelMixup(ParamsRepr):
         rule = "genlabel" if rule is None else rule
         _check_params(rule, gamma, switch_prob, label_smoothing, alpha, cutmix_alpha)
         _check_options(sigma2, per_sample, class_prior, feature_extractor, seed)
+        self.label_classes = check_label_classes("GenLabelMixup", label_classes)
         if isinstance(density, str):
             density = make_density(density)
         elif not isinstance(density, LabelDensity):
@@ -387,6 +399,7 @@ class GenLabelMixup(ParamsRepr):
             self.rule, params, labels, self.num_classes, points=points,
             reference=reference, density=self.density, sigma2=self.sigma2,
             log_prior=None if self._log_prior is None else self._log_prior.to(inputs.device),
+            label_classes=self.label_classes,
         )  # fmt: skip
         targets, mix_targets = self._smooth(labelled.targets), self._smooth(labelled.mix_targets)
         soft = (
@@ -415,6 +428,8 @@ class GenLabelMixup(ParamsRepr):
         Sample weights mix like labels: lam * w_i + (1 - lam) * w_j.
         """
         batch = self(inputs, labels)
+        if batch.mixed.params is not None:
+            self.count_labels(batch.targets, labels, batch.mixed.params.perm)
         w = batch.weight
         if weight is not None:
             w = w * apply_mix(weight.to(w.dtype), batch.mixed.params)  # type: ignore[arg-type]

@@ -28,7 +28,14 @@ import torch
 from tqdm.auto import tqdm
 
 from ..density import ClassDensity, make_density
-from ..labels import REFERENCE_RULES, density_targets, genlabel_targets, label_mixed
+from ..labels import (
+    LABEL_CLASSES,
+    REFERENCE_RULES,
+    density_targets,
+    genlabel_targets,
+    label_mixed,
+    mixed_class_mask,
+)
 from ..labels.rules import first_argmin
 from ..losses import genlabel_loss, soft_cross_entropy, weighted_mean
 from ..mixing import MixParams, apply_mix, draw_mix_params, one_hot, sample_permutation
@@ -77,8 +84,13 @@ class TrainSettings:
     verbose: int = 0  # 1: a progress bar over the epochs
     latent: str | None = None  # GenLabel with the MLP: see LATENTS (None: DEFAULT_LATENT)
     class_prior: bool = False  # GenLabel labels from log pi_c + log p_c
+    label_classes: str = "all"  # GenLabel labels over every class, or the two mixed ones
 
     def __post_init__(self) -> None:
+        if self.label_classes not in LABEL_CLASSES:
+            raise ValueError(
+                f"unknown label_classes {self.label_classes!r}; expected 'all' or 'mixed'"
+            )
         if self.latent is not None and self.latent not in LATENTS:
             raise ValueError(
                 f"unknown latent {self.latent!r}; expected one of {', '.join(LATENTS)}"
@@ -489,8 +501,9 @@ class _Labeler:
             self.parts[(f, kind)], batch.rows, batch.params
         )
         return genlabel_targets(
-            log_prob, top_k=self._top_k, log_prior=self.run.folds[f].log_prior
-        ).to(self.run.dtype)
+            log_prob, top_k=self._top_k, log_prior=self.run.folds[f].log_prior,
+            allowed=self._allowed(batch),
+        ).to(self.run.dtype)  # fmt: skip
 
     def _nearest(self, f: int, batch: _FoldBatch) -> torch.Tensor | None:
         """The nearest fold row of every mixed point, from the fold's Gram matrix (argmin_j
@@ -505,12 +518,20 @@ class _Labeler:
     def _top_k(self) -> int | None:
         return 2 if self.run.spec.rule == "genlabel_top2" else None
 
+    def _allowed(self, batch: _FoldBatch) -> torch.Tensor | None:
+        """The classes a label may use: None (all), or each point's two mixed classes."""
+        if self.run.settings.label_classes == "all" or batch.params is None:
+            return None
+        return mixed_class_mask(batch.y, batch.params.perm, self.run.k)
+
     def _gen_targets(self, f: int, kind: str, batch: _FoldBatch) -> torch.Tensor:
         """GenLabel labels of a fold's mixed batch under one density kind."""
         if (f, kind) in self.parts:
             return self._targets_of_mixes(f, kind, batch)
         dens, prior = self.densities[(f, kind)], self.run.folds[f].log_prior
-        return density_targets(dens, batch.x, top_k=self._top_k, log_prior=prior).to(self.run.dtype)
+        return density_targets(
+            dens, batch.x, top_k=self._top_k, log_prior=prior, allowed=self._allowed(batch)
+        ).to(self.run.dtype)
 
     def fold_targets(self, f: int, batch: _FoldBatch, width: int):
         """(mix targets, rule targets, weight, GenLabel targets per kind or None), padded."""
@@ -734,11 +755,14 @@ class _StackedBatch:
     targets: torch.Tensor
     weight: torch.Tensor
     sizes: torch.Tensor
+    allowed: torch.Tensor | None = None  # (F, B, k): each point's two mixed classes
 
     def to(self, device: torch.device) -> _StackedBatch:
+        allowed = None if self.allowed is None else self.allowed.to(device)
         return _StackedBatch(
-            self.x.to(device), self.targets.to(device), self.weight.to(device), self.sizes
-        )
+            self.x.to(device), self.targets.to(device), self.weight.to(device), self.sizes,
+            allowed,
+        )  # fmt: skip
 
 
 def _fold_batches(
@@ -746,7 +770,8 @@ def _fold_batches(
 ) -> _StackedBatch:
     """Every fold's batch of one step, padded and stacked (see :class:`_StackedBatch`)."""
     batches, width = run.step(orders, step, mixing)
-    xs, mix_ts, weights = [], [], []
+    xs, mix_ts, weights, masks = [], [], [], []
+    mixed_only = mixing and run.settings.label_classes == "mixed"
     for b in batches:
         target = one_hot(b.y, run.k, run.dtype)
         if b.params is not None:
@@ -755,8 +780,14 @@ def _fold_batches(
         xs.append(_pad(b.x, width))
         mix_ts.append(_pad(target, width))
         weights.append(_pad(w, width))
+        if mixed_only:
+            mask = torch.zeros(len(b.y), run.k, dtype=torch.bool)
+            if b.params is not None:
+                mask = mixed_class_mask(b.y, b.params.perm, run.k)
+            masks.append(_pad(mask, width, False))
     sizes = torch.tensor([len(b.y) for b in batches], device=run.device)
-    return _StackedBatch(torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes)
+    allowed = torch.stack(masks) if masks else None
+    return _StackedBatch(torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes, allowed)
 
 
 def _train_two_phase(run: _GridRun, configs: list[Config]) -> StackedMLP:
@@ -853,7 +884,10 @@ class _LatentLabels:
             if sizes[f]:
                 z = h_u[self.unique.index((f, lr)), : sizes[f]]
                 prior = run.folds[f].log_prior
-                gen[i, : sizes[f]] = density_targets(self.densities[i], z, log_prior=prior)
+                allowed = None if batch.allowed is None else batch.allowed[f, : sizes[f]]
+                gen[i, : sizes[f]] = density_targets(
+                    self.densities[i], z, log_prior=prior, allowed=allowed
+                )
         return gen, h_u
 
 

@@ -185,13 +185,18 @@ class OnlineGaussianLabeler(ParamsRepr, nn.Module):
         *,
         top_k: int | None | str = "default",
         log_prior: torch.Tensor | None = None,
+        allowed: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """GenLabel labels of mixed features (step 2), shape (n, k).
 
         ``top_k`` defaults to the labeler's own (2: the two most likely classes, as in
-        Algorithm 3); ``None`` keeps every class.
+        Algorithm 3); ``None`` keeps every class. ``allowed``: a bool mask (n, k) of the
+        classes each label may use, e.g. ``mixed_class_mask(labels, perm, k)`` for the
+        two mixed classes only (Algorithm 3's top-2 is then those two); None: every class.
         """
         k = self.top_k if top_k == "default" else top_k
         if isinstance(k, str):
             raise ValueError(f"top_k must be a positive integer or None; got {top_k!r}")
-        return genlabel_targets(self.log_prob(features_mix), top_k=k, log_prior=log_prior)
+        return genlabel_targets(
+            self.log_prob(features_mix), top_k=k, log_prior=log_prior, allowed=allowed
+        )

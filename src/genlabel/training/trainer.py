@@ -243,7 +243,8 @@ class Trainer(ParamsRepr):
     Attributes
     ----------
     history_ : list of dict
-        One row per epoch: ``epoch``, ``loss`` (mean training loss), ``lr``, ``seconds``.
+        One row per epoch: ``epoch``, ``loss`` (mean training loss), ``lr``, ``seconds``,
+        and what callbacks add to it in ``on_epoch_log`` (e.g. ``LabelDiagnostics``).
     loss_curve_ : list of float
         The ``loss`` column of ``history_``.
     optimizer_, scheduler_ : the optimizer and scheduler in use.
@@ -500,6 +501,8 @@ class Trainer(ParamsRepr):
                 for cb in self.callbacks:
                     cb.on_epoch_begin(self, epoch)
                 row = self._run_epoch(batches, epoch, bar)
+                for cb in self.callbacks:
+                    cb.on_epoch_log(self, epoch, row)
                 self.history_.append(row)
                 self._save(epoch + 1, seed)
                 for cb in self.callbacks:
