@@ -200,7 +200,8 @@ def test_the_docs_examples_run(tmp_path, monkeypatch) -> None:
     import re
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "images.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    section = text[text.index("## From Python") :].split("\n## ")[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)  # one session, two steps
     assert len(blocks) == 2
     monkeypatch.chdir(tmp_path)  # the example writes its store under runs/
     namespace: dict = {}
