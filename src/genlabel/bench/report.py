@@ -331,6 +331,7 @@ def write_report(
     order: Sequence[str] | None = None,
     title: str = "GenLabel benchmark report",
     sections: Callable[[Path], tuple[list[str], list[Path]]] | None = None,
+    partial: str | None = None,
 ) -> list[Path]:
     """Write report.md, results.csv and the PNG plots into ``out``; return the paths
     (report.md last).
@@ -342,9 +343,13 @@ def write_report(
     results.csv a ``test_error`` column (no accuracy comparisons or plots). ``order``: the
     methods' column order (default: the registry's); ``title``: the heading;
     ``sections(out) -> (lines, plots)``: more of the report (an experiment's figures),
-    written after the tables.
+    written after the tables. ``partial``: cells of the run's plan that other drivers
+    still hold ("3 cells held by host H, pid P, last seen T ago"): the first line says the
+    report is partial, the next says why.
     """
     out = Path(out)
+    if partial:
+        title = f"{title} (partial)"
     out.mkdir(parents=True, exist_ok=True)
     frame, note = _only_complete(frame) if complete_only else (frame, [])
     if error:
@@ -354,8 +359,15 @@ def write_report(
         csv_path, index=False
     )
     report = out / "report.md"
+    why = (
+        [f"Partial: {partial}; run the same command when they are done to report every cell.", ""]
+        if partial
+        else []
+    )
     if frame.empty:
-        report.write_text(f"# {title}\n\nThe store holds no results yet.\n")
+        report.write_text(
+            "\n".join([f"# {title}", "", *why, "The store holds no results yet.", ""])
+        )
         return [csv_path, report]
     names = _names(frame.dataset.unique(), data_dir)
     clean = frame[frame.measure == "clean"]
@@ -367,7 +379,7 @@ def write_report(
         heading = "Clean test accuracy of the attacked models"
     clean_lines, written = _clean_sections(clean, names, out, heading, error=error, order=order)
     robust_lines, robust_plots = _robust_sections(robust, names, out)
-    lines = [f"# {title}", "", *note, *clean_lines, *robust_lines]
+    lines = [f"# {title}", "", *why, *note, *clean_lines, *robust_lines]
     if sections is not None:
         more_lines, more_plots = sections(out)
         lines, written = lines + more_lines, written + more_plots

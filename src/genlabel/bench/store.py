@@ -9,8 +9,13 @@ start, the time it last stored a job, its end (empty when it was killed) and the
 wrote, so that the wall-clock time of a suite run in several segments is on record.
 
 Drivers claim the jobs they run (table ``claims``): a second driver started on the same
-store takes the jobs nobody has claimed, or whose claimant has ended or died, so two
-drivers split the work instead of both computing every missing cell.
+store takes the jobs nobody has claimed, so two drivers split the work instead of both
+computing every missing cell. A claim is a lease: its driver's heartbeat (a thread writing
+``runs.heartbeat`` at least every :data:`HEARTBEAT` seconds) renews it, and a claim whose
+driver has not been seen for ``claim_timeout`` seconds (:data:`CLAIM_TIMEOUT` by default)
+is taken over by the next driver, whatever host or pid it names (a driver killed by
+``kill -9`` or the OOM killer, a store copied from another machine). A driver that ended
+releases its claims; one known dead (its pid gone on this host) is taken over at once.
 """
 
 from __future__ import annotations
@@ -23,13 +28,30 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["CELL_KEY", "ResultStore", "StoreError", "versions"]
+__all__ = [
+    "CELL_KEY",
+    "CLAIM_TIMEOUT",
+    "HEARTBEAT",
+    "Holder",
+    "ResultStore",
+    "StoreError",
+    "versions",
+]
+
+#: Seconds after its driver was last seen that a claim lapses (``--claim-timeout``).
+CLAIM_TIMEOUT = 300.0
+#: The longest gap between two heartbeats of a driver, in seconds (a quarter of a shorter
+#: claim timeout); a heartbeat that waits for a busy store (up to 60 s) still lands well
+#: within the default claim timeout.
+HEARTBEAT = 30.0
 
 CELL_KEY = ("dataset", "method", "model", "trial", "measure", "alpha")
 
@@ -64,17 +86,20 @@ CREATE TABLE IF NOT EXISTS runs (
     backend TEXT NOT NULL,
     command TEXT NOT NULL,
     host TEXT,
-    pid INTEGER
+    pid INTEGER,
+    heartbeat REAL
 );
 CREATE TABLE IF NOT EXISTS claims (
     job TEXT PRIMARY KEY,
     run_id INTEGER NOT NULL,
-    claimed REAL NOT NULL
+    claimed REAL NOT NULL,
+    cells INTEGER
 );
 """
 # Columns added after the first release; older stores get them on open.
 _ADDED_COLUMNS = {
-    "runs": {"host": "TEXT", "pid": "INTEGER"},
+    "runs": {"host": "TEXT", "pid": "INTEGER", "heartbeat": "REAL"},
+    "claims": {"cells": "INTEGER"},
     "results": {"ece": "REAL", "nll": "REAL", "reliability": "TEXT"},
 }
 #: Optional per-cell values: calibration of clean cells (ECE, NLL, and the reliability
@@ -91,17 +116,68 @@ class StoreError(ValueError):
     """The file given as a store is not one: not SQLite, or tables of another schema."""
 
 
-def _alive(host: str | None, pid: int | None) -> bool:
-    """Whether a driver process still runs (on another host we cannot tell: assume so)."""
+def _dead_here(host: str | None, pid: int | None) -> bool:
+    """Whether a driver is known to have ended: its pid is gone on this host. (Elsewhere,
+    or a live pid that may be another process now, only its lease can tell.)"""
     if pid is None or host != socket.gethostname():
-        return pid is not None
+        return False
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process with that pid: alive
         return True
-    return True
+    except (PermissionError, OverflowError, ValueError):  # someone else's process, or no pid
+        return False
+    return False
+
+
+def check_claim_timeout(value: Any) -> float:
+    """The claim timeout in seconds: a finite number > 0."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < float("inf")
+    ):
+        raise StoreError(
+            f"--claim-timeout (seconds after which a silent driver's claims lapse) must be a "
+            f"number > 0; got {value!r}"
+        )
+    return float(value)
+
+
+def heartbeat_gap(claim_timeout: float) -> float:
+    """Seconds between two heartbeats: :data:`HEARTBEAT`, or a quarter of a shorter timeout."""
+    return min(HEARTBEAT, claim_timeout / 4)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Another driver with live claims: where it runs, when it was last seen, its cells."""
+
+    run_id: int
+    host: str | None
+    pid: int | None
+    seen: float  # seconds since its last heartbeat
+    cells: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.cells} cell{'s' if self.cells != 1 else ''} held by host {self.host}, "
+            f"pid {self.pid}, last seen {_ago(self.seen)} ago"
+        )
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+#: When a driver was last seen: its heartbeat, last stored job or start (older stores and
+#: drivers have no heartbeat).
+_SEEN = "max(coalesce(r.heartbeat, 0), coalesce(r.last_write, 0), r.started)"
 
 
 #: Where Linux names the processor ("model name"); elsewhere platform's name is used.
@@ -153,10 +229,16 @@ class ResultStore:
     ``read_only=True`` opens an existing store for reading (reports, comparisons) without
     changing a byte of it: no switch to WAL, no schema migration, so reading a committed
     snapshot leaves the file as it was (an older store's missing columns read as empty).
+
+    ``claim_timeout``: seconds after its driver was last seen that a claim lapses and
+    :meth:`claim` takes the job over.
     """
 
-    def __init__(self, path: str | Path, *, read_only: bool = False):
+    def __init__(
+        self, path: str | Path, *, read_only: bool = False, claim_timeout: float = CLAIM_TIMEOUT
+    ):
         self.path = Path(path)
+        self.claim_timeout = check_claim_timeout(claim_timeout)
         if self.path.is_dir():
             raise StoreError(f"{self.path} is a folder; --db takes the path of a SQLite file")
         if read_only and not self.path.is_file():
@@ -239,12 +321,42 @@ class ResultStore:
     def begin_run(self, *, n_jobs: int, backend: str, command: str) -> int:
         """Record the start of a run segment; returns its id (pass it to :meth:`add`)."""
         with self._lock, self._conn:
+            now = time.time()
             cur = self._conn.execute(
-                "INSERT INTO runs (started, n_jobs, backend, command, host, pid)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (time.time(), int(n_jobs), backend, command, socket.gethostname(), os.getpid()),
+                "INSERT INTO runs (started, n_jobs, backend, command, host, pid, heartbeat)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now, int(n_jobs), backend, command, socket.gethostname(), os.getpid(), now),
             )
         return int(cur.lastrowid or 0)
+
+    @contextmanager
+    def heartbeat(self, run_id: int) -> Iterator[None]:
+        """Renew run ``run_id``'s claims while the block runs: a thread with its own
+        connection writes ``runs.heartbeat`` every :func:`heartbeat_gap` seconds."""
+        stop = threading.Event()
+        gap = heartbeat_gap(self.claim_timeout)
+
+        def beat() -> None:
+            conn = sqlite3.connect(str(self.path), timeout=60)
+            try:
+                while not stop.wait(gap):
+                    try:
+                        with conn:
+                            conn.execute(
+                                "UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run_id)
+                            )
+                    except sqlite3.Error:  # a busy or failing store: the next beat tries again
+                        pass
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=beat, name="genlabel-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def end_run(self, run_id: int) -> None:
         """Record the end of a run segment and release its claims."""
@@ -252,27 +364,54 @@ class ResultStore:
             self._conn.execute("UPDATE runs SET finished = ? WHERE id = ?", (time.time(), run_id))
             self._conn.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
 
-    def claim(self, job: str, run_id: int) -> bool:
-        """Claim a job for run ``run_id``; False when a live, unfinished run holds it."""
+    def _holds(self, finished: float | None, host: str | None, pid: int | None, seen: float,
+               now: float) -> bool:  # fmt: skip
+        """Whether a run's claims are live: unfinished, seen within the claim timeout, and
+        not known dead."""
+        return finished is None and now - seen < self.claim_timeout and not _dead_here(host, pid)
+
+    def claim(self, job: str, run_id: int, cells: int = 0) -> bool:
+        """Claim a job (of ``cells`` cells) for run ``run_id``; False when another run
+        holds it (see :meth:`_holds`), else the claim is this run's, taken over if need be."""
         with self._lock, self._conn:
+            now = time.time()
             cur = self._conn.execute(
-                "INSERT OR IGNORE INTO claims (job, run_id, claimed) VALUES (?, ?, ?)",
-                (job, run_id, time.time()),
+                "INSERT OR IGNORE INTO claims (job, run_id, claimed, cells) VALUES (?, ?, ?, ?)",
+                (job, run_id, now, int(cells)),
             )
             if cur.rowcount:
                 return True
             owner = self._conn.execute(
-                "SELECT r.id, r.finished, r.host, r.pid FROM claims c JOIN runs r"
+                f"SELECT r.id, r.finished, r.host, r.pid, {_SEEN} FROM claims c JOIN runs r"
                 " ON r.id = c.run_id WHERE c.job = ?",
                 (job,),
             ).fetchone()
-            if owner is not None and owner[0] != run_id and owner[1] is None and _alive(*owner[2:]):
+            if owner is not None and owner[0] != run_id and self._holds(*owner[1:], now):
                 return False
             self._conn.execute(
-                "UPDATE claims SET run_id = ?, claimed = ? WHERE job = ?",
-                (run_id, time.time(), job),
+                "UPDATE claims SET run_id = ?, claimed = ?, cells = ? WHERE job = ?",
+                (run_id, now, int(cells), job),
             )
             return True
+
+    def release(self, job: str, run_id: int) -> None:
+        """Give up run ``run_id``'s claim of a job (its cells are stored)."""
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM claims WHERE job = ? AND run_id = ?", (job, run_id))
+
+    def holders(self, run_id: int | None = None) -> list[Holder]:
+        """The other runs (not ``run_id``) whose claims are live, with their claimed cells."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT r.id, r.finished, r.host, r.pid, {_SEEN}, sum(coalesce(c.cells, 0))"
+                " FROM claims c JOIN runs r ON r.id = c.run_id GROUP BY r.id ORDER BY r.id"
+            ).fetchall()
+        now = time.time()
+        return [
+            Holder(rid, host, pid, now - seen, int(cells))
+            for rid, finished, host, pid, seen, cells in rows
+            if rid != run_id and self._holds(finished, host, pid, seen, now)
+        ]
 
     def runs(self) -> pd.DataFrame:
         """The run segments, with ``wall_seconds``: start to end, or to the last stored job

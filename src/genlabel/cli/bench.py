@@ -9,7 +9,7 @@ import typer
 
 from ..registry import METHODS, SUITES, TABULAR_MODELS, method_names
 from ..training.grid import DEFAULT_LATENT
-from .app import app, fail, floats, markdown, run_session, split_list
+from .app import app, claim_timeout_option, fail, floats, markdown, run_session, split_list
 
 #: "vanilla (erm), mixup (linear), ...": every tabular method with its aliases.
 _METHODS = ", ".join(
@@ -102,6 +102,7 @@ def bench(
         show_default=False,
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    claim_timeout: float = claim_timeout_option(),
 ) -> None:
     """Run (or resume) a benchmark; finished cells are skipped, then write the report."""
     from ..bench import BenchError, BenchSession, BenchSettings
@@ -123,7 +124,7 @@ def bench(
             methods=split_list(methods),
             model=model, trials=trials, alphas=floats(alpha, "--alpha"), settings=settings,
             db=db, out=out, jobs=jobs, backend=backend, scheduler=scheduler or None,
-            progress=progress, log=typer.echo,
+            progress=progress, log=typer.echo, claim_timeout=claim_timeout,
         )  # fmt: skip
     except BenchError as exc:
         fail(str(exc))
@@ -205,6 +206,7 @@ def demo(
     out: Path = typer.Option(
         Path("reports/figures"), "--out", help="folder for the demo's figures"
     ),
+    claim_timeout: float = claim_timeout_option(),
 ) -> None:
     """The main job on embedded data (no download): the quick suite, its report, the figures."""
     from ..bench import BenchError, BenchSession
@@ -214,7 +216,10 @@ def demo(
     start = time.perf_counter()
     quick = Path("reports/quick")
     try:
-        session = BenchSession(suite="quick", db=quick / "results.sqlite", jobs=2, log=typer.echo)
+        session = BenchSession(
+            suite="quick", db=quick / "results.sqlite", jobs=2, log=typer.echo,
+            claim_timeout=claim_timeout,
+        )  # fmt: skip
     except BenchError as exc:
         fail(str(exc))
     # As 'genlabel bench': Ctrl-C says how many cells are stored and exits 130.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from .app import app, fail, run_session, split_list
+from .app import app, claim_timeout_option, fail, run_session, split_list
 
 _DATASETS = "circle, circle3d, mnist79"
 _SCHEMES = "vanilla, mixup, manifold_mixup, genmix_gm, genmix_gan"
@@ -102,6 +102,7 @@ def genmix(
         1, help="torch CPU threads (1: these small models run fastest on a shared machine)"
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    claim_timeout: float = claim_timeout_option(),
 ) -> None:
     """Error of vanilla, mixup, manifold mixup and GenMix (GM, GAN) on the same MLP.
 
@@ -119,6 +120,7 @@ def genmix(
             datasets=split_list(datasets), schemes=split_list(schemes), trials=trials,
             budget=_budget(epochs, n_aug, lam, eps, gan_steps, inversion_steps),
             db=db, out=out, data_dir=data_dir, progress=progress, log=typer.echo,
+            claim_timeout=claim_timeout,
         )  # fmt: skip
     except GenMixError as exc:
         fail(str(exc).replace("\n", "; "))

@@ -1,0 +1,200 @@
+"""The result store's claims (leases renewed by a heartbeat), its errors, and the report's
+files: what an adversarial probe of the CLI and the store found (issue 38)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from genlabel.bench import BenchSession, BenchSettings, ResultStore
+from genlabel.bench import store as store_module
+from genlabel.bench.runner import job_key
+from genlabel.cli import app
+from genlabel.cli.app import CLAIM_TIMEOUT as CLI_CLAIM_TIMEOUT
+
+cli = CliRunner()
+
+#: 16 cheap jobs of one cell each, for runs in another process.
+DRIVER = [
+    sys.executable, "-m", "genlabel.cli", "bench", "--datasets", "iris,wine,gaussian9,moons",
+    "--methods", "vanilla", "--trials", "4", "--epochs", "10", "--no-progress",
+]  # fmt: skip
+CELLS = 16
+
+
+def _session(tmp_path: Path, **kwargs) -> BenchSession:
+    base = dict(
+        datasets=["iris", "wine"],
+        methods=["vanilla", "mixup"],
+        trials=2,
+        settings=BenchSettings(epochs=2),
+        db=tmp_path / "store" / "r.sqlite",
+        progress=False,
+        log=lambda _msg: None,
+    )
+    return BenchSession(**(base | kwargs))
+
+
+def _count(db: Path, table: str = "results") -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def _start_driver(db: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*DRIVER, "--db", str(db), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def _wait_for_cells(db: Path, proc: subprocess.Popen, n: int = 1) -> None:
+    """Until the store holds ``n`` cells (the driver is mid-run), or the driver ended."""
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        try:
+            if db.exists() and _count(db) >= n:
+                return
+        except sqlite3.OperationalError:  # not created yet, or busy
+            pass
+    raise AssertionError(f"the driver stored fewer than {n} cells: {proc.communicate()}")
+
+
+def _fake_driver(store: ResultStore, *, host: str, pid: int, seen: float) -> int:
+    """A run segment of another driver, as a store copied from elsewhere holds it."""
+    run = store.begin_run(n_jobs=1, backend="joblib", command="another driver")
+    store._conn.execute(
+        "UPDATE runs SET host = ?, pid = ?, started = ?, heartbeat = ? WHERE id = ?",
+        (host, pid, seen, seen, run),
+    )
+    store._conn.commit()
+    return run
+
+
+# -- item 2: claims are leases -------------------------------------------------------------
+def test_the_cli_default_claim_timeout_is_the_store_s_and_bad_ones_are_one_line(tmp_path):
+    assert CLI_CLAIM_TIMEOUT == store_module.CLAIM_TIMEOUT
+    assert store_module.heartbeat_gap(store_module.CLAIM_TIMEOUT) < store_module.CLAIM_TIMEOUT / 4
+    for bad in ("0", "-1", "nan", "inf"):
+        res = cli.invoke(
+            app, ["bench", "--datasets", "iris", "--claim-timeout", bad,
+                  "--db", str(tmp_path / "x.sqlite")],
+        )  # fmt: skip
+        assert res.exit_code == 2 and "--claim-timeout" in res.output, res.output
+        assert res.output.count("\n") == 1
+    assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_cells_held_by_a_live_driver_are_named_and_the_report_says_partial(tmp_path) -> None:
+    """Two drivers on one store: the first to finish used to write a report from 27 of 30
+    cells without a word."""
+    session = _session(tmp_path)
+    plan = session.plan()
+    with ResultStore(session.db) as store:  # another driver (this live process) holds two jobs
+        other = store.begin_run(n_jobs=1, backend="joblib", command="other driver")
+        assert all(store.claim(job_key(j), other, 2) for j in plan.jobs[:2])
+        summary = session.run(plan)
+        assert (summary.cells_written, summary.cells_stored) == (4, 4)
+        expected = f"4 cells held by host {socket.gethostname()}, pid {os.getpid()}, last seen"
+        assert summary.held is not None and summary.held.startswith(expected)
+        report = session.report()[-1]
+        first, *rest = report.read_text().splitlines()
+        assert "partial" in first and expected in "\n".join(rest)
+        res = cli.invoke(
+            app, ["bench", "--datasets", "iris,wine", "--methods", "vanilla,mixup", "--trials",
+                  "2", "--epochs", "2", "--db", str(session.db), "--no-progress"],
+        )  # fmt: skip
+        assert res.exit_code == 0
+        assert re.search(f"{re.escape(expected)} \\d+ s ago; the report is partial", res.output)
+        store.end_run(other)  # it ends without storing its cells: they are free
+    rest = _session(tmp_path).run()
+    assert (rest.cells_written, rest.cells_stored, rest.held) == (4, 8, None)
+    assert "partial" not in _session(tmp_path).report()[-1].read_text().splitlines()[0]
+
+
+@pytest.mark.parametrize("host", ["another-host", "this host, pid reused"])
+def test_claims_of_a_silent_driver_are_taken_over_once_their_lease_expires(tmp_path, host):
+    """A store copied from another machine, or a killed driver whose pid now belongs to
+    another process: its claims used to count as held for ever (every rerun "finished in
+    0.0 s" with 27 of 30 cells)."""
+    name = socket.gethostname() if host.startswith("this host") else host
+    session = _session(tmp_path)
+    plan = session.plan()
+    with ResultStore(session.db) as store:  # the pid is alive (this process)
+        other = _fake_driver(store, host=name, pid=os.getpid(), seen=time.time() - 100)
+        assert all(store.claim(job_key(j), other, 2) for j in plan.jobs)
+    held = _session(tmp_path).run()  # last seen 100 s ago: within the default 300 s
+    assert held.cells_written == 0 and f"8 cells held by host {name}" in (held.held or "")
+    assert re.search(r"last seen 1\d\d s ago", held.held or "")
+    short = _session(tmp_path, claim_timeout=60).run()  # lapsed: taken over
+    assert (short.cells_written, short.cells_stored, short.held) == (8, 8, None)
+
+
+def test_two_drivers_on_one_store_share_the_jobs_and_store_every_cell_once(tmp_path) -> None:
+    db = tmp_path / "two.sqlite"
+    first = _start_driver(db, "--report", str(tmp_path / "a"))
+    _wait_for_cells(db, first)
+    second = _start_driver(db, "--report", str(tmp_path / "b"))
+    outs = [p.communicate(timeout=600) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outs
+    with ResultStore(db) as store:
+        frame, runs = store.frame(), store.runs()
+    assert len(frame) == CELLS and not frame.duplicated(list(store_module.CELL_KEY)).any()
+    # Each job was computed by one driver: the cells each wrote add up to the whole.
+    assert runs.cells.sum() == CELLS and runs.finished.notna().all()
+    assert _count(db, "claims") == 0
+    for (_out, err), folder in zip(outs, ("a", "b"), strict=True):
+        first_line = (tmp_path / folder / "report.md").read_text().splitlines()[0]
+        assert ("the report is partial" in err) == ("partial" in first_line)
+
+
+def test_a_sigkilled_driver_s_jobs_are_taken_over_after_the_claim_timeout(tmp_path) -> None:
+    """kill -9 leaves the claims; on another host (where its pid cannot be checked) they
+    are held until the lease lapses, then taken over."""
+    db = tmp_path / "k.sqlite"
+    proc = _start_driver(db)
+    try:
+        _wait_for_cells(db, proc)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.communicate()
+    partial = _count(db)
+    assert 0 < partial < CELLS and _count(db, "claims") > 0
+    with sqlite3.connect(db) as conn:  # the store as copied to another machine
+        conn.execute("UPDATE runs SET host = 'the-killed-host'")
+    held = subprocess.run([*DRIVER, "--db", str(db)], capture_output=True, text=True, timeout=600)
+    assert held.returncode == 0, held.stderr
+    assert "held by host the-killed-host" in held.stderr
+    assert "the report is partial" in held.stderr and _count(db) < CELLS
+    done = subprocess.run(
+        [*DRIVER, "--db", str(db), "--claim-timeout", "0.5"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0 and "partial" not in done.stderr, done.stderr
+    assert _count(db) == CELLS and _count(db, "claims") == 0
+
+
+def test_sigterm_stops_a_run_like_ctrl_c_and_exits_143(tmp_path) -> None:
+    """SIGTERM (a scheduler's stop, the OOM killer's first word) used to leave the claims."""
+    db = tmp_path / "t.sqlite"
+    proc = _start_driver(db)
+    _wait_for_cells(db, proc)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "interrupted:" in err and "run the same command to resume" in err
+    assert _count(db, "claims") == 0
+    with ResultStore(db) as store:
+        assert store.runs().finished.notna().all()
+    rest = subprocess.run([*DRIVER, "--db", str(db)], capture_output=True, text=True, timeout=600)
+    assert rest.returncode == 0 and _count(db) == CELLS
