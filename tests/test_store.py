@@ -198,3 +198,176 @@ def test_sigterm_stops_a_run_like_ctrl_c_and_exits_143(tmp_path) -> None:
         assert store.runs().finished.notna().all()
     rest = subprocess.run([*DRIVER, "--db", str(db)], capture_output=True, text=True, timeout=600)
     assert rest.returncode == 0 and _count(db) == CELLS
+
+
+# -- item 5: the store's errors, read-only stores, checksums, the report's place -----------
+def _stored_session(tmp_path: Path, name: str = "s") -> BenchSession:
+    session = _session(tmp_path, db=tmp_path / f"{name}.sqlite", trials=3)
+    session.run()
+    with sqlite3.connect(session.db) as conn:  # everything in the main file, no -wal/-shm
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    return session
+
+
+def _one_line_error(res, name: str) -> None:
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and res.output.count("error: ") == 1
+    error = next(line for line in res.output.splitlines() if line.startswith("error: "))
+    assert name in error
+
+
+@pytest.mark.parametrize("cut", [4096, 1000])
+def test_a_store_cut_in_its_last_pages_is_one_line_naming_it(tmp_path, cut) -> None:
+    """A store cut at the end: `report` raised DatabaseError, `bench` int(None)."""
+    session = _stored_session(tmp_path)
+    data = session.db.read_bytes()
+    cut_db = tmp_path / "cut.sqlite"
+    cut_db.write_bytes(data[: len(data) - cut])
+    res = cli.invoke(app, ["report", "--db", str(cut_db), "--out", str(tmp_path / "rep")])
+    _one_line_error(res, "cut.sqlite")
+    res = cli.invoke(
+        app, ["bench", "--datasets", "iris,wine", "--methods", "vanilla,mixup", "--trials",
+              "3", "--epochs", "2", "--db", str(cut_db), "--no-progress"],
+    )  # fmt: skip
+    _one_line_error(res, "cut.sqlite")
+
+
+def test_a_damaged_cell_is_reported_not_read_and_computed_again(tmp_path) -> None:
+    """A cell whose values changed after it was stored (a cut store read back one mangled
+    cell that SQLite's integrity check let pass)."""
+    session = _stored_session(tmp_path)
+    good = session.results()
+    with sqlite3.connect(session.db) as conn:
+        conn.execute("UPDATE results SET test_accuracy = 0.123 WHERE rowid = 1")
+    with pytest.warns(store_module.StoreWarning, match=r"s\.sqlite: 1 damaged cell"):
+        frame = session.results()
+    assert len(frame) == len(good) - 1 and 0.123 not in set(frame.test_accuracy)
+    with pytest.warns(store_module.StoreWarning, match="damaged"):
+        plan = _session(tmp_path, db=session.db, trials=3).plan()
+    assert plan.todo == 1
+    with pytest.warns(store_module.StoreWarning, match="damaged"):
+        assert _session(tmp_path, db=session.db, trials=3).run().cells_written == 1
+    with ResultStore(session.db) as store:  # sound again: no warning, every cell read
+        assert len(store.frame()) == len(good) and 0.123 not in set(store.frame().test_accuracy)
+
+
+def test_a_db_under_a_file_is_one_line(tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("notes")
+    db = tmp_path / "notes.txt" / "x.sqlite"
+    res = cli.invoke(app, ["bench", "--datasets", "iris", "--db", str(db), "--no-progress"])
+    _one_line_error(res, "notes.txt is a file")
+
+
+def _read_only(folder: Path, command: list[str]) -> subprocess.CompletedProcess:
+    """``command`` run with ``folder`` read-only: a read-only bind mount (as root, whom
+    permissions do not stop), else the folder's write bits removed."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            return subprocess.run(command, capture_output=True, text=True, timeout=300)
+        finally:
+            folder.chmod(0o755)
+    mount = f"mount --bind {folder} {folder} && mount -o remount,ro,bind {folder}"
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"{mount} && true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("running as root without a way to make a read-only mount (unshare -m)")
+    script = f"{mount} && exec {' '.join(map(str, command))}"
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_a_store_on_a_read_only_mount_is_reported_and_a_new_one_there_is_one_line(tmp_path):
+    """A valid store on a read-only mount used to be "not a GenLabel result store"; a new
+    --db there a traceback."""
+    folder = tmp_path / "ro"
+    session = _stored_session(folder, "s")
+    assert sorted(p.name for p in folder.iterdir() if p.suffix != "") == ["s.sqlite"]
+    before = session.db.read_bytes()
+    genlabel = [sys.executable, "-m", "genlabel.cli"]
+    out = tmp_path / "rep"
+    res = _read_only(folder, [*genlabel, "report", "--db", session.db, "--out", out])
+    assert res.returncode == 0, res.stderr
+    assert "| iris |" in (out / "report.md").read_text()
+    assert session.db.read_bytes() == before
+    new = folder / "new.sqlite"
+    res = _read_only(folder, [*genlabel, "bench", "--datasets", "iris", "--db", new])
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert f"cannot create the store {new}" in res.stderr
+
+
+def test_another_application_s_sqlite_file_is_refused_and_left_as_it_was(tmp_path) -> None:
+    """It used to be accepted, switched to WAL and given the store's tables."""
+    other = tmp_path / "app.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+        conn.execute("INSERT INTO users VALUES ('ada')")
+    before = other.read_bytes()
+    with pytest.raises(
+        store_module.StoreError, match=r"not a GenLabel result store \(its tables: users\)"
+    ):
+        ResultStore(other)
+    res = cli.invoke(app, ["bench", "--datasets", "iris", "--db", str(other), "--no-progress"])
+    _one_line_error(res, "app.sqlite")
+    assert other.read_bytes() == before and before[18:20] == b"\x01\x01"  # no WAL
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.sqlite"]
+
+
+def test_report_on_a_folder_names_the_stores_in_it_not_a_failing_command(tmp_path) -> None:
+    _stored_session(tmp_path, "wine")
+    res = cli.invoke(app, ["report", "--db", str(tmp_path)])
+    _one_line_error(res, "is a folder")
+    assert "wine.sqlite" in res.output and "genlabel bench" not in res.output
+
+
+def test_two_stores_in_one_folder_keep_their_own_reports(tmp_path) -> None:
+    """runs/a.sqlite and runs/b.sqlite used to write the same runs/report.md."""
+    from genlabel.bench.report import report_folder
+
+    a = _session(tmp_path, db=tmp_path / "runs" / "a.sqlite", datasets=["iris"])
+    b = _session(tmp_path, db=tmp_path / "runs" / "b.sqlite", datasets=["wine"])
+    for session in (a, b):
+        session.run()
+        assert session.report()[-1] == session.db.with_suffix("") / "report.md"
+    assert "| iris |" in (tmp_path / "runs" / "a" / "report.md").read_text()
+    assert "| wine |" in (tmp_path / "runs" / "b" / "report.md").read_text()
+    res = cli.invoke(app, ["report", "--db", str(a.db)])
+    assert res.exit_code == 0 and str(tmp_path / "runs" / "a" / "report.md") in res.output
+    assert not (tmp_path / "runs" / "report.md").exists()
+    assert report_folder("reports/quick/results.sqlite") == Path("reports/quick")
+    assert report_folder("runs/store") == Path("runs/store-report")
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"not a checkpoint", b"\x80\x04cos\nsystem\n(S'echo hostile'\ntR."]
+)
+def test_an_unreadable_training_checkpoint_is_one_error_naming_the_file(tmp_path, content):
+    """An empty last.pt was a bare "Aborted!", a hostile one a 100-line traceback."""
+    import torch
+
+    from genlabel._validation import CheckpointError
+    from genlabel.training import Trainer
+
+    (tmp_path / "last.pt").write_bytes(content)
+    trainer = Trainer(torch.nn.Linear(2, 2), epochs=1, checkpoint_dir=tmp_path, verbose=0)
+    x, y = torch.zeros(8, 2), torch.zeros(8, dtype=torch.long)
+    with pytest.raises(
+        CheckpointError, match=f"cannot read the checkpoint {tmp_path}/last.pt"
+    ) as err:
+        trainer.fit((x, y))
+    assert "\n" not in str(err.value) and "delete it to restart" in str(err.value)
+
+
+def test_an_unreadable_image_cell_checkpoint_stops_the_command_in_one_line(tmp_path) -> None:
+    db = tmp_path / "d.sqlite"
+    args = ["images", "--dataset", "digits", "--methods", "vanilla", "--epochs", "1",
+            "--train-subset", "64", "--batch-size", "64", "--db", str(db), "--no-progress"]  # fmt: skip
+    assert cli.invoke(app, args).exit_code == 0
+    (model,) = (tmp_path / "d-checkpoints").glob("*/model.pt")
+    model.write_bytes(b"")  # e.g. a disk that filled up
+    with sqlite3.connect(db) as conn:  # the cell is to be computed again: its model is read
+        conn.execute("DELETE FROM results")
+    res = cli.invoke(app, args)
+    _one_line_error(res, str(model))
+    assert "delete it to train that cell again" in res.output

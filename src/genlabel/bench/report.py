@@ -22,6 +22,7 @@ __all__ = [
     "RESULT_COLUMNS",
     "complete_data_sets",
     "mean_accuracy",
+    "report_folder",
     "win_tie_loss",
     "write_report",
 ]
@@ -40,6 +41,22 @@ RESULT_COLUMNS = [
     "ece",
     "nll",
 ]
+
+
+#: The file name of the default stores (``reports/<suite>/results.sqlite``).
+DEFAULT_STORE_NAME = "results.sqlite"
+
+
+def report_folder(db: str | Path) -> Path:
+    """Where a store's report goes by default: beside it, named after it
+    (``runs/wine.sqlite`` -> ``runs/wine/``), so two stores in one folder keep their own
+    reports. The default stores, ``reports/<suite>/results.sqlite``, have a folder of their
+    own: their report goes there (no other store's report can be in it); a store without
+    a suffix: ``runs/wine`` -> ``runs/wine-report/``."""
+    db = Path(db)
+    if db.name == DEFAULT_STORE_NAME:
+        return db.parent
+    return db.parent / (db.stem if db.suffix else f"{db.name}-report")
 
 
 def _order(methods, order: Sequence[str] | None = None) -> list[str]:

@@ -6,7 +6,7 @@ The CLI's ``genlabel bench`` and ``genlabel demo`` are thin wrappers around it::
     session = BenchSession(datasets=["iris", "wine"], methods=["mixup", "genlabel_cv"],
                            trials=2, settings=BenchSettings(epochs=20), db="runs/r.sqlite")
     summary = session.run()          # resumable: finished cells are skipped
-    session.report()                 # report.md, results.csv, PNGs next to the store
+    session.report()                 # report.md, results.csv, PNGs in runs/r/ (next to r.sqlite)
     frame = session.results()        # one row per cell
 """
 
@@ -35,7 +35,7 @@ from ..robustness import ATTACKS
 from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
 from ..training.selection import check_grid
 from .protocol import BenchSettings, attack_names, unknown_attacks
-from .report import write_report
+from .report import report_folder, write_report
 from .runner import SchedulerError, applicable, plan_jobs, planned_keys, run_bench
 from .store import CLAIM_TIMEOUT, ResultStore, StoreError, check_claim_timeout
 
@@ -284,7 +284,8 @@ class BenchSession(StoreSession):
         The SQLite store (default ``reports/<suite>/results.sqlite``, or
         ``reports/custom/results.sqlite`` for custom data sets).
     out : path, optional
-        Where the report goes (default: the store's folder).
+        Where the report goes (default: beside the store, named after it:
+        ``runs/x.sqlite`` -> ``runs/x/``).
     jobs : int, default=1
         Parallel jobs on this machine (joblib processes or Dask workers).
     backend : {"joblib", "dask"}; scheduler : address of a Dask scheduler, optional
@@ -350,7 +351,7 @@ class BenchSession(StoreSession):
         self.datasets = self._datasets(custom)
         default_db = Path("reports") / (suite if not custom else "custom") / "results.sqlite"
         self.db = Path(db) if db is not None else default_db
-        self.out = Path(out) if out is not None else self.db.parent
+        self.out = Path(out) if out is not None else report_folder(self.db)
 
     # -- checks -------------------------------------------------------------------------
     def _resolve_csv(self, csv: Sequence[str | Path], label: str | None) -> None:

@@ -71,8 +71,13 @@ def run_session(
     stored and how to resume, exit 130 (SIGTERM the same, exit 143); otherwise the run's
     time, which cells other drivers still hold (the report is then partial), and the
     report's path. ``cleanup`` runs before any exit (the images command leaves its process
-    group).
+    group). A store that fails (damaged, read-only, locked) or a checkpoint that cannot be
+    read is one line too, exit 2.
     """
+    from .._validation import CheckpointError
+    from ..bench.store import StoreError
+
+    errors = (*errors, StoreError, CheckpointError)
     try:
         plan = session.plan()
         log(plan.describe())
@@ -92,7 +97,12 @@ def run_session(
     log(f"finished in {summary.seconds:.1f} s")
     if summary.held:
         typer.echo(f"{summary.held}; the report is partial", err=True)
-    paths = session.report()
+    try:
+        paths = session.report()
+    except (StoreError, OSError) as exc:  # a store damaged since, an --out not writable
+        cleanup()
+        fail(f"cannot write the report: {exc}".replace("\n", "; "))
+        raise  # unreachable: fail exits
     cleanup()
     if paths:
         typer.echo(f"report: {paths[-1]}")

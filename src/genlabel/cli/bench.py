@@ -98,7 +98,8 @@ def bench(
         None,
         "--out",
         "--report",
-        help="folder for the report (default: the folder of --db)",
+        help="folder for the report (default: beside the store, named after it: "
+        "runs/wine.sqlite -> runs/wine/)",
         show_default=False,
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
@@ -137,7 +138,8 @@ def report(
     out: Path = typer.Option(
         None,
         "--out",
-        help="folder for report.md, results.csv and PNGs (default: the folder of --db)",
+        help="folder for report.md, results.csv and PNGs (default: beside the store, named "
+        "after it: runs/wine.sqlite -> runs/wine/)",
         show_default=False,
     ),
     data_dir: Path = typer.Option(None, "--data-dir", help="for data set names (manifest.csv)"),
@@ -147,9 +149,14 @@ def report(
         help="only the data sets with every cell (e.g. while a suite is still running)",
     ),
 ) -> None:
-    """Write report.md, results.csv and the plots from a store."""
+    """Write report.md, results.csv and the plots from a store (opened read-only: a store
+    on a read-only mount works)."""
     from ..bench import ResultStore, StoreError, write_report
+    from ..bench.report import report_folder
+    from ..bench.store import folder_message
 
+    if db.is_dir():
+        fail(folder_message(db))
     if not db.is_file():
         fail(f"no store at {db}; run 'genlabel bench --db {db}' first")
     try:
@@ -157,13 +164,17 @@ def report(
             frame, runs = store.frame(), store.runs()
     except StoreError as exc:
         fail(str(exc))
-    paths = write_report(
-        frame,
-        out or db.parent,
-        data_dir=str(data_dir) if data_dir else None,
-        runs=runs,
-        complete_only=complete_only,
-    )
+    try:
+        paths = write_report(
+            frame,
+            out or report_folder(db),
+            data_dir=str(data_dir) if data_dir else None,
+            runs=runs,
+            complete_only=complete_only,
+        )
+    except OSError as exc:
+        fail(f"cannot write the report: {exc}; give --out a folder you can write")
+        raise  # unreachable: fail exits
     for path in paths:
         typer.echo(str(path))
 

@@ -65,7 +65,8 @@ def genmix(
     out: Path = typer.Option(
         None,
         "--out",
-        help="folder for the report (default: the folder of --db)",
+        help="folder for the report (default: beside the store, named after it: "
+        "runs/x.sqlite -> runs/x/)",
         show_default=False,
     ),
     data_dir: Path = typer.Option(

@@ -94,7 +94,8 @@ def images(
     out: Path = typer.Option(
         None,
         "--out",
-        help="folder for the report (default: the folder of --db)",
+        help="folder for the report (default: beside the store, named after it: "
+        "runs/x.sqlite -> runs/x/)",
         show_default=False,
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),

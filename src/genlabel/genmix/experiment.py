@@ -29,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..bench.protocol import calibration
-from ..bench.report import write_report
+from ..bench.report import report_folder, write_report
 from ..bench.session import BenchPlan, RunSummary, StoreSession
 from ..bench.store import CLAIM_TIMEOUT, ResultStore
 from ..data.paths import DataError
@@ -82,7 +82,8 @@ class GenMixExperiment(StoreSession):
     db : path
         The SQLite store.
     out : path, optional
-        Where the report goes (default: the store's folder).
+        Where the report goes (default: beside the store, named after it:
+        ``runs/x.sqlite`` -> ``runs/x/``).
     data_dir : path, optional
         The folder holding ``mnist/`` (default: ``images/`` under the data root).
     progress : bool, default=True
@@ -120,7 +121,7 @@ class GenMixExperiment(StoreSession):
         except ValueError as exc:
             raise GenMixError(str(exc)) from None
         self.db = Path(db)
-        self.out = Path(out) if out is not None else self.db.parent
+        self.out = Path(out) if out is not None else report_folder(self.db)
         self.artifacts = self.db.parent / f"{self.db.stem}_artifacts"
         self.data_dir = None if data_dir is None else str(data_dir)
         self.progress, self.log = progress, log

@@ -28,7 +28,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .._validation import resolve_device
+from .._validation import checkpoint_error, load_checkpoint, resolve_device
 from ..bench.protocol import (
     attack_names,
     calibration,
@@ -292,9 +292,13 @@ def _train(
     model = build_image_model(settings, train, seeds["model"])
     final = None if folder is None else folder / MODEL_FILE
     if final is not None and final.is_file():
-        saved = torch.load(final, map_location="cpu", weights_only=True)
-        model.load_state_dict(saved["model"])
-        return model.to(device), float(saved["seconds"])
+        restart = "delete it to train that cell again"
+        saved = load_checkpoint(final, restart=restart)
+        try:
+            model.load_state_dict(saved["model"])
+            return model.to(device), float(saved["seconds"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            raise checkpoint_error(final, exc, restart) from None
     step = build_step(
         method, num_classes=train.n_classes, in_channels=int(train.x.shape[1]),
         feature_dim=_feature_dim(model, settings.features, train.x), alpha=settings.alpha,

@@ -9,7 +9,7 @@ after every epoch in ``<db stem>-checkpoints/`` beside the store::
     session = ImageSession(ImageSettings(dataset="mnist", epochs=4), methods=["vanilla",
                            "mixup", "mixup_genlabel"], trials=2, db="runs/mnist.sqlite")
     session.run()                    # resumable
-    session.report()                 # report.md, results.csv, PNGs next to the store
+    session.report()                 # report.md, results.csv, PNGs in runs/mnist/ beside the store
 
 Under ``torchrun`` every process runs the session (initialise the process group first, see
 :func:`genlabel.images.init_distributed`): they train each cell together, and only rank 0
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from ..bench.report import write_report
+from ..bench.report import report_folder, write_report
 from ..bench.runner import planned_keys
 from ..bench.session import BenchPlan, RunSummary, StoreSession
 from ..bench.store import CLAIM_TIMEOUT, ResultStore
@@ -63,7 +63,8 @@ class ImageSession(StoreSession):
     db : path
         The SQLite store.
     out : path, optional
-        Where the report goes (default: the store's folder).
+        Where the report goes (default: beside the store, named after it:
+        ``runs/x.sqlite`` -> ``runs/x/``).
     progress : bool, default=True
         The Trainer's progress bar.
     log : callable, default=print
@@ -98,7 +99,7 @@ class ImageSession(StoreSession):
             raise ImageError(f"trials must be an int >= 1; got {trials!r}")
         self.trials = trials
         self.db = Path(db)
-        self.out = Path(out) if out is not None else self.db.parent
+        self.out = Path(out) if out is not None else report_folder(self.db)
         self.progress = progress
         self._log = log
         self._check_data()
