@@ -371,3 +371,44 @@ def test_an_unreadable_image_cell_checkpoint_stops_the_command_in_one_line(tmp_p
     res = cli.invoke(app, args)
     _one_line_error(res, str(model))
     assert "delete it to train that cell again" in res.output
+
+
+# -- item 6: names from a store never leave --out ------------------------------------------
+def test_names_from_a_crafted_store_stay_inside_the_report_folder(tmp_path) -> None:
+    """A store whose data set is named ``x/../../escaped`` made ``genlabel report --out rep``
+    write a PNG outside ``rep``."""
+    import json
+
+    from genlabel.bench.plots import safe_name
+
+    bins = {"count": [1] * 15, "confidence": [0.5] * 15, "accuracy": [0.5] * 15}
+    base = {"trial": 0, "alpha": 1.0, "test_accuracy": 0.8, "params": "{}", "seconds": 1.0}
+    records = [  # every kind of plot: histogram, box plot, robust vs eps, reliability
+        base | {"dataset": d, "method": m, "model": "../../m", "measure": "clean",
+                "trial": t, "ece": 0.1, "nll": 0.5}
+        for d in ("x/../../escaped", "/abs/olute") for m in ("mixup", "genlabel_cv")
+        for t in (0, 1)
+    ] + [
+        base | {"dataset": "x/../../escaped", "method": "mixup", "model": "logistic",
+                "measure": f"robust-{attack}-eps{eps}", "robust_accuracy": 0.5}
+        for attack in ("../../../pwn", "fgsm") for eps in (0.1, 0.2)
+    ] + [
+        base | {"dataset": "../../img", "method": m, "model": "cnn", "measure": "clean",
+                "ece": 0.1, "nll": 0.5, "reliability": json.dumps(bins)}
+        for m in ("vanilla", "mixup")
+    ]  # fmt: skip
+    store_dir = tmp_path / "a" / "b"
+    with ResultStore(store_dir / "crafted.sqlite") as store:
+        assert store.add(records, {"crafted": True}) == len(records)
+    out = store_dir / "rep"
+    res = cli.invoke(app, ["report", "--db", str(store_dir / "crafted.sqlite"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    outside = [p for p in written if out not in p.parents and p.parent != store_dir]
+    assert not outside, outside
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert len(pngs) == 6, pngs  # a histogram, 2 box plots, 2 robust curves, a reliability
+    assert all(name.startswith(("hist_", "accuracy_", "robust_", "reliability_")) for name in pngs)
+    assert safe_name("iris") == "iris" and safe_name("40994") == "40994"
+    assert safe_name("a/b") != safe_name("a_b")  # names that had to change never collide
+    assert "/" not in safe_name("x/../../escaped") and not safe_name("..").startswith(".")
