@@ -533,8 +533,10 @@ class ResultStore:
                 " ON r.id = c.run_id WHERE c.job = ?",
                 (job,),
             ).fetchone()
-            if owner is not None and owner[0] != run_id and self._holds(*owner[1:], now):
-                return False
+            if owner is not None and owner[0] != run_id:
+                _, finished, host, pid, seen = owner
+                if self._holds(finished, host, pid, seen, now):
+                    return False
             self._conn.execute(
                 "UPDATE claims SET run_id = ?, claimed = ?, cells = ? WHERE job = ?",
                 (run_id, now, int(cells), job),
