@@ -337,6 +337,16 @@ def _only_complete(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return frame, [note + " (`--complete-only`).", ""]
 
 
+def _partial_lines(partial: str | None) -> list[str]:
+    """The line under the title of a partial report: which cells other drivers hold."""
+    if not partial:
+        return []
+    return [
+        f"Partial: {partial}; run the same command when they are done to report every cell.",
+        "",
+    ]
+
+
 def write_report(
     frame: pd.DataFrame,
     out: str | Path,
@@ -360,13 +370,10 @@ def write_report(
     results.csv a ``test_error`` column (no accuracy comparisons or plots). ``order``: the
     methods' column order (default: the registry's); ``title``: the heading;
     ``sections(out) -> (lines, plots)``: more of the report (an experiment's figures),
-    written after the tables. ``partial``: cells of the run's plan that other drivers
-    still hold ("3 cells held by host H, pid P, last seen T ago"): the first line says the
-    report is partial, the next says why.
+    written after the tables. ``partial``: who holds the missing cells (the title says so).
     """
     out = Path(out)
-    if partial:
-        title = f"{title} (partial)"
+    title = f"{title} (partial)" if partial else title
     out.mkdir(parents=True, exist_ok=True)
     frame, note = _only_complete(frame) if complete_only else (frame, [])
     if error:
@@ -376,15 +383,9 @@ def write_report(
         csv_path, index=False
     )
     report = out / "report.md"
-    why = (
-        [f"Partial: {partial}; run the same command when they are done to report every cell.", ""]
-        if partial
-        else []
-    )
+    why = _partial_lines(partial)
     if frame.empty:
-        report.write_text(
-            "\n".join([f"# {title}", "", *why, "The store holds no results yet.", ""])
-        )
+        report.write_text("\n".join([f"# {title}", "", *why, "The store holds no cells yet.", ""]))
         return [csv_path, report]
     names = _names(frame.dataset.unique(), data_dir)
     clean = frame[frame.measure == "clean"]

@@ -149,8 +149,7 @@ def report(
         help="only the data sets with every cell (e.g. while a suite is still running)",
     ),
 ) -> None:
-    """Write report.md, results.csv and the plots from a store (opened read-only: a store
-    on a read-only mount works)."""
+    """Write report.md, results.csv and the plots from a store (read-only mounts work)."""
     from ..bench import ResultStore, StoreError, write_report
     from ..bench.report import report_folder
     from ..bench.store import folder_message
