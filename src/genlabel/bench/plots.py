@@ -130,7 +130,7 @@ def method_points(part: pd.DataFrame, model: str, alpha: float, names, order, ou
     )
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    return save(fig, out / f"accuracy_by_method_{model}_alpha{alpha:g}.png")
+    return save(fig, _png(out, f"accuracy_by_method_{safe_name(model)}_alpha{alpha:g}"))
 
 
 def robust_vs_eps(
