@@ -182,3 +182,67 @@ def test_per_feature_eps_and_bounds() -> None:
         adv = fn(model, X, y, eps=eps, bounds=(low, high))
         assert bool(((adv - X).abs() <= eps + 1e-12).all())
         assert bool((adv >= low).all()) and bool((adv <= high).all())
+
+
+class _Rounded(nn.Module):
+    """A linear model of rounded 8x8 images: its input gradient is zero everywhere (masked)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = nn.Linear(64, 3).double()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(torch.round(x.flatten(1) * 4) / 4)
+
+
+def test_square_alone_finds_what_gradient_attacks_miss_under_masked_gradients() -> None:
+    """attack="square" runs AutoAttack's gradient-free Square attack alone: on a model whose
+    input gradient is zero, FGSM leaves every point robust and Square does not (the check
+    that tells masked gradients from real robustness). Failed before: no "square" attack."""
+    pytest.importorskip("pyautoattack")
+    model = _Rounded()
+    X = torch.rand(60, 1, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        y = model(X).argmax(1)
+    kw = dict(eps=0.1, bounds=(0.0, 1.0))
+    assert robust_accuracy(model, X, y, attack="fgsm", **kw) == 1.0
+    square = robust_accuracy(model, X, y, attack="square", **kw)
+    assert square < 0.2
+    adv, ran = autoattack(model, X, y, attacks=["square"], **kw)
+    assert ran == ["square"]
+    assert float((adv - X).abs().max()) <= 0.1 + 1e-9
+    with torch.no_grad():
+        assert float((model(adv).argmax(1) == y).double().mean()) == pytest.approx(square)
+
+
+@pytest.mark.parametrize(
+    ("attacks", "n_classes", "message"),
+    [(["cw"], 3, "attacks must be one or more of"), ([], 3, "attacks must be"),
+     (["apgd-t"], 3, "apgd-t needs at least 4 classes")],
+)  # fmt: skip
+def test_autoattack_attack_sets_are_checked(attacks, n_classes: int, message: str) -> None:
+    pytest.importorskip("pyautoattack")
+    model = nn.Sequential(nn.Linear(4, n_classes)).double()
+    X = torch.rand(5, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match=message):
+        autoattack(model, X, torch.zeros(5), eps=0.1, bounds=(0, 1), attacks=attacks)
+
+
+def test_autoattack_runs_on_the_inputs_device(monkeypatch) -> None:
+    """pyautoattack makes its noise on device="cpu" unless told: CUDA inputs failed.
+    Before, the device was never passed (this records what AutoAttack is given)."""
+    pyautoattack = pytest.importorskip("pyautoattack")
+    seen: list = []
+
+    class Recording(pyautoattack.AutoAttack):
+        def __init__(self, *args, **kwargs):
+            seen.append(kwargs.get("device"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pyautoattack, "AutoAttack", Recording)
+    model = nn.Sequential(nn.Linear(4, 3)).double()
+    X = torch.rand(5, 4, dtype=torch.float64)
+    autoattack(model, X, torch.zeros(5), eps=0.05, bounds=(0, 1), attacks=["square"])
+    autoattack(model, X, torch.zeros(5), eps=0.05, bounds=(0, 1))
+    assert seen == [X.device, X.device]

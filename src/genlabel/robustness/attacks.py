@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -23,10 +23,13 @@ __all__ = [
     "autoattack_attacks",
     "robust_accuracy",
     "ATTACKS",
+    "AUTOATTACK_NAMES",
     "ExtraNotInstalled",
 ]
 
-ATTACKS = ("fgsm", "pgd", "autoattack")
+ATTACKS = ("fgsm", "pgd", "autoattack", "square")
+#: The attacks of pyautoattack that ``autoattack(..., attacks=[...])`` can run.
+AUTOATTACK_NAMES = ("apgd-ce", "apgd-dlr", "apgd-t", "fab", "fab-t", "square")
 logger = logging.getLogger(__name__)
 
 
@@ -172,8 +175,32 @@ def autoattack_attacks(n_classes: int) -> list[str]:
     )
 
 
-def _adversary(wrapped: nn.Module, n_classes: int, fraction: float, seed: int) -> Any:
-    """AutoAttack (L-inf) on a model of [0, 1] inputs, its attack set fitted to the classes."""
+def _check_attack_set(attacks: Any, n_classes: int) -> list[str]:
+    """The names of ``autoattack(..., attacks=...)``, checked against the classes."""
+    names = [attacks] if isinstance(attacks, str) else list(attacks)
+    unknown = [a for a in names if a not in AUTOATTACK_NAMES]
+    if not names or unknown:
+        raise ValueError(
+            f"attacks must be one or more of {', '.join(AUTOATTACK_NAMES)}; got {attacks!r}"
+        )
+    # The DLR loss divides by the gap between the 1st and 3rd largest logits (4th: targeted).
+    fewest = {"apgd-dlr": 3, "apgd-t": 4}
+    for name in names:
+        if n_classes < fewest.get(name, 0):
+            raise ValueError(f"{name} needs at least {fewest[name]} classes; got {n_classes}")
+    return list(dict.fromkeys(names))
+
+
+def _adversary(
+    wrapped: nn.Module,
+    n_classes: int,
+    fraction: float,
+    seed: int,
+    device: torch.device,
+    attacks: list[str] | None = None,
+) -> Any:
+    """AutoAttack (L-inf) on a model of [0, 1] inputs, on the inputs' device; its attack
+    set fitted to the classes, or the given ``attacks``."""
     try:
         from pyautoattack import AutoAttack
     except ImportError as exc:
@@ -181,17 +208,17 @@ def _adversary(wrapped: nn.Module, n_classes: int, fraction: float, seed: int) -
             "AutoAttack needs the optional 'attacks' extra (pyautoattack): "
             "pip install 'genlabel[attacks]'"
         ) from exc
-    attacks = autoattack_attacks(n_classes)
-    if "apgd-t" in attacks:
-        adversary = AutoAttack(wrapped, norm="Linf", eps=fraction, seed=seed, version="standard")
-        targets = min(9, n_classes - 1)
-        adversary.apgd_targeted.n_target_classes = targets
-        adversary.fab.n_target_classes = targets
+    # pyautoattack defaults to device="cpu" and makes its noise there: pass the inputs'.
+    common = dict(norm="Linf", eps=fraction, seed=seed, device=device)
+    targets = min(9, n_classes - 1)
+    if attacks is None and n_classes >= 4:
+        adversary = AutoAttack(wrapped, version="standard", **common)
     else:
-        adversary = AutoAttack(
-            wrapped, norm="Linf", eps=fraction, seed=seed, version="custom", attacks=attacks
-        )
-        adversary.fab.n_target_classes = max(1, n_classes - 1)
+        attacks = autoattack_attacks(n_classes) if attacks is None else attacks
+        adversary = AutoAttack(wrapped, version="custom", attacks=attacks, **common)
+        targets = max(1, targets)
+    adversary.apgd_targeted.n_target_classes = targets
+    adversary.fab.n_target_classes = targets
     adversary.verbose = False
     return adversary
 
@@ -220,6 +247,7 @@ def autoattack(
     bounds: Bounds,
     seed: int = 0,
     batch_size: int = 500,
+    attacks: Sequence[str] | None = None,
 ) -> tuple[torch.Tensor, list[str]]:
     """AutoAttack (standard version, L-inf) through the optional ``attacks`` extra.
 
@@ -228,7 +256,10 @@ def autoattack(
     tabular rows become (n, 1, 1, d) images. The standard version asks for 9 target
     classes: below 10 classes the target counts are C - 1; below 4 classes (no targeted DLR
     loss) the custom set APGD-CE, FAB, Square runs instead (:func:`autoattack_attacks`).
-    Returns the adversarial inputs and the names of the attacks that ran.
+    ``attacks`` runs those of :data:`AUTOATTACK_NAMES` instead, e.g. ``["square"]``: the
+    gradient-free Square attack (5,000 queries) alone, a check that the gradient attacks
+    are not fooled by masked gradients. Returns the adversarial inputs and the names of
+    the attacks that ran.
     """
     X, y, eps, low, high = _prepare(model, X, y, eps, bounds)
     scaled = _unit_scale(X, eps, low, high)
@@ -239,8 +270,9 @@ def autoattack(
     with _eval_mode(model):
         with torch.no_grad():
             n_classes = model(X[:1]).shape[1]
+        chosen = None if attacks is None else _check_attack_set(attacks, n_classes)
         wrapped = _UnitModel(model, low, span, flat=not image).eval()
-        adversary = _adversary(wrapped, n_classes, fraction, seed)
+        adversary = _adversary(wrapped, n_classes, fraction, seed, X.device, chosen)
         ran = list(adversary.attacks_to_run)
         u = u if image else u.reshape(X.shape[0], 1, 1, -1)
         x_adv_u, _ = adversary.run_standard_evaluation(u.float(), y, batch_size=batch_size)
@@ -263,6 +295,9 @@ def robust_accuracy(
     """Share of points whose clean **and** attacked predictions are both correct.
 
     So it never exceeds the clean accuracy, and eps = 0 gives the clean accuracy.
+    ``attack``: "fgsm", "pgd", "autoattack" (the standard set) or "square" (AutoAttack's
+    gradient-free Square attack alone, see :func:`autoattack`); ``attack_kwargs`` go to
+    the attack.
     """
     if attack not in ATTACKS:
         raise ValueError(f"Unknown attack {attack!r}; expected one of {', '.join(ATTACKS)}")
@@ -279,6 +314,8 @@ def robust_accuracy(
         elif attack == "pgd":
             x_adv = pgd(model, xb, yb, eps=eps, bounds=(low, high), **attack_kwargs)
         else:
+            if attack == "square":
+                attack_kwargs = {**attack_kwargs, "attacks": ["square"]}
             x_adv, _ = autoattack(model, xb, yb, eps=eps, bounds=(low, high), **attack_kwargs)
         with _eval_mode(model), torch.no_grad():
             adv_ok = model(x_adv).argmax(1) == yb
