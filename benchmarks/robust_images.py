@@ -8,7 +8,8 @@ the nearest boundary (margin / ||d margin / dx||_1, quantiles, and the share bey
 the share of points whose cross-entropy input gradient is exactly zero (a saturated
 softmax masks gradients), then robust accuracy under each attack: ``fgsm``, ``pgd`` (20
 steps, one restart: what ``--attack pgd`` runs), ``pgd_strong`` (``--steps`` steps,
-``--restarts`` restarts), ``square`` (AutoAttack's gradient-free Square attack alone,
+``--restarts`` restarts), ``pgd_margin`` (``--steps`` steps on the margin loss, which
+no saturated softmax can mask), ``square`` (AutoAttack's gradient-free Square attack alone,
 5,000 queries), ``autoattack`` (the standard set); ``pgd@E`` is PGD at eps E. Every
 attack runs through :mod:`genlabel.robustness` (``robust_accuracy``: a point counts when
 its clean and attacked predictions are both correct) on the model in eval mode, on the same
@@ -74,6 +75,8 @@ def attack(model: nn.Module, x, y, name: str, args: argparse.Namespace) -> float
     kwargs: dict = {}
     if name == "pgd_strong":
         name, kwargs = "pgd", {"steps": args.steps, "restarts": args.restarts}
+    elif name == "pgd_margin":
+        name, kwargs = "pgd", {"steps": args.steps, "loss": "margin"}
     acc = robust_accuracy(model, x, y, attack=name, eps=eps, bounds=(0.0, 1.0), **kwargs)
     return 100 * acc
 

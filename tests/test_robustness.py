@@ -246,3 +246,27 @@ def test_autoattack_runs_on_the_inputs_device(monkeypatch) -> None:
     autoattack(model, X, torch.zeros(5), eps=0.05, bounds=(0, 1), attacks=["square"])
     autoattack(model, X, torch.zeros(5), eps=0.05, bounds=(0, 1))
     assert seen == [X.device, X.device]
+
+
+def test_pgd_on_the_margin_loss_is_exact_where_a_saturated_softmax_masks_the_gradient() -> None:
+    """A float32 linear model with logits scaled by 1e4: its softmax is exactly one-hot, so
+    the cross-entropy gradient is 0 and PGD stays put; loss="margin" reaches the closed
+    form (robust iff margin > eps * ||w1 - w0||_1). Failed before: pgd had no loss option."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    with torch.no_grad():
+        model.weight.mul_(1e4)
+        model.bias.mul_(1e4)
+    X = torch.rand(400, 3)
+    with torch.no_grad():
+        logits = model(X)
+    y = logits.argmax(1)
+    w = model.weight.detach().double()
+    margin = (logits[:, 0] - logits[:, 1]).abs().double()
+    eps = 0.05
+    exact = float((margin > eps * (w[1] - w[0]).abs().sum()).double().mean())
+    kw = dict(attack="pgd", eps=eps, bounds=(-10.0, 10.0))
+    assert robust_accuracy(model, X, y, loss="margin", **kw) == pytest.approx(exact, abs=0.005)
+    assert robust_accuracy(model, X, y, **kw) > exact + 0.05  # cross-entropy: masked
+    with pytest.raises(ValueError, match="loss must be 'ce' or 'margin'"):
+        pgd(model, X, y, eps=eps, bounds=(-10.0, 10.0), loss="cw")

@@ -84,10 +84,23 @@ def _project(x_adv: torch.Tensor, X: torch.Tensor, eps: float, low, high) -> tor
     return torch.minimum(torch.maximum(x_adv, low), high)
 
 
-def _input_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per point, the largest other logit minus the true class's (> 0: misclassified)."""
+    true = logits.gather(1, y[:, None])[:, 0]
+    others = logits.scatter(1, y[:, None], -torch.inf)
+    return others.max(1).values - true
+
+
+def _input_grad(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "ce"
+) -> torch.Tensor:
     x = x.detach().requires_grad_(True)
-    loss = F.cross_entropy(model(x), y, reduction="sum")
-    (grad,) = torch.autograd.grad(loss, x)
+    logits = model(x)
+    if loss == "ce":
+        value = F.cross_entropy(logits, y, reduction="sum")
+    else:
+        value = _margin_loss(logits, y).sum()
+    (grad,) = torch.autograd.grad(value, x)
     return grad
 
 
@@ -116,15 +129,21 @@ def pgd(
     step_size: float | None = None,
     restarts: int = 1,
     generator: torch.Generator | None = None,
+    loss: str = "ce",
 ) -> torch.Tensor:
     """Projected gradient descent (L-inf), random start, keeps each point's strongest restart.
 
     ``step_size`` defaults to 2.5 eps / steps; ``generator`` drives the random starts
-    (seed 0 if none is given, so results are reproducible).
+    (seed 0 if none is given, so results are reproducible). ``loss``: "ce" (cross-entropy
+    of the true labels) or "margin" (the largest other logit minus the true one, as in
+    Carlini and Wagner): no softmax, so its gradient does not vanish where a very confident
+    model's cross-entropy saturates in floating point.
     """
     X, y, eps, low, high = _prepare(model, X, y, eps, bounds)
     if steps < 1 or restarts < 1:
         raise ValueError(f"steps and restarts must be >= 1; got {steps} and {restarts}")
+    if loss not in ("ce", "margin"):
+        raise ValueError(f"loss must be 'ce' or 'margin'; got {loss!r}")
     if bool((eps == 0).all()):
         return X.clone()
     step_size = 2.5 * eps / steps if step_size is None else float(step_size)
@@ -137,7 +156,11 @@ def pgd(
             x_adv = _project(X + eps * noise, X, eps, low, high)
             for _ in range(steps):
                 x_adv = _project(
-                    x_adv + step_size * _input_grad(model, x_adv, y).sign(), X, eps, low, high
+                    x_adv + step_size * _input_grad(model, x_adv, y, loss).sign(),
+                    X,
+                    eps,
+                    low,
+                    high,
                 )
             with torch.no_grad():
                 logits = model(x_adv)
