@@ -268,5 +268,7 @@ def test_pgd_on_the_margin_loss_is_exact_where_a_saturated_softmax_masks_the_gra
     kw = dict(attack="pgd", eps=eps, bounds=(-10.0, 10.0))
     assert robust_accuracy(model, X, y, loss="margin", **kw) == pytest.approx(exact, abs=0.005)
     assert robust_accuracy(model, X, y, **kw) > exact + 0.05  # cross-entropy: masked
+    # Every restart keeps the chosen loss (a later restart once switched to the margin).
+    assert robust_accuracy(model, X, y, restarts=2, **kw) > exact + 0.05
     with pytest.raises(ValueError, match="loss must be 'ce' or 'margin'"):
         pgd(model, X, y, eps=eps, bounds=(-10.0, 10.0), loss="cw")

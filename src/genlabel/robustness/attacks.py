@@ -165,10 +165,10 @@ def pgd(
             with torch.no_grad():
                 logits = model(x_adv)
                 # Misclassified points count as strongest; then the larger loss.
-                loss = F.cross_entropy(logits, y, reduction="none") + 1e6 * (logits.argmax(1) != y)
-            better = loss > best_loss
+                score = F.cross_entropy(logits, y, reduction="none") + 1e6 * (logits.argmax(1) != y)
+            better = score > best_loss
             best[better] = x_adv[better].detach()
-            best_loss = torch.where(better, loss, best_loss)
+            best_loss = torch.where(better, score, best_loss)
     return best.detach()
 
 
