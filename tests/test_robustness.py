@@ -272,3 +272,31 @@ def test_pgd_on_the_margin_loss_is_exact_where_a_saturated_softmax_masks_the_gra
     assert robust_accuracy(model, X, y, restarts=2, **kw) > exact + 0.05
     with pytest.raises(ValueError, match="loss must be 'ce' or 'margin'"):
         pgd(model, X, y, eps=eps, bounds=(-10.0, 10.0), loss="cw")
+
+
+@pytest.mark.parametrize("attack", ["fgsm", "pgd", "square"])
+def test_a_batch_norm_model_is_attacked_in_eval_mode_and_left_as_it_was(attack: str) -> None:
+    """A model given in train mode: the attack sees eval-mode logits (eps 0 gives the
+    eval-mode accuracy) and the batch-norm running statistics do not move."""
+    if attack == "square":
+        pytest.importorskip("pyautoattack")
+    from genlabel.models import SmallCNN
+
+    model = SmallCNN(1, 3, 8, width=4, batch_norm=True, normalize=((0.5,), (0.25,)), seed=0)
+    X = torch.rand(24, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    model.train()
+    model(X * 3)  # running statistics far from this batch's: train-mode predictions agree
+    # with eval-mode ones on under half of these points, so eps 0 would not give 0.5
+    model.eval()
+    with torch.no_grad():
+        pred = model(X).argmax(1)
+    y = torch.where(torch.arange(24) % 2 == 0, pred, (pred + 1) % 3)  # half correct
+    model.train()
+    stats = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    kw = dict(attack=attack, bounds=(0.0, 1.0))
+    assert robust_accuracy(model, X, y, eps=0.0, **kw) == pytest.approx(0.5)
+    assert robust_accuracy(model, X, y, eps=0.05, **kw) <= 0.5
+    assert model.training
+    for k, v in model.state_dict().items():
+        if "running" in k:
+            torch.testing.assert_close(v, stats[k], rtol=0, atol=0)
