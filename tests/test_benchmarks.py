@@ -165,3 +165,33 @@ def test_the_cell_comparison_counts_identical_cells_and_sums_the_time(tmp_path: 
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2 and "no store at" in result.stderr
+
+
+def test_the_image_robustness_check_prints_margins_and_each_attack(tmp_path: Path) -> None:
+    import json
+
+    import torch
+
+    from genlabel.images.experiment import (
+        MODEL_FILE,
+        ImageSettings,
+        build_image_model,
+        load_image_data,
+    )
+
+    settings = ImageSettings(dataset="digits")
+    train, _ = load_image_data(settings)
+    for name, seed in (("a", 0), ("b", 1)):
+        (tmp_path / name).mkdir()
+        model = build_image_model(settings, train, seed)
+        torch.save({"model": model.state_dict(), "seconds": 0.0}, tmp_path / name / MODEL_FILE)
+    args = [str(tmp_path / "a"), str(tmp_path / "b"), "--dataset", "digits", "--n", "20"]
+    args += ["--attacks", "fgsm,pgd@0.05,pgd_strong,pgd_margin", "--steps", "2", "--restarts", "1"]
+    out = _run_script("robust_images.py", [*args, "--json", str(tmp_path / "rows.json")], 300)
+    assert "|  | a | b |" in out
+    for row in ("| margin q10/50/90 |", "| distance > 0.1 |", "| fgsm |", "| pgd@0.05 |"):
+        assert row in out
+    rows = json.loads((tmp_path / "rows.json").read_text())["rows"]
+    for r in rows:  # robust accuracy never exceeds the clean accuracy of the attacked points
+        clean = float(r["clean (first 20)"])
+        assert all(float(r[a]) <= clean for a in ("fgsm", "pgd@0.05", "pgd_strong", "pgd_margin"))

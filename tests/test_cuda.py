@@ -60,6 +60,12 @@ def test_batched_trainer_on_cuda_matches_cpu(method: str, second_fold_stop: int)
         torch.testing.assert_close(wg.detach().cpu(), wc.detach(), rtol=1e-6, atol=1e-8)
 
 
+def _has_pyautoattack() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pyautoattack") is not None
+
+
 def test_estimator_and_attacks_on_cuda() -> None:
     from genlabel.estimators import MixupClassifier
     from genlabel.robustness import robust_accuracy
@@ -73,7 +79,9 @@ def test_estimator_and_attacks_on_cuda() -> None:
     Xt = torch.tensor(X, device="cuda")
     yt = torch.tensor(y, device="cuda")
     bounds = (float(X.min()), float(X.max()))
-    for attack in ("fgsm", "pgd"):
+    # autoattack and square: pyautoattack is told the inputs' device (it assumed the CPU).
+    attacks = ("fgsm", "pgd") + (("autoattack", "square") if _has_pyautoattack() else ())
+    for attack in attacks:
         acc = robust_accuracy(clf.module_, Xt, yt, attack=attack, eps=0.1, bounds=bounds)
         assert 0.0 <= acc <= clf.score(X, y) + 1e-12
     np.testing.assert_allclose(clf.predict_proba(X).sum(1), 1.0)

@@ -182,3 +182,121 @@ def test_per_feature_eps_and_bounds() -> None:
         adv = fn(model, X, y, eps=eps, bounds=(low, high))
         assert bool(((adv - X).abs() <= eps + 1e-12).all())
         assert bool((adv >= low).all()) and bool((adv <= high).all())
+
+
+class _Rounded(nn.Module):
+    """A linear model of rounded 8x8 images: its input gradient is zero everywhere (masked)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = nn.Linear(64, 3).double()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(torch.round(x.flatten(1) * 4) / 4)
+
+
+def test_square_alone_finds_what_gradient_attacks_miss_under_masked_gradients() -> None:
+    """attack="square" runs AutoAttack's gradient-free Square attack alone: on a model whose
+    input gradient is zero, FGSM leaves every point robust and Square does not (the check
+    that tells masked gradients from real robustness). Failed before: no "square" attack."""
+    pytest.importorskip("pyautoattack")
+    model = _Rounded()
+    X = torch.rand(60, 1, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        y = model(X).argmax(1)
+    kw = dict(eps=0.1, bounds=(0.0, 1.0))
+    assert robust_accuracy(model, X, y, attack="fgsm", **kw) == 1.0
+    square = robust_accuracy(model, X, y, attack="square", **kw)
+    assert square < 0.2
+    adv, ran = autoattack(model, X, y, attacks=["square"], **kw)
+    assert ran == ["square"]
+    assert float((adv - X).abs().max()) <= 0.1 + 1e-9
+    with torch.no_grad():
+        assert float((model(adv).argmax(1) == y).double().mean()) == pytest.approx(square)
+
+
+@pytest.mark.parametrize(
+    ("attacks", "n_classes", "message"),
+    [(["cw"], 3, "attacks must be one or more of"), ([], 3, "attacks must be"),
+     (["apgd-t"], 3, "apgd-t needs at least 4 classes")],
+)  # fmt: skip
+def test_autoattack_attack_sets_are_checked(attacks, n_classes: int, message: str) -> None:
+    pytest.importorskip("pyautoattack")
+    model = nn.Sequential(nn.Linear(4, n_classes)).double()
+    X = torch.rand(5, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match=message):
+        autoattack(model, X, torch.zeros(5), eps=0.1, bounds=(0, 1), attacks=attacks)
+
+
+def test_autoattack_runs_on_the_inputs_device(monkeypatch) -> None:
+    """pyautoattack makes its noise on device="cpu" unless told: CUDA inputs failed.
+    Before, the device was never passed (this records what AutoAttack is given)."""
+    pyautoattack = pytest.importorskip("pyautoattack")
+    seen: list = []
+
+    class Recording(pyautoattack.AutoAttack):
+        def __init__(self, *args, **kwargs):
+            seen.append(kwargs.get("device"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pyautoattack, "AutoAttack", Recording)
+    model = nn.Sequential(nn.Linear(4, 3)).double()
+    X = torch.rand(5, 4, dtype=torch.float64)
+    autoattack(model, X, torch.zeros(5), eps=0.05, bounds=(0, 1), attacks=["square"])
+    autoattack(model, X, torch.zeros(5), eps=0.05, bounds=(0, 1))
+    assert seen == [X.device, X.device]
+
+
+def test_pgd_on_the_margin_loss_is_exact_where_a_saturated_softmax_masks_the_gradient() -> None:
+    """A float32 linear model with logits scaled by 1e4: its softmax is exactly one-hot, so
+    the cross-entropy gradient is 0 and PGD stays put; loss="margin" reaches the closed
+    form (robust iff margin > eps * ||w1 - w0||_1). Failed before: pgd had no loss option."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    with torch.no_grad():
+        model.weight.mul_(1e4)
+        model.bias.mul_(1e4)
+    X = torch.rand(400, 3)
+    with torch.no_grad():
+        logits = model(X)
+    y = logits.argmax(1)
+    w = model.weight.detach().double()
+    margin = (logits[:, 0] - logits[:, 1]).abs().double()
+    eps = 0.05
+    exact = float((margin > eps * (w[1] - w[0]).abs().sum()).double().mean())
+    kw = dict(attack="pgd", eps=eps, bounds=(-10.0, 10.0))
+    assert robust_accuracy(model, X, y, loss="margin", **kw) == pytest.approx(exact, abs=0.005)
+    assert robust_accuracy(model, X, y, **kw) > exact + 0.05  # cross-entropy: masked
+    # Every restart keeps the chosen loss (a later restart once switched to the margin).
+    assert robust_accuracy(model, X, y, restarts=2, **kw) > exact + 0.05
+    with pytest.raises(ValueError, match="loss must be 'ce' or 'margin'"):
+        pgd(model, X, y, eps=eps, bounds=(-10.0, 10.0), loss="cw")
+
+
+@pytest.mark.parametrize("attack", ["fgsm", "pgd", "square"])
+def test_a_batch_norm_model_is_attacked_in_eval_mode_and_left_as_it_was(attack: str) -> None:
+    """A model given in train mode: the attack sees eval-mode logits (eps 0 gives the
+    eval-mode accuracy) and the batch-norm running statistics do not move."""
+    if attack == "square":
+        pytest.importorskip("pyautoattack")
+    from genlabel.models import SmallCNN
+
+    model = SmallCNN(1, 3, 8, width=4, batch_norm=True, normalize=((0.5,), (0.25,)), seed=0)
+    X = torch.rand(24, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    model.train()
+    model(X * 3)  # running statistics far from this batch's: train-mode predictions agree
+    # with eval-mode ones on under half of these points, so eps 0 would not give 0.5
+    model.eval()
+    with torch.no_grad():
+        pred = model(X).argmax(1)
+    y = torch.where(torch.arange(24) % 2 == 0, pred, (pred + 1) % 3)  # half correct
+    model.train()
+    stats = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    kw = dict(attack=attack, bounds=(0.0, 1.0))
+    assert robust_accuracy(model, X, y, eps=0.0, **kw) == pytest.approx(0.5)
+    assert robust_accuracy(model, X, y, eps=0.05, **kw) <= 0.5
+    assert model.training
+    for k, v in model.state_dict().items():
+        if "running" in k:
+            torch.testing.assert_close(v, stats[k], rtol=0, atol=0)

@@ -113,8 +113,8 @@ def bench(
     measure: str = typer.Option("clean", help="clean | robust"),
     attack: str = typer.Option(
         "fgsm",
-        help="fgsm | pgd | autoattack, or several comma-separated, e.g. fgsm,pgd (with --measure"
-        " robust; each model is trained once and attacked by each)",
+        help="fgsm | pgd | autoattack | square, or several comma-separated, e.g. fgsm,pgd (with"
+        " --measure robust; each model is trained once and attacked by each)",
     ),
     eps: str = typer.Option(
         "0.1",

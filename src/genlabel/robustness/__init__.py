@@ -1,7 +1,9 @@
-"""Adversarial robustness: FGSM, PGD and AutoAttack (optional extra), robust accuracy."""
+"""Adversarial robustness: FGSM, PGD, AutoAttack and its Square attack (optional extra),
+robust accuracy."""
 
 from .attacks import (
     ATTACKS,
+    AUTOATTACK_NAMES,
     ExtraNotInstalled,
     autoattack,
     autoattack_attacks,
@@ -12,6 +14,7 @@ from .attacks import (
 
 __all__ = [
     "ATTACKS",
+    "AUTOATTACK_NAMES",
     "ExtraNotInstalled",
     "autoattack",
     "autoattack_attacks",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -23,10 +23,13 @@ __all__ = [
     "autoattack_attacks",
     "robust_accuracy",
     "ATTACKS",
+    "AUTOATTACK_NAMES",
     "ExtraNotInstalled",
 ]
 
-ATTACKS = ("fgsm", "pgd", "autoattack")
+ATTACKS = ("fgsm", "pgd", "autoattack", "square")
+#: The attacks of pyautoattack that ``autoattack(..., attacks=[...])`` can run.
+AUTOATTACK_NAMES = ("apgd-ce", "apgd-dlr", "apgd-t", "fab", "fab-t", "square")
 logger = logging.getLogger(__name__)
 
 
@@ -81,10 +84,23 @@ def _project(x_adv: torch.Tensor, X: torch.Tensor, eps: float, low, high) -> tor
     return torch.minimum(torch.maximum(x_adv, low), high)
 
 
-def _input_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per point, the largest other logit minus the true class's (> 0: misclassified)."""
+    true = logits.gather(1, y[:, None])[:, 0]
+    others = logits.scatter(1, y[:, None], -torch.inf)
+    return others.max(1).values - true
+
+
+def _input_grad(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "ce"
+) -> torch.Tensor:
     x = x.detach().requires_grad_(True)
-    loss = F.cross_entropy(model(x), y, reduction="sum")
-    (grad,) = torch.autograd.grad(loss, x)
+    logits = model(x)
+    if loss == "ce":
+        value = F.cross_entropy(logits, y, reduction="sum")
+    else:
+        value = _margin_loss(logits, y).sum()
+    (grad,) = torch.autograd.grad(value, x)
     return grad
 
 
@@ -137,6 +153,7 @@ def pgd(
     step_size: float | None = None,
     restarts: int = 1,
     generator: torch.Generator | None = None,
+    loss: str = "ce",
 ) -> torch.Tensor:
     """Projected gradient descent (L-inf), random start, keeps each point's strongest restart.
 
@@ -164,6 +181,10 @@ def pgd(
         Random starts; each point keeps its strongest one.
     generator : torch.Generator, optional
         The source of the random starts.
+    loss : {"ce", "margin"}, default="ce"
+        "ce": the cross-entropy of the true labels; "margin": the largest other logit minus
+        the true one, as in Carlini and Wagner: no softmax, so its gradient does not vanish
+        where a very confident model's cross-entropy saturates in floating point.
 
     Returns
     -------
@@ -178,6 +199,8 @@ def pgd(
     X, y, eps, low, high = _prepare(model, X, y, eps, bounds)
     if steps < 1 or restarts < 1:
         raise ValueError(f"steps and restarts must be >= 1; got {steps} and {restarts}")
+    if loss not in ("ce", "margin"):
+        raise ValueError(f"loss must be 'ce' or 'margin'; got {loss!r}")
     if bool((eps == 0).all()):
         return X.clone()
     step_size = 2.5 * eps / steps if step_size is None else float(step_size)
@@ -190,15 +213,19 @@ def pgd(
             x_adv = _project(X + eps * noise, X, eps, low, high)
             for _ in range(steps):
                 x_adv = _project(
-                    x_adv + step_size * _input_grad(model, x_adv, y).sign(), X, eps, low, high
+                    x_adv + step_size * _input_grad(model, x_adv, y, loss).sign(),
+                    X,
+                    eps,
+                    low,
+                    high,
                 )
             with torch.no_grad():
                 logits = model(x_adv)
                 # Misclassified points count as strongest; then the larger loss.
-                loss = F.cross_entropy(logits, y, reduction="none") + 1e6 * (logits.argmax(1) != y)
-            better = loss > best_loss
+                score = F.cross_entropy(logits, y, reduction="none") + 1e6 * (logits.argmax(1) != y)
+            better = score > best_loss
             best[better] = x_adv[better].detach()
-            best_loss = torch.where(better, loss, best_loss)
+            best_loss = torch.where(better, score, best_loss)
     return best.detach()
 
 
@@ -228,8 +255,32 @@ def autoattack_attacks(n_classes: int) -> list[str]:
     )
 
 
-def _adversary(wrapped: nn.Module, n_classes: int, fraction: float, seed: int) -> Any:
-    """AutoAttack (L-inf) on a model of [0, 1] inputs, its attack set fitted to the classes."""
+def _check_attack_set(attacks: Any, n_classes: int) -> list[str]:
+    """The names of ``autoattack(..., attacks=...)``, checked against the classes."""
+    names = [attacks] if isinstance(attacks, str) else list(attacks)
+    unknown = [a for a in names if a not in AUTOATTACK_NAMES]
+    if not names or unknown:
+        raise ValueError(
+            f"attacks must be one or more of {', '.join(AUTOATTACK_NAMES)}; got {attacks!r}"
+        )
+    # The DLR loss divides by the gap between the 1st and 3rd largest logits (4th: targeted).
+    fewest = {"apgd-dlr": 3, "apgd-t": 4}
+    for name in names:
+        if n_classes < fewest.get(name, 0):
+            raise ValueError(f"{name} needs at least {fewest[name]} classes; got {n_classes}")
+    return list(dict.fromkeys(names))
+
+
+def _adversary(
+    wrapped: nn.Module,
+    n_classes: int,
+    fraction: float,
+    seed: int,
+    device: torch.device,
+    attacks: list[str] | None = None,
+) -> Any:
+    """AutoAttack (L-inf) on a model of [0, 1] inputs, on the inputs' device; its attack
+    set fitted to the classes, or the given ``attacks``."""
     try:
         from pyautoattack import AutoAttack
     except ImportError as exc:
@@ -237,17 +288,17 @@ def _adversary(wrapped: nn.Module, n_classes: int, fraction: float, seed: int) -
             "AutoAttack needs the optional 'attacks' extra (pyautoattack): "
             "pip install 'genlabel[attacks]'"
         ) from exc
-    attacks = autoattack_attacks(n_classes)
-    if "apgd-t" in attacks:
-        adversary = AutoAttack(wrapped, norm="Linf", eps=fraction, seed=seed, version="standard")
-        targets = min(9, n_classes - 1)
-        adversary.apgd_targeted.n_target_classes = targets
-        adversary.fab.n_target_classes = targets
+    # pyautoattack defaults to device="cpu" and makes its noise there: pass the inputs'.
+    common = dict(norm="Linf", eps=fraction, seed=seed, device=device)
+    targets = min(9, n_classes - 1)
+    if attacks is None and n_classes >= 4:
+        adversary = AutoAttack(wrapped, version="standard", **common)
     else:
-        adversary = AutoAttack(
-            wrapped, norm="Linf", eps=fraction, seed=seed, version="custom", attacks=attacks
-        )
-        adversary.fab.n_target_classes = max(1, n_classes - 1)
+        attacks = autoattack_attacks(n_classes) if attacks is None else attacks
+        adversary = AutoAttack(wrapped, version="custom", attacks=attacks, **common)
+        targets = max(1, targets)
+    adversary.apgd_targeted.n_target_classes = targets
+    adversary.fab.n_target_classes = targets
     adversary.verbose = False
     return adversary
 
@@ -276,6 +327,7 @@ def autoattack(
     bounds: Bounds,
     seed: int = 0,
     batch_size: int = 500,
+    attacks: Sequence[str] | None = None,
 ) -> tuple[torch.Tensor, list[str]]:
     """AutoAttack (standard version, L-inf) through the optional ``attacks`` extra.
 
@@ -303,6 +355,10 @@ def autoattack(
         AutoAttack's seed.
     batch_size : int, default=500
         Points per forward pass.
+    attacks : list of str, optional
+        Run those of :data:`AUTOATTACK_NAMES` instead of the standard set, e.g.
+        ``["square"]``: the gradient-free Square attack (5,000 queries) alone, a check that
+        the gradient attacks are not fooled by masked gradients.
 
     Returns
     -------
@@ -325,8 +381,9 @@ def autoattack(
     with _eval_mode(model):
         with torch.no_grad():
             n_classes = model(X[:1]).shape[1]
+        chosen = None if attacks is None else _check_attack_set(attacks, n_classes)
         wrapped = _UnitModel(model, low, span, flat=not image).eval()
-        adversary = _adversary(wrapped, n_classes, fraction, seed)
+        adversary = _adversary(wrapped, n_classes, fraction, seed, X.device, chosen)
         ran = list(adversary.attacks_to_run)
         u = u if image else u.reshape(X.shape[0], 1, 1, -1)
         x_adv_u, _ = adversary.run_standard_evaluation(u.float(), y, batch_size=batch_size)
@@ -363,8 +420,9 @@ def robust_accuracy(
         The L-inf budget, a scalar or one value per feature.
     bounds : (low, high)
         The valid range of the inputs, scalars or one value per feature.
-    attack : {"fgsm", "pgd", "autoattack"}, default="fgsm"
-        The attack.
+    attack : {"fgsm", "pgd", "autoattack", "square"}, default="fgsm"
+        The attack: "autoattack" is the standard set, "square" AutoAttack's gradient-free
+        Square attack alone (see :func:`autoattack`).
     batch_size : int, default=1024
         Points attacked at once.
     **attack_kwargs
@@ -406,6 +464,8 @@ def robust_accuracy(
         elif attack == "pgd":
             x_adv = pgd(model, xb, yb, eps=eps, bounds=(low, high), **attack_kwargs)
         else:
+            if attack == "square":
+                attack_kwargs = {**attack_kwargs, "attacks": ["square"]}
             x_adv, _ = autoattack(model, xb, yb, eps=eps, bounds=(low, high), **attack_kwargs)
         with _eval_mode(model), torch.no_grad():
             adv_ok = model(x_adv).argmax(1) == yb
