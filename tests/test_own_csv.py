@@ -313,7 +313,7 @@ def test_bench_says_what_it_made_of_a_csv_in_the_terminal_and_the_report(tmp_pat
     assert "\n".join(WINE_SUMMARY) in out and out.index(WINE_SUMMARY[0]) < out.index("finished")
     assert "Test accuracy in percent, model logistic, α = 1 (one trial):" in out
     assert "| data set | vanilla | mixup |" in out and "| my_wine | " in out
-    report = (tmp_path / "report.md").read_text()
+    report = (tmp_path / "w" / "report.md").read_text()
     assert "## Data\n\n- " + WINE_SUMMARY[0] in report
     assert "  - imputed: 20 missing values (alcohol 7" in report
     # Run again, nothing to do: no summary (no training), the table all the same.
