@@ -7,15 +7,13 @@ from pathlib import Path
 import typer
 from tqdm.auto import tqdm
 
-from ..data.toy import TOY_DATASETS
-from ..labels import LABEL_RULES
-from ..plots.names import FIGURE_NAMES
+from ..registry import FIGURE_NAMES, LABEL_RULES, TOY_NAMES
 from .app import app, fail, markdown, split_list
 
 
 @app.command()
 def intrusion(
-    toy: str = typer.Option("gaussian9", help=f"toy data set: {', '.join(TOY_DATASETS)}"),
+    toy: str = typer.Option("gaussian9", help=f"toy data set: {', '.join(TOY_NAMES)}"),
     n_samples: int = typer.Option(900, help="training points"),
     n_mix: int = typer.Option(4000, help="mixed points per rule"),
     alpha: float = typer.Option(1.0, help="Beta(alpha, alpha) mixing"),

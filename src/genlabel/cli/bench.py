@@ -7,8 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..registry import METHODS, SUITES, TABULAR_MODELS, method_names
-from ..training.grid import DEFAULT_LATENT
+from ..registry import DEFAULT_LATENT, METHODS, SUITES, TABULAR_MODELS, method_names
 from .app import app, fail, floats, markdown, run_session, split_list
 
 #: "vanilla (erm), mixup (linear), ...": every tabular method with its aliases.

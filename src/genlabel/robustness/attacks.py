@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import registry
+
 __all__ = [
     "fgsm",
     "pgd",
@@ -26,7 +28,7 @@ __all__ = [
     "ExtraNotInstalled",
 ]
 
-ATTACKS = ("fgsm", "pgd", "autoattack")
+ATTACKS = registry.ATTACKS  # kept in the registry, for the CLI's help
 logger = logging.getLogger(__name__)
 
 
