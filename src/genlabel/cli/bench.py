@@ -204,6 +204,11 @@ def demo(
     out: Path = typer.Option(
         Path("reports/figures"), "--out", help="folder for the demo's figures"
     ),
+    no_figures: bool = typer.Option(
+        False,
+        "--no-figures",
+        help="skip the figures (a rerun draws only the figures whose inputs changed)",
+    ),
 ) -> None:
     """The main job on embedded data (no download): the quick suite, its report, the figures."""
     from ..bench import BenchError, BenchSession
@@ -228,5 +233,8 @@ def demo(
     typer.echo("")
     intrusion(toy="gaussian9", n_samples=900, n_mix=4000, alpha=1.0, seed=0)
     typer.echo("")
-    figures(out=out, only="")
+    if no_figures:
+        typer.echo(f"\ndone in {time.perf_counter() - start:.1f} s; see {report_md}")
+        return
+    figures(out=out, only="", redraw=False, progress=True)
     typer.echo(f"\ndone in {time.perf_counter() - start:.1f} s; see {report_md} and {out}")
