@@ -162,3 +162,12 @@ def test_the_cell_comparison_counts_identical_cells_and_sums_the_time(tmp_path: 
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2 and "no store at" in result.stderr
+
+
+def test_the_startup_benchmark_times_the_cli_against_import_torch() -> None:
+    out = _run_script("startup.py", ["--quick"], timeout=300)
+    assert "| command | wall s | CPU s | wall / import torch | CPU / import torch |" in out
+    for command in ("import torch", "genlabel --help", "genlabel bench --help"):
+        assert f"| `{command}` |" in out
+    assert "| `import torch` |" in out and "| 1.00x | 1.00x |" in out
+    assert "load average" in out and "genlabel demo" not in out  # --quick: no demo
