@@ -86,12 +86,12 @@ def _modules_after(code: str) -> set[str]:
     """The top-level modules loaded by ``code`` in a fresh interpreter (this tree's sources)."""
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    script = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    script = f"{code}\nimport sys\nprint('MODULES', *sorted(sys.modules))"
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
     )
     assert out.returncode == 0, out.stderr
-    return set(out.stdout.split())
+    return set(out.stdout.rpartition("MODULES ")[2].split())  # after the command's output
 
 
 HEAVY = {"torch", "sklearn", "pandas", "matplotlib", "scipy"}
@@ -101,6 +101,17 @@ def test_importing_the_cli_imports_no_heavy_library() -> None:
     """`genlabel --help` took about 4 s of CPU: importing genlabel.cli imported torch,
     scikit-learn, pandas and matplotlib; the commands import them when they run."""
     assert not HEAVY & _modules_after("import genlabel.cli")
+
+
+@pytest.mark.parametrize("command", ["", "bench", "report", "demo", "figures", "images", "genmix"])
+def test_each_commands_help_imports_no_heavy_library(command: str) -> None:
+    """`genlabel <command> --help` took seconds: it imported torch and scikit-learn first."""
+    argv = ["genlabel", *command.split(), "--help"]
+    code = (
+        f"import sys\nfrom genlabel.cli import main\nsys.argv = {argv!r}\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code"
+    )
+    assert not HEAVY & _modules_after(code)
 
 
 def test_import_genlabel_loads_torch_on_first_use_and_never_the_cli_pandas_or_matplotlib() -> None:

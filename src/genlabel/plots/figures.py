@@ -307,6 +307,7 @@ def write_figures(
     with bar, _torch_threads(1):
         for name in todo:
             bar.set_postfix_str(name)
+            _sidecar(out, name).unlink(missing_ok=True)  # a drawing cut short is not kept
             FIGURES[name](out, tick=lambda: bar.update(1))
             record = {"figure": name, "inputs": _inputs_hash(name)}
             _sidecar(out, name).write_text(json.dumps(record, indent=1) + "\n")
