@@ -1,8 +1,8 @@
-"""The README's robustness table from a robust run: clean and robust accuracy side by side.
+"""The robustness results' table (docs/results/robustness.md) from a robust run: clean and robust accuracy side by side.
 
 ``genlabel bench --measure robust --attack fgsm,pgd`` stores, per trained model, its clean
 test accuracy and its robust accuracy under each attack. ``genlabel report`` prints one table
-per attack; this prints the one wide table the README shows (per data set the mean over
+per attack; this prints the one wide table the results page shows (per data set the mean over
 trials in percent, a block for the clean accuracy of the attacked models and one per
 attack, the best of each row and block in bold, a mean row), then how ``--method`` compares
 with every other method under each attack (sets higher / lower by more than 0.5 points,

@@ -62,7 +62,10 @@ def test_bench_writes_cells_report_and_resumes(tmp_path: Path) -> None:
     assert set(cells.measure) == {"clean"}
     rep = tmp_path / "rep"
     csv = pd.read_csv(rep / "results.csv")
-    assert list(csv.columns[-2:]) == ["ece", "nll"] and csv.ece.notna().all()
+    assert list(csv.columns[-5:-3]) == ["ece", "nll"] and csv.ece.notna().all()
+    # the image cells' label diagnostics last, empty for tabular cells
+    assert list(csv.columns[-3:]) == ["third_class_share", "one_hot_share", "mixed_weight"]
+    assert csv.third_class_share.isna().all()
     assert list(csv.columns[:9]) == [
         "dataset",
         "method",
@@ -78,10 +81,17 @@ def test_bench_writes_cells_report_and_resumes(tmp_path: Path) -> None:
     assert "GenLabel (CV) against each baseline" in text and "| iris |" in text
     ece_at, nll_at = text.index("Expected calibration error"), text.index("negative log-lik")
     assert ece_at < nll_at and text.count("| iris |") >= 3  # accuracy, ECE and NLL tables
-    assert list(rep.glob("hist_genlabel_cv_minus_mixup_logistic_alpha1.png"))
+    # Two data sets: no histogram of two differences; every trial's accuracy with the mean.
+    assert not list(rep.glob("hist_*.png"))
+    assert (rep / "accuracy_by_method_logistic_alpha1.png").is_file()
+    # The terminal gets the accuracy table at the end, as `genlabel demo` prints its own.
+    assert "Test accuracy in percent, model logistic, α = 1 (mean ± std over 2 trials):" in (
+        result.output
+    )
+    assert result.output.rstrip().splitlines()[-1].startswith("| ")
     again = _bench(tmp_path)
     assert again.exit_code == 0
-    assert "16 done, 0 to run in 0 jobs" in again.output
+    assert "16 done, 0 to run in 0 tasks" in again.output
     assert len(_cells(tmp_path / "r.sqlite")) == 16
     with ResultStore(tmp_path / "r.sqlite") as store:
         runs = store.runs()
@@ -262,7 +272,7 @@ def test_bad_inputs_exit_with_status_2_and_one_line(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "jobs (parallel jobs) must be at least 1" in res.output
     # Checked before any training (it used to fail after the model was trained).
     res = runner.invoke(app, [*iris, "--measure", "robust", "--eps", "0.1,-1"])
-    assert res.exit_code == 2 and "eps" in res.output and "[0.1, -1.0]" in res.output
+    assert res.exit_code == 2 and "--eps must be a finite number in [0, 1]; got -1.0" in res.output
     assert not (tmp_path / "y.sqlite").exists()
 
 
@@ -583,7 +593,8 @@ def test_report_wording(tmp_path: Path) -> None:
     assert "over 2 trials per cell" in text and "2–2" not in text
     assert "compute time summed over cells: 16.0 s" in text  # seconds below a minute
     text = write_report(_frame(1, seconds=30.0), tmp_path / "b")[-1].read_text()
-    assert "over 1 trial per cell" in text and "compute time summed over cells: 2.0 min" in text
+    assert "one trial per cell (so no spread)" in text and " ± " not in text
+    assert "compute time summed over cells: 2.0 min" in text
     # A robust-only store still shows the clean accuracy of the attacked models.
     text = write_report(_frame(2, measure="robust-fgsm-eps0.1"), tmp_path / "c")[-1].read_text()
     assert "Clean test accuracy of the attacked models" in text and "Robust accuracy" in text
@@ -621,3 +632,95 @@ def test_fingerprints_of_runs_without_csv_files_are_unchanged() -> None:
     assert config_hash(BenchSettings(latent="two_model").fingerprint()) == "b1bc73b77e147519"
     robust = BenchSettings(class_prior=True, measure="robust", attack="pgd", eps=(0.1, 0.2))
     assert config_hash(robust.fingerprint("wine")) == "4dd44896be26c753"
+
+
+def _many(n_sets: int, trials: int, params: str = "{}") -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"dataset": f"d{i}", "method": m, "model": "logistic", "trial": t, "alpha": 1.0,
+             "measure": "clean", "test_accuracy": 0.8 + 0.01 * t + (m == "genlabel_cv") * 0.01 * i,
+             "robust_accuracy": None, "params": params, "seconds": 1.0,
+             "config": '{"epochs": 5, "warmup_epochs": 20}', "versions": "{}"}
+            for i in range(n_sets) for t in range(trials) for m in ("mixup", "genlabel_cv")
+        ]
+    )  # fmt: skip
+
+
+def test_one_data_set_gets_a_sentence_not_a_win_tie_loss_table(tmp_path: Path) -> None:
+    """With one data set the table read "100 % higher" for a difference the size of the
+    spread, and the histogram was a single bar."""
+    from genlabel.bench.report import write_report
+
+    paths = write_report(_many(1, 2), tmp_path)
+    text = paths[-1].read_text()
+    assert "against each baseline" not in text and "| baseline |" not in text
+    assert "One data set, so no win/tie/loss count (that needs two or more): on d0" in text
+    assert "GenLabel (CV) scores +0.0 points against mixup" in text
+    assert not list(tmp_path.glob("hist_*.png"))
+    assert [p.name for p in paths if p.suffix == ".png"] == [
+        "accuracy_by_method_logistic_alpha1.png"
+    ]
+    many = write_report(_many(6, 2), tmp_path / "many")
+    text = many[-1].read_text()
+    assert "| baseline |" in text and "One data set" not in text
+    assert (tmp_path / "many" / "hist_genlabel_cv_minus_mixup_logistic_alpha1.png") in many
+
+
+def test_the_report_shows_the_hyper_parameters_cv_chose(tmp_path: Path) -> None:
+    """The chosen lr, gamma and density were only JSON in results.csv; at 5 epochs
+    GenLabel (CV) chose gamma = 0, i.e. mixup, and nothing showed it."""
+    from genlabel.bench.report import write_report
+
+    frame = _many(2, 2, params='{"lr": 0.01}')
+    cv = frame.method == "genlabel_cv"
+    frame.loc[cv, "params"] = '{"density": "gm", "gamma": 0.0, "lr": 0.01}'
+    frame.loc[cv & (frame.trial == 1) & (frame.dataset == "d1"), "params"] = (
+        '{"density": "kde", "gamma": 0.6, "lr": 0.001}'
+    )
+    text = write_report(frame, tmp_path)[-1].read_text()
+    table = text[text.index("Hyper-parameters chosen by cross-validation") :]
+    assert "γ = 0 trains on mixup's label alone" in table and "(×n: chosen in n trials)" in table
+    assert "| d0 | lr 0.01 | lr 0.01; γ 0 (mixup); gm |" in table
+    assert "| d1 | lr 0.01 | lr 0.01 ×1, 0.001 ×1; γ 0 (mixup) ×1, 0.6 ×1; gm ×1, kde ×1 |" in table
+
+
+def test_run_settings_list_what_applies_and_jobs_means_workers(tmp_path: Path) -> None:
+    """`warmup_epochs: 20` was listed for a logistic run; "(1 parallel jobs or processes; 0
+    without an end ...)" mixed two meanings of jobs."""
+    from genlabel.bench.report import write_report
+
+    runs = pd.DataFrame({"started": [0.0], "wall_seconds": [5.0], "finished": [5.0],
+                         "n_jobs": [1], "cells": [8]})  # fmt: skip
+    text = write_report(_many(2, 2), tmp_path / "a", runs=runs)[-1].read_text()
+    assert '- settings: `{"epochs": 5}`' in text
+    assert "over 1 run segment(s) with --jobs 1 (parallel worker processes); segments" in text
+    assert "without an end" not in text and "parallel jobs" not in text
+    reference = _many(2, 2).assign(config='{"latent": "reference", "warmup_epochs": 20}')
+    text = write_report(reference, tmp_path / "b")[-1].read_text()
+    assert '"warmup_epochs": 20' in text
+    grids = '{"gamma_grid": [0.0, 1.0], "lr_grid": [0.1]}'
+    text = write_report(_many(2, 2).assign(config=grids), tmp_path / "c")[-1].read_text()
+    assert '"gamma_grid": [0.0, 1.0]' in text  # genlabel_cv ran
+    vanilla = (
+        _many(2, 2)
+        .assign(config=grids, method="vanilla")
+        .drop_duplicates(["dataset", "method", "trial"])
+    )
+    text = write_report(vanilla, tmp_path / "d")[-1].read_text()
+    assert "gamma_grid" not in text and '"lr_grid": [0.1]' in text
+
+
+def test_label_classes_enter_the_cell_settings_and_bad_values_exit_2(tmp_path: Path) -> None:
+    """Issue 42: --label-classes mixed is stored with the cells (their settings); the
+    default "all" leaves the fingerprint of older stores as it was."""
+    assert "label_classes" not in BenchSettings().fingerprint()
+    args = ["bench", "--datasets", "iris", "--methods", "genlabel_gm", "--trials", "1",
+            "--epochs", "2", "--no-progress", "--db", str(tmp_path / "m.sqlite")]  # fmt: skip
+    res = runner.invoke(app, [*args, "--label-classes", "mixed"])
+    assert res.exit_code == 0, res.output
+    (config,) = _cells(tmp_path / "m.sqlite").config.unique()
+    assert json.loads(config)["label_classes"] == "mixed"
+    again = runner.invoke(app, args)  # the same store under the other choice: refused
+    assert again.exit_code == 2 and "other settings" in again.output
+    bad = runner.invoke(app, [*args[:-1], str(tmp_path / "b.sqlite"), "--label-classes", "two"])
+    assert bad.exit_code == 2 and "unknown label classes 'two'" in bad.output

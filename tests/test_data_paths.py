@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
-from genlabel.data import DataError, data_root, default_data_dir, openml_dir, paths
+from genlabel.cli import app
+from genlabel.data import DataError, data_root, default_data_dir, load_openml, openml_dir, paths
 
 
 def test_the_environment_variable_comes_before_the_checkout(tmp_path, monkeypatch) -> None:
@@ -32,3 +36,43 @@ def test_no_data_root_is_a_clear_error(monkeypatch) -> None:
     assert data_root() is None
     with pytest.raises(DataError, match="pass --data-dir .* or set GENLABEL_DATA"):
         default_data_dir("openml")
+
+
+def _copy_openml(shared_data: Path, tmp_path: Path, ids: dict[str, str]) -> Path:
+    """A folder with the shared manifest and, for each id, the file of another id (or its own)."""
+    folder = tmp_path / "openml"
+    folder.mkdir()
+    shutil.copy(shared_data / "openml" / "manifest.csv", folder)
+    for dest, source in ids.items():
+        shutil.copy(shared_data / "openml" / f"{source}.csv.gz", folder / f"{dest}.csv.gz")
+    return folder
+
+
+def test_an_openml_file_replaced_by_another_sets_data_is_refused(shared_data, tmp_path) -> None:
+    """An OpenML file replaced by another set's data was reported under the manifest's name
+    (rows, columns and hash were not checked)."""
+    folder = _copy_openml(shared_data, tmp_path, {"37": "61", "61": "61"})
+    with pytest.raises(DataError, match=r"37.csv.gz does not match its row .*diabetes"):
+        load_openml("37", folder)
+    try:
+        load_openml("37", folder)
+    except DataError as exc:
+        assert "150 rows, the manifest says 768" in str(exc)
+        assert "sha256 is not the manifest's" in str(exc)
+    assert load_openml("61", folder).name == "iris"  # its own file passes
+    res = CliRunner().invoke(app, ["bench", "--datasets", "37", "--data-dir", str(folder),
+                                   "--db", str(tmp_path / "x.sqlite"), "--no-progress"])  # fmt: skip
+    assert res.exit_code == 2 and res.output.count("\n") == 1 and "diabetes" in res.output
+
+
+def test_an_openml_file_edited_in_one_value_fails_its_manifest_hash(shared_data, tmp_path):
+    folder = _copy_openml(shared_data, tmp_path, {"61": "61"})
+    path = folder / "61.csv.gz"
+    frame = pd.read_csv(path)
+    frame.iloc[0, 0] += 1
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"61.csv.gz does not match .*: its sha256 is not"):
+        load_openml("61", folder)
+    # Without a manifest row (another id), the file is read as it is.
+    shutil.copy(path, folder / "999999.csv.gz")
+    assert len(load_openml("999999", folder).y) == 150

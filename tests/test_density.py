@@ -247,7 +247,12 @@ BAD_FIT = [
         Y_OK,
         "X contains NaN or infinite",
     ),
-    (lambda: GaussianClassDensity(), X_OK, Y_OK + 0.5, "y must contain integer class labels"),
+    (
+        lambda: GaussianClassDensity(),
+        X_OK,
+        Y_OK + 0.5,
+        "y must be integer class indices; got non-integer",
+    ),
     (lambda: GaussianClassDensity(), X_OK, Y_OK[:5], "y has 5 labels, but the inputs have 10"),
     (lambda: GaussianClassDensity(), X_OK, Y_OK[:, None], "y must be a 1-D array"),
     (

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -254,7 +257,7 @@ def test_the_loss_of_a_weighted_rule_is_the_cross_entropy_weighted_by_batch_weig
     assert 0 < int((batch.weight == 0).sum()) < 128  # some points dropped
     logits = torch.randn(128, 9, generator=torch.Generator().manual_seed(0))
     ce = torch.nn.functional.cross_entropy(logits, batch.soft_targets, reduction="none")
-    expected = (batch.weight * ce).sum() / batch.weight.sum()  # as the README says
+    expected = (batch.weight * ce).sum() / batch.weight.sum()  # as docs/guide/dropin.md says
     torch.testing.assert_close(mixer.loss(logits, batch), expected)
     kept = batch.weight > 0  # = the plain cross entropy of the points it keeps
     torch.testing.assert_close(
@@ -283,3 +286,135 @@ def test_methods_that_are_no_drop_in_rule_say_what_trains_them(method, where) ->
         GenLabelMixup(9, method=method)
     listed = str(info.value).split("(those are ")[1].split(")")[0].split(", ")
     assert listed == sorted(dropin_names())
+
+
+def test_the_batch_unpacks_like_timms_mixup_and_keeps_its_fields() -> None:
+    """`x, t = mixer(x, y)` failed with "cannot unpack non-iterable MixupBatch object"."""
+    X, y = _data()
+    mixer = GenLabelMixup(9, gamma=0.7, seed=0).fit(X, y)
+    batch = mixer(X[:64], y[:64])
+    x, t = batch
+    assert x is batch.inputs and t is batch.soft_targets
+    assert len(batch) == 2 and list(batch) == [batch.inputs, batch.soft_targets]
+    assert batch.targets.shape == batch.mix_targets.shape == (64, 9)
+
+
+def test_public_classes_show_their_non_default_parameters() -> None:
+    """GenLabelMixup printed as <genlabel.training.dropin.GenLabelMixup object at 0x...>."""
+    from genlabel import GaussianClassDensity, KDEClassDensity, OnlineGaussianLabeler
+    from genlabel.genmix.gan import ConditionalGAN
+    from genlabel.training import Trainer
+
+    mixer = GenLabelMixup(num_classes=9, method="genlabel_gm", gamma=0.8, seed=0)
+    assert repr(mixer) == "GenLabelMixup(num_classes=9, method='genlabel_gm', gamma=0.8, seed=0)"
+    assert repr(GenLabelMixup(3, gamma=1.0)) == "GenLabelMixup(num_classes=3)"  # defaults left out
+    kde = KDEClassDensity(bandwidth=0.5)
+    assert repr(GenLabelMixup(3, density=kde)) == (
+        "GenLabelMixup(num_classes=3, density=KDEClassDensity(bandwidth=0.5))"
+    )
+    assert repr(GaussianClassDensity()) == "GaussianClassDensity()"
+    assert (
+        repr(GaussianClassDensity(covariance="diag")) == "GaussianClassDensity(covariance='diag')"
+    )
+    labeler = OnlineGaussianLabeler(10, 64, memory=0.99)
+    assert repr(labeler) == "OnlineGaussianLabeler(num_classes=10, dim=64, memory=0.99)"
+    trainer = Trainer(nn.Sequential(nn.Linear(2, 3)), mixer=mixer, epochs=5, verbose=0)
+    assert repr(trainer) == (
+        "Trainer(model=Sequential(...), mixer=GenLabelMixup(num_classes=9, "
+        "method='genlabel_gm', gamma=0.8, seed=0), epochs=5, verbose=0)"
+    )
+    assert repr(ConditionalGAN(2, 3, latent_dim=4)) == (
+        "ConditionalGAN(data_shape=2, num_classes=3, latent_dim=4)"
+    )
+
+
+def test_fit_and_the_call_check_labels_the_same_way() -> None:
+    """Float labels were refused at the call but accepted by fit(X, y.float()); string labels
+    gave a raw torch TypeError."""
+    X, y = _data()
+    mixer = GenLabelMixup(9, seed=0).fit(X, y)
+    cast = r"y must be integer class indices; got floats .* whole numbers: cast them first"
+    with pytest.raises(ValueError, match=cast):
+        GenLabelMixup(9).fit(X, y.float())
+    with pytest.raises(ValueError, match=cast.replace("y must", "labels must")):
+        mixer(X[:8], y[:8].float())
+    with pytest.raises(ValueError, match=cast.replace("y must", "labels must")):
+        mixer(X[:8].numpy(), y[:8].numpy().astype(np.float64))
+    names = np.array(["a", "b", "c"])[y.numpy() % 3]
+    lab_enc = r"got strings such as 'a'.*sklearn.preprocessing.LabelEncoder"
+    with pytest.raises(ValueError, match="y must be integer class indices; " + lab_enc):
+        GenLabelMixup(3).fit(X, names)
+    with pytest.raises(ValueError, match="labels must be integer class indices; " + lab_enc):
+        mixer(X[:8], list(names[:8]))
+    loader = DataLoader(TensorDataset(X, y.float()), batch_size=64)
+    with pytest.raises(ValueError, match=cast):
+        GenLabelMixup(9).fit(loader)
+
+
+def test_points_need_two_dims_wherever_a_rule_looks_at_them() -> None:
+    """A 1-D X passed silently (read as one feature) or gave "X must be of shape
+    (n_samples, ...) ... got shape (32,)", which reads as if (32,) were fine."""
+    X, y = _data()
+    shape = re.escape(
+        "must be of shape (n_samples, n_features) or (n_samples, channels, height, width); "
+        "got shape (32,)"
+    )
+    for method in ("mixup", "genlabel_gm"):
+        with pytest.raises(ValueError, match="X " + shape):
+            GenLabelMixup(9, method=method).fit(X[:32, 0], y[:32])
+    fitted = GenLabelMixup(9, method="genlabel_gm", seed=0).fit(X, y)
+    with pytest.raises(ValueError, match="inputs " + shape):
+        fitted(X[:32, 0], y[:32])
+    loader = DataLoader(TensorDataset(X[:, 0], y), batch_size=32)
+    with pytest.raises(ValueError, match="x " + shape):
+        GenLabelMixup(9).fit(loader)
+    # Mixup looks at no point: a batch of scalars is still mixed.
+    assert GenLabelMixup(9, method="mixup", seed=0)(X[:32, 0], y[:32]).inputs.shape == (32,)
+
+
+def test_fit_warns_when_num_classes_exceeds_the_classes_seen() -> None:
+    """num_classes=5 on 3-class data passed without a word."""
+    X, y = make_toy("moons", 60, random_state=0)
+    y = y + (X[:, 0] > 1)  # classes 0, 1, 2
+    with pytest.warns(UserWarning, match=r"num_classes=5, but y holds 3 classes: class\(es\) 3, 4"):
+        GenLabelMixup(5).fit(X.astype(np.float32), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GenLabelMixup(3).fit(X.astype(np.float32), y)
+
+
+def test_mixed_label_classes_keep_every_label_on_the_two_mixed_classes() -> None:
+    """Issue 42: GenLabelMixup(label_classes="mixed") gives no weight outside each pair."""
+    from genlabel.labels import mixed_class_mask
+
+    X, y = make_toy("gaussian9", 450, random_state=0)
+    X, y = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y)
+    every = GenLabelMixup(num_classes=9, seed=0).fit(X, y)
+    mixed = GenLabelMixup(num_classes=9, label_classes="mixed", seed=0).fit(X, y)
+    a, b = every(X[:128], y[:128]), mixed(X[:128], y[:128])
+    allowed = mixed_class_mask(y[:128], b.mixed.params.perm, 9)
+    assert_valid_labels(b.targets, 128, 9)
+    assert float(b.targets[~allowed].sum()) == 0.0
+    assert float(a.targets[~allowed].sum()) > 0  # over every class some go elsewhere
+    with pytest.raises(ValueError, match="label_classes"):
+        GenLabelMixup(num_classes=9, label_classes="pair")
+
+
+def test_the_dropin_reports_its_labels_to_the_diagnostics_callback() -> None:
+    """Issue 42: GenLabelMixup as a Trainer's mixer counts its labels for LabelDiagnostics;
+    with label_classes="mixed" no label leaves its pair."""
+    from genlabel.training import LabelDiagnostics, Trainer
+
+    X, y = make_toy("gaussian9", 450, random_state=0)
+    X, y = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y)
+    for classes in ("all", "mixed"):
+        mixer = GenLabelMixup(num_classes=9, label_classes=classes, seed=0).fit(X, y)
+        diag = LabelDiagnostics()
+        model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 9))
+        Trainer(model, mixer=mixer, epochs=2, callbacks=[diag], verbose=0).fit((X, y))
+        assert len(diag.history) == 2 and mixer.label_counts is None  # off after training
+        if classes == "mixed":
+            assert all(r["third_class_share"] == 0 for r in diag.history)
+            assert all(abs(r["mixed_weight"] - 1) < 1e-6 for r in diag.history)
+        else:
+            assert any(r["third_class_share"] > 0 for r in diag.history)

@@ -747,3 +747,58 @@ def test_the_training_range_is_the_active_models_when_contiguous() -> None:
     assert rng(0, 1, 1, 0) == slice(1, 3)
     assert rng(1, 0, 1) is None  # scattered (not fold-major): the whole stack
     assert rng(0, 0, 0) is None
+
+
+def test_fit_on_X_times_1e200_raises_like_sklearns_mlp_not_nan_weights() -> None:
+    """`MixupClassifier().fit(X * 1e200)` returned with NaN weights and predicted class 0
+    everywhere; it now raises scikit-learn's MLP's ValueError, for the default method, a
+    GenLabel method and a user's module."""
+    X, y = load_iris(return_X_y=True)
+    message = "Solver produced non-finite parameter weights. The input data may contain large"
+    for params in ({}, {"method": "genlabel"}, {"module": lambda d, k: torch.nn.Linear(d, k)}):
+        with pytest.raises(ValueError, match=message):
+            MixupClassifier(epochs=2, random_state=0, **params).fit(X * 1e200, y)
+
+
+def test_training_that_diverges_to_non_finite_weights_raises_like_sklearns_mlp() -> None:
+    """Inputs within float32 whose training overflows (a huge learning rate on 1e36-sized
+    inputs): the weights are checked after training."""
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="^Solver produced non-finite parameter weights"):
+        MixupClassifier(method="vanilla", lr=1e3, epochs=3, random_state=0).fit(X * 1e36, y)
+    net = lambda d, k: torch.nn.Linear(d, k)  # noqa: E731
+    with pytest.raises(ValueError, match="^Solver produced non-finite parameter weights"):
+        MixupClassifier(module=net, method="vanilla", lr=1e3, epochs=3).fit(X * 1e36, y)
+    # The same data scaled sensibly trains.
+    assert MixupClassifier(method="vanilla", epochs=3, random_state=0).fit(X, y).score(X, y) > 0
+
+
+@pytest.mark.parametrize(
+    ("model", "latent"), [("logistic", None), ("mlp", "two_model"), ("mlp", "reference")]
+)
+def test_label_classes_mixed_reaches_every_grid_labeler(monkeypatch, model, latent) -> None:
+    """Issue 42: label_classes="mixed" in the estimator restricts GenLabel's labels to
+    each pair's two classes in the one-phase grid and both latent variants."""
+    import genlabel.training.grid as grid_module
+
+    seen = []
+    original = grid_module.density_targets
+
+    def spy(*args, allowed=None, **kwargs):
+        out = original(*args, allowed=allowed, **kwargs)
+        seen.append((out, allowed))
+        return out
+
+    monkeypatch.setattr(grid_module, "density_targets", spy)
+    X, y = make_classification(120, 4, n_informative=3, n_redundant=0, n_classes=3,
+                               random_state=0)  # fmt: skip
+    clf = MixupClassifier(
+        model=model, method="genlabel_gm", label_classes="mixed", epochs=3, warmup_epochs=1,
+        latent=latent, random_state=0, hidden_layer_sizes=(8,),
+    ).fit(X, y)  # fmt: skip
+    assert clf.predict(X).shape == (120,)
+    assert seen and all(a is not None for _, a in seen)
+    for out, allowed in seen:
+        assert float(out[~allowed].sum()) == 0.0
+    with pytest.raises(ValueError, match="label_classes"):
+        MixupClassifier(method="genlabel_gm", label_classes="two").fit(X, y)

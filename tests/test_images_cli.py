@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from genlabel.cli import app
@@ -42,7 +43,7 @@ def test_every_method_trains_into_the_store_and_the_report(tmp_path) -> None:
     res = cli.invoke(app, _args(db))
     elapsed = time.perf_counter() - start
     assert res.exit_code == 0, res.output
-    assert f"8 cells, 0 done, 8 to run in 8 jobs -> {db}" in res.output
+    assert f"8 cells, 0 done, 8 to run in 8 tasks (method x trial) -> {db}" in res.output
     cells = _cells(db)
     assert sorted(c[0] for c in cells) == sorted(IMAGE_METHODS)
     for _method, trial, measure, accuracy, robust, ece, reliability in cells:
@@ -58,7 +59,7 @@ def test_every_method_trains_into_the_store_and_the_report(tmp_path) -> None:
     folders = sorted((tmp_path / "runs" / "digits-checkpoints").iterdir())
     assert len(folders) == 8 and all([p.name for p in f.iterdir()] == ["model.pt"] for f in folders)
     again = cli.invoke(app, _args(db))
-    assert again.exit_code == 0 and "8 cells, 8 done, 0 to run in 0 jobs" in again.output
+    assert again.exit_code == 0 and "8 cells, 8 done, 0 to run in 0 tasks" in again.output
 
 
 def test_a_robust_run_attacks_the_models_of_the_clean_run(tmp_path) -> None:
@@ -142,17 +143,18 @@ BAD = [
     (["--methods", "genlabel_kde"], "method 'genlabel_kde' trains logistic, mlp, not cnn"),
     (["--methods", "nope"], "unknown method 'nope'; expected one of vanilla, mixup, adamixup"),
     (["--train-subset", "5000"], "train_subset 5000 is larger than the training set"),
-    (["--eps", "0.1,1.5"], "eps must be one or more numbers in [0, 1]"),
+    (["--eps", "0.1,1.5"], "--eps must be a finite number in [0, 1]; got 1.5"),
     (["--eps", "a"], "--eps takes comma-separated numbers"),
     (["--amp", "fp16"], "amp fp16 needs a CUDA device"),
     (["--amp", "fp8"], "amp must be None, bf16 or fp16"),
     (["--device", "cuda:7"], "device"),
-    (["--gamma", "2"], "gamma must be a float in [0, 1]"),
-    (["--trials", "0"], "trials must be an int >= 1"),
+    (["--gamma", "2"], "--gamma must be a finite number in [0, 1]; got 2.0"),
+    (["--trials", "0"], "--trials must be an integer >= 1; got 0"),
     (["--methods", "manifold_mixup", "--layers", "input,features.nope"],
      "unknown layers ['features.nope']"),
     (["--measure", "robust", "--attack", "cw"], "attack must be one of fgsm, pgd, autoattack"),
-    (["--update-every", "0"], "update_every must be an int >= 1"),
+    (["--update-every", "0"], "--update-every must be an integer >= 1; got 0"),
+    (["--label-classes", "two"], "label_classes must be all or mixed"),
 ]  # fmt: skip
 
 
@@ -170,7 +172,10 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path, extra, message) -> No
 
 @pytest.mark.parametrize(
     ("corrupt", "message"),
-    [(False, "mnist does not exist"), (True, "truncated or corrupt")],
+    [
+        (False, "mnist: the four IDX files (train-images-idx3-ubyte.gz, ...) not found: looked in"),
+        (True, "truncated or corrupt"),
+    ],
 )
 def test_missing_or_corrupt_files_are_one_line_and_exit_status_2(tmp_path, corrupt, message):
     root = tmp_path / "data"
@@ -195,7 +200,8 @@ def test_the_docs_examples_run(tmp_path, monkeypatch) -> None:
     import re
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "images.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    section = text[text.index("## From Python") :].split("\n## ")[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)  # one session, two steps
     assert len(blocks) == 2
     monkeypatch.chdir(tmp_path)  # the example writes its store under runs/
     namespace: dict = {}
@@ -285,3 +291,123 @@ def test_bf16_training_and_autoattack_run_through_the_command(tmp_path) -> None:
     robust = measures["robust-autoattack-eps0.1"][1]
     assert robust * 8 == round(robust * 8)  # a share of the 8 attacked images
     assert "robust-autoattack-eps0.1" in (tmp_path / "report.md").read_text()
+
+
+def test_label_classes_mixed_reaches_the_step_and_is_stored_with_the_cell(
+    tmp_path, monkeypatch
+) -> None:
+    """Issue 42: --label-classes mixed reaches the GenLabel steps, names the cells'
+    settings and their params; the default leaves old fingerprints as they were."""
+    from genlabel.images import GenLabelStep, ImageSettings
+
+    classes = []
+    original = GenLabelStep.training_loss
+    monkeypatch.setattr(
+        GenLabelStep,
+        "training_loss",
+        lambda self, *a: (classes.append(self.label_classes), original(self, *a))[1],
+    )
+    base = ImageSettings(dataset="digits")
+    mixed = ImageSettings(dataset="digits", label_classes="mixed")
+    assert "label_classes" not in base.fingerprint()
+    assert mixed.training_key() != base.training_key()
+    db = tmp_path / "m.sqlite"
+    res = cli.invoke(
+        app, _args(db, "--methods", "mixup,mixup_genlabel", "--label-classes", "mixed")
+    )
+    assert res.exit_code == 0, res.output
+    assert set(classes) == {"mixed"}
+    with sqlite3.connect(db) as conn:
+        rows = dict(conn.execute("SELECT method, params FROM results").fetchall())
+        (config,) = {c for (c,) in conn.execute("SELECT config FROM results")}
+    assert json.loads(rows["mixup_genlabel"])["label_classes"] == "mixed"
+    assert "label_classes" not in json.loads(rows["mixup"])
+    assert json.loads(config)["label_classes"] == "mixed"
+
+
+class _WrongLabeler:
+    """A labeler whose labels are deliberately wrong: all weight on class 0."""
+
+    top_k = None
+
+    def log_prob(self, Z):
+        out = torch.zeros(Z.shape[0], 4)
+        out[:, 0] = 50.0
+        return out
+
+    def targets(self, Z, *, top_k=None):
+        return torch.softmax(self.log_prob(Z), 1)
+
+
+def _synthetic_images(n: int = 240):
+    """4 classes of 8x8 images: class c has a bright quadrant c, plus noise."""
+    from genlabel.data.images import ImageSet
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(n) % 4
+    x = torch.rand(n, 1, 8, 8, generator=g) * 0.3
+    for c in range(4):
+        r, q = divmod(c, 2)
+        x[y == c, :, 4 * r : 4 * r + 4, 4 * q : 4 * q + 4] += 0.7
+    return ImageSet((x * 255).to(torch.uint8), y, ("a", "b", "c", "d"), "digits")
+
+
+def test_gamma_selection_falls_back_to_zero_when_the_labels_are_wrong(
+    tmp_path, monkeypatch
+) -> None:
+    """Issue 42: with labels that put all weight on a wrong class, the validation split
+    chooses gamma = 0 (the mix itself); the candidates' models are kept, so a second call
+    (an interrupted cell resumed) trains only what is missing."""
+    import genlabel.images.experiment as experiment
+    from genlabel.images import GenLabelStep, ImageSettings
+
+    def wrong_step(method, *, gamma, seed, **_):
+        return GenLabelStep(_WrongLabeler(), gamma=gamma, seed=seed)
+
+    monkeypatch.setattr(experiment, "build_step", wrong_step)
+    settings = ImageSettings(
+        dataset="digits", epochs=4, batch_size=32, gamma_grid=(0.0, 0.5, 1.0), val_split=0.25
+    )
+    train = _synthetic_images()
+    folder = tmp_path / "cell"
+    trained, choice = experiment.select_gamma(settings, "mixup_genlabel", 0, train, folder)
+    scores = choice["val_accuracy"]
+    assert choice["gamma"] == 0.0, scores
+    assert scores["0"] > scores["1"] + 0.2
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "model.pt", "val-gamma0", "val-gamma0.5", "val-gamma1",
+    ]  # fmt: skip
+    (folder / "model.pt").unlink()  # as if killed before the retraining finished
+    fits = []
+    original = experiment.Trainer.fit
+    monkeypatch.setattr(
+        experiment.Trainer, "fit", lambda self, d: (fits.append(1), original(self, d))[1]
+    )
+    again, choice_again = experiment.select_gamma(settings, "mixup_genlabel", 0, train, folder)
+    assert choice_again == choice and len(fits) == 1  # only the final model trained again
+
+
+def test_gamma_chosen_on_a_validation_split_through_the_command(tmp_path) -> None:
+    """--gamma 0,0.5 --val-split: the choice is stored with each GenLabel cell, the report
+    shows it per trial, a second run has nothing to do; bad combinations exit 2."""
+    db = tmp_path / "g.sqlite"
+    extra = ("--methods", "mixup,mixup_genlabel", "--gamma", "0,0.5", "--val-split", "0.2")
+    res = cli.invoke(app, _args(db, *extra))
+    assert res.exit_code == 0, res.output
+    with sqlite3.connect(db) as conn:
+        rows = dict(conn.execute("SELECT method, params FROM results").fetchall())
+    chosen = json.loads(rows["mixup_genlabel"])
+    assert chosen["gamma"] in (0.0, 0.5) and chosen["gamma_grid"] == [0.0, 0.5]
+    assert set(chosen["val_accuracy"]) == {"0", "0.5"} and chosen["val_split"] == 0.2
+    assert "gamma_grid" not in json.loads(rows["mixup"])
+    report = (tmp_path / "report.md").read_text()
+    assert "γ chosen on the validation split (grid 0, 0.5" in report
+    again = cli.invoke(app, _args(db, *extra))
+    assert again.exit_code == 0 and "2 cells, 2 done, 0 to run" in again.output
+    for bad, message in (
+        (("--gamma", "0,0.5"), "add --val-split"),
+        (("--val-split", "0.1"), "give several"),
+        (("--gamma", "0,0.5", "--val-split", "1.5"), "val_split must be None or a float in (0, 1)"),
+    ):
+        res = cli.invoke(app, _args(tmp_path / "b.sqlite", *bad))
+        assert res.exit_code == 2 and message in res.output, res.output

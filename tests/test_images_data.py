@@ -294,7 +294,8 @@ BAD_INPUTS = [
         lambda root: None,
         "cifar100",
         "train",
-        r"the folder .*cifar-100-binary does not exist; expected the CIFAR-100 binary files",
+        r"cifar-100-binary: the CIFAR-100 binary files not found: looked in .*cifar-100-binary "
+        r"and in .*; pass --data-dir",
     ),
     ("missing file", _missing_file, "mnist", "train", r"train-labels-idx1-ubyte\[\.gz\] not found"),
     (
@@ -362,3 +363,39 @@ def test_every_listed_name_is_known() -> None:
         "cifar100",
         "tiny_imagenet",
     )
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_root_may_be_the_folder_holding_the_files(tmp_path, gz) -> None:
+    """--data-dir .../images/mnist (the folder of the IDX files) failed: it wanted the parent."""
+    arrays = write_idx_folder(tmp_path / "mnist", {"train": 7, "test": 4}, gz=gz)
+    data = load_images("mnist", root=tmp_path / "mnist", split="test")
+    assert torch.equal(data.x[:, 0], torch.from_numpy(arrays["test"][0]))
+    write_cifar10(tmp_path)
+    from_files = load_images("cifar10", root=tmp_path / "cifar-10-batches-bin", split="test")
+    assert torch.equal(from_files.x, load_images("cifar10", root=tmp_path, split="test").x)
+    write_tiny_imagenet(tmp_path / "t")
+    tiny = load_images("tiny_imagenet", root=tmp_path / "t" / "tiny-imagenet-200", split="test")
+    assert tiny.classes == ("n01", "n02", "n03")
+
+
+def test_a_missing_data_set_names_both_places_looked_in(tmp_path) -> None:
+    write_idx_folder(tmp_path / "mnist", {"train": 7, "test": 4}, gz=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for name, folder in (
+        ("mnist", "mnist"),
+        ("cifar10", "cifar-10-batches-bin"),
+        ("cifar100", "cifar-100-binary"),
+        ("tiny_imagenet", "tiny-imagenet-200"),
+    ):
+        with pytest.raises(
+            DataError, match=rf"{folder}: .* not found: looked in {empty / folder} and in {empty};"
+        ):
+            load_images(name, root=empty)
+    # MNIST's folder is not taken for Fashion-MNIST, whose files have the same names.
+    with pytest.raises(
+        DataError,
+        match=r"looked in .*mnist/fashion_mnist and in .*mnist \(it holds the files of mnist",
+    ):
+        load_images("fashion_mnist", root=tmp_path / "mnist")

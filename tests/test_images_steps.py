@@ -432,3 +432,112 @@ BAD = [
 def test_bad_inputs_are_reported(make, message) -> None:
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("mix", ["input", "manifold", "cutmix"])
+def test_genlabel_step_with_mixed_label_classes_labels_only_the_two_mixed_classes(
+    mix, monkeypatch
+) -> None:
+    """Issue 42: label_classes="mixed" restricts Algorithm 3's top-2 to each pair's two
+    classes, for mixup, manifold mixup and CutMix alike (the draw's permutation)."""
+    import genlabel.images.steps as steps_module
+    from genlabel.labels import mixed_class_mask
+
+    seen = []
+    original = steps_module.label_mixed
+
+    def spy(rule, params, labels, k, **kwargs):
+        out = original(rule, params, labels, k, **kwargs)
+        seen.append((out.targets, mixed_class_mask(labels, params.perm, k)))
+        return out
+
+    monkeypatch.setattr(steps_module, "label_mixed", spy)
+    model = SmallCNN(num_classes=4, in_channels=1, image_size=(8, 8))
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(16) % 4
+    method = {"input": "mixup", "manifold": "manifold", "cutmix": "cutmix"}[mix] + "_genlabel"
+    for classes in ("all", "mixed"):
+        step = build_step(
+            method,
+            num_classes=4, in_channels=1, feature_dim=SmallCNN.feature_dim, gamma=0.5,
+            label_classes=classes, seed=3,
+        )  # fmt: skip
+        assert step.label_classes == classes
+        for _ in range(3):
+            assert math.isfinite(float(step.training_loss(model, x, y).detach()))
+    mixed = seen[3:]
+    for targets, allowed in mixed:
+        assert float(targets[~allowed].abs().sum()) == 0.0
+        torch.testing.assert_close(targets.sum(1), torch.ones(16))
+    # over every class the young features do give weight outside the pair
+    assert any(float(t[~a].sum()) > 0 for t, a in seen[:3])
+    with pytest.raises(ValueError, match="label_classes"):
+        GenLabelStep(OnlineGaussianLabeler(4, 3), label_classes="two")
+
+
+def test_online_labeler_targets_with_an_allowed_mask() -> None:
+    labeler = OnlineGaussianLabeler(3, 2, memory=0.0)
+    labeler.update(torch.tensor([[-4.0, 0.0], [4.0, 0.0], [0.0, 0.0]]), torch.tensor([0, 1, 2]))
+    z = torch.zeros(1, 2)
+    assert float(labeler.targets(z)[0, 2]) > 0.99  # on class 2's mean
+    only = labeler.targets(z, allowed=torch.tensor([[True, True, False]]))
+    torch.testing.assert_close(only, torch.tensor([[0.5, 0.5, 0.0]]))
+
+
+def test_label_diagnostics_equal_a_direct_count_on_a_hand_made_batch() -> None:
+    """Issue 42: the diagnostics of a batch are the counts one makes by hand."""
+    from genlabel.training.diagnostics import label_counts, label_diagnostics
+
+    labels = torch.tensor([0, 1, 2, 0, 1, 3])
+    perm = torch.tensor([1, 0, 3, 3, 4, 5])  # pairs (0,1) (1,0) (2,3) (0,0) (1,1) (3,3)
+    targets = torch.tensor(
+        [
+            [0.5, 0.5, 0.0, 0.0],  # on the pair, not one-hot
+            [0.0, 0.0, 1.0, 0.0],  # a third class, one-hot
+            [0.0, 0.005, 0.995, 0.0],  # on the pair (class 2), one-hot
+            [0.0, 0.0, 0.0, 1.0],  # same-class mixes do not count
+            [1.0, 0.0, 0.0, 0.0],
+            [0.2, 0.2, 0.2, 0.4],
+        ]
+    )
+    counts = label_counts(targets, labels, perm)
+    cross = [i for i in range(6) if labels[i] != labels[perm[i]]]
+    third = sum(int(targets[i].argmax()) not in (labels[i], labels[perm[i]]) for i in cross)
+    one_hot = sum(float(targets[i].max()) >= 0.99 for i in cross)
+    weight = sum(float(targets[i, labels[i]] + targets[i, labels[perm[i]]]) for i in cross)
+    assert counts.tolist() == pytest.approx([len(cross), third, one_hot, weight])
+    diag = label_diagnostics(counts)
+    assert diag == pytest.approx(
+        {"third_class_share": 1 / 3, "one_hot_share": 2 / 3, "mixed_weight": 1.995 / 3}
+    )
+    assert all(math.isnan(v) for v in label_diagnostics(torch.zeros(4)).values())
+
+
+def test_the_label_diagnostics_callback_adds_every_epoch_and_resumes(tmp_path) -> None:
+    """The callback's values are columns of the Trainer's history, checkpointed with it;
+    mixup's labels never leave the pair; a step that labels no mix is refused."""
+    from genlabel.training import LabelDiagnostics
+
+    x = torch.rand(48, 1, 2, 2, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(48) % 4
+
+    def fit(epochs, callback, folder=None, mixer=None):
+        mixer = mixer or MixupStep(alpha=1.0, seed=1)
+        trainer = Trainer(_Tiny(), mixer=mixer, epochs=epochs, batch_size=16, verbose=0,
+                          callbacks=[callback], checkpoint_dir=folder, random_state=0)  # fmt: skip
+        return trainer.fit((x, y))
+
+    whole = LabelDiagnostics()
+    rows = fit(3, whole).history_
+    assert [r["epoch"] for r in whole.history] == [0, 1, 2]
+    for row in rows:
+        assert row["third_class_share"] == 0.0
+        assert row["mixed_weight"] == pytest.approx(1.0, abs=1e-6)
+    fit(2, LabelDiagnostics(), tmp_path)
+    resumed = fit(3, LabelDiagnostics(), tmp_path).history_
+    assert [r["third_class_share"] for r in resumed] == [0.0] * 3  # epochs 0, 1 from disk
+    labeler = OnlineGaussianLabeler(4, 3)
+    genlabel = fit(1, LabelDiagnostics(), mixer=GenLabelStep(labeler, seed=1)).history_[0]
+    assert 0 <= genlabel["third_class_share"] <= 1 and 0 <= genlabel["mixed_weight"] <= 1
+    with pytest.raises(ValueError, match="counts its labels"):
+        fit(1, LabelDiagnostics(), mixer=PlainStep())

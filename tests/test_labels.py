@@ -222,3 +222,67 @@ def test_first_argmin_is_argmin_with_ties_and_nan(scores: np.ndarray) -> None:
     # (the first minimum on ties, a NaN as the minimum), in both float widths.
     for t in (torch.from_numpy(scores), torch.from_numpy(scores).double()):
         assert torch.equal(first_argmin(t), t.argmin(-1))
+
+
+def _three_gaussians() -> GaussianClassDensity:
+    """Class means 0 -> (-4, 0), 1 -> (4, 0), 2 -> (0, 0): class 2 lies halfway between."""
+    centers = torch.tensor([[-4.0, 0.0], [4.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    X = torch.cat(
+        [c + 0.3 * torch.randn(200, 2, generator=gen, dtype=torch.float64) for c in centers]
+    )
+    y = torch.arange(3).repeat_interleave(200)
+    return GaussianClassDensity().fit(X, y, classes=[0, 1, 2])
+
+
+@pytest.mark.parametrize("rule", ["genlabel", "genlabel_top2"])
+def test_mixed_label_classes_give_no_weight_to_a_third_class_on_whose_mean_the_mix_lies(rule):
+    """Issue 42: a mix of classes 0 and 1 whose point lies on class 2's mean gets (nearly)
+    all its label on class 2 over every class, and none with label_classes="mixed"."""
+    from genlabel.mixing import MixParams
+
+    density = _three_gaussians()
+    labels = torch.tensor([0, 1, 2, 2])
+    params = MixParams(lam=torch.tensor(0.5), perm=torch.tensor([1, 0, 3, 2]))
+    x = torch.tensor([[-4.0, 0.0], [4.0, 0.0], [0.0, 0.0], [0.1, 0.0]], dtype=torch.float64)
+    points = apply_mix(x, params)  # rows 0, 1: the 0/1 mix at (0, 0), class 2's mean
+    every = label_mixed(rule, params, labels, 3, points=points, density=density)
+    mixed = label_mixed(
+        rule, params, labels, 3, points=points, density=density, label_classes="mixed"
+    )
+    assert float(every.targets[0, 2]) > 0.9
+    assert_valid_labels(mixed.targets, 4, 3)
+    assert torch.equal(mixed.targets[:2, 2], torch.zeros(2))
+    # a point mixed within its own class keeps that class only
+    torch.testing.assert_close(mixed.targets[2:], torch.tensor([[0.0, 0.0, 1.0]] * 2))
+
+
+def test_allowed_mask_with_points_far_from_every_class_stays_finite() -> None:
+    """-inf log-densities everywhere: the clamp path keeps the mask (no NaN, no weight
+    outside it), and a row allowing no class is a clear error."""
+    lp = torch.full((2, 4), -torch.inf, dtype=torch.float64)
+    allowed = torch.tensor([[True, False, True, False], [False, False, False, True]])
+    labels = genlabel_targets(lp, top_k=2, allowed=allowed)
+    assert_valid_labels(labels, 2, 4)
+    assert torch.equal(labels[~allowed], torch.zeros(int((~allowed).sum()), dtype=labels.dtype))
+    with pytest.raises(ValueError, match="at least one class"):
+        genlabel_targets(lp, allowed=torch.zeros(2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="bool mask"):
+        genlabel_targets(lp, allowed=torch.ones(2, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="label_classes"):
+        label_mixed(
+            "linear",
+            draw_mix_params(2, generator=torch.Generator()),
+            torch.tensor([0, 1]),
+            4,
+            label_classes="two",
+        )
+
+
+def test_mixed_class_mask_reads_soft_targets_and_the_partner() -> None:
+    from genlabel.labels import mixed_class_mask
+
+    soft = torch.tensor([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+    mask = mixed_class_mask(soft, torch.tensor([2, 0, 1]), 3)
+    expected = torch.tensor([[True, False, True], [True, True, False], [False, True, True]])
+    assert torch.equal(mask, expected)

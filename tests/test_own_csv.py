@@ -10,6 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
@@ -220,3 +221,101 @@ def test_an_infinite_feature_is_named_not_a_traceback(tmp_path, value) -> None:
             "--db", str(tmp_path / "inf.sqlite"), "--no-progress"]  # fmt: skip
     res = cli.invoke(app, args)
     assert res.exit_code == 2 and "infinite value" in res.output
+
+
+def test_a_header_f1_y_f2_y_repeating_the_label_is_an_error_naming_it(tmp_path) -> None:
+    """A header `f1,y,f2,y` trained on the copy of the label (pandas renamed it `y.1`):
+    100 % on pure noise. The repeated name is now an error naming it and its columns."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 60)
+    path = tmp_path / "noise.csv"
+    path.write_text("f1,y,f2,y\n" + "".join(f"{rng.normal()},{c},{rng.normal()},{c}\n" for c in y))
+    with pytest.raises(DataError, match=r"noise.csv: the header repeats .*'y' in columns 2, 4"):
+        load_csv(path, "y")
+    args = ["bench", "--csv", str(path), "--label", "y", "--methods", "vanilla",
+            "--db", str(tmp_path / "dup.sqlite"), "--no-progress"]  # fmt: skip
+    res = cli.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert res.output.count("\n") == 1 and "repeats column name(s) 'y'" in res.output
+    assert not (tmp_path / "dup.sqlite").exists()
+
+
+def test_values_near_1e300_are_an_error_naming_the_column_not_a_traceback(tmp_path) -> None:
+    """A column near 1e300 standardised to NaN (its variance overflows) and the run failed
+    mid-way with a traceback; now loading names the column."""
+    frame = _iris(False).drop(columns="row_id")
+    frame["sepal_width"] *= 1e300
+    path = tmp_path / "huge.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"huge.csv: column\(s\) 'sepal_width' hold values too"):
+        load_csv(path, "species")
+    args = ["bench", "--csv", str(path), "--label", "species", "--methods", "vanilla",
+            "--db", str(tmp_path / "huge.sqlite"), "--no-progress"]  # fmt: skip
+    res = cli.invoke(app, args)
+    assert res.exit_code == 2 and "'sepal_width' hold values too large" in res.output
+    assert res.output.count("\n") == 1
+    # Large values whose standardised form is finite are kept (only the overflow is refused).
+    frame["sepal_width"] /= 1e270
+    frame.to_csv(path, index=False)
+    assert load_csv(path, "species").X["sepal_width"].abs().max() > 1e30
+
+
+def test_a_missing_value_or_an_all_missing_column_is_not_an_overflow(tmp_path) -> None:
+    frame = _iris(False).drop(columns="row_id")
+    frame["empty"] = np.nan
+    frame.loc[3, "petal_length"] = np.nan
+    path = tmp_path / "gaps.csv"
+    frame.to_csv(path, index=False)
+    assert load_csv(path, "species").X.shape == (150, 5)
+
+
+def _wine_csv(path: Path) -> Path:
+    """sklearn's wine as a user would have it: the label first, with class names, a
+    categorical column and 20 missing values."""
+    import numpy as np
+    from sklearn.datasets import load_wine
+
+    bunch = load_wine(as_frame=True)
+    frame = bunch.data.copy()
+    rng = np.random.default_rng(0)
+    frame.insert(0, "cultivar", np.array(["barbera", "grignolino", "nebbiolo"])[bunch.target])
+    frame["vineyard_soil"] = rng.choice(["clay", "loam", "sand"], len(frame))
+    for column, n in (("alcohol", 7), ("ash", 6), ("vineyard_soil", 7)):
+        frame.loc[rng.choice(len(frame), n, replace=False), column] = np.nan
+    frame.to_csv(path, index=False)
+    return path
+
+
+WINE_SUMMARY = [
+    "data my_wine (my_wine.csv): 178 rows, 14 feature columns -> 16 features after encoding "
+    "and scaling",
+    "  one-hot encoded: vineyard_soil (3 values)",
+    "  imputed: 20 missing values (alcohol 7, ash 6, vineyard_soil 7; mean, most frequent "
+    "value for categorical columns)",
+    "  classes (3): barbera 59, grignolino 71, nebbiolo 48",
+]
+
+
+def test_bench_says_what_it_made_of_a_csv_in_the_terminal_and_the_report(tmp_path) -> None:
+    """`genlabel bench --csv wine.csv --label cultivar` printed only "report: ...": nothing
+    said that a column was one-hot encoded, that 20 values were imputed, or which classes
+    were found."""
+    from genlabel.data.user_csv import data_summary
+
+    path = _wine_csv(tmp_path / "my_wine.csv")
+    assert data_summary(load_csv(path, "cultivar")) == WINE_SUMMARY
+    args = ["bench", "--csv", str(path), "--label", "cultivar", "--methods", "vanilla,mixup",
+            "--trials", "1", "--epochs", "2", "--db", str(tmp_path / "w.sqlite"),
+            "--no-progress"]  # fmt: skip
+    res = cli.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "\n".join(WINE_SUMMARY) in out and out.index(WINE_SUMMARY[0]) < out.index("finished")
+    assert "Test accuracy in percent, model logistic, α = 1 (one trial):" in out
+    assert "| data set | vanilla | mixup |" in out and "| my_wine | " in out
+    report = (tmp_path / "report.md").read_text()
+    assert "## Data\n\n- " + WINE_SUMMARY[0] in report
+    assert "  - imputed: 20 missing values (alcohol 7" in report
+    # Run again, nothing to do: no summary (no training), the table all the same.
+    again = cli.invoke(app, args)
+    assert WINE_SUMMARY[0] not in again.output and "| my_wine | " in again.output

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -197,3 +199,24 @@ def test_the_figures_train_with_one_torch_thread_and_restore_the_callers(
         assert seen == [1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_intrusion_command_takes_the_density_and_says_what_the_numbers_mean() -> None:
+    """`genlabel intrusion --toy moons` had no --density: GenLabel's Gaussians showed 25 % of
+    labels off their region against 15 % for mixup, with no word on why."""
+
+    def shares(density: str) -> tuple[dict[str, float], str]:
+        args = ["intrusion", "--toy", "moons", "--n-samples", "300", "--n-mix", "1000"]
+        res = CliRunner().invoke(app, [*args, "--density", density])
+        assert res.exit_code == 0, res.output
+        rows = re.findall(r"^\| (\w+) \| ([\d.]+) % \|$", res.output, re.M)
+        return {rule: float(value) for rule, value in rows}, res.output
+
+    gm, gm_text = shares("gm")
+    kde, kde_text = shares("kde")
+    assert "GenLabel density kde" in kde_text and "Lower is better" in kde_text
+    assert "try --density kde" in gm_text and "try --density kde" not in kde_text
+    assert kde["genlabel"] < gm["genlabel"] and kde["genlabel"] < kde["linear"]
+    assert kde["linear"] == gm["linear"]  # the rules without a density do not change
+    bad = CliRunner().invoke(app, ["intrusion", "--density", "gmm"])
+    assert bad.exit_code == 2 and "unknown --density 'gmm'; expected one of: gm, kde" in bad.output

@@ -21,6 +21,7 @@ __all__ = [
     "as_label_tensor",
     "check_nonnegative",
     "check_choice",
+    "check_points",
     "parameter_error",
     "resolve_device",
 ]
@@ -97,27 +98,74 @@ def as_float_tensor(
     return tensor
 
 
-def as_label_tensor(value: Any, name: str, *, n_samples: int | None = None) -> torch.Tensor:
-    """Return integer class labels of shape (n_samples,) as an int64 tensor."""
+def as_label_tensor(
+    value: Any, name: str, *, n_samples: int | None = None, num_classes: int | None = None
+) -> torch.Tensor:
+    """Return class indices of shape (n_samples,) as an int64 tensor: the one check of
+    labels for every entry point that takes class indices (densities, the drop-in's ``fit``
+    and call, the GAN).
+
+    Integers only: floats are refused even when they are whole numbers (a float label is
+    more often a soft target or a regression target than a class), with a message that says
+    how to cast; strings are refused with a pointer to ``LabelEncoder``. With
+    ``num_classes``, every index must lie in [0, num_classes).
+    """
+    if not isinstance(value, torch.Tensor):
+        array = np.asarray(value)
+        if array.dtype.kind in "USO" and any(isinstance(v, (str, bytes)) for v in array.flat):
+            example = next(v for v in array.flat if isinstance(v, (str, bytes)))
+            raise ValueError(
+                f"{name} must be integer class indices; got strings such as "
+                f"{example.item() if isinstance(example, np.generic) else example!r}: "
+                "encode them first, e.g. with sklearn.preprocessing.LabelEncoder"
+            )
     tensor = _to_tensor(value, name)
     if tensor.ndim != 1:
+        soft = (
+            "; soft targets (n, k) cannot be relabelled: pass class indices"
+            if tensor.ndim == 2
+            else ""
+        )
         raise ValueError(
-            f"{name} must be a 1-D array of integer class labels of shape (n_samples,); "
-            f"got shape {tuple(tensor.shape)}"
+            f"{name} must be a 1-D array of integer class indices of shape (n_samples,); "
+            f"got shape {tuple(tensor.shape)}{soft}"
         )
     if tensor.is_floating_point():
-        if not bool(torch.isfinite(tensor).all()) or not bool(
-            (tensor == torch.round(tensor)).all()
-        ):
-            raise ValueError(f"{name} must contain integer class labels; got non-integer values")
-        tensor = tensor.to(torch.int64)
-    elif tensor.dtype == torch.bool or tensor.is_complex():
-        raise ValueError(f"{name} must contain integer class labels; got dtype {tensor.dtype}")
-    else:
-        tensor = tensor.to(torch.int64)
+        finite = bool(torch.isfinite(tensor).all())
+        if finite and bool((tensor == torch.round(tensor)).all()):
+            raise ValueError(
+                f"{name} must be integer class indices; got floats ({tensor.dtype}) that are "
+                "whole numbers: cast them first, y.long() for a tensor or y.astype(int) for "
+                "an array"
+            )
+        raise ValueError(f"{name} must be integer class indices; got non-integer values")
+    if tensor.dtype == torch.bool or tensor.is_complex():
+        raise ValueError(f"{name} must be integer class indices; got dtype {tensor.dtype}")
+    tensor = tensor.to(torch.int64)
     if n_samples is not None and tensor.shape[0] != n_samples:
         raise ValueError(
             f"{name} has {tensor.shape[0]} labels, but the inputs have {n_samples} samples"
+        )
+    if num_classes is not None and tensor.numel():
+        low, high = int(tensor.min()), int(tensor.max())
+        if low < 0 or high >= num_classes:
+            raise ValueError(
+                f"{name} must hold class indices in [0, {num_classes}); got values in "
+                f"[{low}, {high}]"
+            )
+    return tensor
+
+
+POINTS_SHAPE = "(n_samples, n_features) or (n_samples, channels, height, width)"
+
+
+def check_points(tensor: torch.Tensor, name: str) -> torch.Tensor:
+    """Points for a rule that looks at data: at least 2-D, one row per sample. A 1-D array
+    is refused, not read as n points of one feature: it is as often a single sample."""
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"{name} must be of shape {POINTS_SHAPE}; got shape {tuple(tensor.shape)} "
+            "(one feature: reshape it to (n_samples, 1))"
         )
     return tensor
 

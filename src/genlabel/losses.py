@@ -88,6 +88,29 @@ def genlabel_loss(
     float, a tensor of shape (n,) (one per point) or, for stacked logits (G, n, k), of
     shape (G,) (one per model). Computed as one cross entropy against the blended target
     of :func:`blend_targets` (cross entropy is linear in the target).
+
+    Parameters
+    ----------
+    logits : torch.Tensor, shape (n, k) or (G, n, k)
+        The model's outputs on the mixed points.
+    gen_targets : torch.Tensor, same shape
+        GenLabel's labels y_gen (e.g. ``density.targets(x_mix)``).
+    mix_targets : torch.Tensor, same shape
+        Mixup's labels y_mix.
+    gamma : float or torch.Tensor
+        The weight of y_gen, in [0, 1] (see above for its shapes).
+    weight : torch.Tensor of shape (n,) or (G, n), optional
+        Per-point weights, as in :func:`soft_cross_entropy`.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar, or one value per stacked model (G,).
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, or a gamma outside [0, 1].
     """
     blended = blend_targets(gen_targets, mix_targets, gamma, logits_shape=tuple(logits.shape))
     return soft_cross_entropy(logits, blended, weight=weight)

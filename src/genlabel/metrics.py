@@ -25,6 +25,25 @@ def reliability_bins(proba: Any, y: Any, n_bins: int = 15) -> dict[str, np.ndarr
 
     The confidence of a point is its largest class probability; a point with confidence c
     falls in bin min(floor(c * n_bins), n_bins - 1). Empty bins have count 0 (and NaN means).
+
+    Parameters
+    ----------
+    proba : array-like, shape (n, k)
+        Predicted class probabilities (finite).
+    y : array-like, shape (n,)
+        The true class indices.
+    n_bins : int, default=15
+        Equal-width bins over [0, 1].
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``count``, ``confidence`` and ``accuracy``, one value per bin.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, no rows, or NaN / inf probabilities.
     """
     proba, y = _check(proba, y)
     confidence = proba.max(1)
@@ -38,7 +57,33 @@ def reliability_bins(proba: Any, y: Any, n_bins: int = 15) -> dict[str, np.ndarr
 
 
 def expected_calibration_error(proba: Any, y: Any, n_bins: int = 15) -> float:
-    """ECE = sum over bins of (bin count / n) * |accuracy - mean confidence|, equal-width bins."""
+    """ECE = sum over bins of (bin count / n) * |accuracy - mean confidence|, equal-width bins.
+
+    Parameters
+    ----------
+    proba : array-like, shape (n, k)
+        Predicted class probabilities (finite).
+    y : array-like, shape (n,)
+        The true class indices.
+    n_bins : int, default=15
+        Equal-width bins over [0, 1].
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, no rows, or NaN / inf probabilities.
+
+    Examples
+    --------
+    >>> from genlabel.metrics import expected_calibration_error
+    >>> round(expected_calibration_error([[0.9, 0.1], [0.2, 0.8]], [0, 1]), 4)
+    0.15
+    """
     bins = reliability_bins(proba, y, n_bins)
     used = bins["count"] > 0
     weights = bins["count"][used] / bins["count"].sum()
@@ -46,6 +91,23 @@ def expected_calibration_error(proba: Any, y: Any, n_bins: int = 15) -> float:
 
 
 def negative_log_likelihood(proba: Any, y: Any) -> float:
-    """Mean of -log p(y | x) over the points (probabilities clipped at 1e-12)."""
+    """Mean of -log p(y | x) over the points (probabilities clipped at 1e-12).
+
+    Parameters
+    ----------
+    proba : array-like, shape (n, k)
+        Predicted class probabilities (finite).
+    y : array-like, shape (n,)
+        The true class indices.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, no rows, or NaN / inf probabilities.
+    """
     proba, y = _check(proba, y)
     return float(-np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None)).mean())

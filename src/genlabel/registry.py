@@ -56,7 +56,7 @@ FIGURE_NAMES = (
 )
 #: Where GenLabel with the MLP fits its densities by default
 #: (``genlabel.training.grid.DEFAULT_LATENT``): the paper's Algorithm 2, chosen on the whole
-#: paper-mlp suite (README: "Which Algorithm 2 is the default").
+#: paper-mlp suite (docs/results/mlp.md: "Which Algorithm 2 is the default").
 DEFAULT_LATENT = "two_model"
 
 TABULAR_MODELS = ("logistic", "mlp")
@@ -214,7 +214,20 @@ _ALIASES: dict[str, str] = {a: spec.name for spec in _SPECS for a in spec.aliase
 
 
 def method_names(model: str | None = None, models: Iterable[str] | None = None) -> list[str]:
-    """Canonical names of the methods for ``model`` (or any of ``models``; all if neither)."""
+    """Canonical names of the methods for ``model`` (or any of ``models``; all if neither).
+
+    Parameters
+    ----------
+    model : str, optional
+        One model: ``logistic``, ``mlp``, ``cnn`` or ``preact_resnet18``.
+    models : iterable of str, optional
+        Several models: the methods that train any of them.
+
+    Returns
+    -------
+    list of str
+        In the registry's order.
+    """
     wanted = set(models or ()) | ({model} if model else set())
     return [s.name for s in _SPECS if not wanted or wanted & set(s.models)]
 
@@ -224,6 +237,28 @@ def resolve_method(name: str, *, density: str | None = None) -> MethodSpec:
 
     ``genlabel`` with ``density="kde"`` is ``genlabel_kde`` (the estimator's spelling);
     alone it is ``genlabel_gm``. Unknown names raise a ValueError listing the valid ones.
+
+    Parameters
+    ----------
+    name : str
+        A canonical name or an alias, in any case, with ``-`` or ``_``.
+    density : {"gm", "kde"}, optional
+        The density of the plain name ``genlabel``.
+
+    Returns
+    -------
+    MethodSpec
+
+    Raises
+    ------
+    ValueError
+        A name that is not a string or names no method.
+
+    Examples
+    --------
+    >>> from genlabel.registry import resolve_method
+    >>> resolve_method("genlabel-kde").name, resolve_method("qda").name
+    ('genlabel_kde', 'generative_gm')
     """
     if not isinstance(name, str):
         raise ValueError(f"a method name must be a string; got {name!r}")
@@ -240,7 +275,19 @@ def resolve_method(name: str, *, density: str | None = None) -> MethodSpec:
 
 
 def dropin_names(model: str | None = None, models: Iterable[str] | None = None) -> list[str]:
-    """Canonical names of the drop-in methods (``MethodSpec.dropin``), as :func:`method_names`."""
+    """Canonical names of the drop-in methods (``MethodSpec.dropin``), as :func:`method_names`.
+
+    Parameters
+    ----------
+    model : str, optional
+        One model: ``logistic``, ``mlp``, ``cnn`` or ``preact_resnet18``.
+    models : iterable of str, optional
+        Several models: the methods that train any of them.
+
+    Returns
+    -------
+    list of str
+    """
     return [name for name in method_names(model, models) if METHODS[name].dropin]
 
 

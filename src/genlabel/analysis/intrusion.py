@@ -83,9 +83,33 @@ def intrusion_share(
 
     Parameters
     ----------
-    X, y : training data
-    rule : one of :data:`genlabel.labels.LABEL_RULES`
-    toy : name of the toy set, to use its Bayes classes as regions (``gaussian9``)
+    X : array-like, shape (n, d)
+        The training points.
+    y : array-like, shape (n,)
+        Their class indices.
+    rule : str
+        One of :data:`genlabel.labels.LABEL_RULES`.
+    toy : str, optional
+        The toy set's name, to use its Bayes classes as regions (``gaussian9``); otherwise
+        a point's region is its nearest training point's class.
+    n_mix : int, default=4000
+        Mixed points drawn.
+    alpha : float, default=1.0
+        lam ~ Beta(alpha, alpha).
+    density : {"gm", "kde"}, default="gm"
+        The density of the GenLabel rules.
+    random_state : int, default=0
+        The seed of the draws.
+
+    Returns
+    -------
+    float
+        The share, in [0, 1], over the points the rule keeps (0 if it keeps none).
+
+    Raises
+    ------
+    ValueError
+        An unknown rule.
     """
     if rule not in LABEL_RULES:
         raise ValueError(f"Unknown label rule {rule!r}; expected one of {', '.join(LABEL_RULES)}")

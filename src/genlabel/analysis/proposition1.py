@@ -17,6 +17,23 @@ def proposition1_labels(lam: np.ndarray, sigma2: float) -> dict[str, np.ndarray]
     Returns ``mixup`` (lam), ``logistic`` (the closed form 1/(1 + exp(-(lam - 1/2)/s2)))
     and ``genlabel`` (computed: a GM density fitted on points whose ML mean and variance
     are exactly 0, 1 and s2, then softmax of the log-densities).
+
+    Parameters
+    ----------
+    lam : numpy.ndarray
+        The points x = lam on the segment between the two class means.
+    sigma2 : float
+        The classes' variance, > 0.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``mixup``, ``logistic`` and ``genlabel``, each of lam's shape.
+
+    Raises
+    ------
+    ValueError
+        ``sigma2 <= 0``.
     """
     lam = np.asarray(lam, dtype=np.float64)
     if not sigma2 > 0:

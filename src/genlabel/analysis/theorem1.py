@@ -46,6 +46,24 @@ def theorem1_losses(
     L2 ball of radius ``eps``; for a linear model the margin drops by eps * ||theta||.
     The default eps is the matching perturbation of mixup: the expected distance from a
     cross-class mixed point to its nearer source, E[min(lam, 1 - lam)] * ||mu+ - mu-|| = 0.5.
+
+    Parameters
+    ----------
+    phi : numpy.ndarray
+        The angles of theta, in radians.
+    n_per_class : int, default=20
+        Training points per class (N(+-[1, 0], I/100)).
+    random_state : int, default=0
+        The seed of the data.
+    n_lambda : int, default=200
+        Quadrature nodes over lam.
+    eps : float, optional
+        The adversarial radius; 0.5 by default (see above).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``mixup``, ``genlabel`` and ``adversarial``, one value per angle.
     """
     phi = np.atleast_1d(np.asarray(phi, dtype=np.float64))
     X, y = theorem1_data(n_per_class, random_state)

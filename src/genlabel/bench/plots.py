@@ -15,8 +15,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 __all__ = [
+    "diagnostics_curves",
     "difference_histogram",
+    "label_diagnostics_plot",
     "method_boxplot",
+    "method_points",
     "reliability_curves",
     "reliability_diagram",
     "robust_vs_eps",
@@ -24,6 +27,10 @@ __all__ = [
 ]
 
 TIE_POINTS = 0.5
+#: Fewer data sets than this: no histogram of the differences and no box plot of the
+#: per-data-set means (a box of one or three points says nothing); the report plots every
+#: trial's accuracy with the mean instead.
+FEW_DATA_SETS = 5
 
 
 def save(fig: Figure, path: Path) -> Path:
@@ -68,6 +75,38 @@ def method_boxplot(means: pd.DataFrame, model: str, alpha: float, out: Path) -> 
     ax.set_ylabel("mean test accuracy per data set [%]")
     ax.set_title(f"Accuracy by method, model {model}, α = {alpha:g} (triangle = mean)")
     ax.grid(axis="y", alpha=0.3)
+    return save(fig, out / f"accuracy_by_method_{model}_alpha{alpha:g}.png")
+
+
+def method_points(part: pd.DataFrame, model: str, alpha: float, names, order, out: Path) -> Path:
+    """Every trial's test accuracy (points) and their mean (a bar) per method, one colour per
+    data set: the plot for a few data sets, where a box plot would have a point per box."""
+    methods = order(part.method.unique())
+    datasets = list(dict.fromkeys(part.dataset))
+    fig = Figure(figsize=(max(6, 1.1 * len(methods)), 4.8))
+    ax = fig.subplots()
+    width = 0.7 / len(datasets)
+    for j, dataset in enumerate(datasets):
+        rows = part[part.dataset == dataset]
+        colour, label = f"C{j % 10}", str(names[dataset])
+        for i, method in enumerate(methods):
+            acc = 100 * rows.loc[rows.method == method, "test_accuracy"].to_numpy()
+            if not len(acc):
+                continue
+            x = i + 1 + (j - (len(datasets) - 1) / 2) * width
+            ax.scatter(np.full(len(acc), x), acc, s=20, color=colour, alpha=0.6, lw=0)
+            ax.hlines(acc.mean(), x - width / 2.5, x + width / 2.5, color=colour, lw=2.5,
+                      label=label)  # fmt: skip
+            label = "_nolegend_"  # one legend entry per data set
+    ax.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right")
+    ax.set_ylabel("test accuracy [%]")
+    trials = int(part.groupby(["dataset", "method"]).size().max())
+    ax.set_title(
+        f"Accuracy by method, model {model}, α = {alpha:g}\n"
+        f"(dots: {'each trial' if trials > 1 else 'one trial'}; bar: mean)"
+    )
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
     return save(fig, out / f"accuracy_by_method_{model}_alpha{alpha:g}.png")
 
 
@@ -141,3 +180,50 @@ def reliability_diagram(
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return save(fig, out / f"reliability_{dataset}_{model}_alpha{alpha:g}.png")
+
+
+#: The label diagnostics as the plots name them.
+_DIAGNOSTIC_TITLES = {
+    "third_class_share": "largest share on a third class",
+    "one_hot_share": "one-hot labels (≥ 0.99)",
+    "mixed_weight": "mean weight on the two mixed classes",
+}
+
+
+def diagnostics_curves(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per-epoch label diagnostics of a method's cells, averaged over the trials: a row per
+    epoch, a column per diagnostic. ``rows``: cells with their ``label_diagnostics`` JSON."""
+    epochs = [
+        pd.DataFrame(json.loads(text))
+        for text in rows.label_diagnostics
+        if isinstance(text, str) and text
+    ]
+    if not epochs:
+        return pd.DataFrame(columns=["epoch", *_DIAGNOSTIC_TITLES])
+    frame = pd.concat(epochs).astype(float)
+    return frame.groupby("epoch", as_index=False).mean()
+
+
+def label_diagnostics_plot(
+    part: pd.DataFrame, dataset: str, model: str, alpha: float, name: str, order, out: Path
+) -> Path:
+    """The label diagnostics of cross-class mixes across the epochs, one line per method
+    (mean over trials), a panel per diagnostic. ``part``: the cells of one data set, model
+    and alpha, with their ``label_diagnostics`` JSON."""
+    fig = Figure(figsize=(13, 4))
+    axes = fig.subplots(1, len(_DIAGNOSTIC_TITLES))
+    for method in order(part.method.unique()):
+        curve = diagnostics_curves(part[part.method == method])
+        if curve.empty:
+            continue
+        for ax, key in zip(axes, _DIAGNOSTIC_TITLES, strict=True):
+            ax.plot(curve.epoch + 1, curve[key], marker="o", ms=3, label=method)
+    for ax, title in zip(axes, _DIAGNOSTIC_TITLES.values(), strict=True):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylim(-0.02, 1.02)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{name}: labels of cross-class mixes ({model}, α = {alpha:g}, mean of trials)")
+    return save(fig, out / f"label_diagnostics_{dataset}_{model}_alpha{alpha:g}.png")

@@ -54,7 +54,41 @@ GENLABEL_DENSITY = {m: METHODS[m].densities for m in BENCH_METHODS if METHODS[m]
 
 @dataclass(frozen=True)
 class BenchSettings:
-    """Everything that defines a cell's result besides (dataset, method, model, trial, alpha)."""
+    """Everything that defines a cell's result besides (dataset, method, model, trial, alpha).
+
+    Parameters
+    ----------
+    epochs, batch_size, weight_decay : int, int, float
+        Adam's training budget (100 epochs, batches of 128, weight decay 1e-4).
+    warmup_epochs : int, default=20
+        The vanilla epochs of the ``reference`` Algorithm 2.
+    cv : int, default=5
+        Folds of the model selection inside each trial.
+    test_size : float or int, default=0.3
+        The test part of each trial's stratified split (a share, or a row count).
+    fixed_split : bool, default=False
+        Split seed 0 for every trial, as the reference scripts did.
+    lr_grid, gamma_grid : tuple of float
+        The learning rates and gammas the selection tries.
+    data_dir : str, optional
+        The OpenML folder; see :func:`genlabel.data.default_data_dir`.
+    online : bool, default=False
+        Fetch missing OpenML ids with scikit-learn (cached).
+    csv_files : tuple of str
+        Your own CSV files, named by their stems.
+    label : str, optional
+        Their label column.
+    latent : {"two_model", "reference", "input"}, optional
+        Where the MLP's GenLabel densities live (``two_model`` when None).
+    class_prior : bool, default=False
+        Label with log pi_c + log p_c.
+    measure : {"clean", "robust"}, default="clean"
+        Test accuracy, or robust accuracy under ``attack``.
+    attack : str, default="fgsm"
+        ``fgsm``, ``pgd``, ``autoattack``, or several, comma-separated.
+    eps : tuple of float, default=(0.1,)
+        The attack budgets, as fractions of each feature's range.
+    """
 
     epochs: int = 100
     batch_size: int = 128
@@ -71,6 +105,7 @@ class BenchSettings:
     label: str | None = None  # their label column
     latent: str | None = None  # GenLabel with the MLP: two_model | reference | input
     class_prior: bool = False  # GenLabel labels from log pi_c + log p_c
+    label_classes: str = "all"  # GenLabel labels over every class, or the two mixed ones
     measure: str = "clean"  # or "robust"
     attack: str = "fgsm"  # or several, comma-separated
     eps: tuple[float, ...] = (0.1,)
@@ -87,6 +122,7 @@ class BenchSettings:
         drop: tuple[str, ...] = ("data_dir", "online", "csv_files", "label")
         drop += ("latent",) if self.latent is None else ()
         drop += ("class_prior",) if not self.class_prior else ()
+        drop += ("label_classes",) if self.label_classes == "all" else ()
         drop += ("attack", "eps") if self.measure == "clean" else ()
         for key in drop:
             out.pop(key)
@@ -204,6 +240,7 @@ def _train_settings(method: str, model: str, job: Job) -> TrainSettings:
         seed=job.trial,
         latent=s.latent if model == "mlp" else None,
         class_prior=s.class_prior,
+        label_classes=s.label_classes,
     )
 
 

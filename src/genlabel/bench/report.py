@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -11,9 +14,12 @@ import pandas as pd
 from ..data import EMBEDDED, DataError, openml_dir, read_manifest
 from ..registry import IMAGE_MODELS, METHODS
 from .plots import (
+    FEW_DATA_SETS,
     TIE_POINTS,
     difference_histogram,
+    label_diagnostics_plot,
     method_boxplot,
+    method_points,
     reliability_diagram,
     robust_vs_eps,
 )
@@ -22,6 +28,7 @@ __all__ = [
     "RESULT_COLUMNS",
     "complete_data_sets",
     "mean_accuracy",
+    "results_lines",
     "win_tie_loss",
     "write_report",
 ]
@@ -39,6 +46,9 @@ RESULT_COLUMNS = [
     "measure",
     "ece",
     "nll",
+    "third_class_share",
+    "one_hot_share",
+    "mixed_weight",
 ]
 
 
@@ -133,9 +143,12 @@ def _accuracy_table(
     lower=False,
     order: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Mean ± std (times ``scale``) per data set and method; the best of each data set
-    (the largest, or the smallest with ``lower``) in bold."""
-    stats = part.groupby(["dataset", "method"])[value].agg(["mean", "std"]) * scale
+    """Mean ± std (times ``scale``) per data set and method, the mean alone where every
+    cell has one trial; the best of each data set (the largest, or the smallest with
+    ``lower``) in bold."""
+    stats = part.groupby(["dataset", "method"])[value].agg(["mean", "std", "size"])
+    spread = bool(stats["size"].max() > 1)
+    stats = stats[["mean", "std"]] * scale
     stats["std"] = stats["std"].fillna(0.0)
     means = stats["mean"].unstack("method")
     means = means[_order(means.columns, order)]
@@ -148,7 +161,8 @@ def _accuracy_table(
                 cells.append("")
                 continue
             mean, std = stats.loc[(d, method)]
-            text = f"{mean:.1f} ± {std:.1f}" if scale == 100 else f"{mean:.3f} ± {std:.3f}"
+            digits = 1 if scale == 100 else 3
+            text = f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if spread else "")
             cells.append(f"**{text}**" if np.isclose(mean, best[d]) else text)
         table[method] = cells
     return table
@@ -189,11 +203,10 @@ def _clean_sections(
     written: list[Path] = []
     value, best = ("test_error", "lowest") if error else ("test_accuracy", "best")
     for (model, alpha), part in clean.groupby(["model", "alpha"]):
-        trials = _trials(part.groupby(["dataset", "method"]).size())
         lines += [
             f"## {heading} — model `{model}`, α = {alpha:g}",
             "",
-            f"Mean ± std in percent over {trials} per cell; {best} of each data set in bold.",
+            _table_note(part, best),
             "",
             markdown_table(_accuracy_table(part, names, value, lower=error, order=order)),
             "",
@@ -203,22 +216,112 @@ def _clean_sections(
             continue
         means = mean_accuracy(part)
         if "genlabel_cv" in means.columns and means.shape[1] > 1:
-            lines += [
-                f"### GenLabel (CV) against each baseline (±{TIE_POINTS} points = on par)",
-                "",
-                markdown_table(win_tie_loss(means)),
-                "",
-            ]
-            if "mixup" in means.columns:
+            lines += _comparison_lines(means, names)
+            if "mixup" in means.columns and len(means) >= FEW_DATA_SETS:
                 diff = (means["genlabel_cv"] - means["mixup"]).dropna()
                 label = "GenLabel (CV) − mixup"
                 written.append(difference_histogram(diff, model, alpha, out, label=label))
-        written.append(method_boxplot(means, model, alpha, out))
+        lines += _chosen_lines(part, names, order)
+        if len(means) >= FEW_DATA_SETS:
+            written.append(method_boxplot(means, model, alpha, out))
+        else:  # a box of one point per data set says nothing: every trial, and the mean
+            ordered = functools.partial(_order, order=order)
+            written.append(method_points(part, model, alpha, names, ordered, out))
         if model in IMAGE_MODELS:
             image_lines, plots = _image_sections(part, names, model, alpha, out)
             lines += image_lines
             written += plots
     return lines, written
+
+
+def _table_note(part: pd.DataFrame, best: str) -> str:
+    counts = part.groupby(["dataset", "method"]).size()
+    if counts.max() == 1:
+        return f"In percent, one trial per cell (so no spread); {best} of each data set in bold."
+    return (
+        f"Mean ± std in percent over {_trials(counts)} per cell; {best} of each data set in bold."
+    )
+
+
+def _comparison_lines(means: pd.DataFrame, names: dict[str, str]) -> list[str]:
+    """The win/tie/loss table of GenLabel (CV) against each baseline; with one data set,
+    a sentence (a share of one data set is 0 or 100 %, whatever the spread)."""
+    if len(means) >= 2:
+        return [
+            f"### GenLabel (CV) against each baseline (±{TIE_POINTS} points = on par)",
+            "",
+            markdown_table(win_tie_loss(means)),
+            "",
+        ]
+    row = means.iloc[0]
+    diffs = ", ".join(
+        f"{row['genlabel_cv'] - row[base]:+.1f} points against {base}"
+        for base in means.columns
+        if base != "genlabel_cv" and pd.notna(row[base])
+    )
+    return [
+        f"One data set, so no win/tie/loss count (that needs two or more): on "
+        f"{names[means.index[0]]} GenLabel (CV) scores {diffs} (mean over the trials; "
+        "with one trial there is no spread to weigh them against).",
+        "",
+    ]
+
+
+def _chosen_lines(part: pd.DataFrame, names: dict[str, str], order) -> list[str]:
+    """The hyper-parameters cross-validation chose, per data set and method (``params``)."""
+    if "params" not in part:
+        return []
+    chosen = part.assign(params=part.params.map(_parse_params))
+    chosen = chosen[chosen.params.map(bool)]
+    if chosen.empty:
+        return []
+    cells = chosen.groupby(["dataset", "method"]).params.agg(_chosen_cell).unstack("method")
+    cells = cells[_order(cells.columns, order)].fillna("")
+    table = pd.DataFrame({"data set": [names[d] for d in cells.index]})
+    for method in cells.columns:
+        table[method] = cells[method].to_list()
+    several = chosen.groupby(["dataset", "method"]).size().max() > 1
+    return [
+        "Hyper-parameters chosen by cross-validation on each trial's training part"
+        + (" (×n: chosen in n trials)" if several else "")
+        + ". γ weighs GenLabel's label against mixup's; γ = 0 trains on mixup's label "
+        "alone, so where CV chose it the GenLabel method was mixup.",
+        "",
+        markdown_table(table),
+        "",
+    ]
+
+
+def _parse_params(text: object) -> dict:
+    if not isinstance(text, str) or not text.strip():
+        return {}
+    try:
+        params = json.loads(text)
+    except ValueError:
+        return {}
+    return params if isinstance(params, dict) else {}
+
+
+_SHOWN = ("lr", "gamma", "density")  # the order of the parameters in a cell
+
+
+def _chosen_cell(params: pd.Series) -> str:
+    """ "lr 0.01 ×2, 0.001 ×1; γ 0 (mixup); gm": each parameter's values over the trials."""
+    keys = list(dict.fromkeys(k for p in params for k in p))
+    keys.sort(key=lambda k: _SHOWN.index(k) if k in _SHOWN else len(_SHOWN))
+    parts = []
+    for key in keys:
+        counts = Counter(_param_text(key, p[key]) for p in params if key in p)
+        values = [v if len(counts) == 1 else f"{v} ×{n}" for v, n in counts.most_common()]
+        label = {"gamma": "γ ", "density": ""}.get(key, f"{key} ")
+        parts.append(label + ", ".join(values))
+    return "; ".join(parts)
+
+
+def _param_text(key: str, value: object) -> str:
+    if key == "gamma" and isinstance(value, (int, float)) and value == 0:
+        return "0 (mixup)"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _image_sections(part: pd.DataFrame, names, model: str, alpha: float, out: Path):
@@ -230,13 +333,43 @@ def _image_sections(part: pd.DataFrame, names, model: str, alpha: float, out: Pa
         markdown_table(_seconds_table(part, names)),
         "",
     ]
+    lines += _gamma_lines(part, names)
     plots = []
     if "reliability" in part and part.reliability.notna().any():
         for dataset, rows in part[part.reliability.notna()].groupby("dataset"):
             plots.append(
                 reliability_diagram(rows, dataset, model, alpha, names[dataset], _order, out)
             )
+    if "label_diagnostics" in part and part.label_diagnostics.notna().any():
+        for dataset, rows in part[part.label_diagnostics.notna()].groupby("dataset"):
+            plots.append(
+                label_diagnostics_plot(rows, dataset, model, alpha, names[dataset], _order, out)
+            )
     return lines, plots
+
+
+def _gamma_lines(part: pd.DataFrame, names) -> list[str]:
+    """The gamma each GenLabel cell chose on its validation split (``--val-split``), a row
+    per data set and trial; nothing when no cell chose one."""
+    params = part.params.map(json.loads)
+    chose = params.map(lambda p: "gamma_grid" in p)
+    if not chose.any():
+        return []
+    rows = part[chose].assign(gamma=params[chose].map(lambda p: f"{p['gamma']:g}"))
+    table = rows.pivot_table(
+        index=["dataset", "trial"], columns="method", values="gamma", aggfunc="first"
+    )
+    table = table[_order(table.columns)].reset_index()
+    table["dataset"] = [names[d] for d in table.dataset]
+    grids = sorted({tuple(p["gamma_grid"]) for p in params[chose]})
+    grid = "; ".join(", ".join(f"{g:g}" for g in gammas) for gammas in grids)
+    return [
+        f"γ chosen on the validation split (grid {grid}; the cell's model retrained on the"
+        " whole training set with it):",
+        "",
+        markdown_table(table.rename(columns={"dataset": "data set"}).astype(str)),
+        "",
+    ]
 
 
 def _seconds_table(part: pd.DataFrame, names) -> pd.DataFrame:
@@ -281,7 +414,8 @@ def _robust_sections(robust: pd.DataFrame, names, out: Path) -> tuple[list, list
 def _run_lines(frame: pd.DataFrame, runs: pd.DataFrame | None) -> list[str]:
     lines = ["## Run settings", ""]
     for config, versions in frame[["config", "versions"]].drop_duplicates().itertuples(index=False):
-        lines += [f"- settings: `{config}`", f"- versions: `{versions}`"]
+        genlabel = any(METHODS[m].is_genlabel for m in set(frame.method) if m in METHODS)
+        lines += [f"- settings: `{_applicable(config, genlabel)}`", f"- versions: `{versions}`"]
     seconds = frame.drop_duplicates(
         subset=["dataset", "method", "model", "trial", "alpha"]
     ).seconds.sum()
@@ -289,14 +423,34 @@ def _run_lines(frame: pd.DataFrame, runs: pd.DataFrame | None) -> list[str]:
     if runs is not None and len(runs):
         killed = int(runs.finished.isna().sum())
         jobs = ", ".join(str(j) for j in sorted(runs.n_jobs.unique()))
+        stopped = (
+            f"; {killed} of them stopped or still running, counted to their last stored task"
+            if killed
+            else ""
+        )
         lines += [
             f"- wall-clock: {_duration(_covered_seconds(runs))} over {len(runs)} run"
-            f" segment(s) ({jobs} parallel jobs or processes; {killed} without an end, stopped"
-            " or still running,"
-            f" counted to their last stored job; segments that ran at the same time counted"
-            f" once); cells written by them: {int(runs.cells.sum())}"
+            f" segment(s) with --jobs {jobs} (parallel worker processes){stopped};"
+            f" segments that overlapped counted once; cells they wrote: {int(runs.cells.sum())}"
         ]
     return [*lines, ""]
+
+
+def _applicable(config: str, genlabel: bool = True) -> str:
+    """The run's settings without those that did not apply: ``warmup_epochs`` is the
+    vanilla warm-up of the MLP's ``reference`` variant only, ``gamma_grid`` the grid of
+    the GenLabel methods (``genlabel``: whether the report has any)."""
+    try:
+        settings = json.loads(config)
+    except (TypeError, ValueError):
+        return str(config)
+    if not isinstance(settings, dict):
+        return str(config)
+    if settings.get("latent") != "reference":
+        settings.pop("warmup_epochs", None)
+    if not genlabel:
+        settings.pop("gamma_grid", None)
+    return json.dumps(settings, sort_keys=True)
 
 
 def _covered_seconds(runs: pd.DataFrame) -> float:
@@ -331,6 +485,7 @@ def write_report(
     order: Sequence[str] | None = None,
     title: str = "GenLabel benchmark report",
     sections: Callable[[Path], tuple[list[str], list[Path]]] | None = None,
+    data_summary: Sequence[str] = (),
 ) -> list[Path]:
     """Write report.md, results.csv and the PNG plots into ``out``; return the paths
     (report.md last).
@@ -342,7 +497,8 @@ def write_report(
     results.csv a ``test_error`` column (no accuracy comparisons or plots). ``order``: the
     methods' column order (default: the registry's); ``title``: the heading;
     ``sections(out) -> (lines, plots)``: more of the report (an experiment's figures),
-    written after the tables.
+    written after the tables; ``data_summary``: lines of
+    :func:`genlabel.data.user_csv.data_summary`, a "Data" section at the top.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -367,7 +523,7 @@ def write_report(
         heading = "Clean test accuracy of the attacked models"
     clean_lines, written = _clean_sections(clean, names, out, heading, error=error, order=order)
     robust_lines, robust_plots = _robust_sections(robust, names, out)
-    lines = [f"# {title}", "", *note, *clean_lines, *robust_lines]
+    lines = [f"# {title}", "", *_data_lines(data_summary), *note, *clean_lines, *robust_lines]
     if sections is not None:
         more_lines, more_plots = sections(out)
         lines, written = lines + more_lines, written + more_plots
@@ -376,3 +532,34 @@ def write_report(
     lines += ["Plots: " + ", ".join(f"`{p.name}`" for p in plots), ""]
     report.write_text("\n".join(lines))
     return [csv_path, *plots, report]
+
+
+def _data_lines(summary: Sequence[str]) -> list[str]:
+    """The data summary as a list: a data set's line, its details indented below it."""
+    if not summary:
+        return []
+    items = [f"  - {line.strip()}" if line.startswith(" ") else f"- {line}" for line in summary]
+    return ["## Data", "", *items, ""]
+
+
+def results_lines(frame: pd.DataFrame, data_dir: str | None = None) -> list[str]:
+    """The clean test accuracy per data set and method, a table per model and alpha, for
+    the terminal (the report's table, without bold)."""
+    clean = frame[frame.measure == "clean"] if "measure" in frame else frame
+    if clean.empty:
+        clean = frame.drop_duplicates(["dataset", "method", "model", "trial", "alpha"])
+    if clean.empty:
+        return []
+    names = _names(clean.dataset.unique(), data_dir)
+    lines: list[str] = []
+    for (model, alpha), part in clean.groupby(["model", "alpha"]):
+        table = _accuracy_table(part, names, "test_accuracy").replace(r"\*\*", "", regex=True)
+        counts = part.groupby(["dataset", "method"]).size()
+        per_cell = "one trial" if counts.max() == 1 else f"mean ± std over {_trials(counts)}"
+        lines += [
+            f"Test accuracy in percent, model {model}, α = {alpha:g} ({per_cell}):",
+            "",
+            markdown_table(table),
+            "",
+        ]
+    return lines

@@ -17,6 +17,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +28,9 @@ import pandas as pd
 from .._validation import is_integer, is_real
 from ..data import DataError, csv_name, load_dataset, suite_ids
 from ..data.tabular import check_csv_files
+from ..data.user_csv import SavedIndexWarning, data_summary
 from ..estimators.mixup import check_warmup
+from ..labels import LABEL_CLASSES
 from ..registry import SUITES, TABULAR_MODELS, check_method, resolve_method
 from ..robustness import ATTACKS
 from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
@@ -48,18 +51,19 @@ class BenchError(ValueError):
 
 @dataclass
 class BenchPlan:
-    """What a run would do: every cell of the plan, those stored, the jobs for the rest.
+    """What a run would do: every cell of the plan, those stored, the tasks for the rest.
 
-    ``jobs``: the work units, :class:`Job` for the tabular runner, (method, trial) pairs
-    for an image session, (data set, trial, schemes) for the GenMix experiment; ``unit``
-    names them in :meth:`describe`.
+    ``jobs``: the tasks (units of work), :class:`Job` for the tabular runner, (method,
+    trial) pairs for an image session, (data set, trial, schemes) for the GenMix
+    experiment; ``unit`` names them in :meth:`describe`. Messages call them tasks: "jobs"
+    is only ever the number of parallel worker processes (``--jobs``).
     """
 
     db: Path
     keys: list[tuple]
     done: set[tuple]
     jobs: list[Any]
-    unit: str = "jobs"
+    unit: str = "tasks"
 
     @property
     def total(self) -> int:
@@ -70,9 +74,10 @@ class BenchPlan:
         return sum(1 for k in self.keys if k not in self.done)
 
     def describe(self) -> str:
+        unit = self.unit.replace("tasks", "task", 1) if len(self.jobs) == 1 else self.unit
         return (
             f"{self.total} cells, {self.total - self.todo} done, {self.todo} to run in "
-            f"{len(self.jobs)} {self.unit} -> {self.db}"
+            f"{len(self.jobs)} {unit} -> {self.db}"
         )
 
 
@@ -265,12 +270,19 @@ class BenchSession(StoreSession):
         named = _names(methods)
         self.methods = self._methods(named or list(spec.methods), named=bool(named))
         self.alphas = [float(a) for a in alphas]
-        if not self.alphas or any(a < 0 for a in self.alphas):
-            raise BenchError(f"alpha must be one or more numbers >= 0; got {list(alphas)!r}")
+        # NaN too (every comparison with it is false): a NaN alpha was stored as NULL.
+        if not self.alphas or not all(0 <= a < math.inf for a in self.alphas):
+            raise BenchError(f"alpha must be one or more finite numbers >= 0; got {list(alphas)!r}")
         self._check_settings()
         if backend not in BACKENDS:
             raise BenchError(f"unknown backend {backend!r}; expected joblib or dask")
+        if scheduler and backend != "dask":
+            raise BenchError(
+                f"a Dask scheduler ({scheduler}) only applies with the dask backend; "
+                "add --backend dask (backend='dask'), or drop --scheduler"
+            )
         self.jobs, self.backend, self.scheduler = _jobs(jobs), backend, scheduler
+        self._warn_jobs()
         self.progress, self.log = progress, log
         stems = [csv_name(p) for p in self.settings.csv_files]
         custom = list(dict.fromkeys(_names(datasets) + stems))
@@ -280,6 +292,18 @@ class BenchSession(StoreSession):
         self.out = Path(out) if out is not None else self.db.parent
 
     # -- checks -------------------------------------------------------------------------
+    def _warn_jobs(self) -> None:
+        """A warning when more jobs than cores run on this machine (an existing Dask
+        scheduler's workers run elsewhere): they would only compete for the cores."""
+        cores = os.cpu_count() or 1
+        if self.jobs > cores and not self.scheduler:
+            warnings.warn(
+                f"jobs={self.jobs} is more than the {cores} CPU cores of this machine: the "
+                f"jobs compete for them (at most one per job to run is started); "
+                f"--jobs {cores} or -1 uses every core",
+                stacklevel=3,
+            )
+
     def _resolve_csv(self, csv: Sequence[str | Path], label: str | None) -> None:
         """The CSV files (each once) and their label column, into the settings."""
         if csv or label:
@@ -339,6 +363,8 @@ class BenchSession(StoreSession):
             )
         if s.epochs < 1:
             raise BenchError(f"epochs must be at least 1; got {s.epochs}")
+        if s.label_classes not in LABEL_CLASSES:
+            raise BenchError(f"unknown label classes {s.label_classes!r}; expected all or mixed")
         numbers = [
             ("batch_size", s.batch_size, is_integer(s.batch_size) and s.batch_size >= 1,
              "an integer >= 1"),
@@ -360,12 +386,10 @@ class BenchSession(StoreSession):
             check_grid("BenchSettings", lr_grid=s.lr_grid, gamma_grid=s.gamma_grid)
         except ValueError as exc:
             raise BenchError(str(exc)) from None
-        if s.measure == "robust" and (
-            not s.eps or not all(math.isfinite(e) and e >= 0 for e in s.eps)
-        ):
+        if s.measure == "robust" and (not s.eps or not all(0 <= e <= 1 for e in s.eps)):
             raise BenchError(
                 "eps (the attack radius, a fraction of each feature's training range) must be "
-                f"one or more numbers >= 0; got {list(s.eps)!r}"
+                f"one or more numbers in [0, 1]; got {list(s.eps)!r}"
             )
         for method in (m for m in self.methods if applicable(m, self.model)):
             train = TrainSettings(
@@ -428,7 +452,21 @@ class BenchSession(StoreSession):
             self.datasets, self.methods, self.model, range(self.trials), self.alphas,
             self.settings, done,
         )  # fmt: skip
-        return BenchPlan(self.db, keys, done, jobs)
+        return BenchPlan(self.db, keys, done, jobs, unit="tasks (data set x trial x α)")
+
+    def data_summary(self) -> list[str]:
+        """What the benchmark makes of each --csv file: rows, features before and after
+        encoding, the one-hot encoded columns, the values imputed, the classes."""
+        try:
+            with warnings.catch_warnings():  # said once already, when the sets were checked
+                warnings.simplefilter("ignore", SavedIndexWarning)
+                return [
+                    line
+                    for path in self.settings.csv_files
+                    for line in data_summary(self._load(csv_name(path)))
+                ]
+        except DataError as exc:
+            raise BenchError(str(exc)) from None
 
     def _attack_factory(self):
         if self.settings.measure != "robust":
@@ -449,6 +487,9 @@ class BenchSession(StoreSession):
         """Compute the missing cells as one run segment of the store (Ctrl-C stops cleanly:
         every finished job is stored, and the same call resumes)."""
         plan = plan or self.plan()
+        if plan.todo:
+            for line in self.data_summary():
+                self.log(line)
         factory = self._attack_factory()
 
         def work(store: ResultStore, run_id: int) -> int:
@@ -458,7 +499,7 @@ class BenchSession(StoreSession):
             for fingerprint, jobs in self._by_fingerprint(plan.jobs, lambda j: j.dataset):
                 try:
                     written += run_bench(
-                        jobs, store, fingerprint, n_jobs=self.jobs, backend=self.backend,
+                        jobs, store, fingerprint, n_jobs=self._n_jobs(plan), backend=self.backend,
                         scheduler=self.scheduler, attack_factory=factory,
                         progress=self.progress, run_id=run_id,
                     )  # fmt: skip
@@ -467,13 +508,18 @@ class BenchSession(StoreSession):
             return written
 
         return self._run_segment(
-            plan, work, n_jobs=self.jobs, backend=self.backend, command=command
+            plan, work, n_jobs=self._n_jobs(plan), backend=self.backend, command=command
         )
+
+    def _n_jobs(self, plan: BenchPlan) -> int:
+        """``jobs``, at most one per job of the plan: more workers would only start and wait
+        (``--jobs 100000`` started about 150 processes)."""
+        return max(1, min(self.jobs, len(plan.jobs)))
 
     def report(self, *, complete_only: bool = False) -> list[Path]:
         """Write report.md, results.csv and the plots into ``out``; returns the paths."""
         frame, runs = self._frame_and_runs()
         return write_report(
             frame, self.out, data_dir=self.settings.data_dir, runs=runs,
-            complete_only=complete_only,
+            complete_only=complete_only, data_summary=self.data_summary(),
         )  # fmt: skip

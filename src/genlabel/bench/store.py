@@ -75,11 +75,20 @@ CREATE TABLE IF NOT EXISTS claims (
 # Columns added after the first release; older stores get them on open.
 _ADDED_COLUMNS = {
     "runs": {"host": "TEXT", "pid": "INTEGER"},
-    "results": {"ece": "REAL", "nll": "REAL", "reliability": "TEXT"},
+    "results": {
+        "ece": "REAL",
+        "nll": "REAL",
+        "reliability": "TEXT",
+        "third_class_share": "REAL",
+        "one_hot_share": "REAL",
+        "mixed_weight": "REAL",
+        "label_diagnostics": "TEXT",
+    },
 }
 #: Optional per-cell values: calibration of clean cells (ECE, NLL, and the reliability
-#: diagram's bins as JSON).
-OPTIONAL = ("ece", "nll", "reliability")
+#: diagram's bins as JSON); the label diagnostics of image cells that mix (the last
+#: epoch's, and every epoch's as JSON, see ``genlabel.training.diagnostics``).
+OPTIONAL = tuple(_ADDED_COLUMNS["results"])
 _REQUIRED = {
     "results": {"dataset", "method", "model", "trial", "measure", "alpha", "test_accuracy",
                 "robust_accuracy", "params", "seconds", "config_hash", "config", "versions"},
@@ -109,8 +118,8 @@ CPUINFO = "/proc/cpuinfo"
 
 
 def cpu() -> str:
-    """The processor and the kernels torch picked for it, e.g. "Intel(R) Xeon(R) Processor
-    (AVX512)": float32 training rounds by the kernel set, so the same seed gives other cells
+    """The processor and the kernels torch picked for it, e.g. "<the processor's model
+    name> (AVX512)": float32 training rounds by the kernel set, so the same seed gives other cells
     on another kind of CPU (the store records it beside the versions)."""
     import torch
 
@@ -323,9 +332,9 @@ class ResultStore:
         with self._lock, self._conn:
             cur = self._conn.executemany(
                 "INSERT OR IGNORE INTO results (dataset, method, model, trial, measure, alpha,"
-                " test_accuracy, robust_accuracy, ece, nll, reliability, params, seconds,"
+                f" test_accuracy, robust_accuracy, {', '.join(OPTIONAL)}, params, seconds,"
                 " config_hash, config, versions)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" VALUES ({', '.join('?' * (13 + len(OPTIONAL)))})",
                 rows,
             )
             written = cur.rowcount

@@ -5,6 +5,7 @@ Each command is a thin layer over the library: it parses, calls, prints.
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 from collections.abc import Callable
@@ -46,6 +47,83 @@ def fail(message: str, code: int = 2) -> None:
 def split_list(text: str | None) -> list[str]:
     """A comma-separated option as a list of stripped, non-empty items."""
     return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _interval(low: float, high: float | None, low_open: bool, high_open: bool) -> str:
+    if high is None:
+        return f"{'>' if low_open else '>='} {low}"
+    return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+
+def check_number(
+    value: float,
+    option: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """One line and exit 2 unless ``value`` is finite and in the range (``low``/``high`` are
+    bounds, None for none; ``*_open`` excludes the bound). Click's own IntRange/FloatRange
+    let NaN through (every comparison with NaN is false), hence this check."""
+    integer = isinstance(value, int)
+    ok = integer or math.isfinite(value)
+    ok = ok and (low is None or (value > low if low_open else value >= low))
+    ok = ok and (high is None or (value < high if high_open else value <= high))
+    if not ok:
+        kind = "an integer" if integer else "a finite number"
+        rng = f" {_interval(low, high, low_open, high_open)}" if low is not None else ""
+        fail(f"{option} must be {kind}{rng}; got {value!r}")
+
+
+def _option_name(param: Any) -> str:
+    """The option's longest name (``--batch-size``), as the user typed it."""
+    return max(param.opts, key=len) if param.opts else str(param.name)
+
+
+def number(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    many: bool = False,
+) -> Callable[..., Any]:
+    """A typer callback that checks a numeric option as ``check_number`` does (None, an
+    option's "not given", passes): ``typer.Option(1.0, callback=number(0))``. ``many``: the
+    option is a comma-separated list of numbers (a string), each checked."""
+
+    def callback(param: typer.CallbackParam, value: Any) -> Any:
+        if value is None:
+            return value
+        option = _option_name(param)
+        items = floats(value, option) if many else [value]
+        if not items:
+            fail(f"{option} takes one or more comma-separated numbers; got {value!r}")
+        for item in items:
+            check_number(item, option, low, high, low_open=low_open, high_open=high_open)
+        return value
+
+    return callback
+
+
+def only_with(ctx: typer.Context, applies: bool, needs: str, *names: str) -> None:
+    """One line and exit 2 when an option of ``names`` (parameter names) was given on the
+    command line (or by the environment) though it does not apply: ``applies`` is false,
+    ``needs`` says what it needs (an option it would only be ignored with)."""
+    if applies:
+        return
+    # By the source's name: typer may carry its own copy of click (another enum class).
+    sources = {p: ctx.get_parameter_source(p.name or "") for p in ctx.command.params}
+    given = {
+        _option_name(p)
+        for p, source in sources.items()
+        if p.name in names and getattr(source, "name", "") in ("COMMANDLINE", "ENVIRONMENT")
+    }
+    if given:
+        verb, it = ("applies", "it") if len(given) == 1 else ("apply", "them")
+        fail(f"{', '.join(sorted(given))} only {verb} with {needs}; drop {it} or use {needs}")
 
 
 def floats(text: str, option: str) -> list[float]:

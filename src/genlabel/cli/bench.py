@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import typer
 
 from ..registry import DEFAULT_LATENT, METHODS, SUITES, TABULAR_MODELS, method_names
-from .app import app, fail, floats, markdown, run_session, split_list
+from .app import app, fail, floats, markdown, number, only_with, run_session, split_list
 
 #: "vanilla (erm), mixup (linear), ...": every tabular method with its aliases.
 _METHODS = ", ".join(
@@ -24,6 +25,7 @@ _TRIALS = ", ".join(f"{s.name} {s.trials}" for s in SUITES.values())
 # Long only by its typer signature: every option is declared, with its help, as a parameter.
 @app.command()
 def bench(
+    ctx: typer.Context,
     suite: str = typer.Option("quick", help=f"the suite: {_SUITES}"),
     datasets: str = typer.Option(
         "",
@@ -47,8 +49,11 @@ def bench(
         None,
         help=f"trials, seeds 0..trials-1 (default: the suite's: {_TRIALS})",
         show_default=False,
+        callback=number(1),
     ),
-    alpha: str = typer.Option("1", help="mixing alpha(s), comma-separated, e.g. 1,2"),
+    alpha: str = typer.Option(
+        "1", help="mixing alpha(s) >= 0, comma-separated, e.g. 1,2", callback=number(0, many=True)
+    ),
     latent: str = typer.Option(
         None,
         help="GenLabel with the MLP: two_model (densities on a separately trained vanilla "
@@ -60,14 +65,24 @@ def bench(
     class_prior: bool = typer.Option(
         False, "--class-prior", help="GenLabel labels from log pi_c + log p_c"
     ),
+    label_classes: str = typer.Option(
+        "all",
+        "--label-classes",
+        help="GenLabel labels over all classes (the paper) | mixed (only the two classes "
+        "each point was mixed from)",
+    ),
     fixed_split: bool = typer.Option(
         False, "--fixed-split", help="split seed 0 for every trial; vary only training"
     ),
-    epochs: int = typer.Option(100, help="training epochs"),
-    jobs: int = typer.Option(1, "--jobs", help="parallel jobs on this machine (-1: one per core)"),
+    epochs: int = typer.Option(100, help="training epochs", callback=number(1)),
+    jobs: int = typer.Option(
+        1,
+        "--jobs",
+        help="parallel jobs on this machine (-1: one per core); at most one per job to run",
+    ),
     backend: str = typer.Option("joblib", help="joblib | dask"),
     scheduler: str = typer.Option(
-        "", help="address of an existing Dask scheduler (tcp://host:port)"
+        "", help="address of an existing Dask scheduler (tcp://host:port); with --backend dask"
     ),
     db: Path = typer.Option(
         None,
@@ -91,7 +106,10 @@ def bench(
         " robust; each model is trained once and attacked by each)",
     ),
     eps: str = typer.Option(
-        "0.1", help="attack radius as a fraction of each feature's training range; comma-separated"
+        "0.1",
+        help="attack radius(es) in [0, 1], as a fraction of each feature's training range "
+        "(1: the whole range); comma-separated (with --measure robust)",
+        callback=number(0, 1, many=True),
     ),
     out: Path = typer.Option(
         None,
@@ -105,6 +123,8 @@ def bench(
     """Run (or resume) a benchmark; finished cells are skipped, then write the report."""
     from ..bench import BenchError, BenchSession, BenchSettings
 
+    only_with(ctx, backend == "dask", "--backend dask", "scheduler")
+    only_with(ctx, measure == "robust", "--measure robust", "attack", "eps")
     settings = BenchSettings(
         epochs=epochs,
         fixed_split=fixed_split,
@@ -115,6 +135,7 @@ def bench(
         eps=tuple(floats(eps, "--eps")),
         latent=latent,
         class_prior=class_prior,
+        label_classes=label_classes,
     )
     try:
         session = BenchSession(
@@ -127,6 +148,16 @@ def bench(
     except BenchError as exc:
         fail(str(exc))
     run_session(session, (BenchError, ImportError))
+    _echo_results(session)
+
+
+def _echo_results(session) -> None:
+    """The report's accuracy table in the terminal, after the run (as ``demo`` prints its)."""
+    from ..bench.report import results_lines
+
+    lines = results_lines(session.results(), session.settings.data_dir)
+    if lines:
+        typer.echo("\n" + "\n".join(lines).rstrip())
 
 
 @app.command()
@@ -218,7 +249,10 @@ def demo(
     start = time.perf_counter()
     quick = Path("reports/quick")
     try:
-        session = BenchSession(suite="quick", db=quick / "results.sqlite", jobs=2, log=typer.echo)
+        jobs = min(2, os.cpu_count() or 1)  # two, or the one core of a one-core machine
+        session = BenchSession(
+            suite="quick", db=quick / "results.sqlite", jobs=jobs, log=typer.echo
+        )
     except BenchError as exc:
         fail(str(exc))
     # As 'genlabel bench': Ctrl-C says how many cells are stored and exits 130.
@@ -231,7 +265,7 @@ def demo(
     table = win_tie_loss(mean_accuracy(clean))
     typer.echo(markdown(list(table.columns), table.astype(str).values.tolist()))
     typer.echo("")
-    intrusion(toy="gaussian9", n_samples=900, n_mix=4000, alpha=1.0, seed=0)
+    intrusion(toy="gaussian9", n_samples=900, n_mix=4000, alpha=1.0, density="gm", seed=0)
     typer.echo("")
     if no_figures:
         typer.echo(f"\ndone in {time.perf_counter() - start:.1f} s; see {report_md}")

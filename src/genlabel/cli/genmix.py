@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from .app import app, fail, run_session, split_list
+from .app import app, fail, number, run_session, split_list
 
 _DATASETS = "circle, circle3d, mnist79"
 _SCHEMES = "vanilla, mixup, manifold_mixup, genmix_gm, genmix_gan"
@@ -27,17 +27,10 @@ def _lam(text: str) -> float | str:
 
 
 def _budget(epochs, n_aug, lam, eps, gan_steps, inversion_steps):
-    """The default budget with the options given on the command line (checked here, so that
-    an error names the option, not the budget's field)."""
+    """The default budget with the options given on the command line (checked by their
+    callbacks, so that an error names the option, not the budget's field)."""
     from ..genmix.budget import GenMixBudget
 
-    counts = [("--epochs", epochs), ("--n-aug", n_aug), ("--gan-steps", gan_steps),
-              ("--inversion-steps", inversion_steps)]  # fmt: skip
-    for option, value in counts:
-        if value is not None and value < 1:
-            fail(f"{option} must be at least 1; got {value}")
-    if not 0 < eps < 1:
-        fail(f"--eps (GenMix's margin of the ratio test) must be in (0, 1); got {eps}")
     budget = GenMixBudget()
     changes: dict = {"lam": _lam(lam), "eps": eps}
     if epochs is not None:
@@ -60,7 +53,9 @@ def _budget(epochs, n_aug, lam, eps, gan_steps, inversion_steps):
 def genmix(
     datasets: str = typer.Option(_DATASETS.replace(" ", ""), help=f"comma-separated: {_DATASETS}"),
     schemes: str = typer.Option(_SCHEMES.replace(" ", ""), help=f"comma-separated: {_SCHEMES}"),
-    trials: int = typer.Option(5, help="trials, seeds 0..trials-1 (data draw and training)"),
+    trials: int = typer.Option(
+        5, help="trials, seeds 0..trials-1 (data draw and training)", callback=number(1)
+    ),
     db: Path = typer.Option(..., "--db", help="SQLite store (resumable: stored cells are kept)"),
     out: Path = typer.Option(
         None,
@@ -75,31 +70,42 @@ def genmix(
         "beside a checkout)",
         show_default=False,
     ),
-    epochs: int = typer.Option(None, help="classifier epochs (default 200)", show_default=False),
+    epochs: int = typer.Option(
+        None, help="classifier epochs (default 200)", show_default=False, callback=number(1)
+    ),
     n_aug: int = typer.Option(
         None,
         "--n-aug",
         help="GenMix points per ordered class pair (default 200)",
         show_default=False,
+        callback=number(1),
     ),
     lam: str = typer.Option(
         "0.5", help="GenMix's share of class j: a number in [0, 1] or 'uniform'"
     ),
-    eps: float = typer.Option(0.05, help="GenMix's margin of the ratio test, in (0, 1)"),
+    eps: float = typer.Option(
+        0.05,
+        help="GenMix's margin of the ratio test, in (0, 1)",
+        callback=number(0, 1, low_open=True, high_open=True),
+    ),
     gan_steps: int = typer.Option(
         None,
         "--gan-steps",
         help="GAN training steps (default 5000 toy, 3000 MNIST)",
         show_default=False,
+        callback=number(1),
     ),
     inversion_steps: int = typer.Option(
         None,
         "--inversion-steps",
         help="Adam steps per GAN inversion (default 100)",
         show_default=False,
+        callback=number(1),
     ),
     threads: int = typer.Option(
-        1, help="torch CPU threads (1: these small models run fastest on a shared machine)"
+        1,
+        help="torch CPU threads (1: these small models run fastest on a shared machine)",
+        callback=number(1),
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
@@ -111,8 +117,8 @@ def genmix(
 
     from ..genmix.experiment import GenMixError, GenMixExperiment
 
-    if threads < 1:
-        fail(f"--threads must be at least 1; got {threads}")
+    # The GAN and GenMix options are kept with any schemes: they are the store's budget, the
+    # same for a run of some schemes and its resumption with the others.
     torch.set_num_threads(threads)
     try:
         experiment = GenMixExperiment(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ..registry import ATTACKS, IMAGE_DATASETS, IMAGE_MODELS, method_names
-from .app import app, fail, floats, run_session, split_list
+from .app import app, fail, floats, number, only_with, run_session, split_list
 
 if TYPE_CHECKING:
     from ..images import ImageSettings
@@ -30,31 +30,64 @@ _IMAGES_HELP = (
 # Long only by its typer signature: every option is declared, with its help, as a parameter.
 @app.command(help=_IMAGES_HELP)
 def images(
+    ctx: typer.Context,
     dataset: str = typer.Option(..., "--dataset", help=f"one of: {', '.join(IMAGE_DATASETS)}"),
     data_dir: Path = typer.Option(
         None,
         "--data-dir",
         help="folder of the image data sets (mnist/, fashion_mnist/, cifar-10-batches-bin/, "
-        "...); default: $GENLABEL_DATA/images or ../shared/data/images beside a checkout; "
+        "...) or the folder holding one set's files; default: $GENLABEL_DATA/images or ../shared/data/images beside a checkout; "
         "digits needs none",
         show_default=False,
     ),
     model: str = typer.Option("cnn", help=f"{' | '.join(IMAGE_MODELS)}"),
     methods: str = typer.Option("", help=f"comma-separated methods (default: all), of: {_METHODS}"),
-    epochs: int = typer.Option(5, help="training epochs"),
-    trials: int = typer.Option(1, help="trials, seeds 0..trials-1"),
+    epochs: int = typer.Option(5, help="training epochs", callback=number(1)),
+    trials: int = typer.Option(1, help="trials, seeds 0..trials-1", callback=number(1)),
     train_subset: int = typer.Option(
         None,
         "--train-subset",
         help="train on a fixed random subset of N images",
         show_default=False,
+        callback=number(1),
     ),
-    batch_size: int = typer.Option(128, "--batch-size", help="batch size (per process)"),
-    lr: float = typer.Option(0.05, help="SGD learning rate (momentum 0.9, weight decay 5e-4)"),
+    batch_size: int = typer.Option(
+        128, "--batch-size", help="batch size (per process)", callback=number(1)
+    ),
+    lr: float = typer.Option(
+        0.05,
+        help="SGD learning rate > 0 (momentum 0.9, weight decay 5e-4)",
+        callback=number(0, low_open=True),
+    ),
     schedule: str = typer.Option("cosine", help="cosine | step"),
-    alpha: float = typer.Option(1.0, help="Beta(alpha, alpha) of every mix"),
-    gamma: float = typer.Option(0.5, help="GenLabel's loss ratio in [0, 1]"),
-    beta: float = typer.Option(0.5, help="memory of the online class statistics, in [0, 1)"),
+    alpha: float = typer.Option(
+        1.0, help="Beta(alpha, alpha) of every mix, alpha >= 0", callback=number(0)
+    ),
+    gamma: str = typer.Option(
+        "0.5",
+        help="GenLabel's loss ratio in [0, 1]; several, comma-separated (e.g. "
+        "0,0.1,0.25,0.5), are chosen among on a validation split (needs --val-split)",
+        callback=number(0, 1, many=True),
+    ),
+    val_split: float = typer.Option(
+        None,
+        "--val-split",
+        help="with several --gamma: the share of the training images held out to choose "
+        "gamma (one model per gamma), before the cell's model is retrained on all of them",
+        show_default=False,
+        callback=number(0, 1, low_open=True, high_open=True),
+    ),
+    beta: float = typer.Option(
+        0.5,
+        help="memory of the online class statistics, in [0, 1)",
+        callback=number(0, 1, high_open=True),
+    ),
+    label_classes: str = typer.Option(
+        "all",
+        "--label-classes",
+        help="GenLabel methods: the classes a label may use: all (Algorithm 3) | mixed (only "
+        "the two classes each image was mixed from)",
+    ),
     layers: str = typer.Option(
         "",
         help="manifold mixup's layers, comma-separated module names or 'input' "
@@ -65,11 +98,13 @@ def images(
         "--update-every",
         help="GenLabel methods: update the class statistics on every k-th batch (1: every "
         "batch, as Algorithm 3; the update is an extra forward pass of the clean batch)",
+        callback=number(1),
     ),
     update_warmup: int = typer.Option(
         100,
         "--update-warmup",
         help="with --update-every > 1: the first N batches all update the statistics",
+        callback=number(0),
     ),
     channels_last: bool = typer.Option(
         None,
@@ -86,8 +121,14 @@ def images(
         "autoattack",
         help=f"{' | '.join(ATTACKS)}, or several comma-separated (with --measure robust)",
     ),
-    eps: str = typer.Option("0.1,0.2", help="L-inf radii on [0, 1] pixels, comma-separated"),
-    robust_subset: int = typer.Option(500, "--robust-subset", help="test images attacked"),
+    eps: str = typer.Option(
+        "0.1,0.2",
+        help="L-inf radii in [0, 1] (pixels are in [0, 1]), comma-separated",
+        callback=number(0, 1, many=True),
+    ),
+    robust_subset: int = typer.Option(
+        500, "--robust-subset", help="test images attacked", callback=number(1)
+    ),
     db: Path = typer.Option(..., "--db", help="SQLite store (resumable: stored cells are skipped)"),
     out: Path = typer.Option(
         None,
@@ -100,9 +141,21 @@ def images(
     """``genlabel images`` (its help is ``_IMAGES_HELP``)."""
     from ..images import ImageSettings
 
+    only_with(ctx, measure == "robust", "--measure robust", "attack", "eps", "robust_subset")
+    only_with(ctx, update_every > 1, "--update-every > 1", "update_warmup")
+    gammas = floats(gamma, "--gamma")
+    if not gammas:
+        fail("--gamma takes one or more comma-separated numbers in [0, 1]")
+    if len(gammas) > 1 and val_split is None:
+        fail("several --gamma values are chosen on a validation split: add --val-split 0.1")
+    if len(gammas) == 1 and val_split is not None:
+        fail("--val-split chooses among several --gamma values; give several, e.g. 0,0.5")
+    grid = tuple(gammas) if len(gammas) > 1 else None
     settings = ImageSettings(
         dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
-        schedule=schedule, alpha=alpha, gamma=gamma, beta=beta, train_subset=train_subset,
+        schedule=schedule, alpha=alpha, gamma=gammas[0], gamma_grid=grid, val_split=val_split,
+        label_classes=label_classes, beta=beta,
+        train_subset=train_subset,
         amp=amp, device=device, data_dir=str(data_dir) if data_dir else None,
         layers=tuple(split_list(layers)) or None, update_every=update_every,
         update_warmup=update_warmup, channels_last=channels_last, measure=measure, attack=attack,

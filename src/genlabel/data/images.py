@@ -13,6 +13,9 @@ The files are looked up under ``root`` (default: ``images/`` under the data root
     <root>/cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin [batches.meta.txt]
     <root>/cifar-100-binary/{train,test}.bin [fine_label_names.txt]
     <root>/tiny-imagenet-200/{wnids.txt,train/<wnid>/images/*.JPEG,val/...}
+
+``root`` may also be the folder holding the files itself (``.../images/mnist``); the error
+for a data set found in neither lists both places looked in.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +32,7 @@ import numpy as np
 import torch
 
 from .. import registry
-from .paths import DataError, default_data_dir
+from .paths import DataError, dataset_folder, default_data_dir
 
 __all__ = ["IMAGE_DATASETS", "ImageSet", "load_images", "parse_idx"]
 
@@ -159,10 +162,13 @@ def parse_idx(data: bytes, *, magic: int, source: str | os.PathLike[str] = "<byt
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def _existing_folder(folder: Path, what: str) -> Path:
-    if not folder.is_dir():
-        raise DataError(f"the folder {folder} does not exist; expected {what} there")
-    return folder
+def _existing_folder(root: Path, folder_name: str, what: str, markers: Sequence[str]) -> Path:
+    """``root/folder_name``, or ``root`` itself when it holds the files (see
+    :func:`~genlabel.data.paths.dataset_folder`)."""
+    others = set(_FOLDERS.values()) - {folder_name}
+    return dataset_folder(
+        root, folder_name, markers, f"{folder_name}: {what}", other_folders=others
+    )
 
 
 def _check_labels(labels: np.ndarray, n_classes: int, source: Path | str) -> None:
@@ -230,7 +236,12 @@ def _read_records(
 
 
 def _load_cifar10(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    folder = _existing_folder(root / "cifar-10-batches-bin", "the CIFAR-10 binary batches")
+    folder = _existing_folder(
+        root,
+        _FOLDERS["cifar10"],
+        "the CIFAR-10 binary batches",
+        ("data_batch_1.bin", "test_batch.bin"),
+    )
     names = [f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else ["test_batch.bin"]
     parts = [_read_records(folder / name, 1 + _CIFAR_PIXELS, 0, 10) for name in names]
     pixels = np.concatenate([p for p, _ in parts])
@@ -239,7 +250,9 @@ def _load_cifar10(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple
 
 
 def _load_cifar100(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    folder = _existing_folder(root / "cifar-100-binary", "the CIFAR-100 binary files")
+    folder = _existing_folder(
+        root, _FOLDERS["cifar100"], "the CIFAR-100 binary files", ("train.bin", "test.bin")
+    )
     path = folder / f"{split}.bin"
     # A record is <coarse label><fine label><3072 pixels>; we train on the 100 fine labels.
     pixels, labels = _read_records(path, 2 + _CIFAR_PIXELS, 1, 100)
@@ -294,7 +307,9 @@ def _decode_rgb(path: Path, out: np.ndarray) -> None:
 
 
 def _load_tiny_imagenet(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    folder = _existing_folder(root / "tiny-imagenet-200", "Tiny ImageNet (wnids.txt, train/, val/)")
+    folder = _existing_folder(
+        root, _FOLDERS["tiny_imagenet"], "Tiny ImageNet (wnids.txt, train/, val/)", ("wnids.txt",)
+    )
     wnids_path = folder / "wnids.txt"
     if not wnids_path.is_file():
         raise DataError(f"{wnids_path} not found: expected the class ids (wnids), one a line")
@@ -331,13 +346,28 @@ def _load_mnist_like(
     folder_name: str, classes: tuple[str, ...]
 ) -> Callable[[Path, str], tuple[np.ndarray, np.ndarray, tuple[str, ...]]]:
     def load(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+        markers = [
+            f"{prefix}-{kind}-ubyte{gz}"
+            for prefix in _IDX_PREFIX.values()
+            for kind in ("images-idx3", "labels-idx1")
+            for gz in (".gz", "")
+        ]
         folder = _existing_folder(
-            root / folder_name, "the four IDX files (train-images-idx3-ubyte.gz, ...)"
+            root, folder_name, "the four IDX files (train-images-idx3-ubyte.gz, ...)", markers
         )
         return (*_load_idx_set(folder, split), classes)
 
     return load
 
+
+# The folder of each data set under the images root (its files may also lie in root itself).
+_FOLDERS = {
+    "mnist": "mnist",
+    "fashion_mnist": "fashion_mnist",
+    "cifar10": "cifar-10-batches-bin",
+    "cifar100": "cifar-100-binary",
+    "tiny_imagenet": "tiny-imagenet-200",
+}
 
 _READERS: dict[str, Callable[[Path, str], tuple[np.ndarray, np.ndarray, tuple[str, ...]]]] = {
     "mnist": _load_mnist_like("mnist", tuple(str(i) for i in range(10))),
@@ -360,7 +390,8 @@ def load_images(
         rescaled to 0..255), split 70/30 by a fixed stratified split (``random_state=0``).
         CIFAR-100 uses its 100 fine labels. Tiny ImageNet's classes are its wnids, sorted.
     root : str or path, optional
-        The folder holding the data sets' folders (see the module docstring); default
+        The folder holding the data sets' folders (see the module docstring), or the
+        folder holding one data set's files; default
         ``images/`` under the data root (``GENLABEL_DATA`` or ``../shared/data`` beside a
         checkout). Not used for ``digits``.
     split : {"train", "test"}, default="train"

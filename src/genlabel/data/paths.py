@@ -9,9 +9,10 @@ has no checkout, so it needs one of the first two.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
-__all__ = ["DataError", "data_root", "default_data_dir"]
+__all__ = ["DataError", "data_root", "dataset_folder", "default_data_dir"]
 
 ENV_VAR = "GENLABEL_DATA"
 
@@ -52,3 +53,32 @@ def default_data_dir(kind: str) -> Path:
             f"Python) or set {ENV_VAR} to a folder holding {kind}/"
         )
     return root / kind
+
+
+def dataset_folder(
+    root: Path,
+    folder_name: str,
+    markers: Sequence[str],
+    what: str,
+    *,
+    other_folders: Collection[str] = (),
+) -> Path:
+    """The folder of one data set under ``root``: ``root/folder_name`` (``root`` is the
+    parent, as torchvision's ``root``), or ``root`` itself when it holds one of ``markers``
+    (the user gave the folder holding the files).
+
+    ``other_folders`` are the folder names of the other data sets of the same format: a
+    ``root`` of one of those names is not taken for this data set (MNIST's files for
+    Fashion-MNIST, say). The error lists both places looked in.
+    """
+    nested = root / folder_name
+    if nested.is_dir():
+        return nested
+    holds_files = any((root / marker).is_file() for marker in markers)
+    if holds_files and root.name not in other_folders:
+        return root
+    note = f" (it holds the files of {root.name}, another data set)" if holds_files else ""
+    raise DataError(
+        f"{what} not found: looked in {nested} and in {root}{note}; pass --data-dir "
+        "(root= in Python) as the folder holding the files or its parent"
+    )

@@ -12,7 +12,7 @@ from sklearn import datasets as skdatasets
 from .dataset import Dataset, encode_labels
 from .paths import DataError, default_data_dir
 from .toy import TOY_DATASETS, make_toy
-from .user_csv import csv_name, load_csv, read_table
+from .user_csv import check_scalable, csv_name, csv_sha256, load_csv, read_table
 
 __all__ = [
     "DataError",
@@ -118,9 +118,35 @@ def load_openml(
         )
     frame = read_table(path)
     meta = read_manifest(str(data_dir)).get(dataset_id, {})
+    check_manifest_row(path, frame, meta)
+    check_scalable(frame.iloc[:, :-1], path)
     name = meta.get("name") or dataset_id
     source = f"{path} ({meta.get('source_repo', 'no manifest entry')})"
     return encode_labels(frame.iloc[:, :-1], frame.iloc[:, -1], name, dataset_id, source)
+
+
+def check_manifest_row(path: Path, frame: pd.DataFrame, meta: dict[str, str]) -> None:
+    """A DataError when an OpenML file does not match its row of ``manifest.csv`` (its rows,
+    its feature columns, and its sha256 where the manifest has one): a file replaced by
+    another set's data would be reported under the manifest's name. No row: no check."""
+    if not meta:
+        return
+    problems = []
+    expected = {"n_rows": len(frame), "n_features": frame.shape[1] - 1}
+    for key, what in (("n_rows", "rows"), ("n_features", "feature columns")):
+        wanted = (meta.get(key) or "").strip()
+        if wanted.isdigit() and int(wanted) != expected[key]:
+            problems.append(f"{expected[key]} {what}, the manifest says {wanted}")
+    digest = (meta.get("sha256") or "").strip().lower()
+    if digest and csv_sha256(path) != digest:
+        problems.append(f"its sha256 is not the manifest's {digest[:12]}...")
+    if problems:
+        raise DataError(
+            f"{path} does not match its row in {path.parent / 'manifest.csv'} (id "
+            f"{meta.get('openml_id', path.name.split('.')[0])}, {meta.get('name', '?')}): "
+            f"{'; '.join(problems)}; restore the file from its source (the manifest's "
+            "source_repo), or fix its manifest row"
+        )
 
 
 def _fetch_online(dataset_id: str, cache_dir: str | Path | None) -> Dataset:
@@ -144,7 +170,38 @@ def load_dataset(
     label: str | None = None,
 ) -> Dataset:
     """An embedded set by name (``iris``, ``gaussian9``, ...), one of ``csv_files`` by its
-    stem (with its ``label`` column), or an OpenML id."""
+    stem (with its ``label`` column), or an OpenML id.
+
+    Parameters
+    ----------
+    dataset_id : str
+        An embedded set's name, a CSV file's stem or an OpenML id.
+    data_dir : str or Path, optional
+        The OpenML folder (see :func:`default_data_dir`).
+    online : bool, default=False
+        Fetch a missing OpenML id with scikit-learn (cached).
+    csv_files : tuple of str
+        Paths of your own CSV files.
+    label : str, optional
+        Their label column.
+
+    Returns
+    -------
+    Dataset
+        The features, the encoded labels and the set's name and provenance.
+
+    Raises
+    ------
+    DataError
+        An unknown name or id, a missing data folder or file, or a file that does not parse.
+
+    Examples
+    --------
+    >>> from genlabel.data import load_dataset
+    >>> data = load_dataset("iris")
+    >>> data.X.shape
+    (150, 4)
+    """
     check_csv_files(csv_files)
     for path in csv_files:
         if csv_name(path) == dataset_id:

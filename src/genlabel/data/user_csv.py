@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,15 @@ import pandas as pd
 from .dataset import Dataset, encode_labels
 from .paths import DataError
 
-__all__ = ["SavedIndexWarning", "csv_name", "csv_sha256", "load_csv", "read_table"]
+__all__ = [
+    "SavedIndexWarning",
+    "check_scalable",
+    "csv_name",
+    "csv_sha256",
+    "data_summary",
+    "load_csv",
+    "read_table",
+]
 
 #: A floating-point label column with more distinct values than this looks like a feature.
 MAX_FLOAT_CLASSES = 20
@@ -80,6 +89,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     try:
         # pandas opens .gz transparently; '?' is how ARFF-derived files mark missing values.
         frame = pd.read_csv(path, na_values=["?"], keep_default_na=True, low_memory=False)
+        # The header row as written: pandas renames a repeated name ('y' -> 'y.1').
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
     except (
         OSError,
         EOFError,
@@ -92,7 +103,51 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(
             f"could not parse {path}: expected a header, feature columns and a label column"
         )
+    _check_unique_names(header.iloc[0].tolist() if len(header) else [], path)
     return frame
+
+
+def _check_unique_names(names: list[str], path: Path) -> None:
+    """A DataError naming the column names that the header repeats: pandas would keep the
+    first and rename the others ('y' -> 'y.1'), so a copy of the label column would become
+    a feature (and give perfect scores on noise)."""
+    repeated = [name for name, count in Counter(names).items() if count > 1 and name != ""]
+    if repeated:
+        where = "; ".join(
+            f"{name!r} in columns {', '.join(str(i + 1) for i, n in enumerate(names) if n == name)}"
+            for name in repeated
+        )
+        raise DataError(
+            f"{path.name}: the header repeats column name(s) {where}; give each column its own "
+            "name (pandas would rename a copy, e.g. to 'y.1', and use it as a feature)"
+        )
+
+
+def check_scalable(features: pd.DataFrame, path: str | Path) -> None:
+    """A DataError naming the numeric columns whose standardised values are not finite in
+    float32 (values near 1e300: their variance overflows), which would train on NaN.
+
+    Checked on the whole column (the benchmark standardises on its training part; a column
+    that passes here has a finite variance on any part of it)."""
+    numeric = features.select_dtypes("number")
+    if numeric.shape[1] == 0:
+        return
+    values = numeric.to_numpy(dtype=np.float64)
+    present = ~np.isnan(values)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column's mean
+        mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+        scaled = ((values - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
+    ok = np.isfinite(mean) & np.isfinite(std) & (np.isfinite(scaled) | ~present).all(axis=0)
+    ok |= ~present.any(axis=0)  # all missing: imputed as a constant
+    bad = [str(c) for c, good in zip(numeric.columns, ok, strict=True) if not good]
+    if bad:
+        largest = np.nanmax(np.abs(values[:, ~ok]))
+        raise DataError(
+            f"{Path(path).name}: column(s) {', '.join(map(repr, bad))} hold values too large to "
+            f"standardise (up to {largest:.3g}: their variance overflows, the scaled values "
+            "would not be finite in float32); rescale them, e.g. to other units or logs"
+        )
 
 
 def _check_label(frame: pd.DataFrame, label: str, path: Path) -> None:
@@ -158,5 +213,42 @@ def load_csv(path: str | Path, label: str) -> Dataset:
     if frame.shape[1] < 2:
         raise DataError(f"{path.name} has no feature column besides its label {label!r}")
     _check_finite(frame.drop(columns=[label]), path)
+    check_scalable(frame.drop(columns=[label]), path)
     name = csv_name(path)
-    return encode_labels(frame.drop(columns=[label]), frame[label], name, name, str(path))
+    data = encode_labels(frame.drop(columns=[label]), frame[label], name, name, str(path))
+    data.extra["rows_without_label"] = int(frame[label].isna().sum())
+    return data
+
+
+def data_summary(data: Dataset) -> list[str]:
+    """What the benchmark makes of a data set, in a few lines: rows, features before and
+    after encoding, the one-hot encoded columns, the values imputed, the classes.
+
+    The encoding is the benchmark's preprocessing fitted on the whole set (each trial fits
+    it on its training part, where a rare category may be absent)."""
+    from .preprocess import categorical_columns, make_preprocessor
+
+    X = data.X
+    n_out = len(make_preprocessor(X).fit(X).get_feature_names_out())
+    dropped = data.extra.get("rows_without_label", 0)
+    rows = f"{len(data.y)} rows" + (f" ({dropped} without a label dropped)" if dropped else "")
+    lines = [
+        f"data {data.name} ({Path(data.source).name or data.name}): {rows}, {X.shape[1]} "
+        f"feature columns -> {n_out} features after encoding and scaling"
+    ]
+    categorical = categorical_columns(X)
+    if categorical:
+        encoded = ", ".join(f"{c} ({X[c].nunique()} values)" for c in categorical)
+        lines.append(f"  one-hot encoded: {encoded}")
+    missing = X.isna().sum()
+    missing = missing[missing > 0]
+    if len(missing):
+        where = ", ".join(f"{c} {n}" for c, n in missing.items())
+        lines.append(
+            f"  imputed: {int(missing.sum())} missing values ({where}; mean, most frequent "
+            "value for categorical columns)"
+        )
+    counts = np.bincount(data.y, minlength=data.n_classes)
+    classes = ", ".join(f"{c} {n}" for c, n in zip(data.classes, counts, strict=True))
+    lines.append(f"  classes ({data.n_classes}): {classes}")
+    return lines

@@ -21,7 +21,26 @@ DENSITIES = {"gm": GaussianClassDensity, "kde": KDEClassDensity}
 
 
 def make_density(name: str, **params: Any) -> ClassDensity:
-    """Build a density by name: ``"gm"`` (:class:`GaussianClassDensity`) or ``"kde"``."""
+    """Build a density by name: ``"gm"`` (:class:`GaussianClassDensity`) or ``"kde"``.
+
+    Parameters
+    ----------
+    name : {"gm", "kde"}
+        The kind of density.
+    **params
+        Passed to the class (``covariance``, ``reg`` for the Gaussian; ``bandwidth`` for the
+        KDE).
+
+    Returns
+    -------
+    ClassDensity
+        Unfitted: call ``fit(X, y)``.
+
+    Raises
+    ------
+    ValueError
+        An unknown name.
+    """
     if name not in DENSITIES:
         raise ValueError(f"Unknown density {name!r}; expected one of {sorted(DENSITIES)}")
     return DENSITIES[name](**params)

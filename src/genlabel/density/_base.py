@@ -9,6 +9,7 @@ from typing import Any, Self
 
 import torch
 
+from .._repr import ParamsRepr
 from .._validation import as_float_tensor, as_label_tensor
 from ..labels.rules import genlabel_targets
 
@@ -67,7 +68,7 @@ def finite_log_prob(log_prob: torch.Tensor) -> torch.Tensor:
     return log_prob.clamp_min_(torch.finfo(log_prob.dtype).min)
 
 
-class ClassDensity(ABC):
+class ClassDensity(ParamsRepr, ABC):
     """Base class: one density per class, evaluated for every class at once.
 
     Subclasses implement :meth:`_fit_classes` and :meth:`_log_prob_t`. Fitted

@@ -14,7 +14,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .._validation import parameter_error, resolve_device
+from .._validation import all_finite, parameter_error, resolve_device
+from ..labels import LABEL_CLASSES
 from ..registry import (
     METHODS,
     TABULAR_MODELS,
@@ -77,6 +78,20 @@ def check_warmup(settings: TrainSettings, *, cli: bool = False) -> None:
     )
 
 
+#: scikit-learn's MLP's words when its weights are not finite after training.
+NON_FINITE_WEIGHTS = (
+    "Solver produced non-finite parameter weights. The input data may contain large values "
+    "and need to be preprocessed."
+)
+
+
+def _check_weights(module: torch.nn.Module) -> None:
+    """A ValueError, as scikit-learn's MLPClassifier raises it, when training left a
+    non-finite weight (the model would predict one class everywhere)."""
+    if not all(all_finite(p.detach()) for p in module.parameters()):
+        raise ValueError(NON_FINITE_WEIGHTS)
+
+
 def _single_class_error(name: str) -> ValueError:
     return ValueError(f"{name} needs samples of at least 2 classes; got 1 class")
 
@@ -136,6 +151,9 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
     class_prior : bool, default=False
         GenLabel labels from log pi_c + log p_c (class frequencies of the training data)
         instead of log p_c alone.
+    label_classes : {"all", "mixed"}, default="all"
+        The classes a GenLabel label may use: every class (Algorithms 1 and 2 as the paper
+        writes them) or only the two classes each point was mixed from.
 
     Attributes
     ----------
@@ -172,6 +190,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
         "latent": [StrOptions(set(LATENTS)), None],
         "class_prior": ["boolean"],
+        "label_classes": [StrOptions(set(LABEL_CLASSES))],
     }
 
     def __init__(
@@ -199,6 +218,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         verbose: int = 0,
         latent: str | None = None,
         class_prior: bool = False,
+        label_classes: str = "all",
     ):
         self.model = model
         self.method = method
@@ -222,6 +242,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.latent = latent
         self.class_prior = class_prior
+        self.label_classes = label_classes
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -293,6 +314,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
             verbose=int(self.verbose),
             latent=self.latent if self.model == "mlp" else None,
             class_prior=bool(self.class_prior),
+            label_classes=self.label_classes,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -315,6 +337,11 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
             weight = torch.from_numpy(_check_sample_weight(sample_weight, X, dtype=np.float64))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         X_t = torch.tensor(X, dtype=torch.float32)
+        if not all_finite(X_t):  # X is finite (checked above): its float32 copy overflowed
+            raise ValueError(
+                f"{NON_FINITE_WEIGHTS} (X holds values up to {np.abs(X).max():.3g}, beyond the "
+                "float32 range in which the model trains.)"
+            )
         y_t = torch.tensor(y_enc, dtype=torch.long)
         if self.module is not None:
             return self._fit_module(spec, X_t, y_t, weight, seed)
@@ -341,7 +368,9 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
             stack = fit_configuration(X_t, y_t, k, settings, params, sample_weight=weight)
         # Trained in float32; kept in float64 so that predictions do not depend on how the
         # rows are batched (BLAS blocking changes float32 rounding).
-        self.module_: torch.nn.Module = stack.to_module(0).double().eval()
+        module = stack.to_module(0)
+        _check_weights(module)
+        self.module_: torch.nn.Module = module.double().eval()
         curve = stack.loss_curve
         self.loss_curve_ = [] if curve is None else curve[0].tolist()
         return self
@@ -359,7 +388,8 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         if spec.name != "vanilla":
             mixer = GenLabelMixup(
                 k, method=spec.name, gamma=float(self.gamma), alpha=float(self.alpha),
-                sigma2=float(self.sigma2), class_prior=bool(self.class_prior), seed=seed,
+                sigma2=float(self.sigma2), class_prior=bool(self.class_prior),
+                label_classes=self.label_classes, seed=seed,
             ).fit(X_t, y_t)  # fmt: skip
         data = (X_t, y_t) if weight is None else (X_t, y_t, weight.float())
         trainer = Trainer(
@@ -367,7 +397,11 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
             epochs=int(self.epochs), batch_size=int(self.batch_size), device=self.device,
             random_state=seed, verbose=int(self.verbose),
         )  # fmt: skip
-        trainer.fit(data)
+        try:
+            trainer.fit(data)
+        except FloatingPointError as exc:  # the Trainer's own check: a non-finite loss
+            raise ValueError(f"{NON_FINITE_WEIGHTS} ({exc})") from exc
+        _check_weights(module)
         self.module_ = module.eval()
         self.loss_curve_ = trainer.loss_curve_
         return self

@@ -155,7 +155,7 @@ class GenMixExperiment(StoreSession):
                 todo = [s for s in self.schemes if self._key(dataset, s, trial) not in done]
                 if todo:
                     jobs.append((dataset, trial, todo))
-        return BenchPlan(self.db, keys, done, jobs, unit="jobs (data set x trial)")
+        return BenchPlan(self.db, keys, done, jobs, unit="tasks (data set x trial)")
 
     # -- running ------------------------------------------------------------------------
     def _record(self, dataset: str, trial: int, data: GenMixData, outcome: SchemeOutcome) -> dict:

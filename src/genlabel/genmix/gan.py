@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._repr import ParamsRepr
 from .._validation import as_float_tensor, as_label_tensor, parameter_error, resolve_device
 
 __all__ = ["ConditionalGAN"]
@@ -137,7 +138,7 @@ def _positive_int(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and bool(value >= 1)
 
 
-class ConditionalGAN:
+class ConditionalGAN(ParamsRepr):
     """A class-conditional GAN G(z, c) with z ~ N(0, I), trained on labelled data.
 
     Parameters

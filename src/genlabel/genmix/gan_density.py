@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from .._repr import ParamsRepr
 from .._validation import as_float_tensor, parameter_error
 from ..labels.rules import genlabel_targets
 
@@ -102,7 +103,7 @@ def _positive_float(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, real) and bool(0 < value < math.inf)
 
 
-class GANClassDensity:
+class GANClassDensity(ParamsRepr):
     """p_c(x) ∝ exp(-d(x, M_c)^2 / (2 sigma^2)), M_c the class-c outputs of a generator.
 
     d(x, M_c) = min_z ||x - G(z, c)|| by GAN inversion: for every point and class at once,

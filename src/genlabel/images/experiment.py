@@ -19,13 +19,14 @@ import functools
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from sklearn.model_selection import train_test_split
 from torch import nn
 
 from .._validation import resolve_device
@@ -40,11 +41,13 @@ from ..bench.store import config_hash
 from ..data import DataError
 from ..data.augment import DATASET_STATS, default_augment
 from ..data.images import IMAGE_DATASETS, ImageSet, load_images
+from ..labels import LABEL_CLASSES
 from ..mixing import ManifoldMixup, capture_output
 from ..models import build_model
 from ..registry import IMAGE_MODELS, check_method
 from ..robustness import ATTACKS, robust_accuracy
-from ..training import Trainer
+from ..training import LabelDiagnostics, Trainer
+from ..training.diagnostics import DIAGNOSTICS
 from ..training.trainer import CHECKPOINT_NAME
 from .steps import build_step, manifold_layers
 
@@ -58,6 +61,8 @@ __all__ = [
     "load_image_data",
     "predict_proba",
     "run_image_cell",
+    "select_gamma",
+    "validation_split",
 ]
 
 #: The finished model of a cell, weights only, in its checkpoint folder.
@@ -84,6 +89,11 @@ class ImageSettings:
     schedule : "cosine" (annealed to 0 over the epochs) or "step" (/10 at 50 % and 75 %).
     alpha : Beta(alpha, alpha) of every mix (one lam per batch).
     gamma : GenLabel's loss ratio gamma CE(y_gen) + (1 - gamma) CE(y_mix).
+    gamma_grid, val_split : GenLabel's gamma chosen among ``gamma_grid`` by the accuracy
+        on a validation split of ``val_split`` of the training images, then the model
+        retrained on all of them with it (see ``select_gamma``); ``gamma`` is then unused.
+    label_classes : "all" (y_gen over every class, Algorithm 3) or "mixed" (over the two
+        classes each point was mixed from).
     beta : the memory ratio of the online class statistics (Algorithm 3).
     bias_correction : whether the statistics' EMA is divided by 1 - beta^t, so the start
         values (mu_c = 0, sigma_c^2 = 1) carry no weight (see ``OnlineGaussianLabeler``).
@@ -117,6 +127,9 @@ class ImageSettings:
     schedule: str = "cosine"
     alpha: float = 1.0
     gamma: float = 0.5
+    gamma_grid: tuple[float, ...] | None = None
+    val_split: float | None = None
+    label_classes: str = "all"
     beta: float = 0.5
     bias_correction: bool = True
     train_subset: int | None = None
@@ -146,6 +159,14 @@ class ImageSettings:
             ("schedule", self.schedule in _SCHEDULES, "cosine or step"),
             ("alpha", _in(self.alpha, 0, math.inf), "a float >= 0"),
             ("gamma", _in(self.gamma, 0, 1), "a float in [0, 1]"),
+            ("label_classes", self.label_classes in LABEL_CLASSES, "all or mixed"),
+            ("gamma_grid", self.gamma_grid is None or (
+                isinstance(self.gamma_grid, tuple) and len(self.gamma_grid) > 0
+                and all(_in(g, 0, 1) for g in self.gamma_grid)),
+             "None or one or more floats in [0, 1]"),
+            ("val_split", self.val_split is None or (
+                _in(self.val_split, 0, 1) and 0 < self.val_split < 1),
+             "None or a float in (0, 1)"),
             ("beta", _in(self.beta, 0, 1) and self.beta < 1, "a float in [0, 1)"),
             ("train_subset", self.train_subset is None or _int_at_least(self.train_subset, 1),
              "an int >= 1 or None"),
@@ -162,6 +183,11 @@ class ImageSettings:
         )  # fmt: skip
         errors = [f"{name} must be {expected}; got {getattr(self, name)!r}"
                   for name, ok, expected in checks if not ok]  # fmt: skip
+        if (self.gamma_grid is None) != (self.val_split is None):
+            errors.append(
+                "gamma_grid and val_split go together: several gammas are chosen on a "
+                "validation split (--gamma 0,0.1,0.25,0.5 --val-split 0.1)"
+            )
         try:
             device = resolve_device(self.device, "genlabel images")
             if self.amp == "fp16" and device.type != "cuda":
@@ -172,6 +198,8 @@ class ImageSettings:
 
     def __post_init__(self) -> None:
         one_attack_spelling(self)
+        if isinstance(self.gamma_grid, (list, tuple)):  # one spelling: a tuple, no repeats
+            object.__setattr__(self, "gamma_grid", tuple(dict.fromkeys(self.gamma_grid)))
 
     def check(self) -> ImageSettings:
         """These settings, or an ImageError listing every problem."""
@@ -184,6 +212,8 @@ class ImageSettings:
         """The settings that change results (not where data live nor the device)."""
         out = asdict(self)
         drop = ["data_dir", "device", "channels_last"]  # the memory format: speed only
+        drop += ["label_classes"] if self.label_classes == "all" else []  # as before
+        drop += ["gamma_grid", "val_split"] if self.gamma_grid is None else ["gamma"]
         drop += ["update_every", "update_warmup"] if self.update_every == 1 else []  # as before
         if self.measure == "clean":
             drop += ["attack", "eps", "robust_subset"]
@@ -282,11 +312,25 @@ def _rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
+@dataclass
+class _Trained:
+    """A cell's trained model, its training seconds and per-epoch label diagnostics."""
+
+    model: nn.Module
+    seconds: float
+    diagnostics: list[dict[str, float]]
+
+
+def _counts_labels(method: str, model: str) -> bool:
+    """Whether the method's step labels mixes (and so has label diagnostics)."""
+    return check_method(method, model).mix not in ("none", "adaptive")
+
+
 def _train(
     settings: ImageSettings, method: str, trial: int, train: ImageSet, folder: Path | None,
     verbose: int,
-) -> tuple[nn.Module, float]:  # fmt: skip
-    """The cell's trained model and its training seconds (loaded when finished before)."""
+) -> _Trained:  # fmt: skip
+    """The cell's trained model (loaded when finished before), its seconds, diagnostics."""
     seeds = cell_seeds(trial)
     device = resolve_device(settings.device)
     model = build_image_model(settings, train, seeds["model"])
@@ -294,30 +338,98 @@ def _train(
     if final is not None and final.is_file():
         saved = torch.load(final, map_location="cpu", weights_only=True)
         model.load_state_dict(saved["model"])
-        return model.to(device), float(saved["seconds"])
+        diagnostics = [dict(row) for row in saved.get("diagnostics", [])]
+        return _Trained(model.to(device), float(saved["seconds"]), diagnostics)
     step = build_step(
         method, num_classes=train.n_classes, in_channels=int(train.x.shape[1]),
         feature_dim=_feature_dim(model, settings.features, train.x), alpha=settings.alpha,
-        gamma=settings.gamma, memory=settings.beta, bias_correction=settings.bias_correction,
-        layers=settings.layers, features=settings.features,
-        update_every=settings.update_every, update_warmup=settings.update_warmup,
-        seed=seeds["step"],
+        gamma=settings.gamma, label_classes=settings.label_classes, memory=settings.beta,
+        bias_correction=settings.bias_correction, layers=settings.layers,
+        features=settings.features, update_every=settings.update_every,
+        update_warmup=settings.update_warmup, seed=seeds["step"],
     )  # fmt: skip
+    counting = _counts_labels(method, settings.model)
     trainer = Trainer(
         model, mixer=step, optimizer="sgd", lr=settings.lr, momentum=settings.momentum,
         weight_decay=settings.weight_decay, epochs=settings.epochs,
         batch_size=settings.batch_size, scheduler=settings.schedule, device=device,
         amp=settings.amp, channels_last=settings.channels_last,
         transform=default_augment(settings.dataset, seed=seeds["augment"]),
+        callbacks=[LabelDiagnostics()] if counting else [],
         checkpoint_dir=folder, random_state=seeds["shuffle"], verbose=verbose,
     ).fit((train.x, train.y))  # fmt: skip
     seconds = sum(row["seconds"] for row in trainer.history_)
+    diagnostics = [
+        {"epoch": int(row["epoch"]), **{key: float(row[key]) for key in DIAGNOSTICS}}
+        for row in trainer.history_
+        if counting and DIAGNOSTICS[0] in row
+    ]
     if final is not None and _rank() == 0:
         tmp = final.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "seconds": seconds}, tmp)
+        state = {"model": model.state_dict(), "seconds": seconds, "diagnostics": diagnostics}
+        torch.save(state, tmp)
         tmp.replace(final)
         (final.parent / CHECKPOINT_NAME).unlink(missing_ok=True)
-    return model, seconds
+    return _Trained(model, seconds, diagnostics)
+
+
+def validation_split(train: ImageSet, share: float) -> tuple[ImageSet, ImageSet]:
+    """The training part and the validation part of ``train``: a stratified random split
+    (seed 0, the same for every method and trial), ``share`` of the images for validation."""
+    rows = np.arange(len(train))
+    labels = train.y.numpy()
+    counts = np.bincount(labels)
+    stratify = labels if counts[counts > 0].min() >= 2 else None
+    fit, val = train_test_split(rows, test_size=share, stratify=stratify, random_state=0)
+    part = [torch.from_numpy(np.sort(r)) for r in (fit, val)]
+    return tuple(  # type: ignore[return-value]
+        ImageSet(train.x[r], train.y[r], train.classes, train.name, train.split) for r in part
+    )
+
+
+def _accuracy(model: nn.Module, images: ImageSet, device: torch.device) -> float:
+    proba = predict_proba(model, images.x, device)
+    return float((proba.argmax(1) == images.y.numpy()).mean())
+
+
+def select_gamma(
+    settings: ImageSettings, method: str, trial: int, train: ImageSet, folder: Path | None,
+    verbose: int = 0,
+) -> tuple[_Trained, dict[str, Any]]:  # fmt: skip
+    """GenLabel's gamma chosen on a validation split, then the model retrained with it.
+
+    One model per gamma of ``settings.gamma_grid`` is trained on the training part (``1 -
+    val_split`` of ``train``) and scored by its accuracy on the validation part; the
+    highest wins, ties going to the smaller gamma (gamma = 0 is the mix itself, so the
+    choice falls back to it when the labels do not help). The cell's model is then trained
+    on the whole of ``train`` with the chosen gamma, with the same seeds as every other
+    cell of the trial. Each candidate keeps its finished model in ``folder/val-gamma<g>``,
+    so an interrupted selection resumes where it stopped.
+
+    Returns the trained cell (its seconds those of every model trained for it) and the
+    choice: ``gamma``, ``gamma_grid``, ``val_split`` and ``val_accuracy`` (gamma ->
+    accuracy).
+    """
+    assert settings.gamma_grid and settings.val_split is not None  # checked by the settings
+    fit, val = validation_split(train, settings.val_split)
+    device = resolve_device(settings.device)
+    scores: dict[float, float] = {}
+    seconds = 0.0
+    for gamma in settings.gamma_grid:
+        sub = None if folder is None else folder / f"val-gamma{gamma:g}"
+        trained = _train(replace(settings, gamma=gamma), method, trial, fit, sub, verbose)
+        scores[gamma] = _accuracy(trained.model, val, device)
+        seconds += trained.seconds
+    best = max(sorted(scores), key=lambda g: scores[g])  # first (smallest) of the best
+    final = _train(replace(settings, gamma=best), method, trial, train, folder, verbose)
+    final = _Trained(final.model, final.seconds + seconds, final.diagnostics)
+    choice = {
+        "gamma": best,
+        "gamma_grid": list(settings.gamma_grid),
+        "val_split": settings.val_split,
+        "val_accuracy": {f"{g:g}": acc for g, acc in scores.items()},
+    }
+    return final, choice
 
 
 @torch.no_grad()
@@ -341,6 +453,7 @@ def _params(settings: ImageSettings, method: str) -> dict[str, Any]:
     keys += ["train_subset"] if settings.train_subset else []
     keys += ["alpha"] if spec.mix != "none" and spec.mix != "adaptive" else []
     keys += ["gamma", "beta", "bias_correction", "features"] if spec.is_genlabel else []
+    keys += ["label_classes"] if spec.is_genlabel and settings.label_classes != "all" else []
     keys += (
         ["update_every", "update_warmup"] if spec.is_genlabel and settings.update_every != 1 else []
     )
@@ -348,6 +461,32 @@ def _params(settings: ImageSettings, method: str) -> dict[str, Any]:
     if spec.mix == "manifold":
         out["layers"] = list(settings.layers) if settings.layers else "model default"
     return out
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _diagnostic_columns(diagnostics: list[dict[str, float]]) -> dict[str, Any]:
+    """The store's diagnostic columns: the last epoch's values, and every epoch's as JSON
+    (none for methods whose step does not label mixes)."""
+    if not diagnostics:
+        return {}
+    last = diagnostics[-1]
+    rows = [{key: _finite(v) if key != "epoch" else v for key, v in r.items()} for r in diagnostics]
+    return {key: _finite(last[key]) for key in DIAGNOSTICS} | {
+        "label_diagnostics": json.dumps(rows)
+    }
+
+
+def _trained_cell(
+    settings: ImageSettings, method: str, trial: int, train: ImageSet, folder: Path | None,
+    verbose: int,
+) -> tuple[_Trained, dict[str, Any]]:  # fmt: skip
+    """The cell's model, and the gamma chosen for it (GenLabel with a ``gamma_grid``)."""
+    if settings.gamma_grid and check_method(method, settings.model).is_genlabel:
+        return select_gamma(settings, method, trial, train, folder, verbose)
+    return _train(settings, method, trial, train, folder, verbose), {}
 
 
 def run_image_cell(
@@ -384,7 +523,8 @@ def run_image_cell(
     name = check_method(method, settings.model).name
     train, test = load_image_data(settings)
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
-    model, seconds = _train(settings, name, trial, train, folder, verbose)
+    trained, choice = _trained_cell(settings, name, trial, train, folder, verbose)
+    model, seconds = trained.model, trained.seconds
     start = time.perf_counter()  # the evaluation's time is added to the training's
     device = resolve_device(settings.device)
     proba = predict_proba(model, test.x, device)
@@ -392,8 +532,8 @@ def run_image_cell(
     base = {
         "dataset": settings.dataset, "method": name, "model": settings.model, "trial": trial,
         "alpha": settings.alpha, "test_accuracy": float((proba.argmax(1) == y).mean()),
-        "params": json.dumps(_params(settings, name), sort_keys=True),
-    }  # fmt: skip
+        "params": json.dumps(_params(settings, name) | choice, sort_keys=True),
+    } | _diagnostic_columns(trained.diagnostics)  # fmt: skip
     if settings.measure == "clean":
         evaluated = time.perf_counter() - start
         return [base | {"measure": "clean", "seconds": seconds + evaluated} | calibration(proba, y)]

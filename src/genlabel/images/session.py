@@ -18,6 +18,7 @@ writes the store and the checkpoints.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -140,7 +141,7 @@ class ImageSession(StoreSession):
             for m in self.methods
             if not _key_done(keys, done, m, t)
         ]
-        return BenchPlan(self.db, keys, done, jobs)
+        return BenchPlan(self.db, keys, done, jobs, unit="tasks (method x trial)")
 
     def run(self, plan: BenchPlan | None = None, *, command: str | None = None) -> RunSummary:
         """Compute the missing cells as one run segment (Ctrl-C stops cleanly: finished
@@ -195,4 +196,7 @@ def _describe(method: str, trial: int, records: list[dict]) -> str:
     for r in records:
         if r.get("robust_accuracy") is not None:
             text += f", {r['measure']} {100 * r['robust_accuracy']:.1f} %"
+    params = json.loads(first["params"])
+    if "gamma_grid" in params:
+        text += f", γ {params['gamma']:g} chosen on the validation split"
     return text + f" ({first['seconds']:.0f} s)"

@@ -34,7 +34,7 @@ from torch.nn.modules.batchnorm import _NormBase
 
 from .._validation import parameter_error
 from ..density import LabelDensity
-from ..labels import label_mixed
+from ..labels import check_label_classes, label_mixed
 from ..losses import genlabel_loss, soft_cross_entropy, weighted_mean
 from ..mixing import (
     ManifoldMixup,
@@ -50,6 +50,7 @@ from ..mixing import (
 from ..models import init_weights
 from ..registry import IMAGE_MODELS, method_names, resolve_method
 from ..training import OnlineGaussianLabeler
+from ..training.diagnostics import LabelCounting
 from ..training.trainer import MixStep, plain_loss
 
 __all__ = [
@@ -144,7 +145,7 @@ class PlainStep:
         return "PlainStep()"
 
 
-class _MixingStep(_Drawing):
+class _MixingStep(_Drawing, LabelCounting):
     """The draws and the mixed forward pass shared by :class:`MixupStep` and
     :class:`GenLabelStep`."""
 
@@ -235,6 +236,7 @@ class MixupStep(_MixingStep):
         params = self.draw(model, inputs)
         logits = self.mixed_forward(model, inputs, params, None)
         mixed = label_mixed("linear", params, labels, logits.shape[-1])
+        self.count_labels(mixed.targets, labels, params.perm)
         return soft_cross_entropy(logits, mixed.targets, _mixed_weight(weight, params))
 
 
@@ -278,8 +280,9 @@ class GenLabelStep(_MixingStep):
     2. the batch is mixed (``mix``), and one forward pass gives the logits and the
        features of the mixed points (for manifold mixup, those of the mixed pass, where
        the mix happened at a hidden layer);
-    3. y_gen: softmax of log N(z_mix; mu_c, sigma_c^2 I) over the two most likely classes;
-       the loss is gamma CE(y_gen) + (1 - gamma) CE(y_mix).
+    3. y_gen: softmax of log N(z_mix; mu_c, sigma_c^2 I) over the two most likely classes
+       (of every class, or of the two classes mixed with ``label_classes="mixed"``); the
+       loss is gamma CE(y_gen) + (1 - gamma) CE(y_mix).
 
     Any other :class:`~genlabel.density.LabelDensity` on the features works as well: one
     with an ``update(z, y)`` method is updated in step 1 like the online Gaussians; one
@@ -299,6 +302,9 @@ class GenLabelStep(_MixingStep):
     alpha : float, default=1.0
     gamma : float in [0, 1], default=0.5
         The loss ratio.
+    label_classes : {"all", "mixed"}, default="all"
+        The classes y_gen may use: every class (Algorithm 3 as written) or only the two
+        classes each point was mixed from (the same two for CutMix and manifold mixup).
     layers : sequence of str, optional
         Manifold mixup's layers (default: the model's ``manifold_layers``).
     features : str, default="features"
@@ -313,8 +319,7 @@ class GenLabelStep(_MixingStep):
         With ``update_every > 1``: step 1 runs on every one of the first ``update_warmup``
         batches. Early on the features move fast; statistics left stale for k batches
         there made one class win the label of nearly every point and training collapse to
-        chance (MNIST, k = 8, no warm-up: 9.8 % after an epoch; 100 batches of warm-up:
-        97.5 %, every batch: 97.8 %).
+        chance.
     generator : torch.Generator, optional / seed : int, optional
     """
 
@@ -326,6 +331,7 @@ class GenLabelStep(_MixingStep):
         top_k: int | None = 2,
         alpha: float = 1.0,
         gamma: float = 0.5,
+        label_classes: str = "all",
         layers: Sequence[str] | None = None,
         features: str = "features",
         update_every: int = 1,
@@ -344,6 +350,7 @@ class GenLabelStep(_MixingStep):
         self.labeler = labeler
         self.online = callable(getattr(labeler, "update", None))  # step 1 updates it
         self.gamma = _check_float("GenLabelStep", "gamma", gamma, 0.0, 1.0)
+        self.label_classes = check_label_classes("GenLabelStep", label_classes)
         self.features = features
         self.rule = "genlabel_top2" if top_k == 2 else "genlabel"
         if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
@@ -382,8 +389,9 @@ class GenLabelStep(_MixingStep):
         logits, z_mix = self.mixed_forward(model, inputs, params, self.features)
         mixed = label_mixed(
             self.rule, params, labels, logits.shape[-1],
-            points=_flat(z_mix.detach()), density=self.labeler,
+            points=_flat(z_mix.detach()), density=self.labeler, label_classes=self.label_classes,
         )  # fmt: skip
+        self.count_labels(mixed.targets, labels, params.perm)
         return genlabel_loss(
             logits, mixed.targets, mixed.mix_targets, self.gamma,
             weight=_mixed_weight(weight, params),
@@ -416,7 +424,11 @@ class GenLabelStep(_MixingStep):
             if self.update_every != 1
             else ""
         )
-        return super().__repr__()[:-1] + f", gamma={self.gamma:g}{every}, labeler={self.labeler!r})"
+        classes = f", label_classes={self.label_classes!r}" if self.label_classes != "all" else ""
+        return (
+            super().__repr__()[:-1]
+            + f", gamma={self.gamma:g}{classes}{every}, labeler={self.labeler!r})"
+        )
 
 
 class AdaMixupPolicy(nn.Module):
@@ -471,6 +483,8 @@ class AdaMixupStep(_Drawing):
     generator : torch.Generator, optional / seed : int, optional
         The source of the networks' initial weights and of every draw.
 
+    Notes
+    -----
     The policy and the discriminator are trained by the Trainer's optimizer
     (:meth:`trainable_parameters`); under ``torch.distributed`` they are wrapped in
     DistributedDataParallel at the first batch, so their gradients are averaged too.
@@ -569,6 +583,7 @@ def build_step(
     feature_dim: int,
     alpha: float = 1.0,
     gamma: float = 0.5,
+    label_classes: str = "all",
     memory: float = 0.5,
     bias_correction: bool = True,
     layers: Sequence[str] | None = None,
@@ -582,8 +597,8 @@ def build_step(
     ``vanilla`` -> :class:`PlainStep`; ``mixup``, ``manifold_mixup``, ``cutmix`` ->
     :class:`MixupStep`; ``mixup_genlabel``, ``manifold_genlabel``, ``cutmix_genlabel`` ->
     :class:`GenLabelStep` with a fresh ``OnlineGaussianLabeler(num_classes, feature_dim,
-    memory=memory, bias_correction=bias_correction)`` (and ``update_every``,
-    ``update_warmup``); ``adamixup``
+    memory=memory, bias_correction=bias_correction)`` (and ``label_classes``,
+    ``update_every``, ``update_warmup``); ``adamixup``
     -> :class:`AdaMixupStep`. Unknown names raise a ValueError listing the valid ones.
     """
     spec = resolve_method(method)
@@ -602,7 +617,7 @@ def build_step(
             num_classes, feature_dim, memory=memory, bias_correction=bias_correction
         )
         return GenLabelStep(
-            labeler, spec.mix, alpha=alpha, gamma=gamma, layers=layers, features=features,
-            update_every=update_every, update_warmup=update_warmup, seed=seed,
+            labeler, spec.mix, alpha=alpha, gamma=gamma, label_classes=label_classes,
+            layers=layers, features=features, update_every=update_every, update_warmup=update_warmup, seed=seed,
         )  # fmt: skip
     return MixupStep(spec.mix, alpha=alpha, layers=layers, seed=seed)

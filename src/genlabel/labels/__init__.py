@@ -2,11 +2,14 @@
 
 from .mixed import (
     GENLABEL_RULES,
+    LABEL_CLASSES,
     LABEL_RULES,
     REFERENCE_RULES,
     MixedLabels,
+    check_label_classes,
     density_targets,
     label_mixed,
+    mixed_class_mask,
 )
 from .rules import (
     genlabel_targets,
@@ -20,13 +23,16 @@ from .rules import (
 
 __all__ = [
     "GENLABEL_RULES",
+    "LABEL_CLASSES",
     "LABEL_RULES",
     "REFERENCE_RULES",
     "MixedLabels",
+    "check_label_classes",
     "density_targets",
     "genlabel_targets",
     "intrusion_keep_mask",
     "label_mixed",
+    "mixed_class_mask",
     "linear_labels",
     "logistic_labels",
     "logistic_ratio",

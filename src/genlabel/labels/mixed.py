@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .. import registry
-from .._validation import all_finite
+from .._validation import all_finite, parameter_error
 from ..mixing import MixParams, apply_mix, one_hot
 from .rules import (
     genlabel_targets,
@@ -24,7 +24,15 @@ from .rules import (
 if TYPE_CHECKING:
     from ..density import LabelDensity
 
-__all__ = ["LABEL_RULES", "GENLABEL_RULES", "MixedLabels", "label_mixed"]
+__all__ = [
+    "LABEL_CLASSES",
+    "LABEL_RULES",
+    "GENLABEL_RULES",
+    "MixedLabels",
+    "check_label_classes",
+    "label_mixed",
+    "mixed_class_mask",
+]
 
 #: Names of the label rules for mixed points (kept in the registry, for the CLI's help).
 LABEL_RULES = registry.LABEL_RULES
@@ -32,6 +40,32 @@ LABEL_RULES = registry.LABEL_RULES
 GENLABEL_RULES = ("genlabel", "genlabel_top2")
 #: The rules that look at the training points (nearest neighbour of the mixed point).
 REFERENCE_RULES = ("nearest_neighbor", "exclude_intrusion")
+#: Which classes a GenLabel label may use: every class (Algorithms 1 and 3 as the paper
+#: writes them) or only the two classes the point was mixed from.
+LABEL_CLASSES = ("all", "mixed")
+
+
+def check_label_classes(owner: str, value: Any) -> str:
+    """``value`` if it is one of ``LABEL_CLASSES``, else the one-line parameter error."""
+    if not isinstance(value, str) or value not in LABEL_CLASSES:
+        raise parameter_error(owner, "label_classes", "'all' or 'mixed'", value)
+    return value
+
+
+def mixed_class_mask(labels: torch.Tensor, perm: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """The two classes each point of a mix was made of, as a bool mask (n, k).
+
+    ``labels``: class indices (n,) of the unmixed batch, or soft targets (n, k) (each
+    source's class is then its largest target); ``perm``: the partner of every point
+    (``MixParams.perm``; the same for mixup, manifold mixup and CutMix). A point mixed
+    with its own class allows that class only.
+    """
+    classes = labels if labels.ndim == 1 else labels.argmax(1)
+    classes = classes.long()
+    mask = torch.zeros(classes.shape[0], num_classes, dtype=torch.bool, device=classes.device)
+    mask.scatter_(1, classes[:, None], True)
+    mask.scatter_(1, classes[perm.to(classes.device)][:, None], True)
+    return mask
 
 
 @dataclass(frozen=True)
@@ -78,6 +112,7 @@ def label_mixed(
     sigma2: float = 0.1,
     dtype: torch.dtype = torch.float32,
     nearest: torch.Tensor | None = None,
+    label_classes: str = "all",
 ) -> MixedLabels:
     """Label a batch mixed with ``params`` by the rule ``rule``.
 
@@ -113,9 +148,14 @@ def label_mixed(
         For the nearest-neighbour rules: the index into ``reference`` of every mixed
         point's nearest reference point, when the caller computed it another way (the grid
         does, for wide data, from its folds' Gram matrices); ``points`` may then be omitted.
+    label_classes : {"all", "mixed"}, default="all"
+        The GenLabel rules: the label over every class (the paper), or only over the two
+        classes each point was mixed from (``mixed_class_mask``; the top-2 of
+        ``genlabel_top2`` is then those two). The other rules ignore it.
     """
     if rule not in LABEL_RULES:
         raise ValueError(f"Unknown label rule {rule!r}; expected one of {', '.join(LABEL_RULES)}")
+    check_label_classes("label_mixed", label_classes)
     source = _source_targets(labels, num_classes, dtype)
     mix_targets = apply_mix(source, params)
     weight = torch.ones(source.shape[0], dtype=dtype, device=source.device)
@@ -147,8 +187,13 @@ def label_mixed(
     if density is None:
         raise ValueError(f"label rule {rule!r} needs fitted class densities (density=...)")
     top_k = 2 if rule == "genlabel_top2" else None
+    allowed = None
+    if label_classes == "mixed":
+        allowed = mixed_class_mask(labels, params.perm, num_classes).to(points.device)
     return MixedLabels(
-        density_targets(density, points, top_k=top_k, log_prior=log_prior).to(dtype),
+        density_targets(density, points, top_k=top_k, log_prior=log_prior, allowed=allowed).to(
+            dtype
+        ),
         mix_targets,
         weight,
     )
@@ -160,12 +205,15 @@ def density_targets(
     *,
     top_k: int | None = None,
     log_prior: torch.Tensor | None = None,
+    allowed: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """GenLabel labels of ``points`` under any :class:`~genlabel.density.LabelDensity`.
 
-    Without a prior the density's own ``targets`` (which may be fused and faster); with one,
-    ``genlabel_targets(log_prob + log_prior)``.
+    Without a prior or a class mask the density's own ``targets`` (which may be fused and
+    faster); with one, ``genlabel_targets(log_prob + log_prior, allowed=allowed)``.
     """
-    if log_prior is None:
+    if log_prior is None and allowed is None:
         return density.targets(points, top_k=top_k)
-    return genlabel_targets(density.log_prob(points), top_k=top_k, log_prior=log_prior)
+    return genlabel_targets(
+        density.log_prob(points), top_k=top_k, log_prior=log_prior, allowed=allowed
+    )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .._validation import as_label_tensor
 from .params import MixParams, apply_mix, draw_mix_params, one_hot
 
 __all__ = ["MixedBatch", "mix_pairs"]
@@ -81,8 +82,8 @@ def check_batch(inputs: object, labels: object) -> None:
             f"Expected labels to be a tensor of shape ({inputs.shape[0]},), got {shape}"
             + ("; soft targets cannot be mixed and relabelled: pass class indices" if soft else "")
         )
-    if labels.is_floating_point():
-        raise ValueError("labels must be integer class indices, not floating point")
+    if labels.is_floating_point() or labels.dtype == torch.bool or labels.is_complex():
+        as_label_tensor(labels, "labels")  # raises, in the one wording of a label error
 
 
 def mix_pairs(

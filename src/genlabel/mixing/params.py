@@ -114,6 +114,34 @@ def sample_lambda(
 
     One value repeated n times (per batch, the reference protocol) or n values
     (``per_sample=True``). ``alpha=0`` means no mixing: lam = 1.
+
+    Parameters
+    ----------
+    alpha : float
+        The Beta distribution's parameter, >= 0.
+    n : int
+        The number of points.
+    generator : torch.Generator
+        The source of every draw (never the global random state).
+    per_sample : bool, default=False
+        One lam per point instead of one per batch.
+
+    Returns
+    -------
+    torch.Tensor, shape (n,), float64
+
+    Raises
+    ------
+    ValueError
+        A negative alpha, a negative n, or a generator that is not a ``torch.Generator``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from genlabel import sample_lambda
+    >>> lam = sample_lambda(1.0, 4, generator=torch.Generator().manual_seed(0))
+    >>> lam.shape, bool((lam == lam[0]).all())
+    (torch.Size([4]), True)
     """
     alpha = _check_alpha(alpha)
     generator = check_generator(generator)
@@ -144,9 +172,28 @@ def draw_mix_params(
     ``per_sample=True``), the pairing (a random permutation). ``alpha=0`` means no mixing:
     lam = 1 and the identity pairing, and no draw of either.
 
+    Parameters
+    ----------
+    n : int
+        The number of points.
+    alpha : float, default=1.0
+        The Beta distribution's parameter, >= 0.
+    per_sample : bool, default=False
+        One lam per point instead of one per batch.
+    generator : torch.Generator
+        The source of every draw (never the global random state).
+    layers : sequence of str or int, optional
+        The layers manifold mixup may mix at (names of ``ManifoldMixup`` or indices).
+
     Returns
     -------
-    MixParams with ``lam`` 0-D (per batch) or of shape (n,), float64, on the CPU.
+    MixParams
+        With ``lam`` 0-D (per batch) or of shape (n,), float64, on the CPU.
+
+    Raises
+    ------
+    ValueError
+        A negative alpha or n, an empty ``layers``, or a bad generator.
     """
     alpha = _check_alpha(alpha)
     generator = check_generator(generator)
@@ -174,6 +221,27 @@ def draw_cutmix_params(
     image and clipped at its border, is pasted from each point's partner. The returned
     ``lam`` is the share of the image kept after clipping (the label weight of the point
     itself).
+
+    Parameters
+    ----------
+    n : int
+        The number of points.
+    height, width : int
+        The images' spatial size.
+    alpha : float, default=1.0
+        The Beta distribution's parameter, >= 0.
+    generator : torch.Generator
+        The source of every draw (never the global random state).
+
+    Returns
+    -------
+    MixParams
+        With ``box`` set and ``lam`` the kept share.
+
+    Raises
+    ------
+    ValueError
+        A negative alpha, a non-positive height or width, or a bad generator.
     """
     alpha = _check_alpha(alpha)
     generator = check_generator(generator)
@@ -227,6 +295,32 @@ def apply_mix(t: torch.Tensor, params: MixParams) -> torch.Tensor:
     (images (n, c, h, w), feature maps) get the partner's box pasted over their last two
     dimensions; anything else (one-hot labels, flat features) mixes linearly with lam, the
     kept share of the image, which is CutMix's label. Differentiable in ``t`` and ``lam``.
+
+    Parameters
+    ----------
+    t : torch.Tensor, shape (n, ...) or (G, n, ...)
+        A floating-point batch: inputs, hidden features or one-hot labels.
+    params : MixParams
+        A draw of :func:`draw_mix_params` or :func:`draw_cutmix_params` (or their stacked
+        form).
+
+    Returns
+    -------
+    torch.Tensor
+        The mixed batch, of t's shape.
+
+    Raises
+    ------
+    ValueError
+        A tensor that is not floating point or whose batch size does not match the draw.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from genlabel.mixing import apply_mix, draw_mix_params
+    >>> params = draw_mix_params(8, alpha=1.0, generator=torch.Generator().manual_seed(0))
+    >>> apply_mix(torch.randn(8, 3, 4, 4), params).shape
+    torch.Size([8, 3, 4, 4])
     """
     if not isinstance(t, torch.Tensor) or not t.is_floating_point():
         raise ValueError("apply_mix needs a floating-point torch.Tensor of shape (batch_size, ...)")

@@ -17,7 +17,7 @@ MODEL_NAMES = ("logistic", "mlp")
 MLP_HIDDEN = 128
 #: forward_shared groups the first layer from this many models x input features on: below,
 #: the (G, B, in) copy is cheaper than the grouped product's reshapes and their backward
-#: (a vanilla grid of 24 logistic models on 4 features ran 1.6x slower grouped).
+#: (measured: docs/lab-notes.md).
 SHARED_MIN_ELEMENTS = 512
 
 

@@ -287,8 +287,29 @@ def write_figures(
 ) -> list[Path]:
     """Write the named figures (all by default) into ``out``; return their paths.
 
-    A figure whose inputs did not change since it was drawn there is kept (``redraw`` draws
-    every one). ``progress`` shows a bar that moves with each figure's steps.
+    A figure whose inputs did not change since it was drawn there is kept (see
+    :func:`unchanged_figures`).
+
+    Parameters
+    ----------
+    out : str or Path
+        The folder (created if needed).
+    names : list of str, optional
+        Names of :data:`FIGURES`; all of them by default.
+    redraw : bool, default False
+        Draw every figure, changed or not.
+    progress : bool, default False
+        Show a bar that moves with each figure's steps (:data:`FIGURE_STEPS`).
+
+    Returns
+    -------
+    list of Path
+        The PNG files, drawn or kept.
+
+    Raises
+    ------
+    ValueError
+        An unknown figure name.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

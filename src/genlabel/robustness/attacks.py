@@ -95,6 +95,30 @@ def fgsm(model: nn.Module, X: Any, y: Any, *, eps: Any, bounds: Bounds) -> torch
 
     ``eps`` and ``bounds`` are scalars or one value per feature. Returns adversarial inputs
     of X's shape, within eps of X (L-inf), inside bounds, finite.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module that returns logits; left exactly as it was (eval mode during the
+        attack, the caller's mode restored, gradients w.r.t. the inputs only).
+    X : array-like or torch.Tensor, shape (n, ...)
+        The points to attack: rows (n, d) or images (n, c, h, w).
+    y : array-like or torch.Tensor, shape (n,)
+        Their class indices.
+    eps : float or array-like
+        The L-inf budget, a scalar or one value per feature.
+    bounds : (low, high)
+        The valid range of the inputs, scalars or one value per feature.
+
+    Returns
+    -------
+    torch.Tensor
+        The adversarial inputs, of X's shape.
+
+    Raises
+    ------
+    ValueError
+        Mismatched X and y, NaN or inf in X, a negative eps, or bounds with low > high.
     """
     X, y, eps, low, high = _prepare(model, X, y, eps, bounds)
     if bool((eps == 0).all()):
@@ -120,6 +144,38 @@ def pgd(
 
     ``step_size`` defaults to 2.5 eps / steps; ``generator`` drives the random starts
     (seed 0 if none is given, so results are reproducible).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module that returns logits; left exactly as it was (eval mode during the
+        attack, the caller's mode restored, gradients w.r.t. the inputs only).
+    X : array-like or torch.Tensor, shape (n, ...)
+        The points to attack: rows (n, d) or images (n, c, h, w).
+    y : array-like or torch.Tensor, shape (n,)
+        Their class indices.
+    eps : float or array-like
+        The L-inf budget, a scalar or one value per feature.
+    bounds : (low, high)
+        The valid range of the inputs, scalars or one value per feature.
+    steps : int, default=20
+        Gradient steps per restart.
+    step_size : float, optional
+        The step of each iteration; 2.5 eps / steps by default.
+    restarts : int, default=1
+        Random starts; each point keeps its strongest one.
+    generator : torch.Generator, optional
+        The source of the random starts.
+
+    Returns
+    -------
+    torch.Tensor
+        The adversarial inputs, of X's shape, within eps of X and inside bounds.
+
+    Raises
+    ------
+    ValueError
+        As :func:`fgsm`, and ``steps`` or ``restarts`` below 1.
     """
     X, y, eps, low, high = _prepare(model, X, y, eps, bounds)
     if steps < 1 or restarts < 1:
@@ -231,6 +287,36 @@ def autoattack(
     classes: below 10 classes the target counts are C - 1; below 4 classes (no targeted DLR
     loss) the custom set APGD-CE, FAB, Square runs instead (:func:`autoattack_attacks`).
     Returns the adversarial inputs and the names of the attacks that ran.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module that returns logits; left exactly as it was (eval mode during the
+        attack, the caller's mode restored, gradients w.r.t. the inputs only).
+    X : array-like or torch.Tensor, shape (n, ...)
+        The points to attack: rows (n, d) or images (n, c, h, w).
+    y : array-like or torch.Tensor, shape (n,)
+        Their class indices.
+    eps : float or array-like
+        The L-inf budget, a scalar or one value per feature.
+    bounds : (low, high)
+        The valid range of the inputs, scalars or one value per feature.
+    seed : int, default=0
+        AutoAttack's seed.
+    batch_size : int, default=500
+        Points per forward pass.
+
+    Returns
+    -------
+    (torch.Tensor, list of str)
+        The adversarial inputs and the names of the attacks that ran.
+
+    Raises
+    ------
+    ExtraNotInstalled
+        The optional ``attacks`` extra (pyautoattack) is not installed.
+    ValueError
+        eps is not the same fraction of every feature's range.
     """
     X, y, eps, low, high = _prepare(model, X, y, eps, bounds)
     scaled = _unit_scale(X, eps, low, high)
@@ -265,6 +351,47 @@ def robust_accuracy(
     """Share of points whose clean **and** attacked predictions are both correct.
 
     So it never exceeds the clean accuracy, and eps = 0 gives the clean accuracy.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module that returns logits; left exactly as it was (eval mode during the
+        attack, the caller's mode restored, gradients w.r.t. the inputs only).
+    X : array-like or torch.Tensor, shape (n, ...)
+        The points to attack: rows (n, d) or images (n, c, h, w).
+    y : array-like or torch.Tensor, shape (n,)
+        Their class indices.
+    eps : float or array-like
+        The L-inf budget, a scalar or one value per feature.
+    bounds : (low, high)
+        The valid range of the inputs, scalars or one value per feature.
+    attack : {"fgsm", "pgd", "autoattack"}, default="fgsm"
+        The attack.
+    batch_size : int, default=1024
+        Points attacked at once.
+    **attack_kwargs
+        Passed to the attack (``steps``, ``restarts``, ``generator`` for PGD).
+
+    Returns
+    -------
+    float
+        The share of points that stay correctly classified, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        An unknown attack, no points, or the attack's own errors.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from genlabel.robustness import robust_accuracy
+    >>> model = nn.Linear(2, 2)
+    >>> X, y = torch.randn(8, 2, generator=torch.Generator().manual_seed(0)), torch.zeros(8, dtype=torch.long)
+    >>> clean = robust_accuracy(model, X, y, eps=0.0, bounds=(-5, 5))
+    >>> robust_accuracy(model, X, y, eps=0.5, bounds=(-5, 5)) <= clean
+    True
     """
     if attack not in ATTACKS:
         raise ValueError(f"Unknown attack {attack!r}; expected one of {', '.join(ATTACKS)}")

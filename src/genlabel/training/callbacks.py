@@ -26,6 +26,11 @@ class Callback:
     def on_batch_end(self, trainer: Trainer, batch: int, logs: dict[str, Any]) -> None:
         """After the optimizer step of batch ``batch``; ``logs["loss"]`` is a 0-D tensor."""
 
+    def on_epoch_log(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
+        """After the epoch's last step and the scheduler step, before its checkpoint: what
+        the hook adds to ``logs`` (the epoch's history row) is checkpointed with the row,
+        so a resumed run's ``history_`` has it for the epochs done before."""
+
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         """After the epoch's last step and the scheduler step; ``logs`` is its history row."""
 

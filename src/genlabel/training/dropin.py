@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,16 +11,24 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._repr import ParamsRepr
 from .._validation import (
     as_float_tensor,
     as_label_tensor,
+    check_points,
     is_flag,
     is_integer,
     is_real,
     parameter_error,
 )
 from ..density import DENSITIES, ClassDensity, LabelDensity, make_density
-from ..labels import GENLABEL_RULES, LABEL_RULES, REFERENCE_RULES, label_mixed
+from ..labels import (
+    GENLABEL_RULES,
+    LABEL_RULES,
+    REFERENCE_RULES,
+    check_label_classes,
+    label_mixed,
+)
 from ..losses import blend_targets, soft_cross_entropy
 from ..mixing import (
     MixedBatch,
@@ -30,6 +39,7 @@ from ..mixing import (
     draw_mix_params,
 )
 from ..registry import IMAGE_MODELS, MethodSpec, dropin_names, resolve_method
+from .diagnostics import LabelCounting
 
 __all__ = ["GenLabelMixup", "MixupBatch"]
 
@@ -68,6 +78,13 @@ class MixupBatch:
     weight: torch.Tensor
     mixed: MixedBatch
     soft_targets: torch.Tensor
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        """``x, t = batch``: the mixed inputs and the target to train on."""
+        return iter((self.inputs, self.soft_targets))
+
+    def __len__(self) -> int:
+        return 2
 
 
 def _as_batch(value: Any, name: str) -> torch.Tensor:
@@ -139,7 +156,7 @@ def _not_dropin(spec: MethodSpec) -> str:
     return f"method {spec.name!r} is not a drop-in label rule (those are {names}); {where}"
 
 
-class GenLabelMixup:
+class GenLabelMixup(ParamsRepr, LabelCounting):
     """Mixup (or CutMix) with relabeling, for your own PyTorch training loop.
 
     Three lines::
@@ -180,6 +197,9 @@ class GenLabelMixup:
         Temperature of the logistic rule.
     class_prior : bool, default=False
         GenLabel labels from log pi_c + log p_c, pi the class frequencies of the fit data.
+    label_classes : {"all", "mixed"}, default="all"
+        GenLabel rules: the label over every class (the paper), or over the two classes
+        each point was mixed from only (a mix of a 3 and a 7 never gets weight on 9).
     feature_extractor : callable, optional
         Algorithm 2: densities live in the space of ``feature_extractor(x)``; it is
         applied (without gradients) to the fit data and to every mixed batch.
@@ -202,6 +222,7 @@ class GenLabelMixup:
         label_smoothing: float = 0.0,
         sigma2: float = 0.1,
         class_prior: bool = False,
+        label_classes: str = "all",
         feature_extractor: FeatureExtractor | None = None,
         seed: int | None = None,
         generator: torch.Generator | None = None,
@@ -218,6 +239,7 @@ class GenLabelMixup:
         rule = "genlabel" if rule is None else rule
         _check_params(rule, gamma, switch_prob, label_smoothing, alpha, cutmix_alpha)
         _check_options(sigma2, per_sample, class_prior, feature_extractor, seed)
+        self.label_classes = check_label_classes("GenLabelMixup", label_classes)
         if isinstance(density, str):
             density = make_density(density)
         elif not isinstance(density, LabelDensity):
@@ -283,8 +305,9 @@ class GenLabelMixup:
             raise ValueError("fit needs (X, y) arrays or an iterable of (x, y) batches")
         feats, labels = [], []
         for batch in X:
-            feats.append(self._features(_as_batch(batch[0], "x")).detach().cpu())
-            labels.append(_as_batch(batch[1], "y").detach().cpu())
+            x = check_points(_as_batch(batch[0], "x"), "x")
+            feats.append(self._features(x).detach().cpu())
+            labels.append(as_label_tensor(batch[1], "y", n_samples=x.shape[0]).cpu())
         if not feats:
             raise ValueError("the data loader given to fit yielded no batch")
         return torch.cat(feats), torch.cat(labels)
@@ -292,24 +315,34 @@ class GenLabelMixup:
     def fit(self, X: Any, y: Any = None) -> GenLabelMixup:
         """Fit the class densities on training inputs (or their features).
 
-        ``X`` is an array or tensor of shape (n, ...) with labels ``y``, or an iterable
-        of ``(x, y)`` batches (a DataLoader) with ``y=None``; with a
-        ``feature_extractor`` the densities are fitted on its outputs (Algorithm 2).
+        ``X`` is an array or tensor of shape (n_samples, n_features) or (n_samples,
+        channels, height, width) with class indices ``y`` (integers in [0, num_classes)),
+        or an iterable of ``(x, y)`` batches (a DataLoader) with ``y=None``; with a
+        ``feature_extractor`` the densities are fitted on its outputs (Algorithm 2). Labels
+        and points are checked as at the call. A warning says when ``y`` holds fewer
+        classes than ``num_classes`` (the missing ones get no density).
         """
         if y is None:
             Z, y_t = self._collect(X)
         else:
-            X_t = _as_batch(X, "X")
-            if X_t.ndim < 2 or X_t.shape[0] == 0:
-                raise ValueError(
-                    "X must be of shape (n_samples, ...) with at least one sample; got shape "
-                    f"{tuple(X_t.shape)}"
-                )
-            Z, y_t = self._features(X_t).detach().cpu(), _as_batch(y, "y")
+            X_t = check_points(_as_batch(X, "X"), "X")
+            if X_t.shape[0] == 0:
+                raise ValueError("X must hold at least one sample; got 0")
+            y_t = as_label_tensor(y, "y", n_samples=X_t.shape[0])
+            Z = self._features(X_t).detach().cpu()
         Z = as_float_tensor(Z, "X")
-        y_t = as_label_tensor(y_t, "y", n_samples=Z.shape[0])
-        if y_t.numel() and (int(y_t.min()) < 0 or int(y_t.max()) >= self.num_classes):
-            raise ValueError(f"y must hold class indices in [0, {self.num_classes})")
+        y_t = as_label_tensor(y_t, "y", n_samples=Z.shape[0], num_classes=self.num_classes)
+        seen = torch.unique(y_t)
+        if seen.numel() < self.num_classes:
+            missing = sorted(set(range(self.num_classes)) - set(seen.tolist()))
+            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+            warnings.warn(
+                f"num_classes={self.num_classes}, but y holds {seen.numel()} classes: "
+                f"class(es) {shown} never occur, so they get no density and are never "
+                "a label; check num_classes",
+                UserWarning,
+                stacklevel=2,
+            )
         self._reference = (Z, y_t)
         if self.class_prior:
             counts = torch.bincount(y_t, minlength=self.num_classes).double()
@@ -347,7 +380,11 @@ class GenLabelMixup:
             raise RuntimeError(
                 f"GenLabelMixup(rule={self.rule!r}) must be fitted before use; call fit"
             )
-        inputs, labels = _as_batch(inputs, "inputs"), _as_batch(labels, "labels")
+        inputs = _as_batch(inputs, "inputs")
+        if self.rule not in ("linear", "logistic"):  # the rules that look at the points
+            check_points(inputs, "inputs")
+        if not isinstance(labels, torch.Tensor):  # strings, lists: the one label check
+            labels = as_label_tensor(labels, "labels")
         check_batch(inputs, labels)
         if inputs.shape[0] == 0:
             raise ValueError("the batch is empty: there is nothing to mix")
@@ -362,6 +399,7 @@ class GenLabelMixup:
             self.rule, params, labels, self.num_classes, points=points,
             reference=reference, density=self.density, sigma2=self.sigma2,
             log_prior=None if self._log_prior is None else self._log_prior.to(inputs.device),
+            label_classes=self.label_classes,
         )  # fmt: skip
         targets, mix_targets = self._smooth(labelled.targets), self._smooth(labelled.mix_targets)
         soft = (
@@ -390,6 +428,8 @@ class GenLabelMixup:
         Sample weights mix like labels: lam * w_i + (1 - lam) * w_j.
         """
         batch = self(inputs, labels)
+        if batch.mixed.params is not None:
+            self.count_labels(batch.targets, labels, batch.mixed.params.perm)
         w = batch.weight
         if weight is not None:
             w = w * apply_mix(weight.to(w.dtype), batch.mixed.params)  # type: ignore[arg-type]

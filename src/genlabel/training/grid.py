@@ -29,7 +29,14 @@ from tqdm.auto import tqdm
 
 from .. import registry
 from ..density import ClassDensity, make_density
-from ..labels import REFERENCE_RULES, density_targets, genlabel_targets, label_mixed
+from ..labels import (
+    LABEL_CLASSES,
+    REFERENCE_RULES,
+    density_targets,
+    genlabel_targets,
+    label_mixed,
+    mixed_class_mask,
+)
 from ..labels.rules import first_argmin
 from ..losses import genlabel_loss, soft_cross_entropy, weighted_mean
 from ..mixing import MixParams, apply_mix, draw_mix_params, one_hot, sample_permutation
@@ -50,8 +57,8 @@ __all__ = [
 ADAMIXUP_HIDDEN = 64
 #: Where GenLabel with the MLP fits its densities (Algorithm 2 and its variants).
 LATENTS = ("two_model", "reference", "input")
-#: The paper's Algorithm 2, chosen on the whole paper-mlp suite (README: "Which Algorithm 2
-#: is the default"); kept in the registry, for the CLI's help.
+#: The paper's Algorithm 2, chosen on the whole paper-mlp suite (docs/results/mlp.md:
+#: "Which Algorithm 2 is the default"); kept in the registry, for the CLI's help.
 DEFAULT_LATENT = registry.DEFAULT_LATENT
 
 
@@ -78,8 +85,13 @@ class TrainSettings:
     verbose: int = 0  # 1: a progress bar over the epochs
     latent: str | None = None  # GenLabel with the MLP: see LATENTS (None: DEFAULT_LATENT)
     class_prior: bool = False  # GenLabel labels from log pi_c + log p_c
+    label_classes: str = "all"  # GenLabel labels over every class, or the two mixed ones
 
     def __post_init__(self) -> None:
+        if self.label_classes not in LABEL_CLASSES:
+            raise ValueError(
+                f"unknown label_classes {self.label_classes!r}; expected 'all' or 'mixed'"
+            )
         if self.latent is not None and self.latent not in LATENTS:
             raise ValueError(
                 f"unknown latent {self.latent!r}; expected one of {', '.join(LATENTS)}"
@@ -279,14 +291,15 @@ def _build_run(
 #: rows (mix_rows) instead of from the mixed points: mixing the parts is memory-bound,
 #: O(parts) per point, while the direct log-density is a d x d whitening per class (the
 #: Gaussian's parts are k x d per row) plus, for a KDE, a d x n_c product (its parts are
-#: k x n_c kernel scores per row). Measured break-even (one thread, batch 128): about 50
-#: features for the Gaussian, about 200 for the KDE (at 44 features its parts were 4x slower).
+#: k x n_c kernel scores per row). The thresholds sit above the measured break-even points
+#: (the lab notebook, docs/lab-notes.md, has the measurements).
 MIX_ROWS_MIN_FEATURES = {"gm": 64, "kde": 256}
 #: The most memory (bytes) the precomputed parts of one grid may hold.
 MIX_ROWS_MAX_BYTES = 1 << 30
 #: From how many features the nearest-neighbour rules find a mix's nearest fold row from the
 #: fold's Gram matrix (x.r of a mix of rows is the same mix of the rows' products with r:
-#: B x n_f per step instead of B x n_f x d). Measured break-even: about 220 features.
+#: B x n_f per step instead of B x n_f x d). The threshold sits above the measured
+#: break-even point (docs/lab-notes.md).
 NN_GRAM_MIN_FEATURES = 256
 
 
@@ -489,8 +502,9 @@ class _Labeler:
             self.parts[(f, kind)], batch.rows, batch.params
         )
         return genlabel_targets(
-            log_prob, top_k=self._top_k, log_prior=self.run.folds[f].log_prior
-        ).to(self.run.dtype)
+            log_prob, top_k=self._top_k, log_prior=self.run.folds[f].log_prior,
+            allowed=self._allowed(batch),
+        ).to(self.run.dtype)  # fmt: skip
 
     def _nearest(self, f: int, batch: _FoldBatch) -> torch.Tensor | None:
         """The nearest fold row of every mixed point, from the fold's Gram matrix (argmin_j
@@ -505,12 +519,20 @@ class _Labeler:
     def _top_k(self) -> int | None:
         return 2 if self.run.spec.rule == "genlabel_top2" else None
 
+    def _allowed(self, batch: _FoldBatch) -> torch.Tensor | None:
+        """The classes a label may use: None (all), or each point's two mixed classes."""
+        if self.run.settings.label_classes == "all" or batch.params is None:
+            return None
+        return mixed_class_mask(batch.y, batch.params.perm, self.run.k)
+
     def _gen_targets(self, f: int, kind: str, batch: _FoldBatch) -> torch.Tensor:
         """GenLabel labels of a fold's mixed batch under one density kind."""
         if (f, kind) in self.parts:
             return self._targets_of_mixes(f, kind, batch)
         dens, prior = self.densities[(f, kind)], self.run.folds[f].log_prior
-        return density_targets(dens, batch.x, top_k=self._top_k, log_prior=prior).to(self.run.dtype)
+        return density_targets(
+            dens, batch.x, top_k=self._top_k, log_prior=prior, allowed=self._allowed(batch)
+        ).to(self.run.dtype)
 
     def fold_targets(self, f: int, batch: _FoldBatch, width: int):
         """(mix targets, rule targets, weight, GenLabel targets per kind or None), padded."""
@@ -638,10 +660,9 @@ class _OnePhaseLoss:
             policy_out = aux["policy"].forward(torch.cat([x_g, partner], -1))
         else:
             policy_out = first.policy(perm_g)
-        # Over the short last dimension, as the cells were computed: class-first it is 10x
-        # faster (0.3 ms against 0.03 for 24 x 128 x 3) but rounds differently, and AdaMixup's
-        # cells follow float32 rounding (that change moved 215 of the suite's 620 cells for 2 %
-        # of its time; docs/performance.md).
+        # Over the short last dimension, as the cells were computed: class-first is faster
+        # but rounds differently, and AdaMixup's cells follow float32 rounding (tried and
+        # reverted: docs/lab-notes.md).
         shares = torch.softmax(policy_out, -1)
         # lam in [0, 1], shaped (G, B, 1) once: every use shares one node of the autograd graph.
         params = MixParams(lam=(shares[..., 0] + u_g * shares[..., 1]).unsqueeze(-1), perm=perm_g)
@@ -735,11 +756,14 @@ class _StackedBatch:
     targets: torch.Tensor
     weight: torch.Tensor
     sizes: torch.Tensor
+    allowed: torch.Tensor | None = None  # (F, B, k): each point's two mixed classes
 
     def to(self, device: torch.device) -> _StackedBatch:
+        allowed = None if self.allowed is None else self.allowed.to(device)
         return _StackedBatch(
-            self.x.to(device), self.targets.to(device), self.weight.to(device), self.sizes
-        )
+            self.x.to(device), self.targets.to(device), self.weight.to(device), self.sizes,
+            allowed,
+        )  # fmt: skip
 
 
 def _fold_batches(
@@ -747,7 +771,8 @@ def _fold_batches(
 ) -> _StackedBatch:
     """Every fold's batch of one step, padded and stacked (see :class:`_StackedBatch`)."""
     batches, width = run.step(orders, step, mixing)
-    xs, mix_ts, weights = [], [], []
+    xs, mix_ts, weights, masks = [], [], [], []
+    mixed_only = mixing and run.settings.label_classes == "mixed"
     for b in batches:
         target = one_hot(b.y, run.k, run.dtype)
         if b.params is not None:
@@ -756,8 +781,14 @@ def _fold_batches(
         xs.append(_pad(b.x, width))
         mix_ts.append(_pad(target, width))
         weights.append(_pad(w, width))
+        if mixed_only:
+            mask = torch.zeros(len(b.y), run.k, dtype=torch.bool)
+            if b.params is not None:
+                mask = mixed_class_mask(b.y, b.params.perm, run.k)
+            masks.append(_pad(mask, width, False))
     sizes = torch.tensor([len(b.y) for b in batches], device=run.device)
-    return _StackedBatch(torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes)
+    allowed = torch.stack(masks) if masks else None
+    return _StackedBatch(torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes, allowed)
 
 
 def _train_two_phase(run: _GridRun, configs: list[Config]) -> StackedMLP:
@@ -854,7 +885,10 @@ class _LatentLabels:
             if sizes[f]:
                 z = h_u[self.unique.index((f, lr)), : sizes[f]]
                 prior = run.folds[f].log_prior
-                gen[i, : sizes[f]] = density_targets(self.densities[i], z, log_prior=prior)
+                allowed = None if batch.allowed is None else batch.allowed[f, : sizes[f]]
+                gen[i, : sizes[f]] = density_targets(
+                    self.densities[i], z, log_prior=prior, allowed=allowed
+                )
         return gen, h_u
 
 

@@ -9,13 +9,14 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .._repr import ParamsRepr
 from .._validation import is_integer, is_real
 from ..labels import genlabel_targets
 
 __all__ = ["OnlineGaussianLabeler"]
 
 
-class OnlineGaussianLabeler(nn.Module):
+class OnlineGaussianLabeler(ParamsRepr, nn.Module):
     """EMA class Gaussians N(mu_c, sigma_c^2 I) on features, and top-2 GenLabel labels.
 
     Every :meth:`update` (Algorithm 3, step 1), for each class c in the batch:
@@ -184,19 +185,18 @@ class OnlineGaussianLabeler(nn.Module):
         *,
         top_k: int | None | str = "default",
         log_prior: torch.Tensor | None = None,
+        allowed: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """GenLabel labels of mixed features (step 2), shape (n, k).
 
         ``top_k`` defaults to the labeler's own (2: the two most likely classes, as in
-        Algorithm 3); ``None`` keeps every class.
+        Algorithm 3); ``None`` keeps every class. ``allowed``: a bool mask (n, k) of the
+        classes each label may use, e.g. ``mixed_class_mask(labels, perm, k)`` for the
+        two mixed classes only (Algorithm 3's top-2 is then those two); None: every class.
         """
         k = self.top_k if top_k == "default" else top_k
         if isinstance(k, str):
             raise ValueError(f"top_k must be a positive integer or None; got {top_k!r}")
-        return genlabel_targets(self.log_prob(features_mix), top_k=k, log_prior=log_prior)
-
-    def extra_repr(self) -> str:
-        return (
-            f"num_classes={self.num_classes}, dim={self.dim}, memory={self.memory}, "
-            f"top_k={self.top_k}, bias_correction={self.bias_correction}"
+        return genlabel_targets(
+            self.log_prob(features_mix), top_k=k, log_prior=log_prior, allowed=allowed
         )

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .._repr import ParamsRepr
 from .._validation import all_finite, parameter_error, resolve_device
 from ..losses import soft_cross_entropy
 from .callbacks import Callback
@@ -200,7 +201,7 @@ def _check_config(model, mixer, optimizer, scheduler, epochs, batch_size, lr, am
         raise ValueError("\n".join(errors))
 
 
-class Trainer:
+class Trainer(ParamsRepr):
     """Train one PyTorch classifier, with or without a mix step.
 
     Parameters
@@ -225,8 +226,7 @@ class Trainer:
         "bf16" also runs on the CPU.
     channels_last : bool, optional
         Keep the model and image batches (n, c, h, w) in the channels-last memory format.
-        None (default): on CUDA only. On the CPU it makes convolutions faster too (a
-        SmallCNN step ~12 % and a forward pass without gradients ~2x, see
+        None (default): on CUDA only. On the CPU it makes convolutions faster too (see
         ``benchmarks/images.py``), at the cost of other rounding than the default layout.
     transform : callable, optional
         Applied to every training batch of inputs on the device (augmentation); not used by
@@ -243,7 +243,8 @@ class Trainer:
     Attributes
     ----------
     history_ : list of dict
-        One row per epoch: ``epoch``, ``loss`` (mean training loss), ``lr``, ``seconds``.
+        One row per epoch: ``epoch``, ``loss`` (mean training loss), ``lr``, ``seconds``,
+        and what callbacks add to it in ``on_epoch_log`` (e.g. ``LabelDiagnostics``).
     loss_curve_ : list of float
         The ``loss`` column of ``history_``.
     optimizer_, scheduler_ : the optimizer and scheduler in use.
@@ -500,6 +501,8 @@ class Trainer:
                 for cb in self.callbacks:
                     cb.on_epoch_begin(self, epoch)
                 row = self._run_epoch(batches, epoch, bar)
+                for cb in self.callbacks:
+                    cb.on_epoch_log(self, epoch, row)
                 self.history_.append(row)
                 self._save(epoch + 1, seed)
                 for cb in self.callbacks:
