@@ -16,7 +16,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from genlabel.bench import BenchSettings, Job, ResultStore, run_job
+from genlabel.bench import BenchSettings, Job, ResultStore, StoreError, run_job
 from genlabel.bench.protocol import split_and_preprocess
 from genlabel.cli import app
 from genlabel.data import DataError, load_dataset, load_openml, make_preprocessor, suite_ids
@@ -360,15 +360,16 @@ def test_reading_a_store_read_only_leaves_the_file_as_it_was(tmp_path: Path) -> 
     with ResultStore(snapshot, read_only=True) as store:
         pd.testing.assert_frame_equal(store.frame(), written)
         assert store.runs().cells.tolist() == [2]
-        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        with pytest.raises(StoreError, match="readonly"):  # one line, naming the store
             store.add([record | {"trial": 2}], {"a": 1})
     res = runner.invoke(app, ["report", "--db", str(snapshot), "--out", str(tmp_path / "rep")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "rep" / "report.md").is_file()
     assert snapshot.read_bytes() == before
-    # A store from before the calibration columns: read as empty, the file left alone.
+    # A store from before the calibration columns (and the checksums): read as empty, the
+    # file left alone.
     with sqlite3.connect(snapshot) as conn:
-        for column in ("ece", "nll", "reliability"):
+        for column in ("ece", "nll", "reliability", "checksum"):
             conn.execute(f"ALTER TABLE results DROP COLUMN {column}")
     before = snapshot.read_bytes()
     with ResultStore(snapshot, read_only=True) as store:

@@ -71,11 +71,14 @@ def test_the_store_comparison_reads_several_stores_and_keeps_only_common_complet
 
     assert f"- x: computed on {cpu()}" in out and f"- y: computed on {cpu()}" in out
     assert "different CPUs" not in out
-    # Cells of y from another kind of CPU: named, with the warning.
-    import sqlite3
-
-    with sqlite3.connect(b) as conn:
-        conn.execute("UPDATE results SET versions = json_set(versions, '$.cpu', 'Other (AVX2)')")
+    # Cells of y from another kind of CPU (each record names the CPU it ran on): named,
+    # with the warning. (Written through the store: a cell changed in place fails its
+    # checksum and is not read.)
+    b = tmp_path / "b-other-cpu.sqlite"
+    ResultStore(b).add(
+        [cell(ds, "genlabel_cv", t, acc) | {"cpu": "Other (AVX2)"}
+         for ds, acc in (("s1", 0.8), ("s2", 0.6), ("s3", 0.1)) for t in (0, 1)], {"v": "b"},
+    )  # fmt: skip
     out = _run_script(
         "compare_stores.py", [f"x={a}", f"y={b}", "--method", "genlabel_cv@x"], timeout=120
     )

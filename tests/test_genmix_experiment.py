@@ -85,13 +85,13 @@ def test_cli_writes_cells_report_and_figures_then_resumes(tmp_path: Path) -> Non
     third = _genmix(db)
     assert third.exit_code == 0 and "5 cells, 5 done, 0 to run" in third.stdout
     assert len(_cells(db)) == 5
-    report = (tmp_path / "report.md").read_text()
+    report = (tmp_path / "g" / "report.md").read_text()
     assert "## Test error — model `mlp`" in report
     assert "| data set | vanilla | mixup | manifold_mixup | genmix_gm | genmix_gan |" in report
-    csv = pd.read_csv(tmp_path / "results.csv")
+    csv = pd.read_csv(tmp_path / "g" / "results.csv")
     np.testing.assert_allclose(csv.test_error, 1 - csv.test_accuracy)
     for name in ("genmix_points_circle.png", "decision_regions_circle.png"):
-        assert (tmp_path / name).stat().st_size > 1000
+        assert (tmp_path / "g" / name).stat().st_size > 1000
         assert f"`{name}`" in report
 
 
@@ -243,8 +243,8 @@ def test_mnist79_run_draws_the_image_figure(shared_data: Path, tmp_path: Path) -
     summary = experiment.run()
     assert summary.cells_written == 2 and not summary.interrupted
     paths = experiment.report()
-    assert tmp_path / "genmix_images_mnist79.png" in paths
-    assert (tmp_path / "genmix_images_mnist79.png").stat().st_size > 1000
+    assert tmp_path / "m" / "genmix_images_mnist79.png" in paths
+    assert (tmp_path / "m" / "genmix_images_mnist79.png").stat().st_size > 1000
 
 
 def test_figures_say_when_there_is_nothing_to_draw(tmp_path: Path) -> None:

@@ -52,9 +52,9 @@ def test_every_method_trains_into_the_store_and_the_report(tmp_path) -> None:
         assert sum(json.loads(reliability)["count"]) == 540  # the digits test split
     with sqlite3.connect(db) as conn:  # cells ran one after another, each timed once
         assert conn.execute("SELECT sum(seconds) FROM results").fetchone()[0] < elapsed
-    report = (tmp_path / "runs" / "report.md").read_text()
+    report = (tmp_path / "runs" / "digits" / "report.md").read_text()
     assert "| digits |" in report and "cutmix_genlabel" in report
-    assert (tmp_path / "runs" / "reliability_digits_cnn_alpha1.png").is_file()
+    assert (tmp_path / "runs" / "digits" / "reliability_digits_cnn_alpha1.png").is_file()
     # One checkpoint folder per cell, holding the finished model only.
     folders = sorted((tmp_path / "runs" / "digits-checkpoints").iterdir())
     assert len(folders) == 8 and all([p.name for p in f.iterdir()] == ["model.pt"] for f in folders)
@@ -77,9 +77,9 @@ def test_a_robust_run_attacks_the_models_of_the_clean_run(tmp_path) -> None:
         at0, at1 = cells[(method, "robust-fgsm-eps0")], cells[(method, "robust-fgsm-eps0.1")]
         assert at0[3] == clean[3]  # the same trained model: the same clean accuracy
         assert at1[4] <= at0[4] <= clean[3] + 0.1  # robust accuracy falls with eps
-    report = (tmp_path / "report.md").read_text()
+    report = (tmp_path / "r" / "report.md").read_text()
     assert "`robust-fgsm-eps0.1`" in report
-    assert (tmp_path / "robust_vs_eps_digits_cnn_alpha1.png").is_file()
+    assert (tmp_path / "r" / "robust_vs_eps_digits_cnn_alpha1.png").is_file()
 
 
 def test_several_attacks_run_on_the_same_model(tmp_path) -> None:
@@ -290,7 +290,7 @@ def test_bf16_training_and_autoattack_run_through_the_command(tmp_path) -> None:
     assert measures["clean"][0]["amp"] == "bf16"
     robust = measures["robust-autoattack-eps0.1"][1]
     assert robust * 8 == round(robust * 8)  # a share of the 8 attacked images
-    assert "robust-autoattack-eps0.1" in (tmp_path / "report.md").read_text()
+    assert "robust-autoattack-eps0.1" in (tmp_path / "aa" / "report.md").read_text()
 
 
 def test_label_classes_mixed_reaches_the_step_and_is_stored_with_the_cell(
@@ -400,14 +400,17 @@ def test_gamma_chosen_on_a_validation_split_through_the_command(tmp_path) -> Non
     assert chosen["gamma"] in (0.0, 0.5) and chosen["gamma_grid"] == [0.0, 0.5]
     assert set(chosen["val_accuracy"]) == {"0", "0.5"} and chosen["val_split"] == 0.2
     assert "gamma_grid" not in json.loads(rows["mixup"])
-    report = (tmp_path / "report.md").read_text()
+    report = (tmp_path / "g" / "report.md").read_text()
     assert "γ chosen on the validation split (grid 0, 0.5" in report
     again = cli.invoke(app, _args(db, *extra))
     assert again.exit_code == 0 and "2 cells, 2 done, 0 to run" in again.output
     for bad, message in (
         (("--gamma", "0,0.5"), "add --val-split"),
         (("--val-split", "0.1"), "give several"),
-        (("--gamma", "0,0.5", "--val-split", "1.5"), "val_split must be None or a float in (0, 1)"),
+        (
+            ("--gamma", "0,0.5", "--val-split", "1.5"),
+            "--val-split must be a finite number in (0, 1)",
+        ),
     ):
         res = cli.invoke(app, _args(tmp_path / "b.sqlite", *bad))
         assert res.exit_code == 2 and message in res.output, res.output

@@ -51,10 +51,10 @@ def test_bench_on_own_csv_files_by_path(tmp_path) -> None:
             "--db", str(tmp_path / "own.sqlite"), "--no-progress"]  # fmt: skip
     res = cli.invoke(app, args)
     assert res.exit_code == 0, res.output
-    cells = pd.read_csv(tmp_path / "results.csv")
+    cells = pd.read_csv(tmp_path / "own" / "results.csv")
     assert set(cells.dataset) == {"label_first", "label_last"} and len(cells) == 4
     assert (cells.test_accuracy > 0.6).all()  # species, not a float feature, was the label
-    report = (tmp_path / "report.md").read_text()
+    report = (tmp_path / "own" / "report.md").read_text()
     assert "| label_first |" in report and "(label_first)" not in report
 
 

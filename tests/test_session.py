@@ -48,7 +48,7 @@ def test_a_session_plans_runs_reports_next_to_its_store_and_resumes(tmp_path) ->
     assert frame.ece.between(0, 1).all() and (frame.nll > 0).all()
     assert frame.reliability.map(lambda text: len(json.loads(text)["count"]) == 15).all()
     paths = session.report()
-    assert paths[-1] == tmp_path / "store" / "report.md" and paths[-1].is_file()
+    assert paths[-1] == tmp_path / "store" / "r" / "report.md" and paths[-1].is_file()
     again = _session(tmp_path).plan()
     assert (again.todo, len(again.jobs)) == (0, 0)
 

@@ -16,12 +16,15 @@ import numpy as np
 import torch
 
 __all__ = [
+    "CheckpointError",
     "all_finite",
     "as_float_tensor",
     "as_label_tensor",
     "check_nonnegative",
     "check_choice",
     "check_points",
+    "checkpoint_error",
+    "load_checkpoint",
     "parameter_error",
     "resolve_device",
 ]
@@ -240,3 +243,27 @@ def resolve_device(device: Any, owner: str = "GenLabel") -> torch.device:
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"The 'device' parameter of {owner} is 'mps', which is not available here")
     return dev
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read: empty, cut, not torch's, refused by
+    ``weights_only=True``, or of another model. The message names the file and how to
+    restart."""
+
+
+def checkpoint_error(path: Any, exc: BaseException, restart: str) -> CheckpointError:
+    """One line: the file, the first line of why, and ``restart`` (what to do)."""
+    text = str(exc).strip()
+    reason = text.splitlines()[0][:300] if text else type(exc).__name__
+    return CheckpointError(f"cannot read the checkpoint {path} ({reason}); {restart}")
+
+
+def load_checkpoint(path: Any, *, map_location: Any = "cpu", restart: str) -> Any:
+    """``torch.load(path, weights_only=True)``, or a :class:`CheckpointError` naming the
+    file and ``restart``."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    # torch raises many kinds here (UnpicklingError, RuntimeError, EOFError, OSError, ...);
+    # each is the same problem for the user: this file cannot be read.
+    except Exception as exc:  # noqa: BLE001
+        raise checkpoint_error(path, exc, restart) from None

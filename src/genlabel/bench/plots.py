@@ -6,7 +6,9 @@ user's backend.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ __all__ = [
     "reliability_curves",
     "reliability_diagram",
     "robust_vs_eps",
+    "safe_name",
     "save",
 ]
 
@@ -31,6 +34,26 @@ TIE_POINTS = 0.5
 #: per-data-set means (a box of one or three points says nothing); the report plots every
 #: trial's accuracy with the mean instead.
 FEW_DATA_SETS = 5
+
+
+def safe_name(name: object) -> str:
+    """A name read from a store (data set, method, model, attack) as a part of a file name:
+    letters, digits, ``.``, ``_`` and ``-`` only, no leading dot; a name that had to change
+    gets a short hash of the original, so that two names never share a file
+    (``x/../../escaped`` -> ``x_.._.._escaped-<hash>``)."""
+    text = str(name)
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip(".") or "_"
+    if safe != text:
+        safe = f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    return safe
+
+
+def _png(out: Path, stem: str) -> Path:
+    """``out/stem.png``, checked to be a file directly in ``out``."""
+    path = out / f"{stem}.png"
+    if "/" in stem or "\\" in stem or path.resolve().parent != out.resolve():
+        raise ValueError(f"refusing to write {path}: outside the report folder {out}")
+    return path
 
 
 def save(fig: Figure, path: Path) -> Path:
@@ -44,7 +67,7 @@ def difference_histogram(
 ) -> Path:
     """Histogram of per-data-set accuracy differences (points), the on-par band shaded."""
     fig = histogram_figure(diff, model, alpha, label=label)
-    return save(fig, out / f"hist_genlabel_cv_minus_mixup_{model}_alpha{alpha:g}.png")
+    return save(fig, _png(out, f"hist_genlabel_cv_minus_mixup_{safe_name(model)}_alpha{alpha:g}"))
 
 
 def histogram_figure(diff: pd.Series, model: str, alpha: float, *, label: str) -> Figure:
@@ -75,7 +98,7 @@ def method_boxplot(means: pd.DataFrame, model: str, alpha: float, out: Path) -> 
     ax.set_ylabel("mean test accuracy per data set [%]")
     ax.set_title(f"Accuracy by method, model {model}, α = {alpha:g} (triangle = mean)")
     ax.grid(axis="y", alpha=0.3)
-    return save(fig, out / f"accuracy_by_method_{model}_alpha{alpha:g}.png")
+    return save(fig, _png(out, f"accuracy_by_method_{safe_name(model)}_alpha{alpha:g}"))
 
 
 def method_points(part: pd.DataFrame, model: str, alpha: float, names, order, out: Path) -> Path:
@@ -136,8 +159,9 @@ def robust_vs_eps(
         ax.set_title(f"{names[dataset]}: robust accuracy vs eps ({by}{model}, α = {alpha:g})")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-        stem = f"robust_vs_eps_{attack + '_' if attack else ''}{dataset}_{model}_alpha{alpha:g}"
-        paths.append(save(fig, out / f"{stem}.png"))
+        which = f"{safe_name(attack)}_" if attack else ""
+        stem = f"robust_vs_eps_{which}{safe_name(dataset)}_{safe_name(model)}_alpha{alpha:g}"
+        paths.append(save(fig, _png(out, stem)))
     return paths
 
 
@@ -179,7 +203,8 @@ def reliability_diagram(
     ax.set_title(f"{name}: reliability ({model}, α = {alpha:g}, 15 bins, trials pooled)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    return save(fig, out / f"reliability_{dataset}_{model}_alpha{alpha:g}.png")
+    stem = f"reliability_{safe_name(dataset)}_{safe_name(model)}_alpha{alpha:g}"
+    return save(fig, _png(out, stem))
 
 
 #: The label diagnostics as the plots name them.
@@ -226,4 +251,5 @@ def label_diagnostics_plot(
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.suptitle(f"{name}: labels of cross-class mixes ({model}, α = {alpha:g}, mean of trials)")
-    return save(fig, out / f"label_diagnostics_{dataset}_{model}_alpha{alpha:g}.png")
+    stem = f"label_diagnostics_{safe_name(dataset)}_{safe_name(model)}_alpha{alpha:g}"
+    return save(fig, _png(out, stem))

@@ -29,6 +29,7 @@ __all__ = [
     "complete_data_sets",
     "mean_accuracy",
     "results_lines",
+    "report_folder",
     "win_tie_loss",
     "write_report",
 ]
@@ -50,6 +51,22 @@ RESULT_COLUMNS = [
     "one_hot_share",
     "mixed_weight",
 ]
+
+
+#: The file name of the default stores (``reports/<suite>/results.sqlite``).
+DEFAULT_STORE_NAME = "results.sqlite"
+
+
+def report_folder(db: str | Path) -> Path:
+    """Where a store's report goes by default: beside it, named after it
+    (``runs/wine.sqlite`` -> ``runs/wine/``), so two stores in one folder keep their own
+    reports. The default stores, ``reports/<suite>/results.sqlite``, have a folder of their
+    own: their report goes there (no other store's report can be in it); a store without
+    a suffix: ``runs/wine`` -> ``runs/wine-report/``."""
+    db = Path(db)
+    if db.name == DEFAULT_STORE_NAME:
+        return db.parent
+    return db.parent / (db.stem if db.suffix else f"{db.name}-report")
 
 
 def _order(methods, order: Sequence[str] | None = None) -> list[str]:
@@ -474,6 +491,16 @@ def _only_complete(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return frame, [note + " (`--complete-only`).", ""]
 
 
+def _partial_lines(partial: str | None) -> list[str]:
+    """The line under the title of a partial report: which cells other drivers hold."""
+    if not partial:
+        return []
+    return [
+        f"Partial: {partial}; run the same command when they are done to report every cell.",
+        "",
+    ]
+
+
 def write_report(
     frame: pd.DataFrame,
     out: str | Path,
@@ -486,6 +513,7 @@ def write_report(
     title: str = "GenLabel benchmark report",
     sections: Callable[[Path], tuple[list[str], list[Path]]] | None = None,
     data_summary: Sequence[str] = (),
+    partial: str | None = None,
 ) -> list[Path]:
     """Write report.md, results.csv and the PNG plots into ``out``; return the paths
     (report.md last).
@@ -498,9 +526,11 @@ def write_report(
     methods' column order (default: the registry's); ``title``: the heading;
     ``sections(out) -> (lines, plots)``: more of the report (an experiment's figures),
     written after the tables; ``data_summary``: lines of
-    :func:`genlabel.data.user_csv.data_summary`, a "Data" section at the top.
+    :func:`genlabel.data.user_csv.data_summary`, a "Data" section at the top; ``partial``:
+    who holds the missing cells (the title says so).
     """
     out = Path(out)
+    title = f"{title} (partial)" if partial else title
     out.mkdir(parents=True, exist_ok=True)
     frame, note = _only_complete(frame) if complete_only else (frame, [])
     if error:
@@ -510,8 +540,9 @@ def write_report(
         csv_path, index=False
     )
     report = out / "report.md"
+    why = _partial_lines(partial)
     if frame.empty:
-        report.write_text(f"# {title}\n\nThe store holds no results yet.\n")
+        report.write_text("\n".join([f"# {title}", "", *why, "The store holds no cells yet.", ""]))
         return [csv_path, report]
     names = _names(frame.dataset.unique(), data_dir)
     clean = frame[frame.measure == "clean"]
@@ -523,7 +554,8 @@ def write_report(
         heading = "Clean test accuracy of the attacked models"
     clean_lines, written = _clean_sections(clean, names, out, heading, error=error, order=order)
     robust_lines, robust_plots = _robust_sections(robust, names, out)
-    lines = [f"# {title}", "", *_data_lines(data_summary), *note, *clean_lines, *robust_lines]
+    data = _data_lines(data_summary)
+    lines = [f"# {title}", "", *why, *data, *note, *clean_lines, *robust_lines]
     if sections is not None:
         more_lines, more_plots = sections(out)
         lines, written = lines + more_lines, written + more_plots

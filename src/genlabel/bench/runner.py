@@ -114,25 +114,39 @@ def run_bench(
 ) -> int:
     """Run ``jobs``; every finished job's cells are written by this (driver) process.
 
-    With ``run_id`` each job is claimed in the store just before it is dispatched, and jobs
-    that another live driver holds are left to it. Returns the number of cells written.
+    With ``run_id`` each job is claimed in the store just before it is dispatched (and
+    released once its cells are stored), and jobs whose claim another driver holds are left
+    to it. Returns the number of cells written.
     """
-    n_cells = sum(len(j.methods) * len(measure_labels(j.settings)) for j in jobs)
-    bar = tqdm(total=n_cells, desc="cells", unit="cell", disable=not progress, dynamic_ncols=True)
+
+    def cells(job: Job) -> int:
+        return len(job.methods) * len(measure_labels(job.settings))
+
+    bar = tqdm(
+        total=sum(map(cells, jobs)), desc="cells", unit="cell", disable=not progress,
+        dynamic_ncols=True,
+    )  # fmt: skip
     written = 0
     threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs))
+    # A plan has one job per (dataset, trial, alpha): how a job's records name it.
+    by_cell = {(job.dataset, job.trial, job.alpha): job for job in jobs}
 
     def claimed() -> Iterator[Job]:
         for job in jobs:
-            if run_id is None or store.claim(job_key(job), run_id):
+            if run_id is None or store.claim(job_key(job), run_id, cells(job)):
                 yield job
             else:  # another driver runs it
-                bar.update(len(job.methods) * len(measure_labels(job.settings)))
+                bar.update(cells(job))
 
     try:
         for records in _results(claimed(), n_jobs, backend, scheduler, threads, attack_factory):
             written += store.add(records, config, run_id)
             bar.update(len(records))
+            first = records[0] if records else None
+            if run_id is not None and first is not None:
+                job = by_cell.get((first["dataset"], int(first["trial"]), float(first["alpha"])))
+                if job is not None:
+                    store.release(job_key(job), run_id)
     finally:
         bar.close()
     return written

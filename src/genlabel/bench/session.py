@@ -6,7 +6,7 @@ The CLI's ``genlabel bench`` and ``genlabel demo`` are thin wrappers around it::
     session = BenchSession(datasets=["iris", "wine"], methods=["mixup", "genlabel_cv"],
                            trials=2, settings=BenchSettings(epochs=20), db="runs/r.sqlite")
     summary = session.run()          # resumable: finished cells are skipped
-    session.report()                 # report.md, results.csv, PNGs next to the store
+    session.report()                 # report.md, results.csv, PNGs in runs/r/ (next to r.sqlite)
     frame = session.results()        # one row per cell
 """
 
@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,9 +38,9 @@ from ..robustness import ATTACKS
 from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
 from ..training.selection import check_grid
 from .protocol import BenchSettings, attack_names, unknown_attacks
-from .report import write_report
+from .report import report_folder, write_report
 from .runner import SchedulerError, applicable, plan_jobs, planned_keys, run_bench
-from .store import ResultStore, StoreError
+from .store import CLAIM_TIMEOUT, ResultStore, StoreError, check_claim_timeout
 
 __all__ = ["BenchError", "BenchPlan", "BenchSession", "RunSummary", "StoreSession"]
 
@@ -90,6 +92,36 @@ class RunSummary:
     cells_total: int
     seconds: float
     interrupted: bool = False
+    #: The interruption was SIGTERM (the CLI exits 143 instead of Ctrl-C's 130).
+    terminated: bool = False
+    #: When cells of the plan are missing after an uninterrupted run: which other drivers
+    #: hold them ("3 cells held by host H, pid P, last seen T ago"); the report is partial.
+    held: str | None = None
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[dict[str, bool]]:
+    """SIGTERM raises KeyboardInterrupt (once) while the block runs, so that a terminated
+    run ends as Ctrl-C ends it: claims released, the segment closed. The yielded dict's
+    ``"fired"`` says whether it came; after ``state["armed"] = False`` it is only noted.
+    Outside the main thread nothing changes."""
+    state = {"fired": False, "armed": True}
+
+    def handler(signum: int, frame: object) -> None:
+        if not state["fired"]:  # a second SIGTERM while cleaning up is ignored
+            state["fired"] = True
+            if state["armed"]:
+                raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield state
+        return
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class StoreSession:
@@ -101,19 +133,33 @@ class StoreSession:
     none of the planned cells under other settings, run a segment (recorded in the store's
     ``runs`` table; Ctrl-C stops it cleanly), read the results and write the report.
     Subclasses set ``db``, ``out``, ``error`` (their ValueError subclass) and ``settings_word``
-    (what the fingerprint is called in the conflict message).
+    (what the fingerprint is called in the conflict message), and may set ``claim_timeout``
+    (see :meth:`_set_claim_timeout`).
     """
 
     db: Path
     out: Path
     error: type[ValueError] = ValueError
     settings_word: str = "other settings"
+    claim_timeout: float = CLAIM_TIMEOUT
+    #: After a run that ended with cells held by other drivers: which (the report says so).
+    partial: str | None = None
+
+    def _set_claim_timeout(self, value: float) -> None:
+        """Seconds after its driver was last seen that another driver's claim lapses."""
+        try:
+            self.claim_timeout = check_claim_timeout(value)
+        except StoreError as exc:
+            raise self.error(str(exc)) from None
 
     def _store(self, *, read_only: bool = False) -> ResultStore:
         """The store; ``read_only`` for reading an existing one without touching the file
         (a store not written yet is created, as before, so reading it gives no cells)."""
         try:
-            return ResultStore(self.db, read_only=read_only and self.db.is_file())
+            return ResultStore(
+                self.db, read_only=read_only and self.db.is_file(),
+                claim_timeout=self.claim_timeout,
+            )  # fmt: skip
         except StoreError as exc:
             raise self.error(str(exc)) from None
 
@@ -143,25 +189,47 @@ class StoreSession:
         """Run ``work(store, run_id)`` (it returns the cells it wrote) as one run segment.
 
         The segment is a row of the store's ``runs`` table (start, end, cells) written by
-        the ``writer`` (rank 0 under torch.distributed); Ctrl-C ends it cleanly, every
-        finished job stays stored, and the summary says so.
+        the ``writer`` (rank 0 under torch.distributed), whose heartbeat renews its claims
+        while ``work`` runs. Ctrl-C or SIGTERM ends it cleanly (claims released, every
+        finished job stored) and the summary says so; cells left to other drivers are
+        named in ``summary.held`` and in :attr:`partial`.
         """
         start = time.perf_counter()
-        interrupted, written = False, 0
-        with self._store() as store:
+        interrupted, written, held = False, 0, None
+        with self._store() as store, sigterm_as_interrupt() as term:
             run_id = 0
-            if writer:
-                command = command or " ".join(sys.argv)
-                run_id = store.begin_run(n_jobs=n_jobs, backend=backend, command=command)
             try:
-                written = work(store, run_id)
+                if writer:
+                    command = command or " ".join(sys.argv)
+                    run_id = store.begin_run(n_jobs=n_jobs, backend=backend, command=command)
+                with store.heartbeat(run_id) if writer else nullcontext():
+                    written = work(store, run_id)
             except KeyboardInterrupt:
                 interrupted = True
             finally:
-                if writer:
+                if writer and run_id:
                     store.end_run(run_id)
+                term["armed"] = False
+            interrupted = interrupted or term["fired"]
             stored = len(set(plan.keys) & store.done_keys())
-        return RunSummary(written, stored, plan.total, time.perf_counter() - start, interrupted)
+            if not interrupted and stored < plan.total:
+                held = self._held(store, run_id, plan.total - stored)
+        self.partial = held
+        return RunSummary(
+            written, stored, plan.total, time.perf_counter() - start, interrupted,
+            terminated=term["fired"], held=held,
+        )  # fmt: skip
+
+    @staticmethod
+    def _held(store: ResultStore, run_id: int, missing: int) -> str:
+        """Who holds the ``missing`` cells of a plan that this run left to other drivers."""
+        holders = store.holders(run_id)
+        if holders:
+            return "; ".join(h.describe() for h in holders)
+        return (
+            f"{missing} cells were left to another driver that stopped before storing them;"
+            " run the same command to compute them"
+        )
 
     def results(self) -> pd.DataFrame:
         """Every stored cell of the store (one row per cell)."""
@@ -221,13 +289,17 @@ class BenchSession(StoreSession):
         The SQLite store (default ``reports/<suite>/results.sqlite``, or
         ``reports/custom/results.sqlite`` for custom data sets).
     out : path, optional
-        Where the report goes (default: the store's folder).
+        Where the report goes (default: beside the store, named after it:
+        ``runs/x.sqlite`` -> ``runs/x/``).
     jobs : int, default=1
         Parallel jobs on this machine (joblib processes or Dask workers).
     backend : {"joblib", "dask"}; scheduler : address of a Dask scheduler, optional
     progress : bool, default=True
     log : callable, default=print
         Where the session's messages go.
+    claim_timeout : float, default=300
+        Seconds after its driver was last seen (its heartbeat) that another driver's claim
+        on a job lapses and this session takes the job over.
     """
 
     error = BenchError
@@ -251,7 +323,9 @@ class BenchSession(StoreSession):
         scheduler: str | None = None,
         progress: bool = True,
         log: Callable[[str], None] = print,
+        claim_timeout: float = CLAIM_TIMEOUT,
     ):
+        self._set_claim_timeout(claim_timeout)
         if suite not in SUITES:
             raise BenchError(f"unknown suite {suite!r}; expected one of {', '.join(SUITES)}")
         spec = SUITES[suite]
@@ -289,7 +363,7 @@ class BenchSession(StoreSession):
         self.datasets = self._datasets(custom)
         default_db = Path("reports") / (suite if not custom else "custom") / "results.sqlite"
         self.db = Path(db) if db is not None else default_db
-        self.out = Path(out) if out is not None else self.db.parent
+        self.out = Path(out) if out is not None else report_folder(self.db)
 
     # -- checks -------------------------------------------------------------------------
     def _warn_jobs(self) -> None:
@@ -522,4 +596,5 @@ class BenchSession(StoreSession):
         return write_report(
             frame, self.out, data_dir=self.settings.data_dir, runs=runs,
             complete_only=complete_only, data_summary=self.data_summary(),
+            partial=self.partial,
         )  # fmt: skip

@@ -9,8 +9,13 @@ start, the time it last stored a job, its end (empty when it was killed) and the
 wrote, so that the wall-clock time of a suite run in several segments is on record.
 
 Drivers claim the jobs they run (table ``claims``): a second driver started on the same
-store takes the jobs nobody has claimed, or whose claimant has ended or died, so two
-drivers split the work instead of both computing every missing cell.
+store takes the jobs nobody has claimed, so two drivers split the work instead of both
+computing every missing cell. A claim is a lease: its driver's heartbeat (a thread writing
+``runs.heartbeat`` at least every :data:`HEARTBEAT` seconds) renews it, and a claim whose
+driver has not been seen for ``claim_timeout`` seconds (:data:`CLAIM_TIMEOUT` by default)
+is taken over by the next driver, whatever host or pid it names (a driver killed by
+``kill -9`` or the OOM killer, a store copied from another machine). A driver that ended
+releases its claims; one known dead (its pid gone on this host) is taken over at once.
 """
 
 from __future__ import annotations
@@ -23,13 +28,31 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["CELL_KEY", "ResultStore", "StoreError", "versions"]
+__all__ = [
+    "CELL_KEY",
+    "CLAIM_TIMEOUT",
+    "HEARTBEAT",
+    "Holder",
+    "ResultStore",
+    "StoreError",
+    "versions",
+]
+
+#: Seconds after its driver was last seen that a claim lapses (``--claim-timeout``).
+CLAIM_TIMEOUT = 300.0
+#: The longest gap between two heartbeats of a driver, in seconds (a quarter of a shorter
+#: claim timeout); a heartbeat that waits for a busy store (up to 60 s) still lands well
+#: within the default claim timeout.
+HEARTBEAT = 30.0
 
 CELL_KEY = ("dataset", "method", "model", "trial", "measure", "alpha")
 
@@ -52,6 +75,7 @@ CREATE TABLE IF NOT EXISTS results (
     config TEXT NOT NULL,
     versions TEXT NOT NULL,
     created TEXT NOT NULL DEFAULT (datetime('now')),
+    checksum TEXT,
     PRIMARY KEY (dataset, method, model, trial, measure, alpha)
 );
 CREATE TABLE IF NOT EXISTS runs (
@@ -64,17 +88,20 @@ CREATE TABLE IF NOT EXISTS runs (
     backend TEXT NOT NULL,
     command TEXT NOT NULL,
     host TEXT,
-    pid INTEGER
+    pid INTEGER,
+    heartbeat REAL
 );
 CREATE TABLE IF NOT EXISTS claims (
     job TEXT PRIMARY KEY,
     run_id INTEGER NOT NULL,
-    claimed REAL NOT NULL
+    claimed REAL NOT NULL,
+    cells INTEGER
 );
 """
 # Columns added after the first release; older stores get them on open.
 _ADDED_COLUMNS = {
-    "runs": {"host": "TEXT", "pid": "INTEGER"},
+    "runs": {"host": "TEXT", "pid": "INTEGER", "heartbeat": "REAL"},
+    "claims": {"cells": "INTEGER"},
     "results": {
         "ece": "REAL",
         "nll": "REAL",
@@ -83,12 +110,13 @@ _ADDED_COLUMNS = {
         "one_hot_share": "REAL",
         "mixed_weight": "REAL",
         "label_diagnostics": "TEXT",
+        "checksum": "TEXT",
     },
 }
 #: Optional per-cell values: calibration of clean cells (ECE, NLL, and the reliability
 #: diagram's bins as JSON); the label diagnostics of image cells that mix (the last
 #: epoch's, and every epoch's as JSON, see ``genlabel.training.diagnostics``).
-OPTIONAL = tuple(_ADDED_COLUMNS["results"])
+OPTIONAL = tuple(c for c in _ADDED_COLUMNS["results"] if c != "checksum")
 _REQUIRED = {
     "results": {"dataset", "method", "model", "trial", "measure", "alpha", "test_accuracy",
                 "robust_accuracy", "params", "seconds", "config_hash", "config", "versions"},
@@ -100,17 +128,83 @@ class StoreError(ValueError):
     """The file given as a store is not one: not SQLite, or tables of another schema."""
 
 
-def _alive(host: str | None, pid: int | None) -> bool:
-    """Whether a driver process still runs (on another host we cannot tell: assume so)."""
+def _dead_here(host: str | None, pid: int | None) -> bool:
+    """Whether a driver is known to have ended: its pid is gone on this host. (Elsewhere,
+    or a live pid that may be another process now, only its lease can tell.)"""
     if pid is None or host != socket.gethostname():
-        return pid is not None
+        return False
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process with that pid: alive
         return True
-    return True
+    except (PermissionError, OverflowError, ValueError):  # someone else's process, or no pid
+        return False
+    return False
+
+
+def check_claim_timeout(value: Any) -> float:
+    """The claim timeout in seconds: a finite number > 0."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < float("inf")
+    ):
+        raise StoreError(
+            f"--claim-timeout (seconds after which a silent driver's claims lapse) must be a "
+            f"number > 0; got {value!r}"
+        )
+    return float(value)
+
+
+def heartbeat_gap(claim_timeout: float) -> float:
+    """Seconds between two heartbeats: :data:`HEARTBEAT`, or a quarter of a shorter timeout."""
+    return min(HEARTBEAT, claim_timeout / 4)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Another driver with live claims: where it runs, when it was last seen, its cells."""
+
+    run_id: int
+    host: str | None
+    pid: int | None
+    seen: float  # seconds since its last heartbeat
+    cells: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.cells} cell{'s' if self.cells != 1 else ''} held by host {self.host}, "
+            f"pid {self.pid}, last seen {_ago(self.seen)} ago"
+        )
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def folder_message(path: Path) -> str:
+    """What to say when ``--db`` names a folder: the stores in it, if any."""
+    stores = sorted(p.name for p in path.glob("*.sqlite"))[:5]
+    hint = f" (in it: {', '.join(stores)})" if stores else ""
+    return f"{path} is a folder; --db takes the path of a store file{hint}"
+
+
+def _file_above(path: Path) -> str:
+    """The first folder above ``path`` that is a file ("x/notes.txt is a file"), or ""."""
+    for parent in path.parents:
+        if parent.exists():
+            return "" if parent.is_dir() else f"{parent} is a file"
+    return ""
+
+
+#: When a driver was last seen: its heartbeat, last stored job or start (older stores and
+#: drivers have no heartbeat).
+_SEEN = "max(coalesce(r.heartbeat, 0), coalesce(r.last_write, 0), r.started)"
 
 
 #: Where Linux names the processor ("model name"); elsewhere platform's name is used.
@@ -152,6 +246,39 @@ def versions() -> dict[str, str]:
     }
 
 
+#: The columns of a cell that its checksum covers (all but ``created`` and the checksum).
+CHECKED = (
+    *CELL_KEY, "test_accuracy", "robust_accuracy", *OPTIONAL, "params", "seconds",
+    "config_hash", "config", "versions",
+)  # fmt: skip
+
+
+class StoreWarning(UserWarning):
+    """Cells of a store that cannot be read (their values do not match their checksum)."""
+
+
+def checksum(values: Sequence[Any]) -> str:
+    """The checksum of a cell's values (in :data:`CHECKED` order, as SQLite returns them:
+    str, int, float or None; floats written exactly)."""
+    return hashlib.sha256(json.dumps(list(values)).encode()).hexdigest()[:16]
+
+
+def _maybe(kind: Callable[[Any], Any], value: Any) -> Any:
+    return None if value is None else kind(value)
+
+
+def _key(values: Sequence[Any]) -> tuple | None:
+    """A cell's key from its first values, or None when they have the wrong types (a
+    mangled row)."""
+    d, me, mo, t, ms, a = values[: len(CELL_KEY)]
+    texts_ok = all(isinstance(v, str) for v in (d, me, mo, ms))
+    if not texts_ok or isinstance(t, bool) or not isinstance(t, int):
+        return None
+    if not isinstance(a, (int, float)):
+        return None
+    return (d, me, mo, t, ms, float(a))
+
+
 def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -162,43 +289,123 @@ class ResultStore:
     ``read_only=True`` opens an existing store for reading (reports, comparisons) without
     changing a byte of it: no switch to WAL, no schema migration, so reading a committed
     snapshot leaves the file as it was (an older store's missing columns read as empty).
+
+    ``claim_timeout``: seconds after its driver was last seen that a claim lapses and
+    :meth:`claim` takes the job over.
     """
 
-    def __init__(self, path: str | Path, *, read_only: bool = False):
+    def __init__(
+        self, path: str | Path, *, read_only: bool = False, claim_timeout: float = CLAIM_TIMEOUT
+    ):
         self.path = Path(path)
+        self.claim_timeout = check_claim_timeout(claim_timeout)
+        self._warned = False
         if self.path.is_dir():
-            raise StoreError(f"{self.path} is a folder; --db takes the path of a SQLite file")
+            raise StoreError(folder_message(self.path))
         if read_only and not self.path.is_file():
             raise StoreError(f"no store at {self.path}")
+        new = not self.path.exists()
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the store {self.path}: {_file_above(self.path) or exc}; "
+                    "give --db a path in a folder you can write"
+                ) from None
         # The driver may store from joblib's dispatch thread: one connection, one lock.
         self._lock = threading.Lock()
-        # mode=ro: SQLite refuses every write, the journal-mode switch included.
-        target = f"{self.path.resolve().as_uri()}?mode=ro" if read_only else str(self.path)
-        self._conn = sqlite3.connect(target, timeout=60, check_same_thread=False, uri=read_only)
         try:
             if read_only:
-                self._check_schema(complete=True)
+                self._conn = self._open_read_only()
             else:
+                self._conn = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
+                # The check comes first: a file of another application is refused as it is
+                # (no switch to WAL, no tables added).
+                self._check_schema()
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
-                self._check_schema()
                 self._conn.executescript(_SCHEMA)
                 self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise StoreError(f"{self.path} is not a GenLabel result store: {exc}") from None
-        except StoreError:
-            self._conn.close()
-            raise
+        except (sqlite3.Error, StoreError) as exc:
+            if hasattr(self, "_conn"):
+                self._conn.close()
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(self._explain(exc, opening=True, new=new)) from None
         self._versions = json.dumps(versions(), sort_keys=True)
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A connection that cannot write (``mode=ro``: SQLite refuses every write, the
+        journal-mode switch included). On a read-only mount a store in WAL mode cannot
+        create its ``-shm`` file, so it is opened ``immutable=1`` there: nobody can write
+        the file on that mount."""
+        uri = self.path.resolve().as_uri()
+        for query in ("mode=ro", "immutable=1"):
+            conn = sqlite3.connect(f"{uri}?{query}", timeout=60, check_same_thread=False, uri=True)
+            self._conn = conn
+            try:
+                self._check_schema(complete=True)
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if query == "mode=ro" and "unable to open" in str(exc):
+                    continue
+                raise
+            return conn
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _explain(self, exc: BaseException, *, opening: bool = False, new: bool = False) -> str:
+        """One line on a SQLite error: what happened to which store, and what to do."""
+        cause = exc.__cause__ if isinstance(exc.__cause__, sqlite3.Error) else exc
+        text = str(cause).split("\n")[0]
+        low = text.lower()
+        if "file is not a database" in low:
+            return f"{self.path} is not a GenLabel result store ({text}); use another --db"
+        if "malformed" in low or "corrupt" in low or "disk i/o" in low:
+            return (
+                f"the store {self.path} is damaged ({text}); restore it from a copy, or "
+                "use another --db (its readable cells: sqlite3 FILE .recover)"
+            )
+        if "locked" in low or "busy" in low:
+            return (
+                f"the store {self.path} is locked by another process ({text}); wait for it "
+                "to finish, or use another --db"
+            )
+        if "readonly" in low or "read-only" in low or "unable to open" in low:
+            what = "create" if new else "write"
+            return (
+                f"cannot {what} the store {self.path} ({text}); give --db a path in a folder "
+                "you can write (reading needs no write access: genlabel report --db PATH)"
+            )
+        return f"the store {self.path} cannot be used ({text}); use another --db"
+
+    @contextmanager
+    def _sql(self) -> Iterator[None]:
+        """Under the lock; every SQLite error of a store call as a :class:`StoreError`."""
+        try:
+            with self._lock:
+                yield
+        except (sqlite3.Error, pd.errors.DatabaseError) as exc:
+            raise StoreError(self._explain(exc)) from None
 
     def _columns(self, table: str) -> set[str]:
         return {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
 
     def _check_schema(self, *, complete: bool = False) -> None:
-        """Tables of another schema are refused; with ``complete`` also missing ones."""
+        """Tables of another schema are refused, and so is a database with tables but no
+        ``results`` (another application's); with ``complete`` also missing tables."""
+        tables = {
+            row[0]
+            for row in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if tables and "results" not in tables:
+            listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+            raise StoreError(
+                f"{self.path} is not a GenLabel result store (its tables: {listed}); "
+                "use another --db"
+            )
         for table, required in _REQUIRED.items():
             have = self._columns(table)
             if complete and not have:
@@ -225,68 +432,150 @@ class ResultStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _cells(self) -> tuple[list[tuple[tuple, str]], set[int]]:
+        """The key and config hash of every sound cell, and the rowids of the damaged ones
+        (values that do not match their checksum, or of the wrong types: reported once per
+        store, never read)."""
+        with self._sql():
+            have = self._columns("results")  # an older store read as it is lacks some
+            columns = ", ".join(c if c in have else "NULL" for c in (*CHECKED, "checksum"))
+            rows = self._conn.execute(f"SELECT rowid, {columns} FROM results").fetchall()
+        cells, damaged, rowids = [], [], set()
+        for rowid, *values, stored in rows:
+            key = _key(values)
+            if key is None or (stored is not None and stored != checksum(values)):
+                damaged.append(tuple(values[: len(CELL_KEY)]))
+                rowids.add(rowid)
+            else:
+                cells.append((key, values[CHECKED.index("config_hash")]))
+        self._report_damaged(damaged)
+        return cells, rowids
+
+    def _report_damaged(self, damaged: list[tuple]) -> None:
+        if damaged and not self._warned:
+            self._warned = True
+            n = len(damaged)
+            named = [key for key in damaged if None not in key]
+            example = f", e.g. {named[0]}" if named else ""
+            warnings.warn(
+                f"{self.path}: {n} damaged cell{'s' if n != 1 else ''} (values that do not "
+                f"match their checksum) not read{example}; a run with the same settings "
+                "computes them again",
+                StoreWarning,
+                stacklevel=3,
+            )
+
     def done_keys(self) -> set[tuple]:
-        with self._lock:
-            rows = self._conn.execute(f"SELECT {', '.join(CELL_KEY)} FROM results").fetchall()
-        return {(d, me, mo, int(t), ms, float(a)) for d, me, mo, t, ms, a in rows}
+        """The keys of the stored cells (damaged ones are not done)."""
+        return {key for key, _ in self._cells()[0]}
 
     def conflicting(self, config: dict[str, Any], keys: Iterable[tuple]) -> list[tuple]:
         """Keys already stored under another configuration (they would not be recomputed)."""
         h = config_hash(config)
         wanted = set(keys)
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {', '.join(CELL_KEY)}, config_hash FROM results"
-            ).fetchall()
-        return [
-            k
-            for *key, ch in rows
-            if (k := (key[0], key[1], key[2], int(key[3]), key[4], float(key[5]))) in wanted
-            and ch != h
-        ]
+        return [key for key, ch in self._cells()[0] if key in wanted and ch != h]
 
     def begin_run(self, *, n_jobs: int, backend: str, command: str) -> int:
         """Record the start of a run segment; returns its id (pass it to :meth:`add`)."""
-        with self._lock, self._conn:
+        with self._sql(), self._conn:
+            now = time.time()
             cur = self._conn.execute(
-                "INSERT INTO runs (started, n_jobs, backend, command, host, pid)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (time.time(), int(n_jobs), backend, command, socket.gethostname(), os.getpid()),
+                "INSERT INTO runs (started, n_jobs, backend, command, host, pid, heartbeat)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now, int(n_jobs), backend, command, socket.gethostname(), os.getpid(), now),
             )
         return int(cur.lastrowid or 0)
 
+    @contextmanager
+    def heartbeat(self, run_id: int) -> Iterator[None]:
+        """Renew run ``run_id``'s claims while the block runs: a thread with its own
+        connection writes ``runs.heartbeat`` every :func:`heartbeat_gap` seconds."""
+        stop = threading.Event()
+        gap = heartbeat_gap(self.claim_timeout)
+
+        def beat() -> None:
+            conn = sqlite3.connect(str(self.path), timeout=60)
+            try:
+                while not stop.wait(gap):
+                    try:
+                        with conn:
+                            conn.execute(
+                                "UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run_id)
+                            )
+                    except sqlite3.Error:  # a busy or failing store: the next beat tries again
+                        pass
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=beat, name="genlabel-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
     def end_run(self, run_id: int) -> None:
         """Record the end of a run segment and release its claims."""
-        with self._lock, self._conn:
+        with self._sql(), self._conn:
             self._conn.execute("UPDATE runs SET finished = ? WHERE id = ?", (time.time(), run_id))
             self._conn.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
 
-    def claim(self, job: str, run_id: int) -> bool:
-        """Claim a job for run ``run_id``; False when a live, unfinished run holds it."""
-        with self._lock, self._conn:
+    def _holds(self, finished: float | None, host: str | None, pid: int | None, seen: float,
+               now: float) -> bool:  # fmt: skip
+        """Whether a run's claims are live: unfinished, seen within the claim timeout, and
+        not known dead."""
+        return finished is None and now - seen < self.claim_timeout and not _dead_here(host, pid)
+
+    def claim(self, job: str, run_id: int, cells: int = 0) -> bool:
+        """Claim a job (of ``cells`` cells) for run ``run_id``; False when another run
+        holds it (see :meth:`_holds`), else the claim is this run's, taken over if need be."""
+        with self._sql(), self._conn:
+            now = time.time()
             cur = self._conn.execute(
-                "INSERT OR IGNORE INTO claims (job, run_id, claimed) VALUES (?, ?, ?)",
-                (job, run_id, time.time()),
+                "INSERT OR IGNORE INTO claims (job, run_id, claimed, cells) VALUES (?, ?, ?, ?)",
+                (job, run_id, now, int(cells)),
             )
             if cur.rowcount:
                 return True
             owner = self._conn.execute(
-                "SELECT r.id, r.finished, r.host, r.pid FROM claims c JOIN runs r"
+                f"SELECT r.id, r.finished, r.host, r.pid, {_SEEN} FROM claims c JOIN runs r"
                 " ON r.id = c.run_id WHERE c.job = ?",
                 (job,),
             ).fetchone()
-            if owner is not None and owner[0] != run_id and owner[1] is None and _alive(*owner[2:]):
-                return False
+            if owner is not None and owner[0] != run_id:
+                _, finished, host, pid, seen = owner
+                if self._holds(finished, host, pid, seen, now):
+                    return False
             self._conn.execute(
-                "UPDATE claims SET run_id = ?, claimed = ? WHERE job = ?",
-                (run_id, time.time(), job),
+                "UPDATE claims SET run_id = ?, claimed = ?, cells = ? WHERE job = ?",
+                (run_id, now, int(cells), job),
             )
             return True
+
+    def release(self, job: str, run_id: int) -> None:
+        """Give up run ``run_id``'s claim of a job (its cells are stored)."""
+        with self._sql(), self._conn:
+            self._conn.execute("DELETE FROM claims WHERE job = ? AND run_id = ?", (job, run_id))
+
+    def holders(self, run_id: int | None = None) -> list[Holder]:
+        """The other runs (not ``run_id``) whose claims are live, with their claimed cells."""
+        with self._sql():
+            rows = self._conn.execute(
+                f"SELECT r.id, r.finished, r.host, r.pid, {_SEEN}, sum(coalesce(c.cells, 0))"
+                " FROM claims c JOIN runs r ON r.id = c.run_id GROUP BY r.id ORDER BY r.id"
+            ).fetchall()
+        now = time.time()
+        return [
+            Holder(rid, host, pid, now - seen, int(cells))
+            for rid, finished, host, pid, seen, cells in rows
+            if rid != run_id and self._holds(finished, host, pid, seen, now)
+        ]
 
     def runs(self) -> pd.DataFrame:
         """The run segments, with ``wall_seconds``: start to end, or to the last stored job
         for a segment that was killed."""
-        with self._lock:
+        with self._sql():
             runs = self._with_added(
                 "runs", pd.read_sql_query("SELECT * FROM runs ORDER BY id", self._conn)
             )
@@ -310,34 +599,29 @@ class ResultStore:
                 return self._versions
             return json.dumps(mine | {"cpu": record["cpu"]}, sort_keys=True)
 
-        rows = [
-            (
-                r["dataset"],
-                r["method"],
-                r["model"],
-                int(r["trial"]),
-                r["measure"],
-                float(r["alpha"]),
-                float(r["test_accuracy"]),
-                None if r.get("robust_accuracy") is None else float(r["robust_accuracy"]),
-                *(None if r.get(key) is None else r[key] for key in OPTIONAL),
-                r["params"],
-                float(r["seconds"]),
-                h,
-                cfg,
-                versions_of(r),
-            )
-            for r in records
-        ]
-        with self._lock, self._conn:
-            cur = self._conn.executemany(
-                "INSERT OR IGNORE INTO results (dataset, method, model, trial, measure, alpha,"
-                f" test_accuracy, robust_accuracy, {', '.join(OPTIONAL)}, params, seconds,"
-                " config_hash, config, versions)"
-                f" VALUES ({', '.join('?' * (13 + len(OPTIONAL)))})",
-                rows,
-            )
-            written = cur.rowcount
+        rows = []
+        for r in records:
+            values = (
+                str(r["dataset"]), str(r["method"]), str(r["model"]), int(r["trial"]),
+                str(r["measure"]), float(r["alpha"]), float(r["test_accuracy"]),
+                _maybe(float, r.get("robust_accuracy")), _maybe(float, r.get("ece")),
+                _maybe(float, r.get("nll")), _maybe(str, r.get("reliability")),
+                _maybe(float, r.get("third_class_share")), _maybe(float, r.get("one_hot_share")),
+                _maybe(float, r.get("mixed_weight")), _maybe(str, r.get("label_diagnostics")),
+                str(r["params"]), float(r["seconds"]), h, cfg, versions_of(r),
+            )  # fmt: skip
+            rows.append((*values, checksum(values)))
+        insert = (
+            f"INTO results ({', '.join(CHECKED)}, checksum)"
+            f" VALUES ({', '.join('?' * (len(CHECKED) + 1))})"
+        )
+        written = 0
+        with self._sql(), self._conn:
+            for row in rows:
+                cur = self._conn.execute(f"INSERT OR IGNORE {insert}", row)
+                if not cur.rowcount and self._damaged(row[: len(CELL_KEY)]):
+                    cur = self._conn.execute(f"INSERT OR REPLACE {insert}", row)
+                written += cur.rowcount
             if run_id is not None:
                 self._conn.execute(
                     "UPDATE runs SET last_write = ?, cells = cells + ? WHERE id = ?",
@@ -345,13 +629,26 @@ class ResultStore:
                 )
         return written
 
+    def _damaged(self, key: tuple) -> bool:
+        """Whether the stored cell of ``key`` is damaged (it is then replaced, not kept)."""
+        where = " AND ".join(f"{name} = ?" for name in CELL_KEY)
+        row = self._conn.execute(
+            f"SELECT {', '.join(CHECKED)}, checksum FROM results WHERE {where}", key
+        ).fetchone()
+        return row is not None and row[-1] is not None and row[-1] != checksum(row[:-1])
+
     def frame(self) -> pd.DataFrame:
-        with self._lock:
+        """Every sound cell, one row each (damaged cells are reported and left out)."""
+        damaged = self._cells()[1]
+        with self._sql():
             frame = pd.read_sql_query(
-                "SELECT * FROM results ORDER BY dataset, method, model, alpha, trial, measure",
+                "SELECT rowid AS _rowid, * FROM results"
+                " ORDER BY dataset, method, model, alpha, trial, measure",
                 self._conn,
             )
-        return self._with_added("results", frame)
+        frame = frame[~frame._rowid.isin(damaged)].reset_index(drop=True)
+        frame = self._with_added("results", frame)
+        return frame.drop(columns=["_rowid", "checksum"])
 
     @staticmethod
     def _with_added(table: str, frame: pd.DataFrame) -> pd.DataFrame:

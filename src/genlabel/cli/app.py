@@ -44,6 +44,21 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+#: The store's default lease in seconds (``genlabel.bench.store.CLAIM_TIMEOUT``, written
+#: here so that the CLI starts without importing the store; a test checks they agree).
+CLAIM_TIMEOUT = 300.0
+
+
+def claim_timeout_option() -> Any:
+    """``--claim-timeout``, the same on every command that runs a store."""
+    return typer.Option(
+        CLAIM_TIMEOUT,
+        "--claim-timeout",
+        help="seconds after another driver on the same store was last seen (it renews its "
+        "claims every 30 s at most) that this run takes its claimed jobs over",
+    )
+
+
 def split_list(text: str | None) -> list[str]:
     """A comma-separated option as a list of stripped, non-empty items."""
     return [part.strip() for part in (text or "").split(",") if part.strip()]
@@ -149,9 +164,16 @@ def run_session(
     """Plan, run and report a session (bench, images, genmix) the same way everywhere.
 
     Bad input (one of ``errors``) is one line and exit 2; Ctrl-C says how many cells are
-    stored and how to resume, exit 130; otherwise the run's time and the report's path.
-    ``cleanup`` runs before any exit (the images command leaves its process group).
+    stored and how to resume, exit 130 (SIGTERM the same, exit 143); otherwise the run's
+    time, which cells other drivers still hold (the report is then partial), and the
+    report's path. ``cleanup`` runs before any exit (the images command leaves its process
+    group). A store that fails (damaged, read-only, locked) or a checkpoint that cannot be
+    read is one line too, exit 2.
     """
+    from .._validation import CheckpointError
+    from ..bench.store import StoreError
+
+    errors = (*errors, StoreError, CheckpointError)
     try:
         plan = session.plan()
         log(plan.describe())
@@ -167,9 +189,16 @@ def run_session(
             "run the same command to resume",
             err=True,
         )
-        raise typer.Exit(130)
+        raise typer.Exit(143 if summary.terminated else 130)
     log(f"finished in {summary.seconds:.1f} s")
-    paths = session.report()
+    if summary.held:
+        typer.echo(f"{summary.held}; the report is partial", err=True)
+    try:
+        paths = session.report()
+    except (StoreError, OSError) as exc:  # a store damaged since, an --out not writable
+        cleanup()
+        fail(f"cannot write the report: {exc}".replace("\n", "; "))
+        raise  # unreachable: fail exits
     cleanup()
     if paths:
         typer.echo(f"report: {paths[-1]}")

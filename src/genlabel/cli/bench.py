@@ -9,7 +9,17 @@ from pathlib import Path
 import typer
 
 from ..registry import DEFAULT_LATENT, METHODS, SUITES, TABULAR_MODELS, method_names
-from .app import app, fail, floats, markdown, number, only_with, run_session, split_list
+from .app import (
+    app,
+    claim_timeout_option,
+    fail,
+    floats,
+    markdown,
+    number,
+    only_with,
+    run_session,
+    split_list,
+)
 
 #: "vanilla (erm), mixup (linear), ...": every tabular method with its aliases.
 _METHODS = ", ".join(
@@ -115,10 +125,12 @@ def bench(
         None,
         "--out",
         "--report",
-        help="folder for the report (default: the folder of --db)",
+        help="folder for the report (default: beside the store, named after it: "
+        "runs/wine.sqlite -> runs/wine/)",
         show_default=False,
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    claim_timeout: float = claim_timeout_option(),
 ) -> None:
     """Run (or resume) a benchmark; finished cells are skipped, then write the report."""
     from ..bench import BenchError, BenchSession, BenchSettings
@@ -143,7 +155,7 @@ def bench(
             methods=split_list(methods),
             model=model, trials=trials, alphas=floats(alpha, "--alpha"), settings=settings,
             db=db, out=out, jobs=jobs, backend=backend, scheduler=scheduler or None,
-            progress=progress, log=typer.echo,
+            progress=progress, log=typer.echo, claim_timeout=claim_timeout,
         )  # fmt: skip
     except BenchError as exc:
         fail(str(exc))
@@ -166,7 +178,8 @@ def report(
     out: Path = typer.Option(
         None,
         "--out",
-        help="folder for report.md, results.csv and PNGs (default: the folder of --db)",
+        help="folder for report.md, results.csv and PNGs (default: beside the store, named "
+        "after it: runs/wine.sqlite -> runs/wine/)",
         show_default=False,
     ),
     data_dir: Path = typer.Option(None, "--data-dir", help="for data set names (manifest.csv)"),
@@ -176,9 +189,13 @@ def report(
         help="only the data sets with every cell (e.g. while a suite is still running)",
     ),
 ) -> None:
-    """Write report.md, results.csv and the plots from a store."""
+    """Write report.md, results.csv and the plots from a store (read-only mounts work)."""
     from ..bench import ResultStore, StoreError, write_report
+    from ..bench.report import report_folder
+    from ..bench.store import folder_message
 
+    if db.is_dir():
+        fail(folder_message(db))
     if not db.is_file():
         fail(f"no store at {db}; run 'genlabel bench --db {db}' first")
     try:
@@ -186,13 +203,17 @@ def report(
             frame, runs = store.frame(), store.runs()
     except StoreError as exc:
         fail(str(exc))
-    paths = write_report(
-        frame,
-        out or db.parent,
-        data_dir=str(data_dir) if data_dir else None,
-        runs=runs,
-        complete_only=complete_only,
-    )
+    try:
+        paths = write_report(
+            frame,
+            out or report_folder(db),
+            data_dir=str(data_dir) if data_dir else None,
+            runs=runs,
+            complete_only=complete_only,
+        )
+    except OSError as exc:
+        fail(f"cannot write the report: {exc}; give --out a folder you can write")
+        raise  # unreachable: fail exits
     for path in paths:
         typer.echo(str(path))
 
@@ -240,6 +261,7 @@ def demo(
         "--no-figures",
         help="skip the figures (a rerun draws only the figures whose inputs changed)",
     ),
+    claim_timeout: float = claim_timeout_option(),
 ) -> None:
     """The main job on embedded data (no download): the quick suite, its report, the figures."""
     from ..bench import BenchError, BenchSession
@@ -251,8 +273,9 @@ def demo(
     try:
         jobs = min(2, os.cpu_count() or 1)  # two, or the one core of a one-core machine
         session = BenchSession(
-            suite="quick", db=quick / "results.sqlite", jobs=jobs, log=typer.echo
-        )
+            suite="quick", db=quick / "results.sqlite", jobs=jobs, log=typer.echo,
+            claim_timeout=claim_timeout,
+        )  # fmt: skip
     except BenchError as exc:
         fail(str(exc))
     # As 'genlabel bench': Ctrl-C says how many cells are stored and exits 130.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from .app import app, fail, number, run_session, split_list
+from .app import app, claim_timeout_option, fail, number, run_session, split_list
 
 _DATASETS = "circle, circle3d, mnist79"
 _SCHEMES = "vanilla, mixup, manifold_mixup, genmix_gm, genmix_gan"
@@ -60,7 +60,8 @@ def genmix(
     out: Path = typer.Option(
         None,
         "--out",
-        help="folder for the report (default: the folder of --db)",
+        help="folder for the report (default: beside the store, named after it: "
+        "runs/x.sqlite -> runs/x/)",
         show_default=False,
     ),
     data_dir: Path = typer.Option(
@@ -108,6 +109,7 @@ def genmix(
         callback=number(1),
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    claim_timeout: float = claim_timeout_option(),
 ) -> None:
     """Error of vanilla, mixup, manifold mixup and GenMix (GM, GAN) on the same MLP.
 
@@ -125,6 +127,7 @@ def genmix(
             datasets=split_list(datasets), schemes=split_list(schemes), trials=trials,
             budget=_budget(epochs, n_aug, lam, eps, gan_steps, inversion_steps),
             db=db, out=out, data_dir=data_dir, progress=progress, log=typer.echo,
+            claim_timeout=claim_timeout,
         )  # fmt: skip
     except GenMixError as exc:
         fail(str(exc).replace("\n", "; "))

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 import typer
 
 from ..registry import ATTACKS, IMAGE_DATASETS, IMAGE_MODELS, method_names
-from .app import app, fail, floats, number, only_with, run_session, split_list
+from .app import (
+    app,
+    claim_timeout_option,
+    fail,
+    floats,
+    number,
+    only_with,
+    run_session,
+    split_list,
+)
 
 if TYPE_CHECKING:
     from ..images import ImageSettings
@@ -133,10 +142,12 @@ def images(
     out: Path = typer.Option(
         None,
         "--out",
-        help="folder for the report (default: the folder of --db)",
+        help="folder for the report (default: beside the store, named after it: "
+        "runs/x.sqlite -> runs/x/)",
         show_default=False,
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    claim_timeout: float = claim_timeout_option(),
 ) -> None:
     """``genlabel images`` (its help is ``_IMAGES_HELP``)."""
     from ..images import ImageSettings
@@ -161,7 +172,10 @@ def images(
         update_warmup=update_warmup, channels_last=channels_last, measure=measure, attack=attack,
         eps=tuple(floats(eps, "--eps")), robust_subset=robust_subset,
     )  # fmt: skip
-    _run(settings, methods=split_list(methods), trials=trials, db=db, out=out, progress=progress)
+    _run(
+        settings, methods=split_list(methods), trials=trials, db=db, out=out, progress=progress,
+        claim_timeout=claim_timeout,
+    )  # fmt: skip
 
 
 def _run(
@@ -172,6 +186,7 @@ def _run(
     db: Path,
     out: Path | None,
     progress: bool,
+    claim_timeout: float,
 ):
     """Plan, run and report a session (one process, or every process under torchrun)."""
     from ..images import ImageError, ImageSession
@@ -181,7 +196,7 @@ def _run(
         settings = replace(settings.check(), device=init_distributed(settings.device))
         session = ImageSession(
             settings, methods=methods, trials=trials, db=db, out=out, progress=progress,
-            log=typer.echo,
+            log=typer.echo, claim_timeout=claim_timeout,
         )  # fmt: skip
     except (ImageError, ImportError) as exc:
         close_distributed()

@@ -29,9 +29,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ..bench.protocol import calibration
-from ..bench.report import write_report
+from ..bench.report import report_folder, write_report
 from ..bench.session import BenchPlan, RunSummary, StoreSession
-from ..bench.store import ResultStore
+from ..bench.store import CLAIM_TIMEOUT, ResultStore
 from ..data.paths import DataError
 from .budget import GenMixBudget
 from .datasets import GENMIX_DATASETS, GenMixData, load_genmix_data
@@ -82,11 +82,15 @@ class GenMixExperiment(StoreSession):
     db : path
         The SQLite store.
     out : path, optional
-        Where the report goes (default: the store's folder).
+        Where the report goes (default: beside the store, named after it:
+        ``runs/x.sqlite`` -> ``runs/x/``).
     data_dir : path, optional
         The folder holding ``mnist/`` (default: ``images/`` under the data root).
     progress : bool, default=True
     log : callable, default=print
+    claim_timeout : float, default=300
+        Seconds after its driver was last seen that another driver's claim on a job lapses
+        and this experiment takes the job over.
     """
 
     error = GenMixError
@@ -104,7 +108,9 @@ class GenMixExperiment(StoreSession):
         data_dir: str | os.PathLike[str] | None = None,
         progress: bool = True,
         log: Callable[[str], None] = print,
+        claim_timeout: float = CLAIM_TIMEOUT,
     ):
+        self._set_claim_timeout(claim_timeout)
         self.datasets = _names(datasets, GENMIX_DATASETS, "data sets")
         self.schemes = _names(schemes, GENMIX_SCHEMES, "schemes")
         if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
@@ -115,7 +121,7 @@ class GenMixExperiment(StoreSession):
         except ValueError as exc:
             raise GenMixError(str(exc)) from None
         self.db = Path(db)
-        self.out = Path(out) if out is not None else self.db.parent
+        self.out = Path(out) if out is not None else report_folder(self.db)
         self.artifacts = self.db.parent / f"{self.db.stem}_artifacts"
         self.data_dir = None if data_dir is None else str(data_dir)
         self.progress, self.log = progress, log
@@ -206,8 +212,10 @@ class GenMixExperiment(StoreSession):
                 total=plan.todo, desc="genmix", unit="cell", disable=not self.progress
             ) as bar:
                 for job in plan.jobs:
-                    if store.claim(f"genmix:{job[0]}:{job[1]}", run_id):
+                    key = f"genmix:{job[0]}:{job[1]}"
+                    if store.claim(key, run_id, len(job[2])):
                         written += self._run_job(store, run_id, job, bar)
+                        store.release(key, run_id)
             return written
 
         return self._run_segment(plan, work, n_jobs=1, backend="genmix", command=command)
@@ -222,7 +230,7 @@ class GenMixExperiment(StoreSession):
         order = [s for s in GENMIX_SCHEMES if s in set(frame.method)]
         return write_report(
             frame, self.out, runs=runs, error=True, order=order,
-            title="GenMix experiment report",
+            title="GenMix experiment report", partial=self.partial,
             sections=lambda out: genmix_figures(self.artifacts, out),
         )  # fmt: skip
 

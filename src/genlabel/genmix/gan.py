@@ -21,7 +21,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._repr import ParamsRepr
-from .._validation import as_float_tensor, as_label_tensor, parameter_error, resolve_device
+from .._validation import (
+    CheckpointError,
+    as_float_tensor,
+    as_label_tensor,
+    checkpoint_error,
+    load_checkpoint,
+    parameter_error,
+    resolve_device,
+)
 
 __all__ = ["ConditionalGAN"]
 
@@ -389,16 +397,23 @@ class ConditionalGAN(ParamsRepr):
         """Load ``path`` when it exists; returns the losses recorded so far."""
         if not path.is_file():
             return torch.zeros(0, 2)
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        self._load_weights(state)
+        restart = "delete it to train this GAN (that cell) again from its first step"
+        state = load_checkpoint(path, restart=restart)
+        try:
+            self._load_weights(state)  # its ValueError names a configuration that differs
+        except (KeyError, TypeError, RuntimeError, IndexError) as exc:
+            raise checkpoint_error(path, exc, restart) from None
         if self.steps_ > steps:
-            raise ValueError(
+            raise CheckpointError(
                 f"The checkpoint {path} is at step {self.steps_}, past steps={steps}; "
                 "ask for at least as many steps or use another checkpoint_dir"
             )
-        for opt, opt_state in zip(optimizers, state["optimizers"], strict=True):
-            opt.load_state_dict(opt_state)
-        self._rng.set_state(state["rng"])
+        try:
+            for opt, opt_state in zip(optimizers, state["optimizers"], strict=True):
+                opt.load_state_dict(opt_state)
+            self._rng.set_state(state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            raise checkpoint_error(path, exc, restart) from None
         return self.losses_
 
     def state_dict(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import torch.distributed as dist
 from sklearn.model_selection import train_test_split
 from torch import nn
 
-from .._validation import resolve_device
+from .._validation import checkpoint_error, load_checkpoint, resolve_device
 from ..bench.protocol import (
     attack_names,
     calibration,
@@ -336,10 +336,14 @@ def _train(
     model = build_image_model(settings, train, seeds["model"])
     final = None if folder is None else folder / MODEL_FILE
     if final is not None and final.is_file():
-        saved = torch.load(final, map_location="cpu", weights_only=True)
-        model.load_state_dict(saved["model"])
-        diagnostics = [dict(row) for row in saved.get("diagnostics", [])]
-        return _Trained(model.to(device), float(saved["seconds"]), diagnostics)
+        restart = "delete it to train that cell again"
+        saved = load_checkpoint(final, restart=restart)
+        try:
+            model.load_state_dict(saved["model"])
+            diagnostics = [dict(row) for row in saved.get("diagnostics", [])]
+            return _Trained(model.to(device), float(saved["seconds"]), diagnostics)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            raise checkpoint_error(final, exc, restart) from None
     step = build_step(
         method, num_classes=train.n_classes, in_channels=int(train.x.shape[1]),
         feature_dim=_feature_dim(model, settings.features, train.x), alpha=settings.alpha,

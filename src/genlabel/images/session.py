@@ -9,7 +9,7 @@ after every epoch in ``<db stem>-checkpoints/`` beside the store::
     session = ImageSession(ImageSettings(dataset="mnist", epochs=4), methods=["vanilla",
                            "mixup", "mixup_genlabel"], trials=2, db="runs/mnist.sqlite")
     session.run()                    # resumable
-    session.report()                 # report.md, results.csv, PNGs next to the store
+    session.report()                 # report.md, results.csv, PNGs in runs/mnist/ beside the store
 
 Under ``torchrun`` every process runs the session (initialise the process group first, see
 :func:`genlabel.images.init_distributed`): they train each cell together, and only rank 0
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from ..bench.report import write_report
+from ..bench.report import report_folder, write_report
 from ..bench.runner import planned_keys
 from ..bench.session import BenchPlan, RunSummary, StoreSession
-from ..bench.store import ResultStore
+from ..bench.store import CLAIM_TIMEOUT, ResultStore
 from ..data import DataError
 from ..registry import check_method, method_names
 from .experiment import (
@@ -64,11 +64,15 @@ class ImageSession(StoreSession):
     db : path
         The SQLite store.
     out : path, optional
-        Where the report goes (default: the store's folder).
+        Where the report goes (default: beside the store, named after it:
+        ``runs/x.sqlite`` -> ``runs/x/``).
     progress : bool, default=True
         The Trainer's progress bar.
     log : callable, default=print
         Where the session's messages go (rank 0 only).
+    claim_timeout : float, default=300
+        Seconds after its driver was last seen that another driver's claim on a cell lapses
+        and this session takes the cell over.
     """
 
     error = ImageError
@@ -83,7 +87,9 @@ class ImageSession(StoreSession):
         out: str | Path | None = None,
         progress: bool = True,
         log: Callable[[str], None] = print,
+        claim_timeout: float = CLAIM_TIMEOUT,
     ):
+        self._set_claim_timeout(claim_timeout)
         self.settings = settings.check()
         try:
             names = list(methods) if methods else method_names(settings.model)
@@ -94,7 +100,7 @@ class ImageSession(StoreSession):
             raise ImageError(f"trials must be an int >= 1; got {trials!r}")
         self.trials = trials
         self.db = Path(db)
-        self.out = Path(out) if out is not None else self.db.parent
+        self.out = Path(out) if out is not None else report_folder(self.db)
         self.progress = progress
         self._log = log
         self._check_data()
@@ -157,7 +163,9 @@ class ImageSession(StoreSession):
         rank, world = _world()
         written = 0
         for method, trial in plan.jobs:
-            if world == 1 and not store.claim(self._job_key(method, trial), run_id):
+            key = self._job_key(method, trial)
+            cells = sum(1 for k in plan.keys if k[1] == method and k[3] == trial)
+            if world == 1 and not store.claim(key, run_id, cells):
                 self.log(f"{method} trial {trial}: another driver runs it")
                 continue
             records = run_image_cell(
@@ -166,6 +174,8 @@ class ImageSession(StoreSession):
             )  # fmt: skip
             if rank == 0:
                 written += store.add(records, self.settings.fingerprint(), run_id)
+                if world == 1:
+                    store.release(key, run_id)
             self.log(_describe(method, trial, records))
         return written
 
@@ -180,7 +190,7 @@ class ImageSession(StoreSession):
         frame, runs = self._frame_and_runs()
         if _world()[0] != 0:
             return []
-        return write_report(frame, self.out, runs=runs)
+        return write_report(frame, self.out, runs=runs, partial=self.partial)
 
 
 def _key_done(keys: list[tuple], done: set[tuple], method: str, trial: int) -> bool:

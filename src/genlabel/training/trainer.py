@@ -24,7 +24,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .._repr import ParamsRepr
-from .._validation import all_finite, parameter_error, resolve_device
+from .._validation import (
+    all_finite,
+    checkpoint_error,
+    load_checkpoint,
+    parameter_error,
+    resolve_device,
+)
 from ..losses import soft_cross_entropy
 from .callbacks import Callback
 
@@ -391,17 +397,21 @@ class Trainer(ParamsRepr):
         path = self._checkpoint_path()
         if path is None or not path.is_file():
             return 0, None
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.optimizer_.load_state_dict(state["optimizer"])
-        if self.scheduler_ is not None and state["scheduler"] is not None:
-            self.scheduler_.load_state_dict(state["scheduler"])
-        self.scaler_.load_state_dict(state["scaler"])
-        for name, part in (("mixer", self.mixer), ("transform", self.transform)):
-            if name in state and hasattr(part, "load_state_dict"):
-                part.load_state_dict(state[name])  # type: ignore[union-attr]
-        self.history_ = [dict(row) for row in state["history"]]
-        return int(state["epoch"]), int(state["seed"])
+        restart = "delete it to restart this training (a benchmark's cell) from its first epoch"
+        state = load_checkpoint(path, map_location=self.device, restart=restart)
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer_.load_state_dict(state["optimizer"])
+            if self.scheduler_ is not None and state["scheduler"] is not None:
+                self.scheduler_.load_state_dict(state["scheduler"])
+            self.scaler_.load_state_dict(state["scaler"])
+            for name, part in (("mixer", self.mixer), ("transform", self.transform)):
+                if name in state and hasattr(part, "load_state_dict"):
+                    part.load_state_dict(state[name])  # type: ignore[union-attr]
+            self.history_ = [dict(row) for row in state["history"]]
+            return int(state["epoch"]), int(state["seed"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            raise checkpoint_error(path, exc, restart) from None
 
     def _input_dtype(self) -> torch.dtype | None:
         """The dtype of the model's floating parameters when they all share one (inputs are
