@@ -11,8 +11,8 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,dask,attacks,docs]'
+	$(BIN)/python -m pip install -c constraints.txt --upgrade pip
+	$(BIN)/python -m pip install -c constraints.txt -e '.[dev,dask,attacks,docs]'
 	touch $(STAMP)
 
 test: venv

@@ -195,3 +195,12 @@ def test_the_image_robustness_check_prints_margins_and_each_attack(tmp_path: Pat
     for r in rows:  # robust accuracy never exceeds the clean accuracy of the attacked points
         clean = float(r["clean (first 20)"])
         assert all(float(r[a]) <= clean for a in ("fgsm", "pgd@0.05", "pgd_strong", "pgd_margin"))
+
+
+def test_the_startup_benchmark_times_the_cli_against_import_torch() -> None:
+    out = _run_script("startup.py", ["--quick"], timeout=300)
+    assert "| command | wall s | CPU s | wall / import torch | CPU / import torch |" in out
+    for command in ("import torch", "genlabel --help", "genlabel bench --help"):
+        assert f"| `{command}` |" in out
+    assert "| `import torch` |" in out and "| 1.00x | 1.00x |" in out
+    assert "load average" in out and "genlabel demo" not in out  # --quick: no demo

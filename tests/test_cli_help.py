@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from genlabel.cli import app
@@ -77,3 +80,82 @@ def test_command_help_paragraphs_are_not_broken_mid_sentence() -> None:
     for name, command in group.commands.items():
         for paragraph in (command.help or "").strip().split("\n\n"):
             assert "\n" not in paragraph.strip(), (name, paragraph)
+
+
+def _modules_after(code: str) -> set[str]:
+    """The top-level modules loaded by ``code`` in a fresh interpreter (this tree's sources)."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    script = f"{code}\nimport sys\nprint('MODULES', *sorted(sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    return set(out.stdout.rpartition("MODULES ")[2].split())  # after the command's output
+
+
+HEAVY = {"torch", "sklearn", "pandas", "matplotlib", "scipy"}
+
+
+def test_importing_the_cli_imports_no_heavy_library() -> None:
+    """`genlabel --help` took about 4 s of CPU: importing genlabel.cli imported torch,
+    scikit-learn, pandas and matplotlib; the commands import them when they run."""
+    assert not HEAVY & _modules_after("import genlabel.cli")
+
+
+@pytest.mark.parametrize("command", ["", "bench", "report", "demo", "figures", "images", "genmix"])
+def test_each_commands_help_imports_no_heavy_library(command: str) -> None:
+    """`genlabel <command> --help` took seconds: it imported torch and scikit-learn first."""
+    argv = ["genlabel", *command.split(), "--help"]
+    code = (
+        f"import sys\nfrom genlabel.cli import main\nsys.argv = {argv!r}\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code"
+    )
+    assert not HEAVY & _modules_after(code)
+
+
+def test_import_genlabel_loads_torch_on_first_use_and_never_the_cli_pandas_or_matplotlib() -> None:
+    loaded = _modules_after("import genlabel")
+    assert not HEAVY & loaded and "genlabel.cli" not in loaded
+    loaded = _modules_after(
+        "import genlabel\ngenlabel.GenLabelMixup\nfrom genlabel import mix_pairs"
+    )
+    assert "torch" in loaded
+    assert not {"pandas", "matplotlib", "genlabel.cli"} & loaded
+
+
+def test_every_public_name_of_genlabel_resolves() -> None:
+    import genlabel
+
+    for name in genlabel.__all__:
+        assert getattr(genlabel, name) is not None, name
+    assert set(genlabel.__all__) <= set(dir(genlabel))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        genlabel.no_such_name  # noqa: B018
+
+
+def test_the_registry_names_are_the_owning_modules_names() -> None:
+    """The CLI's help reads these names from the registry (no torch); the modules that own
+    them re-export the same values."""
+    from genlabel import registry
+    from genlabel.data import TOY_DATASETS
+    from genlabel.data.images import IMAGE_DATASETS
+    from genlabel.labels import LABEL_RULES
+    from genlabel.plots import FIGURES
+    from genlabel.robustness import ATTACKS
+    from genlabel.training.grid import DEFAULT_LATENT, LATENTS
+
+    assert tuple(TOY_DATASETS) == registry.TOY_NAMES
+    assert tuple(FIGURES) == registry.FIGURE_NAMES == FIGURE_NAMES
+    assert LABEL_RULES == registry.LABEL_RULES
+    assert IMAGE_DATASETS == registry.IMAGE_DATASETS
+    assert ATTACKS == registry.ATTACKS
+    assert DEFAULT_LATENT == registry.DEFAULT_LATENT and DEFAULT_LATENT in LATENTS
+
+
+def test_version_prints_the_packages_version() -> None:
+    import genlabel
+
+    res = cli.invoke(app, ["--version"])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == f"genlabel {genlabel.__version__}"

@@ -103,3 +103,12 @@ def test_pip_install_leaves_another_torch_alone(tmp_path) -> None:
     }
     assert "genlabel" in planned and "numpy" in planned
     assert "torch" not in planned, "pip would replace the user's torch"
+
+
+def test_the_version_is_pyprojects() -> None:
+    """`genlabel --version` prints ``genlabel.__version__``: the installed metadata, whose one
+    source is pyproject.toml."""
+    import genlabel
+
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        assert genlabel.__version__ == tomllib.load(f)["project"]["version"]

@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from genlabel.analysis import intrusion_share, proposition1_labels, theorem1_losses
+from genlabel.bench import session as session_module
 from genlabel.cli import app
 from genlabel.datasets import TOY_DATASETS, make_toy
 
@@ -105,16 +106,99 @@ def test_genlabel_intrusion_share_is_far_below_mixup_on_gaussian9() -> None:
         intrusion_share(X, y, "cutmix")
 
 
-def test_figures_command_writes_every_png(tmp_path) -> None:
-    result = CliRunner().invoke(app, ["figures", "--out", str(tmp_path)])
+def test_figures_command_writes_every_png(tmp_path, monkeypatch) -> None:
+    result = CliRunner().invoke(app, ["figures", "--out", str(tmp_path), "--no-progress"])
     assert result.exit_code == 0, result.output
     names = {"intrusion_maps", "decision_boundaries", "proposition1", "theorem1", "intrusion_share"}
     for name in names:
         path = tmp_path / f"{name}.png"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert str(path) in result.output
+        assert (tmp_path / f"{name}.json").is_file()
+    assert "unchanged" not in result.output
     bad = CliRunner().invoke(app, ["figures", "--out", str(tmp_path), "--only", "nope"])
     assert bad.exit_code == 2
+
+    # A resumed demo redrew every figure (minutes); now it keeps those whose inputs are as
+    # they were. (The bench part stores nothing here: the figures are the point.)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(session_module, "run_bench", lambda *args, **kwargs: 0)
+    stamps = {name: (tmp_path / f"{name}.png").stat().st_mtime_ns for name in names}
+    demo = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)])
+    assert demo.exit_code == 0, demo.output
+    for name in names:
+        assert f"{tmp_path / name}.png (unchanged, kept)" in demo.output
+        assert (tmp_path / f"{name}.png").stat().st_mtime_ns == stamps[name]
+
+
+def _drawn(out, *args: str) -> dict[str, bool]:
+    """Run ``genlabel figures`` on proposition1 and theorem1: which ones it drew."""
+    res = CliRunner().invoke(
+        app, ["figures", "--out", str(out), "--only", "proposition1,theorem1", *args]
+    )
+    assert res.exit_code == 0, res.output
+    return {
+        name: f"{name}.png (unchanged" not in res.output for name in ("proposition1", "theorem1")
+    }
+
+
+def test_figures_are_redrawn_only_when_their_inputs_change(tmp_path) -> None:
+    assert _drawn(tmp_path) == {"proposition1": True, "theorem1": True}
+    assert _drawn(tmp_path) == {"proposition1": False, "theorem1": False}
+    # Other inputs (another version, other code): the hash in the sidecar differs.
+    (tmp_path / "theorem1.json").write_text('{"figure": "theorem1", "inputs": "other"}')
+    assert _drawn(tmp_path) == {"proposition1": False, "theorem1": True}
+    (tmp_path / "proposition1.png").unlink()  # the picture is gone
+    assert _drawn(tmp_path) == {"proposition1": True, "theorem1": False}
+    (tmp_path / "theorem1.json").write_text("not json")
+    assert _drawn(tmp_path) == {"proposition1": False, "theorem1": True}
+    assert _drawn(tmp_path, "--redraw") == {"proposition1": True, "theorem1": True}
+
+
+def test_the_figures_progress_moves_with_each_figures_steps(tmp_path) -> None:
+    """The bar counted whole figures: it sat at 1/4 for minutes during the boundaries."""
+    from genlabel.plots import FIGURE_STEPS, FIGURES
+
+    ticks: list[str] = []
+    for name in ("intrusion_maps", "proposition1", "theorem1"):
+        FIGURES[name](tmp_path, tick=lambda name=name: ticks.append(name))
+        assert ticks.count(name) == FIGURE_STEPS[name]
+    assert set(FIGURE_STEPS) == set(FIGURES) and FIGURE_STEPS["decision_boundaries"] == 9
+
+
+def test_demo_without_figures_draws_none(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(session_module, "run_bench", lambda *args, **kwargs: 0)
+    res = CliRunner().invoke(app, ["demo", "--no-figures", "--out", str(tmp_path / "figs")])
+    assert res.exit_code == 0, res.output
+    assert "Manifold intrusion on gaussian9" in res.output and "done in" in res.output
+    assert not (tmp_path / "figs").exists()
+
+
+def test_the_figures_train_with_one_torch_thread_and_restore_the_callers(
+    tmp_path, monkeypatch
+) -> None:
+    """Two threads made the boundaries' tiny models 20 times slower on a busy 2-core machine
+    (258 s of CPU); the figures train with one and leave the caller's setting as it was."""
+    import torch
+
+    from genlabel.plots import figures
+
+    seen: list[int] = []
+    original = figures.FIGURES["proposition1"]
+
+    def spy(out, tick):
+        seen.append(torch.get_num_threads())
+        return original(out, tick=tick)
+
+    monkeypatch.setitem(figures.FIGURES, "proposition1", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        figures.write_figures(tmp_path, ["proposition1"])
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_intrusion_command_takes_the_density_and_says_what_the_numbers_mean() -> None:

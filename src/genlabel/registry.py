@@ -10,17 +10,54 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "ATTACKS",
+    "DEFAULT_LATENT",
+    "FIGURE_NAMES",
+    "IMAGE_DATASETS",
     "IMAGE_MODELS",
+    "LABEL_RULES",
     "METHODS",
     "MethodSpec",
     "SUITES",
     "Suite",
     "TABULAR_MODELS",
+    "TOY_NAMES",
     "check_method",
     "dropin_names",
     "method_names",
     "resolve_method",
 ]
+
+# Names that the modules named in each comment own (and re-export), kept here with the
+# methods so that the CLI's help texts import neither torch nor scikit-learn: `genlabel
+# --help` starts in a fraction of a second.
+#: Label rules for mixed points (``genlabel.labels.LABEL_RULES``).
+LABEL_RULES = (
+    "linear",
+    "logistic",
+    "nearest_neighbor",
+    "exclude_intrusion",
+    "genlabel",
+    "genlabel_top2",
+)
+#: The toy data sets of ``genlabel.data.make_toy`` (the keys of ``TOY_DATASETS``).
+TOY_NAMES = ("gaussian9", "circle", "circle3d", "two_circles", "moons", "cube2d", "cube3d")
+#: The image data sets (``genlabel.data.images.IMAGE_DATASETS``).
+IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "tiny_imagenet")
+#: The attacks of ``genlabel.robustness``.
+ATTACKS = ("fgsm", "pgd", "autoattack", "square")
+#: The analysis figures of ``genlabel.plots`` (``genlabel figures --only``).
+FIGURE_NAMES = (
+    "intrusion_maps",
+    "decision_boundaries",
+    "proposition1",
+    "theorem1",
+    "intrusion_share",
+)
+#: Where GenLabel with the MLP fits its densities by default
+#: (``genlabel.training.grid.DEFAULT_LATENT``): the paper's Algorithm 2, chosen on the whole
+#: paper-mlp suite (docs/results/mlp.md: "Which Algorithm 2 is the default").
+DEFAULT_LATENT = "two_model"
 
 TABULAR_MODELS = ("logistic", "mlp")
 IMAGE_MODELS = ("cnn", "preact_resnet18")

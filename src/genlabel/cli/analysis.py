@@ -5,17 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from tqdm.auto import tqdm
 
-from ..data.toy import TOY_DATASETS
-from ..labels import LABEL_RULES
-from ..plots.names import FIGURE_NAMES
+from ..registry import FIGURE_NAMES, LABEL_RULES, TOY_NAMES
 from .app import app, fail, markdown, number, split_list
 
 
 @app.command()
 def intrusion(
-    toy: str = typer.Option("gaussian9", help=f"toy data set: {', '.join(TOY_DATASETS)}"),
+    toy: str = typer.Option("gaussian9", help=f"toy data set: {', '.join(TOY_NAMES)}"),
     n_samples: int = typer.Option(900, help="training points", callback=number(1)),
     n_mix: int = typer.Option(4000, help="mixed points per rule", callback=number(1)),
     alpha: float = typer.Option(
@@ -75,16 +72,22 @@ def figures(
     only: str = typer.Option(
         "", help=f"comma-separated subset of: {', '.join(FIGURE_NAMES)} (default: all)"
     ),
+    redraw: bool = typer.Option(
+        False,
+        "--redraw",
+        help="draw every figure (default: keep those whose inputs did not change since they "
+        "were drawn in --out; a JSON file beside each PNG holds their hash)",
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Write the analysis figures as PNG files and list them."""
-    from ..plots import write_figures
+    from ..plots import unchanged_figures, write_figures
 
     names = split_list(only) or list(FIGURE_NAMES)
     unknown = [n for n in names if n not in FIGURE_NAMES]
     if unknown:
         fail(f"unknown figures {unknown}; known: {', '.join(FIGURE_NAMES)}")
-    paths = []
-    for name in tqdm(names, desc="figures", unit="fig"):
-        paths += write_figures(out, [name])
-    for path in paths:
-        typer.echo(str(path))
+    kept = set() if redraw else set(unchanged_figures(out, names))
+    paths = write_figures(out, names, redraw=redraw, progress=progress)
+    for name, path in zip(names, paths, strict=True):
+        typer.echo(f"{path} (unchanged, kept)" if name in kept else str(path))

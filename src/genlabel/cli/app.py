@@ -20,6 +20,24 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"genlabel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="print the version"
+    ),
+) -> None:
+    # The app's own options (the commands are registered by the modules of genlabel.cli).
+    pass
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print one line on stderr and exit (2: bad input)."""
     typer.echo(f"error: {message}", err=True)

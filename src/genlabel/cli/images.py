@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ..data.images import IMAGE_DATASETS
-from ..registry import IMAGE_MODELS, method_names
-from ..robustness import ATTACKS
+from ..registry import ATTACKS, IMAGE_DATASETS, IMAGE_MODELS, method_names
 from .app import (
     app,
     claim_timeout_option,

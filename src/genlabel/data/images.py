@@ -31,11 +31,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import registry
 from .paths import DataError, dataset_folder, default_data_dir
 
 __all__ = ["IMAGE_DATASETS", "ImageSet", "load_images", "parse_idx"]
 
-IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "tiny_imagenet")
+IMAGE_DATASETS = registry.IMAGE_DATASETS  # kept in the registry, for the CLI's help
 SPLITS = ("train", "test")
 
 _IDX_IMAGES, _IDX_LABELS = 0x00000803, 0x00000801  # uint8 data, 3 and 1 dimensions

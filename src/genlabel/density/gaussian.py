@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.covariance import ledoit_wolf
 
 from .._validation import check_choice, check_nonnegative, parameter_error
 from ._base import ClassDensity, stable_cholesky
@@ -57,6 +56,9 @@ class GaussianClassDensity(ClassDensity):
         if Xc.shape[0] < 2:
             return torch.zeros(d, d, dtype=Xc.dtype, device=Xc.device)
         if self.shrinkage == "ledoit_wolf":
+            # Imported here: scikit-learn (and pandas, which it imports) costs about 1 s.
+            from sklearn.covariance import ledoit_wolf
+
             cov, _ = ledoit_wolf(Xc.cpu().numpy())
             return torch.from_numpy(np.asarray(cov)).to(Xc)
         centered = Xc - mean

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .. import registry
 from .._validation import all_finite, parameter_error
 from ..mixing import MixParams, apply_mix, one_hot
 from .rules import (
@@ -33,15 +34,8 @@ __all__ = [
     "mixed_class_mask",
 ]
 
-#: Names of the label rules for mixed points.
-LABEL_RULES = (
-    "linear",
-    "logistic",
-    "nearest_neighbor",
-    "exclude_intrusion",
-    "genlabel",
-    "genlabel_top2",
-)
+#: Names of the label rules for mixed points (kept in the registry, for the CLI's help).
+LABEL_RULES = registry.LABEL_RULES
 #: The rules whose label comes from class densities (and that use the gamma-loss).
 GENLABEL_RULES = ("genlabel", "genlabel_top2")
 #: The rules that look at the training points (nearest neighbour of the mixed point).

@@ -1,5 +1,5 @@
 """Pictures: the analysis figures."""
 
-from .figures import FIGURES, write_figures
+from .figures import FIGURE_STEPS, FIGURES, unchanged_figures, write_figures
 
-__all__ = ["FIGURES", "write_figures"]
+__all__ = ["FIGURES", "FIGURE_STEPS", "unchanged_figures", "write_figures"]

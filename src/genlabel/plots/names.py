@@ -1,9 +1,5 @@
-"""The names of the analysis figures (importable without matplotlib, e.g. for help texts)."""
+"""The names of the analysis figures (kept in the registry, importable without matplotlib)."""
 
-FIGURE_NAMES = (
-    "intrusion_maps",
-    "decision_boundaries",
-    "proposition1",
-    "theorem1",
-    "intrusion_share",
-)
+from ..registry import FIGURE_NAMES
+
+__all__ = ["FIGURE_NAMES"]

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import registry
+
 __all__ = [
     "fgsm",
     "pgd",
@@ -27,7 +29,7 @@ __all__ = [
     "ExtraNotInstalled",
 ]
 
-ATTACKS = ("fgsm", "pgd", "autoattack", "square")
+ATTACKS = registry.ATTACKS  # kept in the registry, for the CLI's help
 #: The attacks of pyautoattack that ``autoattack(..., attacks=[...])`` can run.
 AUTOATTACK_NAMES = ("apgd-ce", "apgd-dlr", "apgd-t", "fab", "fab-t", "square")
 logger = logging.getLogger(__name__)

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from .. import registry
 from ..density import ClassDensity, make_density
 from ..labels import (
     LABEL_CLASSES,
@@ -57,8 +58,8 @@ ADAMIXUP_HIDDEN = 64
 #: Where GenLabel with the MLP fits its densities (Algorithm 2 and its variants).
 LATENTS = ("two_model", "reference", "input")
 #: The paper's Algorithm 2, chosen on the whole paper-mlp suite (docs/results/mlp.md:
-#: "Which Algorithm 2 is the default").
-DEFAULT_LATENT = "two_model"
+#: "Which Algorithm 2 is the default"); kept in the registry, for the CLI's help.
+DEFAULT_LATENT = registry.DEFAULT_LATENT
 
 
 @dataclass(frozen=True)
