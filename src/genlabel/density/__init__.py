@@ -8,12 +8,14 @@ from ._base import ClassDensity
 from .gaussian import GaussianClassDensity
 from .kde import KDEClassDensity
 from .protocol import LabelDensity
+from .targets import genlabel_targets
 
 __all__ = [
     "ClassDensity",
     "GaussianClassDensity",
     "KDEClassDensity",
     "LabelDensity",
+    "genlabel_targets",
     "make_density",
 ]
 
