@@ -7,6 +7,7 @@ from typing import Any
 from ._base import ClassDensity
 from .gaussian import GaussianClassDensity
 from .kde import KDEClassDensity
+from .online import OnlineGaussianLabeler
 from .protocol import LabelDensity
 from .targets import genlabel_targets
 
@@ -15,6 +16,7 @@ __all__ = [
     "GaussianClassDensity",
     "KDEClassDensity",
     "LabelDensity",
+    "OnlineGaussianLabeler",
     "genlabel_targets",
     "make_density",
 ]

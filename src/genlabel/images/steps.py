@@ -34,6 +34,7 @@ from torch.nn.modules.batchnorm import _NormBase
 
 from .._validation import parameter_error
 from ..density import LabelDensity
+from ..density.online import OnlineGaussianLabeler
 from ..labels import check_label_classes, label_mixed
 from ..losses import genlabel_loss, soft_cross_entropy, weighted_mean
 from ..mixing import (
@@ -49,7 +50,6 @@ from ..mixing import (
 )
 from ..models import init_weights
 from ..registry import IMAGE_MODELS, method_names, resolve_method
-from ..training import OnlineGaussianLabeler
 from ..training.diagnostics import LabelCounting
 from ..training.trainer import MixStep, plain_loss
 
