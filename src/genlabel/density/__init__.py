@@ -8,6 +8,7 @@ from ._base import ClassDensity
 from .gaussian import GaussianClassDensity
 from .kde import KDEClassDensity
 from .online import OnlineGaussianLabeler
+from .pca_gaussian import PCAGaussianDensity
 from .protocol import LabelDensity
 from .targets import genlabel_targets
 
@@ -17,6 +18,7 @@ __all__ = [
     "KDEClassDensity",
     "LabelDensity",
     "OnlineGaussianLabeler",
+    "PCAGaussianDensity",
     "genlabel_targets",
     "make_density",
 ]
