@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from scipy.stats import chi2
 
+from ..density.gan import GANClassDensity
 from ..density.gaussian import GaussianClassDensity
 from ..density.pca_gaussian import PCAGaussianDensity
 from ..images.steps import MixupStep
@@ -36,7 +37,6 @@ from ..training.trainer import MixStep, Trainer
 from .budget import GANBudget, GenMixBudget
 from .datasets import GenMixData
 from .gan import ConditionalGAN
-from .gan_density import GANClassDensity
 from .sampler import GenMixResult, GenMixWarning, genmix
 
 __all__ = [
