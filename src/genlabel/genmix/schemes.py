@@ -31,12 +31,12 @@ from ..density.gan import GANClassDensity
 from ..density.gaussian import GaussianClassDensity
 from ..density.pca_gaussian import PCAGaussianDensity
 from ..images.steps import MixupStep
+from ..models.gan import ConditionalGAN
 from ..models.stacked import mlp_module
 from ..training.dropin import GenLabelMixup
 from ..training.trainer import MixStep, Trainer
 from .budget import GANBudget, GenMixBudget
 from .datasets import GenMixData
-from .gan import ConditionalGAN
 from .sampler import GenMixResult, GenMixWarning, genmix
 
 __all__ = [
