@@ -30,10 +30,10 @@ from scipy.stats import chi2
 from ..density.gan import GANClassDensity
 from ..density.gaussian import GaussianClassDensity
 from ..density.pca_gaussian import PCAGaussianDensity
-from ..images.steps import MixupStep
 from ..models.gan import ConditionalGAN
 from ..models.stacked import mlp_module
 from ..training.dropin import GenLabelMixup
+from ..training.steps import MixupStep
 from ..training.trainer import MixStep, Trainer
 from .budget import GANBudget, GenMixBudget
 from .datasets import GenMixData
