@@ -32,8 +32,7 @@ from ..density.gaussian import GaussianClassDensity
 from ..density.pca_gaussian import PCAGaussianDensity
 from ..models.gan import ConditionalGAN
 from ..models.stacked import mlp_module
-from ..training.dropin import GenLabelMixup
-from ..training.steps import MixupStep
+from ..training.steps import GenLabelMixup, MixupStep
 from ..training.trainer import MixStep, Trainer
 from .budget import GANBudget, GenMixBudget
 from .datasets import GenMixData

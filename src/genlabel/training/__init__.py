@@ -3,7 +3,7 @@
 from ..density.online import OnlineGaussianLabeler
 from .callbacks import Callback, History
 from .diagnostics import LabelDiagnostics
-from .dropin import GenLabelMixup, MixupBatch
+from .steps import GenLabelMixup, MixupBatch
 from .trainer import MixStep, Trainer
 
 __all__ = [
