@@ -81,3 +81,109 @@ def test_the_documented_layout_names_every_part_of_the_package() -> None:
     shown = re.findall(r"^  (\S+/|\S+\.py)\s", layout, re.M)
     gone = [part for part in shown if part not in parts]
     assert not gone, f"the documented layout shows what the package no longer has: {gone}"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every genlabel module ``path`` imports (at the top, in a function or under
+    TYPE_CHECKING), relative imports resolved; ``from . import x`` counts as package.x."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(_tree(path)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return {m for m in found if m == "genlabel" or m.startswith("genlabel.")}
+
+
+def _imports_under(modules: set[str], packages: tuple[str, ...]) -> list[str]:
+    return [m for m in sorted(modules) if any(m == p or m.startswith(p + ".") for p in packages)]
+
+
+def test_density_imports_nothing_above_it() -> None:
+    """Issue 39: density/_base.py imported labels.rules while labels/mixed.py imported
+    density (an import running upward); every LabelDensity now lives in density/, which
+    imports only the input checks, the repr and the mixing primitives (mixing.params, which
+    import only the checks): nothing from labels/, training/, images/, genmix/, bench/, cli/."""
+    allowed = ("genlabel._validation", "genlabel._repr", "genlabel.mixing.params")
+    allowed += ("genlabel.density",)
+    offenders = {}
+    for path in sorted((PACKAGE / "density").rglob("*.py")):
+        mods = _imported_modules(path)
+        outside = sorted(set(mods) - set(_imports_under(mods, allowed)))
+        if outside:
+            offenders[str(path.relative_to(PACKAGE))] = outside
+    assert not offenders, f"density/ imports from above it: {offenders}"
+
+
+def test_only_the_cli_imports_the_image_experiment() -> None:
+    """Issue 39: genmix imported MixupStep from genlabel.images; the mix steps live in
+    training/, and only the command line (and the benchmarks) import genlabel.images."""
+    offenders = {}
+    for path in SOURCES:
+        part = path.relative_to(PACKAGE).parts[0]
+        if part in ("images", "cli"):
+            continue
+        mods = _imports_under(_imported_modules(path), ("genlabel.images",))
+        if mods:
+            offenders[str(path.relative_to(PACKAGE))] = mods
+    assert not offenders, f"only cli/ may import genlabel.images: {offenders}"
+
+
+# (old module, new module, name): what issue 39 moved, importable from both places.
+MOVED = [
+    ("genlabel.labels", "genlabel.density", "genlabel_targets"),
+    ("genlabel.labels.rules", "genlabel.density.targets", "genlabel_targets"),
+    ("genlabel", "genlabel.density", "genlabel_targets"),
+    ("genlabel.training", "genlabel.density", "OnlineGaussianLabeler"),
+    ("genlabel.training.online", "genlabel.density.online", "OnlineGaussianLabeler"),
+    ("genlabel", "genlabel.density", "OnlineGaussianLabeler"),
+    ("genlabel.genmix.schemes", "genlabel.density.pca_gaussian", "PCAGaussianDensity"),
+    ("genlabel.genmix.schemes", "genlabel.density", "PCAGaussianDensity"),
+    ("genlabel.genmix", "genlabel.density", "GANClassDensity"),
+    ("genlabel.genmix", "genlabel.density", "ConditionalGenerator"),
+    ("genlabel.genmix.gan_density", "genlabel.density.gan", "GANClassDensity"),
+    ("genlabel.genmix.gan_density", "genlabel.density.gan", "ConditionalGenerator"),
+    ("genlabel.genmix", "genlabel.models", "ConditionalGAN"),
+    ("genlabel.genmix.gan", "genlabel.models.gan", "ConditionalGAN"),
+    ("genlabel.genmix.gan", "genlabel.models.gan", "CHECKPOINT_NAME"),
+    ("genlabel", "genlabel.training.steps", "GenLabelMixup"),
+    ("genlabel", "genlabel.training.steps", "MixupBatch"),
+    ("genlabel.training", "genlabel.training.steps", "GenLabelMixup"),
+    ("genlabel.training.dropin", "genlabel.training.steps", "GenLabelMixup"),
+    ("genlabel.training.dropin", "genlabel.training.steps", "MixupBatch"),
+] + [
+    (old, "genlabel.training.steps", name)
+    for old in ("genlabel.images", "genlabel.images.steps")
+    for name in (
+        "MIXES",
+        "AdaMixupPolicy",
+        "AdaMixupStep",
+        "GenLabelStep",
+        "MixupStep",
+        "PlainStep",
+        "build_step",
+        "manifold_layers",
+    )
+]
+
+
+@pytest.mark.parametrize("old, new, name", MOVED, ids=lambda v: str(v))
+def test_moved_names_keep_their_old_import_paths(old: str, new: str, name: str) -> None:
+    import importlib
+
+    assert getattr(importlib.import_module(old), name) is getattr(
+        importlib.import_module(new), name
+    )

@@ -440,7 +440,7 @@ def test_genlabel_step_with_mixed_label_classes_labels_only_the_two_mixed_classe
 ) -> None:
     """Issue 42: label_classes="mixed" restricts Algorithm 3's top-2 to each pair's two
     classes, for mixup, manifold mixup and CutMix alike (the draw's permutation)."""
-    import genlabel.images.steps as steps_module
+    import genlabel.training.steps as steps_module
     from genlabel.labels import mixed_class_mask
 
     seen = []

@@ -1,19 +1,33 @@
-"""Class-conditional densities p_c(x), evaluated in log space for all classes at once."""
+"""Class-conditional densities p_c(x), evaluated in log space for all classes at once.
+
+Every ``LabelDensity`` lives here: the Gaussian and KDE densities, the online labeler of
+Algorithm 3, the PCA Gaussian and the GAN density of GenMix, and ``genlabel_targets``, the
+label all of them give. This package imports nothing above it (labels, training, ...).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ._base import ClassDensity
+from .gan import ConditionalGenerator, GANClassDensity
 from .gaussian import GaussianClassDensity
 from .kde import KDEClassDensity
+from .online import OnlineGaussianLabeler
+from .pca_gaussian import PCAGaussianDensity
 from .protocol import LabelDensity
+from .targets import genlabel_targets
 
 __all__ = [
     "ClassDensity",
+    "ConditionalGenerator",
+    "GANClassDensity",
     "GaussianClassDensity",
     "KDEClassDensity",
     "LabelDensity",
+    "OnlineGaussianLabeler",
+    "PCAGaussianDensity",
+    "genlabel_targets",
     "make_density",
 ]
 

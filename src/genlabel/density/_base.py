@@ -11,7 +11,8 @@ import torch
 
 from .._repr import ParamsRepr
 from .._validation import as_float_tensor, as_label_tensor
-from ..labels.rules import genlabel_targets
+from ..mixing.params import apply_mix, convex_mix
+from .targets import genlabel_targets
 
 __all__ = ["ClassDensity", "stable_cholesky", "finite_log_prob"]
 
@@ -51,8 +52,6 @@ def _mix_of_rows(t: torch.Tensor, rows: torch.Tensor, params: Any) -> torch.Tens
     convex mix done in place on its two gathers: the same operations on the same shapes,
     so the same values, with two temporaries fewer (a KDE's parts, k x n_c kernel scores
     per row, are the largest tensors of a wide grid's step)."""
-    from ..mixing.params import apply_mix, convex_mix  # the mixing package sits above
-
     perm = params.perm.to(rows.device)
     if params.box is not None or perm.ndim != 1 or torch.is_grad_enabled() and t.requires_grad:
         return apply_mix(t[rows], params)

@@ -1,8 +1,8 @@
 """The image methods: Trainer mix steps, one cell of the protocol, a resumable session.
 
-- :mod:`~genlabel.images.steps`: ``PlainStep``, ``MixupStep`` (mixup, manifold mixup,
-  CutMix), ``GenLabelStep`` (Algorithm 3: online class Gaussians on the features),
-  ``AdaMixupStep``, and ``build_step`` by method name;
+- the mix steps ``PlainStep``, ``MixupStep`` (mixup, manifold mixup, CutMix),
+  ``GenLabelStep`` (Algorithm 3: online class Gaussians on the features), ``AdaMixupStep``,
+  and ``build_step`` by method name, re-exported from :mod:`genlabel.training.steps`;
 - :mod:`~genlabel.images.experiment`: ``ImageSettings`` and ``run_image_cell`` (train with
   the Trainer, evaluate accuracy, calibration, robust accuracy);
 - :mod:`~genlabel.images.session`: ``ImageSession`` (plan, run, report into the result
@@ -10,16 +10,7 @@
 - :mod:`~genlabel.images.distributed`: the process group under ``torchrun``.
 """
 
-from .distributed import close_distributed, init_distributed, is_main_process
-from .experiment import (
-    ImageError,
-    ImageSettings,
-    load_image_data,
-    predict_proba,
-    run_image_cell,
-)
-from .session import ImageSession
-from .steps import (
+from ..training.steps import (
     MIXES,
     AdaMixupPolicy,
     AdaMixupStep,
@@ -29,6 +20,15 @@ from .steps import (
     build_step,
     manifold_layers,
 )
+from .distributed import close_distributed, init_distributed, is_main_process
+from .experiment import (
+    ImageError,
+    ImageSettings,
+    load_image_data,
+    predict_proba,
+    run_image_cell,
+)
+from .session import ImageSession
 
 __all__ = [
     "MIXES",

@@ -48,8 +48,8 @@ from ..registry import IMAGE_MODELS, check_method
 from ..robustness import ATTACKS, robust_accuracy
 from ..training import LabelDiagnostics, Trainer
 from ..training.diagnostics import DIAGNOSTICS
+from ..training.steps import build_step, manifold_layers
 from ..training.trainer import CHECKPOINT_NAME
-from .steps import build_step, manifold_layers
 
 __all__ = [
     "MODEL_FILE",

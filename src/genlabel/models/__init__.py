@@ -1,4 +1,5 @@
-"""Models: logistic regression and the ReLU MLP (as stacks of G models), and image models."""
+"""Models: logistic regression and the ReLU MLP (as stacks of G models), image models, and the
+conditional GAN of GenMix."""
 
 from .cnn import (
     IMAGE_MODELS,
@@ -9,9 +10,11 @@ from .cnn import (
     init_weights,
     split_model,
 )
+from .gan import ConditionalGAN
 from .stacked import MODEL_NAMES, StackedMLP, init_linear, layer_sizes, mlp_module
 
 __all__ = [
+    "ConditionalGAN",
     "IMAGE_MODELS",
     "MODEL_NAMES",
     "PreActBlock",

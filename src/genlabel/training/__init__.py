@@ -1,9 +1,9 @@
 """PyTorch training: the drop-in mixer, the online labeler, the single-model Trainer."""
 
+from ..density.online import OnlineGaussianLabeler
 from .callbacks import Callback, History
 from .diagnostics import LabelDiagnostics
-from .dropin import GenLabelMixup, MixupBatch
-from .online import OnlineGaussianLabeler
+from .steps import GenLabelMixup, MixupBatch
 from .trainer import MixStep, Trainer
 
 __all__ = [
