@@ -37,7 +37,7 @@ _EXPORTS = {
     "KDEClassDensity": "density",
     "make_density": "density",
     "LABEL_RULES": "labels",
-    "genlabel_targets": "labels",
+    "genlabel_targets": "density",
     "intrusion_keep_mask": "labels",
     "linear_labels": "labels",
     "logistic_labels": "labels",
@@ -49,7 +49,7 @@ _EXPORTS = {
     "sample_lambda": "mixing",
     "GenLabelMixup": "training",
     "MixupBatch": "training",
-    "OnlineGaussianLabeler": "training",
+    "OnlineGaussianLabeler": "density",
 }
 
 __all__ = [
