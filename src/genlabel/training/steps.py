@@ -70,7 +70,6 @@ from ..mixing import (
     one_hot,
     sample_permutation,
 )
-from ..models import init_weights
 from ..registry import IMAGE_MODELS, MethodSpec, dropin_names, method_names, resolve_method
 from .diagnostics import LabelCounting
 from .trainer import MixStep, plain_loss
@@ -532,6 +531,10 @@ class AdaMixupStep(_Drawing):
         with torch.random.fork_rng(devices=[]):  # layers draw from the global RNG as built
             self.policy = AdaMixupPolicy(in_channels, width)
             self.discriminator = nn.Linear(feature_dim, 1)
+        # Here, not at the top: genlabel.models imports genlabel.data (pandas, scikit-learn),
+        # which `from genlabel import GenLabelMixup` must not load.
+        from ..models.cnn import init_weights
+
         init_weights(self.policy, self.generator)
         init_weights(self.discriminator, self.generator)
         self._nets: tuple[nn.Module, nn.Module] | None = None
