@@ -138,6 +138,24 @@ class BenchSettings:
 
 @dataclass(frozen=True)
 class Job:
+    """One task of the tabular runner: the cells of one (data set, trial, alpha).
+
+    Parameters
+    ----------
+    dataset : str
+        The data set's name (an OpenML id or a CSV file's stem).
+    trial : int
+        The trial, which seeds its split and training.
+    model : str
+        ``logistic`` or ``mlp``.
+    alpha : float
+        Beta(alpha, alpha) of the mixup draws.
+    methods : tuple of str
+        The methods whose cells the job computes.
+    settings : BenchSettings, default=BenchSettings()
+        Everything else that defines a cell's result.
+    """
+
     dataset: str
     trial: int
     model: str
@@ -373,8 +391,18 @@ def _method_search(job: Job, data: _JobData, method: str) -> tuple[_Cell, GridSe
 def run_job(job: Job, *, attack_fn=None) -> list[dict[str, Any]]:
     """Compute the cells of ``job``; returns one record per method (and measure).
 
-    ``attack_fn(module, X_test, y_test, X_train) -> {(attack, eps): robust accuracy}`` is called on
-    every fitted model when the settings ask for ``measure="robust"``.
+    Parameters
+    ----------
+    job : Job
+        The task.
+    attack_fn : callable, optional
+        ``attack_fn(module, X_test, y_test, X_train) -> {(attack, eps): robust accuracy}``,
+        called on every fitted model when the settings ask for ``measure="robust"``.
+
+    Returns
+    -------
+    list of dict
+        One record per method and measure: the columns of the store.
     """
     dataset = _cached_dataset(job.dataset, job.settings)
     data = _JobData(*split_and_preprocess(dataset, job.trial, job.settings), dataset.n_classes)

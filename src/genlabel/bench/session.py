@@ -55,10 +55,23 @@ class BenchError(ValueError):
 class BenchPlan:
     """What a run would do: every cell of the plan, those stored, the tasks for the rest.
 
-    ``jobs``: the tasks (units of work), :class:`Job` for the tabular runner, (method,
-    trial) pairs for an image session, (data set, trial, schemes) for the GenMix
-    experiment; ``unit`` names them in :meth:`describe`. Messages call them tasks: "jobs"
-    is only ever the number of parallel worker processes (``--jobs``).
+    Messages call the units of work tasks: "jobs" is only ever the number of parallel
+    worker processes (``--jobs``).
+
+    Parameters
+    ----------
+    db : Path
+        The store the run writes.
+    keys : list of tuple
+        The key of every cell of the plan.
+    done : set of tuple
+        The keys already in the store.
+    jobs : list
+        The tasks (units of work) for the missing cells: :class:`Job` for the tabular
+        runner, (method, trial) pairs for an image session, (data set, trial, schemes) for
+        the GenMix experiment.
+    unit : str, default="tasks"
+        What :meth:`describe` calls the tasks.
     """
 
     db: Path
@@ -85,7 +98,26 @@ class BenchPlan:
 
 @dataclass
 class RunSummary:
-    """The outcome of a run segment."""
+    """The outcome of a run segment.
+
+    Attributes
+    ----------
+    cells_written : int
+        Cells this segment wrote.
+    cells_stored : int
+        Cells of the plan in the store after the run.
+    cells_total : int
+        Cells of the plan.
+    seconds : float
+        The segment's wall-clock time.
+    interrupted : bool, default=False
+        The run was interrupted (Ctrl-C or SIGTERM).
+    terminated : bool, default=False
+        The interruption was SIGTERM (the CLI exits 143 instead of Ctrl-C's 130).
+    held : str, optional
+        When cells of the plan are missing after an uninterrupted run: which other drivers
+        hold them; the report is partial.
+    """
 
     cells_written: int
     cells_stored: int  # cells of the plan in the store after the run

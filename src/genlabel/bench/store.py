@@ -286,12 +286,24 @@ def config_hash(config: dict[str, Any]) -> str:
 class ResultStore:
     """SQLite store of benchmark cells (stdlib ``sqlite3``, WAL journal).
 
-    ``read_only=True`` opens an existing store for reading (reports, comparisons) without
-    changing a byte of it: no switch to WAL, no schema migration, so reading a committed
-    snapshot leaves the file as it was (an older store's missing columns read as empty).
+    Parameters
+    ----------
+    path : str or Path
+        The SQLite file; created (with its folder) when it does not exist, unless
+        ``read_only``.
+    read_only : bool, default=False
+        Open an existing store for reading (reports, comparisons) without changing a byte
+        of it: no switch to WAL, no schema migration, so reading a committed snapshot
+        leaves the file as it was (an older store's missing columns read as empty).
+    claim_timeout : float, default=300.0
+        Seconds after its driver was last seen that a claim lapses and :meth:`claim`
+        takes the job over; a finite number > 0.
 
-    ``claim_timeout``: seconds after its driver was last seen that a claim lapses and
-    :meth:`claim` takes the job over.
+    Raises
+    ------
+    StoreError
+        ``path`` is a folder, is not a SQLite store of this schema, cannot be created, or
+        (``read_only``) does not exist; or ``claim_timeout`` is not a finite number > 0.
     """
 
     def __init__(
