@@ -101,7 +101,22 @@ def manifold_layers(model: nn.Module) -> tuple[str, ...]:
     """The layers where manifold mixup mixes by default: the model's ``manifold_layers``.
 
     ``SmallCNN``: the input and its two blocks; ``PreActResNet18``: the input, layer1 and
-    layer2. Other models must be given the layers explicitly (a ValueError says so).
+    layer2.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The classifier (a DistributedDataParallel wrapper is unwrapped).
+
+    Returns
+    -------
+    tuple of str
+        Module names as in ``model.named_modules()``, or ``"input"``.
+
+    Raises
+    ------
+    ValueError
+        The model has no ``manifold_layers``: give the layers explicitly.
     """
     layers = getattr(_unwrap(model), "manifold_layers", None)
     if not layers:
@@ -461,6 +476,13 @@ class AdaMixupPolicy(nn.Module):
     Two stride-2 3x3 convolutions with ReLU on the channel-stacked pair (n, 2c, h, w),
     global average pooling and a linear layer to 3 logits; their softmax gives a and d,
     and lam = a + u d with u ~ U(0, 1) lies in [a, a + d] inside [0, 1].
+
+    Parameters
+    ----------
+    in_channels : int
+        Channels c of one image (the network sees the pair stacked, 2c channels).
+    width : int, default=16
+        Channels of the first convolution (the second has twice as many).
     """
 
     def __init__(self, in_channels: int, width: int = 16):
@@ -621,9 +643,47 @@ def build_step(
     ``vanilla`` -> :class:`PlainStep`; ``mixup``, ``manifold_mixup``, ``cutmix`` ->
     :class:`MixupStep`; ``mixup_genlabel``, ``manifold_genlabel``, ``cutmix_genlabel`` ->
     :class:`GenLabelStep` with a fresh ``OnlineGaussianLabeler(num_classes, feature_dim,
-    memory=memory, bias_correction=bias_correction)`` (and ``label_classes``,
-    ``update_every``, ``update_warmup``); ``adamixup``
-    -> :class:`AdaMixupStep`. Unknown names raise a ValueError listing the valid ones.
+    memory=memory, bias_correction=bias_correction)``; ``adamixup`` ->
+    :class:`AdaMixupStep`. Each step takes only the arguments it uses.
+
+    Parameters
+    ----------
+    method : str
+        An image method's name (or alias).
+    num_classes : int
+    in_channels : int
+        Channels of the images (AdaMixup's policy network).
+    feature_dim : int
+        Width of the model's ``features`` output.
+    alpha : float, default=1.0
+        Beta(alpha, alpha) of the mix draws.
+    gamma : float, default=0.5
+        GenLabel's loss ratio.
+    label_classes : {"all", "mixed"}, default="all"
+        The classes GenLabel's label may use.
+    memory : float, default=0.5
+        The labeler's EMA memory.
+    bias_correction : bool, default=True
+        The labeler's EMA bias correction.
+    layers : sequence of str, optional
+        Manifold mixup's layers (only for the ``manifold_*`` methods; default: the
+        model's ``manifold_layers``).
+    features : str, default="features"
+        The module whose output the labeler (or AdaMixup's discriminator) sees.
+    update_every, update_warmup : int, default=1, 100
+        How often GenLabel updates its class statistics; see :class:`GenLabelStep`.
+    seed : int, optional
+        The source of every draw.
+
+    Returns
+    -------
+    MixStep
+
+    Raises
+    ------
+    ValueError
+        An unknown method (the message lists the valid ones) or one that is not an image
+        method.
     """
     spec = resolve_method(method)
     if not set(spec.models) & set(IMAGE_MODELS):
