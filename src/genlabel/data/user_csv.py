@@ -29,7 +29,21 @@ MAX_FLOAT_CLASSES = 20
 
 
 def csv_name(path: str | Path) -> str:
-    """The data set's name: the file's stem (``my_data.csv.gz`` -> ``my_data``)."""
+    """The data set's name: the file's stem (``my_data.csv.gz`` -> ``my_data``).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> csv_name("runs/my_data.csv.gz")
+    'my_data'
+    """
     name = Path(path).name
     for suffix in (".csv.gz", ".csv"):
         if name.lower().endswith(suffix):
