@@ -25,7 +25,30 @@ def layer_sizes(
     model: str, n_features: int, n_classes: int, hidden: tuple[int, ...] = (MLP_HIDDEN, MLP_HIDDEN)
 ) -> list[int]:
     """logistic: d -> k (one linear layer); mlp: d -> hidden... -> k (by default
-    d -> 128 -> 128 -> k) with ReLU between the layers."""
+    d -> 128 -> 128 -> k) with ReLU between the layers.
+
+    Parameters
+    ----------
+    model : {"logistic", "mlp"}
+    n_features, n_classes : int
+        d and k.
+    hidden : tuple of int, default=(128, 128)
+        The MLP's hidden widths.
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    ValueError
+        An unknown model or a hidden width below 1.
+
+    Examples
+    --------
+    >>> layer_sizes("mlp", 4, 3, hidden=(8,))
+    [4, 8, 3]
+    """
     if model == "logistic":
         return [n_features, n_classes]
     if model == "mlp":
@@ -40,7 +63,16 @@ def init_linear(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """nn.Linear's default initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from a generator.
 
-    Returns the weight as (fan_in, fan_out) (x @ W) and the bias as (fan_out,).
+    Parameters
+    ----------
+    fan_in, fan_out : int
+    generator : torch.Generator
+
+    Returns
+    -------
+    weight : Tensor of shape (fan_in, fan_out)
+        For ``x @ W``.
+    bias : Tensor of shape (fan_out,)
     """
     bound = 1.0 / math.sqrt(fan_in)
     weight = (torch.rand(fan_out, fan_in, generator=generator) * 2 - 1) * bound
@@ -52,7 +84,19 @@ def mlp_module(
     sizes: list[int], generator: torch.Generator, dtype: torch.dtype = torch.float32
 ) -> nn.Sequential:
     """A ReLU MLP (``nn.Sequential`` of Linear/ReLU) with ``init_linear`` draws from
-    ``generator``: nn.Linear's default initialisation, without the global RNG."""
+    ``generator``: nn.Linear's default initialisation, without the global RNG.
+
+    Parameters
+    ----------
+    sizes : list of int
+        The layer widths (no ReLU after the last layer).
+    generator : torch.Generator
+    dtype : torch.dtype, default=torch.float32
+
+    Returns
+    -------
+    nn.Sequential
+    """
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         with torch.random.fork_rng(devices=[]):  # nn.Linear draws from the global RNG
@@ -89,7 +133,29 @@ def _groups_of_range(
 class StackedMLP:
     """G independent ReLU MLPs (or linear models) with stacked parameters.
 
-    ``weights[l]`` has shape (G, in, out) and ``biases[l]`` (G, 1, out).
+    Every model of the stack starts from the same draw.
+
+    Parameters
+    ----------
+    sizes : list of int
+        The layer widths, as :func:`layer_sizes` gives them.
+    n_models : int
+        G, the models of the stack.
+    generator : torch.Generator
+        The source of the initial weights (:func:`init_linear`).
+    device : str or torch.device, default="cpu"
+    dtype : torch.dtype, default=torch.float32
+
+    Attributes
+    ----------
+    weights : list of Tensor
+        ``weights[l]`` has shape (G, in, out).
+    biases : list of Tensor
+        ``biases[l]`` has shape (G, 1, out).
+    auxiliary : dict of str to StackedMLP
+        Networks trained beside the stack (AdaMixup's policy and discriminator).
+    loss_curve : Tensor of shape (G, epochs) or None
+        Mean training loss of every model per epoch, set by the trainer.
     """
 
     def __init__(
