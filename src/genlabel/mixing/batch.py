@@ -66,7 +66,20 @@ class MixedBatch:
 
 
 def check_batch(inputs: object, labels: object) -> None:
-    """Errors for a batch that cannot be mixed: inputs (n, ...) floating, labels (n,) integer."""
+    """Errors for a batch that cannot be mixed: inputs (n, ...) floating, labels (n,) integer.
+
+    Parameters
+    ----------
+    inputs : object
+        Must be a floating-point tensor with a batch dimension.
+    labels : object
+        Must be an integer tensor of shape (n,) (class indices, not soft targets).
+
+    Raises
+    ------
+    ValueError
+        The first problem found.
+    """
     if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
         raise ValueError("inputs must be a floating-point torch.Tensor of shape (batch_size, ...)")
     if inputs.ndim < 1:
