@@ -292,8 +292,32 @@ def dropin_names(model: str | None = None, models: Iterable[str] | None = None) 
 
 
 def check_method(name: str, model: str, *, cli: bool = False) -> MethodSpec:
-    """The method, after checking that it can train ``model`` (else a ValueError saying why,
-    with the model spelled ``--model mlp`` if ``cli``, ``model='mlp'`` otherwise)."""
+    """The method, after checking that it can train ``model``.
+
+    Parameters
+    ----------
+    name : str
+        A method name or alias.
+    model : str
+        The model to train (tabular or image).
+    cli : bool, default=False
+        Spell the model ``--model mlp`` in messages (else ``model='mlp'``).
+
+    Returns
+    -------
+    MethodSpec
+
+    Raises
+    ------
+    ValueError
+        An unknown method (the message lists those of the model's family), or one that
+        cannot train ``model`` (the message says which models it needs).
+
+    Examples
+    --------
+    >>> check_method("mixup", "mlp").name
+    'mixup'
+    """
     # The methods of the same family (tabular or image) as the model asked for.
     family = (
         TABULAR_MODELS
@@ -330,7 +354,21 @@ def check_method(name: str, model: str, *, cli: bool = False) -> MethodSpec:
 @dataclass(frozen=True)
 class Suite:
     """A benchmark suite: its model, trials and methods; its data sets come from
-    ``genlabel.data.suite_ids``."""
+    ``genlabel.data.suite_ids``.
+
+    Parameters
+    ----------
+    name : str
+        The suite's name (``--suite``).
+    model : str
+        The model every cell trains.
+    trials : int
+        Trials per data set.
+    methods : tuple of str
+        The methods compared.
+    summary : str
+        One line for the help.
+    """
 
     name: str
     model: str
