@@ -321,9 +321,25 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit on X of shape (n_samples, n_features) and labels y of shape (n_samples,).
 
-        ``sample_weight`` (n_samples,), optional: per-sample weights of the training loss
-        (a mixed point weighs lam w_i + (1 - lam) w_j). Model selection scores are
-        unweighted accuracies.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            At least two classes.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-sample weights of the training loss (a mixed point weighs
+            lam w_i + (1 - lam) w_j). Model selection scores are unweighted accuracies.
+
+        Returns
+        -------
+        MixupClassifier
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            One class only, invalid parameters or sample weights, or ``X`` beyond the
+            float32 range the model trains in.
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
@@ -415,17 +431,46 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
             return self.module_(x).double().cpu().numpy()
 
     def decision_function(self, X) -> np.ndarray:
-        """Logits, shape (n_samples, n_classes); (n_samples,) for two classes (class 1 vs 0)."""
+        """Logits, shape (n_samples, n_classes); (n_samples,) for two classes (class 1 vs 0).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples,)
+        """
         logits = self._logits(X)
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes)."""
+        """Class probabilities, shape (n_samples, n_classes): the softmax of the logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         logits = self._logits(X)
         logits -= logits.max(1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
+        """The class of the largest logit for every sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         logits = self._logits(X)  # checks fitted before classes_ is read
         return self.classes_[logits.argmax(1)]

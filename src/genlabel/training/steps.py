@@ -981,12 +981,27 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
     def fit(self, X: Any, y: Any = None) -> GenLabelMixup:
         """Fit the class densities on training inputs (or their features).
 
-        ``X`` is an array or tensor of shape (n_samples, n_features) or (n_samples,
-        channels, height, width) with class indices ``y`` (integers in [0, num_classes)),
-        or an iterable of ``(x, y)`` batches (a DataLoader) with ``y=None``; with a
-        ``feature_extractor`` the densities are fitted on its outputs (Algorithm 2). Labels
-        and points are checked as at the call. A warning says when ``y`` holds fewer
+        With a ``feature_extractor`` the densities are fitted on its outputs (Algorithm 2).
+        Labels and points are checked as at the call. A warning says when ``y`` holds fewer
         classes than ``num_classes`` (the missing ones get no density).
+
+        Parameters
+        ----------
+        X : array-like or Tensor, or iterable of (x, y) batches
+            Shape (n_samples, n_features) or (n_samples, channels, height, width); or an
+            iterable of ``(x, y)`` batches (a DataLoader) with ``y=None``.
+        y : array-like or Tensor of shape (n_samples,), optional
+            Class indices, integers in [0, num_classes).
+
+        Returns
+        -------
+        GenLabelMixup
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            An empty ``X``, or points or labels that fail the checks.
         """
         if y is None:
             Z, y_t = self._collect(X)
@@ -1078,7 +1093,20 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
 
     def loss(self, logits: torch.Tensor, batch: MixupBatch) -> torch.Tensor:
         """The training loss: cross entropy against ``batch.soft_targets`` (the gamma-loss
-        for GenLabel), weighted by ``batch.weight``."""
+        for GenLabel), weighted by ``batch.weight``.
+
+        Parameters
+        ----------
+        logits : Tensor of shape (n, k)
+            The model's outputs on ``batch.inputs``.
+        batch : MixupBatch
+            What the call returned.
+
+        Returns
+        -------
+        Tensor
+            The scalar loss.
+        """
         return soft_cross_entropy(logits, batch.soft_targets, weight=batch.weight)
 
     # -- as a Trainer's mix step --------------------------------------------------------
@@ -1091,7 +1119,19 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
     ) -> torch.Tensor:
         """Mix, relabel and compute the loss of ``model`` on one batch (for ``Trainer``).
 
-        Sample weights mix like labels: lam * w_i + (1 - lam) * w_j.
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, ...)
+        labels : Tensor of shape (n,)
+            Class indices.
+        weight : Tensor of shape (n,), optional
+            Sample weights; they mix like labels: lam * w_i + (1 - lam) * w_j.
+
+        Returns
+        -------
+        Tensor
+            The scalar loss.
         """
         batch = self(inputs, labels)
         if batch.mixed.params is not None:

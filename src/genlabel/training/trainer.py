@@ -526,7 +526,27 @@ class Trainer(ParamsRepr):
     # -- prediction -------------------------------------------------------------------------
     @torch.no_grad()
     def predict_proba(self, X: Any, *, batch_size: int | None = None) -> torch.Tensor:
-        """Class probabilities (n, k) on the CPU, in eval mode, in batches."""
+        """Class probabilities (n, k) on the CPU, in eval mode, in batches.
+
+        Parameters
+        ----------
+        X : array-like or Tensor of shape (n, ...)
+            Finite inputs.
+        batch_size : int, optional
+            Rows per forward pass (default: the larger of the training batch size and 256).
+
+        Returns
+        -------
+        Tensor of shape (n, k), float32
+            The model's training mode is restored afterwards.
+
+        Raises
+        ------
+        RuntimeError
+            The trainer is not fitted.
+        ValueError
+            ``X`` holds NaN or infinite values.
+        """
         if not hasattr(self, "module_"):
             raise RuntimeError("This Trainer is not fitted yet; call 'fit' first")
         X = _as_tensor(X, "X")
@@ -546,5 +566,16 @@ class Trainer(ParamsRepr):
         return torch.cat(out) if out else torch.zeros(0, 0)
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> torch.Tensor:
-        """Predicted class indices (n,)."""
+        """Predicted class indices (n,): the argmax of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like or Tensor of shape (n, ...)
+        batch_size : int, optional
+            As in :meth:`predict_proba`.
+
+        Returns
+        -------
+        Tensor of shape (n,), int64
+        """
         return self.predict_proba(X, batch_size=batch_size).argmax(-1)
