@@ -287,7 +287,19 @@ class GANClassDensity(ParamsRepr):
         return log_prob.to(device=Z.device, dtype=Z.dtype)
 
     def targets(self, Z: Any, *, top_k: int | None = None) -> torch.Tensor:
-        """GenLabel's labels softmax_c(log p_c(z)), shape (m, k); ``top_k`` as genlabel_targets."""
+        """GenLabel's labels softmax_c(log p_c(z)), shape (m, k).
+
+        Parameters
+        ----------
+        Z : array-like or tensor of shape (m, *point_shape) or (m, D)
+        top_k : int, optional
+            Keep only the ``top_k`` most likely classes, as in :func:`genlabel_targets`.
+
+        Returns
+        -------
+        Tensor of shape (m, k)
+            Rows summing to one.
+        """
         return genlabel_targets(self.log_prob(Z), top_k=top_k)
 
     # -- GenMix ------------------------------------------------------------------------
