@@ -115,9 +115,22 @@ class BenchSettings:
 
     def fingerprint(self, dataset: str | None = None) -> dict[str, Any]:
         """The settings that change the results of ``dataset``'s cells (not where the data
-        live). For one of the CSV files (``dataset`` its stem) they include its label column
-        and the sha256 of its bytes, so that a store never mixes cells computed from two
-        versions of a file; the cells of other data sets do not depend on the CSV files."""
+        live).
+
+        For one of the CSV files (``dataset`` its stem) they include its label column and
+        the sha256 of its bytes, so that a store never mixes cells computed from two
+        versions of a file; the cells of other data sets do not depend on the CSV files.
+
+        Parameters
+        ----------
+        dataset : str, optional
+            The data set's name.
+
+        Returns
+        -------
+        dict
+            The settings, as stored with the cells.
+        """
         out = asdict(self)
         drop: tuple[str, ...] = ("data_dir", "online", "csv_files", "label")
         drop += ("latent",) if self.latent is None else ()
@@ -132,7 +145,16 @@ class BenchSettings:
         return out
 
     def csv_path(self, dataset: str | None) -> str | None:
-        """The CSV file named ``dataset`` by its stem (None if none is)."""
+        """The CSV file named ``dataset`` by its stem (None if none is).
+
+        Parameters
+        ----------
+        dataset : str, optional
+
+        Returns
+        -------
+        str or None
+        """
         return next((p for p in self.csv_files if csv_name(p) == dataset), None)
 
 

@@ -591,7 +591,25 @@ class BenchSession(StoreSession):
 
     def run(self, plan: BenchPlan | None = None, *, command: str | None = None) -> RunSummary:
         """Compute the missing cells as one run segment of the store (Ctrl-C stops cleanly:
-        every finished job is stored, and the same call resumes)."""
+        every finished job is stored, and the same call resumes).
+
+        Parameters
+        ----------
+        plan : BenchPlan, optional
+            What to run (default: :meth:`plan`).
+        command : str, optional
+            The command line recorded with the run segment (default: ``sys.argv``).
+
+        Returns
+        -------
+        RunSummary
+
+        Raises
+        ------
+        BenchError
+            The store cannot be opened or holds cells of the plan computed with other
+            settings, or the Dask scheduler cannot be reached.
+        """
         plan = plan or self.plan()
         if plan.todo:
             for line in self.data_summary():
@@ -623,7 +641,19 @@ class BenchSession(StoreSession):
         return max(1, min(self.jobs, len(plan.jobs)))
 
     def report(self, *, complete_only: bool = False) -> list[Path]:
-        """Write report.md, results.csv and the plots into ``out``; returns the paths."""
+        """Write report.md, results.csv and the plots into ``out``; returns the paths.
+
+        Parameters
+        ----------
+        complete_only : bool, default=False
+            Keep only the data sets with as many cells as the most complete one (see
+            :func:`write_report`).
+
+        Returns
+        -------
+        list of Path
+            The files written, report.md last.
+        """
         frame, runs = self._frame_and_runs()
         return write_report(
             frame, self.out, data_dir=self.settings.data_dir, runs=runs,
