@@ -164,6 +164,12 @@ class _Drawing:
         return {"generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Parameters
+        ----------
+        state : dict
+        """
         self.generator.set_state(state["generator"].cpu())
 
 
@@ -177,7 +183,22 @@ class PlainStep:
         labels: torch.Tensor,
         weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """inputs (n, c, h, w), labels (n,) or (n, k), weight (n,) -> the mean loss (0-D)."""
+        """Cross entropy of ``model`` on the batch as it is.
+
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, c, h, w)
+        labels : Tensor of shape (n,) or (n, k)
+            Class indices or soft targets.
+        weight : Tensor of shape (n,), optional
+            Per-sample weights.
+
+        Returns
+        -------
+        Tensor
+            The weighted mean loss (0-D).
+        """
         return plain_loss(model(inputs), labels, weight)
 
     def __repr__(self) -> str:
@@ -271,7 +292,23 @@ class MixupStep(_MixingStep):
         labels: torch.Tensor,
         weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """inputs (n, c, h, w), labels (n,) or (n, k), weight (n,) -> the mean loss (0-D)."""
+        """Mix the batch (its inputs, a hidden layer or a CutMix box) and train on mixup's
+        linear label.
+
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, c, h, w)
+        labels : Tensor of shape (n,) or (n, k)
+            Class indices or soft targets.
+        weight : Tensor of shape (n,), optional
+            Per-sample weights; they mix like labels.
+
+        Returns
+        -------
+        Tensor
+            The weighted mean loss (0-D).
+        """
         params = self.draw(model, inputs)
         logits = self.mixed_forward(model, inputs, params, None)
         mixed = label_mixed("linear", params, labels, logits.shape[-1])
@@ -406,7 +443,18 @@ class GenLabelStep(_MixingStep):
 
     @torch.no_grad()
     def update_statistics(self, model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor):
-        """Step 1: the clean batch's features (no gradients) update the class Gaussians."""
+        """Step 1: the clean batch's features (no gradients) update the class Gaussians.
+
+        Batch norm's running statistics are left as they were.
+
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, c, h, w)
+            The clean batch.
+        labels : Tensor of shape (n,)
+            Class indices.
+        """
         with _running_stats_kept(model), capture_output(model, self.features) as captured:
             model(inputs)
         self.labeler.update(_flat(captured.output), labels)  # type: ignore[union-attr]
@@ -418,7 +466,23 @@ class GenLabelStep(_MixingStep):
         labels: torch.Tensor,
         weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """inputs (n, c, h, w), labels (n,) class indices, weight (n,) -> the loss (0-D)."""
+        """Algorithm 3 on one batch: update the class statistics (step 1, when due), mix,
+        and train on GenLabel's gamma-loss (step 2).
+
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, c, h, w)
+        labels : Tensor of shape (n,)
+            Class indices.
+        weight : Tensor of shape (n,), optional
+            Per-sample weights; they mix like labels.
+
+        Returns
+        -------
+        Tensor
+            The loss (0-D).
+        """
         labels = _class_indices(labels, "GenLabelStep")
         seen = self.batches_seen
         if self.online and (seen < self.update_warmup or seen % self.update_every == 0):
@@ -437,7 +501,17 @@ class GenLabelStep(_MixingStep):
         )  # fmt: skip
 
     def to(self, device: torch.device | str) -> GenLabelStep:
-        """Move the class statistics to ``device`` (the Trainer calls it)."""
+        """Move the class statistics to ``device`` (the Trainer calls it).
+
+        Parameters
+        ----------
+        device : torch.device or str
+
+        Returns
+        -------
+        GenLabelStep
+            ``self``.
+        """
         move = getattr(self.labeler, "to", None)
         if callable(move):
             move(device)
@@ -452,6 +526,12 @@ class GenLabelStep(_MixingStep):
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Parameters
+        ----------
+        state : dict
+        """
         super().load_state_dict(state)
         if self.online:
             self.labeler.load_state_dict(state["labeler"])  # type: ignore[union-attr]
@@ -498,7 +578,18 @@ class AdaMixupPolicy(nn.Module):
         )
 
     def forward(self, pair: torch.Tensor) -> torch.Tensor:
-        """pair (n, 2c, h, w) -> shares (n, 3), float32, rows summing to one."""
+        """pair (n, 2c, h, w) -> shares (n, 3), float32, rows summing to one.
+
+        Parameters
+        ----------
+        pair : Tensor of shape (n, 2c, h, w)
+            Each image stacked with its partner along the channels.
+
+        Returns
+        -------
+        Tensor of shape (n, 3), float32
+            The shares (a, d, 1 - a - d).
+        """
         return torch.softmax(self.net(pair).float(), dim=-1)
 
 
@@ -563,6 +654,17 @@ class AdaMixupStep(_Drawing):
         return [*self.policy.parameters(), *self.discriminator.parameters()]
 
     def to(self, device: torch.device | str) -> AdaMixupStep:
+        """Move the policy and the discriminator to ``device`` (the Trainer calls it).
+
+        Parameters
+        ----------
+        device : torch.device or str
+
+        Returns
+        -------
+        AdaMixupStep
+            ``self``.
+        """
         self.policy.to(device)
         self.discriminator.to(device)
         return self
@@ -584,7 +686,22 @@ class AdaMixupStep(_Drawing):
         labels: torch.Tensor,
         weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """inputs (n, c, h, w), labels (n,) or (n, k), weight (n,) -> the loss (0-D)."""
+        """AdaMixup's joint loss on one batch (see the class).
+
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, c, h, w)
+        labels : Tensor of shape (n,) or (n, k)
+            Class indices or soft targets.
+        weight : Tensor of shape (n,), optional
+            Per-sample weights.
+
+        Returns
+        -------
+        Tensor
+            The loss (0-D).
+        """
         policy, discriminator = self._networks()
         n = inputs.shape[0]
         perm = sample_permutation(n, generator=self.generator).to(inputs.device)
@@ -613,6 +730,12 @@ class AdaMixupStep(_Drawing):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Parameters
+        ----------
+        state : dict
+        """
         super().load_state_dict(state)
         self.policy.load_state_dict(state["policy"])
         self.discriminator.load_state_dict(state["discriminator"])
@@ -1146,4 +1269,10 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
         return {"generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Parameters
+        ----------
+        state : dict
+        """
         self.generator.set_state(state["generator"].cpu())
