@@ -45,8 +45,22 @@ class MixedBatch:
     def from_params(
         cls, inputs: torch.Tensor, labels: torch.Tensor, num_classes: int, params: MixParams
     ) -> MixedBatch:
-        """The record of a batch mixed with ``params``: ``inputs`` already mixed, ``labels``
-        the class indices of the unmixed batch."""
+        """The record of a batch mixed with ``params``.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape (n, ...)
+            The inputs, already mixed.
+        labels : Tensor of shape (n,)
+            The class indices of the unmixed batch.
+        num_classes : int
+        params : MixParams
+            The draw that mixed them.
+
+        Returns
+        -------
+        MixedBatch
+        """
         targets_a = one_hot(labels, num_classes)
         return cls(
             inputs=inputs,

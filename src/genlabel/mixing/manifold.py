@@ -204,6 +204,20 @@ class ManifoldMixup:
 
         The same draws, in the same order, as :func:`draw_mix_params` with
         ``layers=self.layers``.
+
+        Parameters
+        ----------
+        n : int
+            Points in the batch.
+        alpha : float
+            lam ~ Beta(alpha, alpha); 0 means no mixing.
+        generator : torch.Generator
+        per_sample : bool, default=False
+            One lam per point instead of one per batch.
+
+        Returns
+        -------
+        MixParams
         """
         return draw_mix_params(
             n, alpha=alpha, generator=generator, per_sample=per_sample, layers=self.layers

@@ -66,13 +66,39 @@ class MixParams:
         return self.lam.expand(self.perm.shape) if self.lam.ndim < self.perm.ndim else self.lam
 
     def stacked(self, n_models: int) -> MixParams:
-        """The same draw for each of ``n_models`` stacked models: lam and perm of shape (G, n)."""
+        """The same draw for each of ``n_models`` stacked models: lam and perm of shape (G, n).
+
+        Parameters
+        ----------
+        n_models : int
+            G.
+
+        Returns
+        -------
+        MixParams
+            A per-batch lam stays 0-D.
+
+        Raises
+        ------
+        ValueError
+            These parameters are stacked already.
+        """
         if self.perm.ndim != 1:
             raise ValueError("these MixParams are stacked already")
         lam = self.lam if self.lam.ndim == 0 else self.lam.expand(n_models, -1)
         return replace(self, lam=lam, perm=self.perm.expand(n_models, -1))
 
     def to(self, device: torch.device | str) -> MixParams:
+        """The same draw with lam and perm on ``device``.
+
+        Parameters
+        ----------
+        device : torch.device or str
+
+        Returns
+        -------
+        MixParams
+        """
         return replace(self, lam=self.lam.to(device), perm=self.perm.to(device))
 
 
