@@ -228,7 +228,16 @@ class SmallCNN(nn.Module):
         _seeded(build, self, generator, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (n, c, h, w) in [0, 1] -> logits (n, num_classes)."""
+        """Images (n, c, h, w) in [0, 1] -> logits (n, num_classes).
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, c, h, w)
+
+        Returns
+        -------
+        Tensor of shape (n, num_classes)
+        """
         return self.head(self.features(x))
 
 
@@ -259,6 +268,16 @@ class PreActBlock(nn.Module):
             self.shortcut = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's output: the residual branch plus the shortcut.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, in_planes, h, w)
+
+        Returns
+        -------
+        Tensor of shape (n, planes, h / stride, w / stride)
+        """
         out = F.relu(self.bn1(x))
         shortcut = x if self.shortcut is None else self.shortcut(out)
         out = self.conv1(out)
@@ -335,7 +354,16 @@ class PreActResNet18(nn.Module):
         _seeded(build, self, generator, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (n, c, h, w) in [0, 1] -> logits (n, num_classes)."""
+        """Images (n, c, h, w) in [0, 1] -> logits (n, num_classes).
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, c, h, w)
+
+        Returns
+        -------
+        Tensor of shape (n, num_classes)
+        """
         return self.head(self.features(x))
 
 

@@ -192,11 +192,35 @@ class StackedMLP:
         return self.weights[0].shape[0]
 
     def parameters(self, layers: range | None = None) -> list[torch.Tensor]:
+        """The stacked weights and biases, layer by layer.
+
+        Parameters
+        ----------
+        layers : range, optional
+            Only these layers (default: all).
+
+        Returns
+        -------
+        list of Tensor
+            Weight, then bias, of each layer.
+        """
         layers = range(self.n_layers) if layers is None else layers
         return [p for i in layers for p in (self.weights[i], self.biases[i])]
 
     def layer(self, h: torch.Tensor, i: int, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """Apply layer i (with the ReLU that follows it, except after the last layer)."""
+        """Apply layer i (with the ReLU that follows it, except after the last layer).
+
+        Parameters
+        ----------
+        h : Tensor of shape (G, B, in)
+        i : int
+        rows : Tensor of shape (R,), optional
+            Only these models.
+
+        Returns
+        -------
+        Tensor of shape (G, B, out)
+        """
         w, b = self.weights[i], self.biases[i]
         if rows is not None:
             w, b = w[rows], b[rows]
@@ -210,7 +234,22 @@ class StackedMLP:
         stop: int | None = None,
         rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Layers ``start`` to ``stop`` of every model (or of the models ``rows``); x (G, B, in)."""
+        """Layers ``start`` to ``stop`` of every model (or of the models ``rows``); x (G, B, in).
+
+        Parameters
+        ----------
+        x : Tensor of shape (G, B, in)
+            One batch per model (per row of ``rows``).
+        start : int, default=0
+        stop : int, optional
+            Default: the last layer.
+        rows : Tensor of shape (R,), optional
+            Only these models.
+
+        Returns
+        -------
+        Tensor of shape (G, B, out)
+        """
         stop = self.n_layers if stop is None else stop
         for i in range(start, stop):
             x = self.layer(x, i, rows)
@@ -236,6 +275,20 @@ class StackedMLP:
         or split otherwise (bit-equal on some hosts and thread counts, not on all; the
         tests compare with a rounding tolerance, and ``benchmarks/same_cells.py`` is what
         checks that a store's cells stay the same).
+
+        Parameters
+        ----------
+        x : Tensor of shape (F, B, in)
+            One batch per group.
+        group_of : Tensor of shape (G,), int64
+            The group of every model.
+        models : slice, optional
+            Only the models of this range, which must hold whole groups.
+
+        Returns
+        -------
+        Tensor of shape (G, B, out)
+            Or (len(range), B, out) with ``models``.
         """
         shared = self.n_models * x.shape[-1] >= SHARED_MIN_ELEMENTS and _equal_groups(
             group_of, x.shape[0]
@@ -281,6 +334,16 @@ class StackedMLP:
         slice of it, say: AdaMixup's policy reads a point and its partner); it may be a
         view with more trailing dimensions, (G, in, ...), flattened into out' (one copy,
         the grouped layout's).
+
+        Parameters
+        ----------
+        x : Tensor of shape (F, B, in)
+        group_of : Tensor of shape (G,), int64
+        weight : Tensor of shape (G, in, ...), optional
+
+        Returns
+        -------
+        Tensor of shape (G, B, out) or None
         """
         F, G = x.shape[0], self.n_models
         if not _equal_groups(group_of, F):
@@ -304,11 +367,29 @@ class StackedMLP:
         return h if order is None else h[torch.argsort(order)]
 
     def select(self, index: int) -> StackedMLP:
-        """A stack of one holding model ``index`` (detached copies of its parameters)."""
+        """A stack of one holding model ``index`` (detached copies of its parameters).
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        StackedMLP
+        """
         return self.select_range(index, index + 1)
 
     def select_rows(self, rows: list[int]) -> StackedMLP:
-        """A stack of the models ``rows`` (detached copies of their parameters)."""
+        """A stack of the models ``rows`` (detached copies of their parameters).
+
+        Parameters
+        ----------
+        rows : list of int
+
+        Returns
+        -------
+        StackedMLP
+        """
         index = torch.as_tensor(rows, dtype=torch.long, device=self.weights[0].device)
         return self._with(
             [w[index].detach().clone() for w in self.weights],
@@ -316,7 +397,16 @@ class StackedMLP:
         )
 
     def select_range(self, start: int, stop: int) -> StackedMLP:
-        """A stack of the models ``start:stop`` (detached copies of their parameters)."""
+        """A stack of the models ``start:stop`` (detached copies of their parameters).
+
+        Parameters
+        ----------
+        start, stop : int
+
+        Returns
+        -------
+        StackedMLP
+        """
         curve = self.loss_curve
         return self._with(
             [w[start:stop].detach().clone() for w in self.weights],
@@ -326,13 +416,33 @@ class StackedMLP:
 
     @torch.no_grad()
     def predict_logits(self, X: torch.Tensor, *, chunk: int = 512) -> torch.Tensor:
-        """Logits of every model on the same points: shape (G, n, k), in bounded memory."""
+        """Logits of every model on the same points: shape (G, n, k), in bounded memory.
+
+        Parameters
+        ----------
+        X : Tensor of shape (n, in)
+        chunk : int, default=512
+            Points per forward pass.
+
+        Returns
+        -------
+        Tensor of shape (G, n, k)
+        """
         G = self.n_models
         outs = [self.forward(part.unsqueeze(0).expand(G, -1, -1)) for part in torch.split(X, chunk)]
         return torch.cat(outs, dim=1)
 
     def to_module(self, index: int) -> nn.Sequential:
-        """Model ``index`` as a plain ``nn.Sequential`` (Linear/ReLU), detached from the stack."""
+        """Model ``index`` as a plain ``nn.Sequential`` (Linear/ReLU), detached from the stack.
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        nn.Sequential
+        """
         layers: list[nn.Module] = []
         for i in range(self.n_layers):
             with torch.random.fork_rng(devices=[]):  # nn.Linear draws from the global RNG
