@@ -180,3 +180,22 @@ def test_every_public_object_documents_its_parameters() -> None:
         and not _documents_parameters(obj)
     ]
     assert not missing, f"no numpydoc Parameters section: {missing}"
+
+
+def test_every_public_method_documents_its_parameters() -> None:
+    """The methods the API reference shows with each class (public names defined in the
+    class body) that take parameters have a numpydoc ``Parameters`` section too."""
+    import inspect
+
+    missing = []
+    for name, obj in _reference_objects().items():
+        if not inspect.isclass(obj) or not obj.__module__.startswith("genlabel"):
+            continue
+        for attr, member in vars(obj).items():
+            function = getattr(member, "__func__", member)  # classmethod, staticmethod
+            if attr.startswith("_") or not inspect.isfunction(function):
+                continue
+            doc = inspect.getdoc(function) or ""
+            if _takes_parameters(function) and "Parameters\n----------" not in doc:
+                missing.append(f"{name}.{attr}")
+    assert not missing, f"no numpydoc Parameters section: {sorted(set(missing))}"

@@ -38,7 +38,20 @@ class ConditionalGenerator(Protocol):
     latent_dim: int
     num_classes: int
 
-    def generate(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor: ...
+    def generate(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """G(z, c), differentiable in z.
+
+        Parameters
+        ----------
+        z : Tensor of shape (n, latent_dim)
+        c : Tensor of shape (n,), int64
+            The classes.
+
+        Returns
+        -------
+        Tensor of shape (n, *point_shape)
+        """
+        ...
 
 
 class _Inversion:

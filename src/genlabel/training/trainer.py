@@ -56,7 +56,23 @@ class MixStep(Protocol):
         inputs: torch.Tensor,
         labels: torch.Tensor,
         weight: torch.Tensor | None = None,
-    ) -> torch.Tensor: ...
+    ) -> torch.Tensor:
+        """The training loss of ``model`` on one batch (0-D, differentiable).
+
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, ...)
+        labels : Tensor of shape (n,) or (n, k)
+            Class indices or soft targets.
+        weight : Tensor of shape (n,), optional
+            Per-sample weights.
+
+        Returns
+        -------
+        Tensor
+        """
+        ...
 
 
 def plain_loss(
