@@ -45,6 +45,11 @@ def soft_cross_entropy(
     reduction : {"mean", "sum", "none"}
         "mean" and "sum" reduce over the points of each model: a scalar for (n, k) inputs,
         shape (G,) for stacked ones; "none" gives one value per point.
+
+    Returns
+    -------
+    Tensor
+        Shape (), (G,), (n,) or (G, n), by ``reduction``.
     """
     if logits.shape != targets.shape or logits.ndim < 2:
         raise ValueError(

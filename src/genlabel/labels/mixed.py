@@ -188,6 +188,11 @@ def label_mixed(
         The GenLabel rules: the label over every class (the paper), or only over the two
         classes each point was mixed from (``mixed_class_mask``; the top-2 of
         ``genlabel_top2`` is then those two). The other rules ignore it.
+
+    Returns
+    -------
+    MixedLabels
+        The rule's labels, mixup's labels and the per-point weights.
     """
     if rule not in LABEL_RULES:
         raise ValueError(f"Unknown label rule {rule!r}; expected one of {', '.join(LABEL_RULES)}")

@@ -139,6 +139,11 @@ def mix_pairs(
         Source of every random draw (on the CPU; results move to inputs' device).
     per_sample : bool, default=False
         One lam per point instead of one per batch.
+
+    Returns
+    -------
+    MixedBatch
+        The mixed inputs, both source labels, lam, the permutation and the draw.
     """
     check_batch(inputs, labels)
     params = draw_mix_params(

@@ -470,6 +470,11 @@ def split_model(
         too), or have ``features``/``head`` with the name inside an ``nn.Sequential``
         ``features``: only then is what follows the module known.
 
+    Returns
+    -------
+    features, head : callable
+        ``features(x)`` is the split module's output; ``head`` maps it to the logits.
+
     Raises
     ------
     ValueError
