@@ -70,17 +70,26 @@ class MethodSpec:
 
     Attributes
     ----------
-    name : the canonical name.
-    mix : "none" (no mixing), "input" (mixup of the inputs), "manifold" (mixup of a hidden
-        layer drawn per batch), "adaptive" (AdaMixup's learned policy), "cutmix" (CutMix
-        boxes), "generative" (no mixing: a generative classifier).
-    rule : the label rule of the mixed points (see ``genlabel.labels.LABEL_RULES``).
-    models : the models it can train.
-    grid : the hyper-parameters the benchmark protocol selects by cross-validation.
-    densities : for GenLabel methods, the class-density kinds it may use.
-    aliases : other accepted spellings.
-    summary : one line for help texts.
-    dropin : whether ``GenLabelMixup`` mixes and labels it on its own, so that any training
+    name : str
+        The canonical name.
+    mix : {"none", "input", "manifold", "adaptive", "cutmix", "generative"}
+        No mixing, mixup of the inputs, mixup of a hidden layer drawn per batch,
+        AdaMixup's learned policy, CutMix boxes, or no mixing with a generative
+        classifier.
+    rule : str
+        The label rule of the mixed points (see ``genlabel.labels.LABEL_RULES``).
+    models : tuple of str
+        The models it can train.
+    grid : tuple of str, default=("lr",)
+        The hyper-parameters the benchmark protocol selects by cross-validation.
+    densities : tuple of str, default=()
+        For GenLabel methods, the class-density kinds it may use.
+    aliases : tuple of str, default=()
+        Other accepted spellings.
+    summary : str, default=""
+        One line for help texts.
+    dropin : bool, default=False
+        Whether ``GenLabelMixup`` mixes and labels it on its own, so that any training
         loop (a user's own network in ``MixupClassifier(module=...)`` too) can train it.
     """
 

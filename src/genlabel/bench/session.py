@@ -302,12 +302,14 @@ class BenchSession(StoreSession):
     datasets : sequence of str, optional
         Data set ids (OpenML ids, embedded names); with the ``csv`` files' stems they
         replace the suite's. Run smallest first, so a run stopped early has whole sets.
-    csv : sequence of paths, optional; label : str
+    csv : sequence of paths, optional
         Your own CSV (or CSV.gz) files, each a data set named by its file's stem (two files
-        of one stem, or a stem that is an embedded name or an OpenML id, are an error), and
-        their class column (checked: see ``genlabel.data.load_csv``; ``label`` without
-        ``csv`` is an error). Their cells are stored with each file's sha256: an edited file
-        is not resumed from the cells of the old one.
+        of one stem, or a stem that is an embedded name or an OpenML id, are an error).
+        Their cells are stored with each file's sha256: an edited file is not resumed from
+        the cells of the old one.
+    label : str, optional
+        The CSV files' class column (checked: see ``genlabel.data.load_csv``; ``label``
+        without ``csv`` is an error).
     methods : sequence of str, optional
         Method names (aliases accepted); the suite's by default. A method named here that
         ``model`` cannot train is an error (the suite's are skipped).
@@ -325,7 +327,9 @@ class BenchSession(StoreSession):
         ``runs/x.sqlite`` -> ``runs/x/``).
     jobs : int, default=1
         Parallel jobs on this machine (joblib processes or Dask workers).
-    backend : {"joblib", "dask"}; scheduler : address of a Dask scheduler, optional
+    backend : {"joblib", "dask"}, default="joblib"
+    scheduler : str, optional
+        The address of a Dask scheduler (``backend="dask"``).
     progress : bool, default=True
     log : callable, default=print
         Where the session's messages go.

@@ -279,7 +279,8 @@ class GANClassDensity(ParamsRepr):
 
         Returns
         -------
-        Tensor of shape (m, k), in Z's dtype (float64 for integer input), on Z's device.
+        Tensor of shape (m, k)
+            In Z's dtype (float64 for integer input), on Z's device.
         """
         x, Z = self._points(Z, "Z")
         return self._squared_distance(x).sqrt().to(device=Z.device, dtype=Z.dtype)
@@ -293,7 +294,8 @@ class GANClassDensity(ParamsRepr):
 
         Returns
         -------
-        Tensor of shape (m, k), finite, in Z's dtype (float64 for integer input).
+        Tensor of shape (m, k)
+            Finite, in Z's dtype (float64 for integer input).
         """
         x, Z = self._points(Z, "Z")
         log_prob = -self._squared_distance(x) / (2.0 * self.sigma**2)

@@ -29,7 +29,11 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_, n_features_in_, priors_ (ndarray of shape (n_classes,)), density_
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    priors_ : ndarray of shape (n_classes,)
+    density_ : GaussianClassDensity
+        The fitted class Gaussians.
     """
 
     _parameter_constraints: dict = {

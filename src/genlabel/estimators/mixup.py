@@ -115,7 +115,9 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         GenLabel's loss ratio.
     alpha : float, default=1.0
         Beta(alpha, alpha) mixing.
-    lr, weight_decay, epochs, batch_size : Adam's settings (the reference protocol's defaults).
+    lr, weight_decay : float, default=0.01, 1e-4
+        Adam's settings (the reference protocol's defaults).
+    epochs, batch_size : int, default=100, 128
     warmup_epochs : int, default=20
         Vanilla epochs before the latent density is fitted (GenLabel with the MLP).
     sigma2 : float, default=0.1
@@ -164,7 +166,11 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         your own use (e.g. adversarial attacks).
     loss_curve_ : list of float
         Mean training loss of each epoch (of the refitted model for ``genlabel_cv``).
-    best_params_, cv_results_ : only for ``genlabel_cv``.
+    best_params_ : dict
+        Only for ``genlabel_cv``: the selected parameters.
+    cv_results_ : dict
+        Only for ``genlabel_cv``: the model selection's scores, shaped like
+        ``GridSearchCV.cv_results_``.
     """
 
     _parameter_constraints: dict = {

@@ -477,7 +477,8 @@ class ConditionalGAN(ParamsRepr):
 
         Returns
         -------
-        Tensor of shape (n, *data_shape), float32, on the GAN's device.
+        Tensor of shape (n, *data_shape)
+            float32, on the GAN's device.
         """
         self._check_fitted()
         if z.ndim != 2 or z.shape[1] != self.latent_dim:

@@ -236,7 +236,11 @@ class Trainer(ParamsRepr):
     optimizer : {"adam", "sgd"} or callable, default="adam"
         "sgd" uses ``momentum`` (and Nesterov with ``nesterov=True``); a callable gets the
         parameters and returns a ``torch.optim.Optimizer``.
-    lr, weight_decay, momentum, nesterov : optimizer settings.
+    lr, weight_decay : float, default=1e-3, 0.0
+        The optimizer's settings.
+    momentum : float, default=0.9
+    nesterov : bool, default=False
+        SGD's settings.
     epochs, batch_size : int
         ``batch_size`` is per process under torch.distributed.
     scheduler : {None, "cosine", "step"} or callable, default=None
@@ -269,7 +273,10 @@ class Trainer(ParamsRepr):
         and what callbacks add to it in ``on_epoch_log`` (e.g. ``LabelDiagnostics``).
     loss_curve_ : list of float
         The ``loss`` column of ``history_``.
-    optimizer_, scheduler_ : the optimizer and scheduler in use.
+    optimizer_ : torch.optim.Optimizer
+        The optimizer in use.
+    scheduler_ : LRScheduler or None
+        The learning-rate scheduler in use.
     """
 
     def __init__(
