@@ -184,7 +184,8 @@ def test_every_public_object_documents_its_parameters() -> None:
 
 def test_every_public_method_documents_its_parameters() -> None:
     """The methods the API reference shows with each class (public names defined in the
-    class body) that take parameters have a numpydoc ``Parameters`` section too."""
+    class body) have a docstring, with a numpydoc ``Parameters`` section when they take
+    parameters."""
     import inspect
 
     missing = []
@@ -195,7 +196,9 @@ def test_every_public_method_documents_its_parameters() -> None:
             function = getattr(member, "__func__", member)  # classmethod, staticmethod
             if attr.startswith("_") or not inspect.isfunction(function):
                 continue
-            doc = inspect.getdoc(function) or ""
-            if _takes_parameters(function) and "Parameters\n----------" not in doc:
+            doc = inspect.cleandoc(function.__doc__ or "")
+            if not doc.strip():
+                missing.append(f"{name}.{attr} (no docstring)")
+            elif _takes_parameters(function) and "Parameters\n----------" not in doc:
                 missing.append(f"{name}.{attr}")
-    assert not missing, f"no numpydoc Parameters section: {sorted(set(missing))}"
+    assert not missing, f"no docstring or no numpydoc Parameters section: {sorted(set(missing))}"

@@ -89,6 +89,8 @@ class BenchPlan:
         return sum(1 for k in self.keys if k not in self.done)
 
     def describe(self) -> str:
+        """One line: the cells, how many are done, how many to run in how many tasks, and
+        the store."""
         unit = self.unit.replace("tasks", "task", 1) if len(self.jobs) == 1 else self.unit
         return (
             f"{self.total} cells, {self.total - self.todo} done, {self.todo} to run in "

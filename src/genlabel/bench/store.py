@@ -436,6 +436,7 @@ class ResultStore:
                     self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
+        """Close the connection (the store is also a context manager that closes it)."""
         self._conn.close()
 
     def __enter__(self) -> ResultStore:

@@ -255,6 +255,7 @@ class ImageSettings:
 
     @classmethod
     def field_names(cls) -> list[str]:
+        """The names of the settings, in declaration order."""
         return [f.name for f in fields(cls)]
 
 
