@@ -251,8 +251,8 @@ def resolve_method(name: str, *, density: str | None = None) -> MethodSpec:
     ----------
     name : str
         A canonical name or an alias, in any case, with ``-`` or ``_``.
-    density : {"gm", "kde"}, optional
-        The density of the plain name ``genlabel``.
+    density : str, optional
+        ``"gm"`` or ``"kde"``: the density of the plain name ``genlabel``.
 
     Returns
     -------

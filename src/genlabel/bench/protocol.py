@@ -58,8 +58,10 @@ class BenchSettings:
 
     Parameters
     ----------
-    epochs, batch_size, weight_decay : int, int, float
-        Adam's training budget (100 epochs, batches of 128, weight decay 1e-4).
+    epochs : int, default=100
+    batch_size : int, default=128
+    weight_decay : float, default=1e-4
+        Adam's training budget.
     warmup_epochs : int, default=20
         The vanilla epochs of the ``reference`` Algorithm 2.
     cv : int, default=5
@@ -68,7 +70,8 @@ class BenchSettings:
         The test part of each trial's stratified split (a share, or a row count).
     fixed_split : bool, default=False
         Split seed 0 for every trial, as the reference scripts did.
-    lr_grid, gamma_grid : tuple of float
+    lr_grid : tuple of float
+    gamma_grid : tuple of float
         The learning rates and gammas the selection tries.
     data_dir : str, optional
         The OpenML folder; see :func:`genlabel.data.default_data_dir`.
@@ -78,8 +81,9 @@ class BenchSettings:
         Your own CSV files, named by their stems.
     label : str, optional
         Their label column.
-    latent : {"two_model", "reference", "input"}, optional
-        Where the MLP's GenLabel densities live (``two_model`` when None).
+    latent : str, optional
+        Where the MLP's GenLabel densities live: ``"two_model"`` (when None),
+        ``"reference"`` or ``"input"``.
     class_prior : bool, default=False
         Label with log pi_c + log p_c.
     measure : {"clean", "robust"}, default="clean"

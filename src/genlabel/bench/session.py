@@ -315,7 +315,8 @@ class BenchSession(StoreSession):
     methods : sequence of str, optional
         Method names (aliases accepted); the suite's by default. A method named here that
         ``model`` cannot train is an error (the suite's are skipped).
-    model : {"logistic", "mlp"}, optional
+    model : str, optional
+        ``"logistic"`` or ``"mlp"``; the suite's by default.
     trials : int, optional
         Trials 0..trials-1 (split and training seeds); the suite's by default.
     alphas : sequence of float, default=(1.0,)

@@ -283,7 +283,8 @@ def suite_ids(suite: str, data_dir: str | Path | None = None) -> list[str]:
 
     Parameters
     ----------
-    suite : {"quick", "paper-logistic", "paper-mlp"}
+    suite : str
+        ``"quick"``, ``"paper-logistic"`` or ``"paper-mlp"``.
     data_dir : str or Path, optional
         The OpenML folder whose ``manifest.csv`` lists the paper's ids; default
         :func:`openml_dir`.

@@ -39,8 +39,8 @@ def make_density(name: str, **params: Any) -> ClassDensity:
 
     Parameters
     ----------
-    name : {"gm", "kde"}
-        The kind of density.
+    name : str
+        The kind of density: ``"gm"`` or ``"kde"``.
     **params
         Passed to the class (``covariance``, ``reg`` for the Gaussian; ``bandwidth`` for the
         KDE).

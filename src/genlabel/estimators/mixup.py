@@ -115,9 +115,11 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         GenLabel's loss ratio.
     alpha : float, default=1.0
         Beta(alpha, alpha) mixing.
-    lr, weight_decay : float, default=0.01, 1e-4
+    lr : float, default=0.01
+    weight_decay : float, default=1e-4
+    epochs : int, default=100
+    batch_size : int, default=128
         Adam's settings (the reference protocol's defaults).
-    epochs, batch_size : int, default=100, 128
     warmup_epochs : int, default=20
         Vanilla epochs before the latent density is fitted (GenLabel with the MLP).
     sigma2 : float, default=0.1
@@ -128,7 +130,9 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         ``KFold(3)``) or an iterable of (train, test) index arrays. ``fit`` takes no
         ``groups``: for ``GroupKFold`` pass its splits, ``list(GroupKFold(5).split(X, y,
         groups))``.
-    lr_grid, gamma_grid, density_grid : tuples
+    lr_grid : tuple of float
+    gamma_grid : tuple of float
+    density_grid : tuple of str
         The grid of ``genlabel_cv``.
     random_state : int, RandomState or None
     device : str, default="cpu"

@@ -90,7 +90,9 @@ class ImageSettings:
     epochs : int, default=5
     batch_size : int, default=128
         Per process under torch.distributed.
-    lr, momentum, weight_decay : float, default=0.05, 0.9, 5e-4
+    lr : float, default=0.05
+    momentum : float, default=0.9
+    weight_decay : float, default=5e-4
         SGD's settings.
     schedule : {"cosine", "step"}, default="cosine"
         Annealed to 0 over the epochs, or divided by 10 at 50 % and 75 % of them.
@@ -125,7 +127,8 @@ class ImageSettings:
         Manifold mixup's layers (default: the model's ``manifold_layers``).
     features : str, default="features"
         The module whose output the class Gaussians (and AdaMixup's discriminator) see.
-    update_every, update_warmup : int, default=1, 100
+    update_every : int, default=1
+    update_warmup : int, default=100
         The GenLabel methods update the class statistics on every ``update_every``-th
         batch (1: every batch, Algorithm 3 as written; the update is an extra forward pass
         of the clean batch, see ``GenLabelStep``), after ``update_warmup`` batches that

@@ -381,7 +381,8 @@ def build_model(
 
     Parameters
     ----------
-    name : {"cnn", "preact_resnet18"}
+    name : str
+        ``"cnn"`` or ``"preact_resnet18"``.
     num_classes : int
     in_channels : int
     image_size : int or (int, int)
@@ -389,7 +390,8 @@ def build_model(
         (32x32 and 64x64 are the ones it is meant for).
     normalize : Normalize or (mean, std), optional
         Applied first: the model takes inputs in [0, 1].
-    generator : torch.Generator, optional / seed : int, optional
+    generator : torch.Generator, optional
+    seed : int, optional
         The source of the initial weights.
 
     Returns

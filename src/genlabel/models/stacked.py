@@ -29,9 +29,12 @@ def layer_sizes(
 
     Parameters
     ----------
-    model : {"logistic", "mlp"}
-    n_features, n_classes : int
-        d and k.
+    model : str
+        ``"logistic"`` or ``"mlp"``.
+    n_features : int
+        d.
+    n_classes : int
+        k.
     hidden : tuple of int, default=(128, 128)
         The MLP's hidden widths.
 

@@ -270,7 +270,8 @@ class MixupStep(_MixingStep):
     layers : sequence of str, optional
         Manifold mixup's layers (module names, or "input"); default: the model's
         ``manifold_layers``.
-    generator : torch.Generator, optional / seed : int, optional
+    generator : torch.Generator, optional
+    seed : int, optional
         The source of every draw (neither: a fresh seed).
     """
 
@@ -396,7 +397,9 @@ class GenLabelStep(_MixingStep):
         batches. Early on the features move fast; statistics left stale for k batches
         there made one class win the label of nearly every point and training collapse to
         chance.
-    generator : torch.Generator, optional / seed : int, optional
+    generator : torch.Generator, optional
+    seed : int, optional
+        The source of every draw (neither: a fresh seed).
     """
 
     def __init__(
@@ -617,7 +620,8 @@ class AdaMixupStep(_Drawing):
     features : str, default="features"
     width : int, default=16
         Channels of the policy's first convolution.
-    generator : torch.Generator, optional / seed : int, optional
+    generator : torch.Generator, optional
+    seed : int, optional
         The source of the networks' initial weights and of every draw.
 
     Notes
@@ -793,7 +797,8 @@ def build_step(
         model's ``manifold_layers``).
     features : str, default="features"
         The module whose output the labeler (or AdaMixup's discriminator) sees.
-    update_every, update_warmup : int, default=1, 100
+    update_every : int, default=1
+    update_warmup : int, default=100
         How often GenLabel updates its class statistics; see :class:`GenLabelStep`.
     seed : int, optional
         The source of every draw.
@@ -992,7 +997,8 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
     feature_extractor : callable, optional
         Algorithm 2: densities live in the space of ``feature_extractor(x)``; it is
         applied (without gradients) to the fit data and to every mixed batch.
-    seed : int, optional / generator : torch.Generator, optional
+    seed : int, optional
+    generator : torch.Generator, optional
         The source of every draw (give one or the other; neither gives a fresh seed).
     """
 

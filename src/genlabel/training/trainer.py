@@ -236,13 +236,15 @@ class Trainer(ParamsRepr):
     optimizer : {"adam", "sgd"} or callable, default="adam"
         "sgd" uses ``momentum`` (and Nesterov with ``nesterov=True``); a callable gets the
         parameters and returns a ``torch.optim.Optimizer``.
-    lr, weight_decay : float, default=1e-3, 0.0
+    lr : float, default=1e-3
+    weight_decay : float, default=0.0
         The optimizer's settings.
     momentum : float, default=0.9
     nesterov : bool, default=False
         SGD's settings.
-    epochs, batch_size : int
-        ``batch_size`` is per process under torch.distributed.
+    epochs : int, default=10
+    batch_size : int, default=128
+        Per process under torch.distributed.
     scheduler : {None, "cosine", "step"} or callable, default=None
         Stepped once per epoch: cosine annealing to 0 over ``epochs``; "step" divides the
         learning rate by 10 at 50 % and 75 % of the epochs; a callable gets the optimizer.
