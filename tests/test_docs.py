@@ -202,3 +202,55 @@ def test_every_public_method_documents_its_parameters() -> None:
             elif _takes_parameters(function) and "Parameters\n----------" not in doc:
                 missing.append(f"{name}.{attr}")
     assert not missing, f"no docstring or no numpydoc Parameters section: {sorted(set(missing))}"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("griffe") is None,
+    reason="the docs extra is not installed (pip install -e '.[docs]'; make venv installs it)",
+)
+def test_the_reference_shows_the_signature_defaults() -> None:
+    """A default the API reference reads from a docstring is the signature's: griffe gives
+    ``a, b : int, default=1, 2`` the default "1, 2" for both names, and ``x : {"a", "b"}``
+    the default "a" even when ``x`` is required."""
+    import ast
+    import inspect
+
+    import griffe
+
+    def documented_defaults(doc: str) -> dict[str, str]:
+        sections = griffe.Docstring(doc).parse("numpy", warnings=False)
+        return {
+            p.name: str(p.default)
+            for section in sections
+            if section.kind.value == "parameters"
+            for p in section.value
+            if p.default is not None
+        }
+
+    wrong = []
+    for name, obj in _reference_objects().items():
+        targets = [(name, obj)]
+        if inspect.isclass(obj) and obj.__module__.startswith("genlabel"):
+            for attr, member in vars(obj).items():
+                function = getattr(member, "__func__", member)
+                if not attr.startswith("_") and inspect.isfunction(function):
+                    targets.append((f"{name}.{attr}", function))
+        for label, target in targets:
+            doc = inspect.getdoc(target) or ""
+            if inspect.isclass(target) and "__init__" in vars(target):
+                doc += "\n\n" + (inspect.getdoc(vars(target)["__init__"]) or "")
+            try:
+                signature = inspect.signature(target)
+            except (TypeError, ValueError):
+                continue
+            for param, shown in documented_defaults(doc).items():
+                p = signature.parameters.get(param)
+                if p is None or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                    continue
+                try:
+                    value = ast.literal_eval(shown)
+                except (ValueError, SyntaxError):  # a name or words: only "required" is wrong
+                    value = p.default
+                if p.default is inspect.Parameter.empty or value != p.default:
+                    wrong.append(f"{label}({param}): shows {shown}, is {p.default}")
+    assert not wrong, wrong

@@ -967,9 +967,10 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
         ``mixup_nn``, ``mixup_exclude_mi``, ``genlabel_gm``, ``genlabel_kde``, ``cutmix``,
         ``vanilla`` (their aliases too). Sets ``rule`` (and ``density`` for GenLabel; CutMix
         for ``cutmix``). Give either ``method`` or ``rule``.
-    rule : str, default="genlabel"
+    rule : str, optional
         The label rule directly: ``genlabel``, ``genlabel_top2``, ``linear`` (mixup),
-        ``logistic``, ``nearest_neighbor``, ``exclude_intrusion``.
+        ``logistic``, ``nearest_neighbor``, ``exclude_intrusion``; ``genlabel`` when
+        neither ``method`` nor ``rule`` is given.
     density : {"gm", "kde"} or LabelDensity, default="gm"
         The class densities of the GenLabel rules. A ``ClassDensity`` is fitted by
         :meth:`fit`; any other ``LabelDensity`` (a GAN density, say) is used as it is.
