@@ -50,6 +50,12 @@ def soft_cross_entropy(
     -------
     Tensor
         Shape (), (G,), (n,) or (G, n), by ``reduction``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> soft_cross_entropy(torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]))
+    tensor(0.6931)
     """
     if logits.shape != targets.shape or logits.ndim < 2:
         raise ValueError(

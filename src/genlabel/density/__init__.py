@@ -54,6 +54,11 @@ def make_density(name: str, **params: Any) -> ClassDensity:
     ------
     ValueError
         An unknown name.
+
+    Examples
+    --------
+    >>> make_density("kde", bandwidth=0.5)
+    KDEClassDensity(bandwidth=0.5)
     """
     if name not in DENSITIES:
         raise ValueError(f"Unknown density {name!r}; expected one of {sorted(DENSITIES)}")

@@ -34,6 +34,13 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
     priors_ : ndarray of shape (n_classes,)
     density_ : GaussianClassDensity
         The fitted class Gaussians.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> GenerativeClassifier().fit(X, y).predict(X[:2]).tolist()
+    [0, 0]
     """
 
     _parameter_constraints: dict = {

@@ -175,6 +175,14 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
     cv_results_ : dict
         Only for ``genlabel_cv``: the model selection's scores, shaped like
         ``GridSearchCV.cv_results_``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MixupClassifier(method="genlabel_gm", epochs=5, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
     """
 
     _parameter_constraints: dict = {

@@ -1001,6 +1001,18 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
     seed : int, optional
     generator : torch.Generator, optional
         The source of every draw (give one or the other; neither gives a fresh seed).
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X, y = torch.randn(60, 2, generator=g), torch.arange(60) % 3
+    >>> mixer = GenLabelMixup(num_classes=3, gamma=0.8, seed=0).fit(X, y)
+    >>> batch = mixer(X[:8], y[:8])
+    >>> batch.inputs.shape, batch.soft_targets.shape
+    (torch.Size([8, 2]), torch.Size([8, 3]))
+    >>> bool(torch.allclose(batch.soft_targets.sum(1), torch.ones(8)))
+    True
     """
 
     def __init__(

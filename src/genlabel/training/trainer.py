@@ -279,6 +279,18 @@ class Trainer(ParamsRepr):
         The optimizer in use.
     scheduler_ : LRScheduler or None
         The learning-rate scheduler in use.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from genlabel import GenLabelMixup
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X, y = torch.randn(64, 2, generator=g), torch.arange(64) % 2
+    >>> mixer = GenLabelMixup(num_classes=2, seed=0).fit(X, y)
+    >>> trainer = Trainer(nn.Linear(2, 2), mixer=mixer, epochs=2, random_state=0, verbose=0)
+    >>> trainer.fit((X, y)).predict(X[:4]).shape
+    torch.Size([4])
     """
 
     def __init__(
