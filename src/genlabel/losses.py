@@ -45,6 +45,17 @@ def soft_cross_entropy(
     reduction : {"mean", "sum", "none"}
         "mean" and "sum" reduce over the points of each model: a scalar for (n, k) inputs,
         shape (G,) for stacked ones; "none" gives one value per point.
+
+    Returns
+    -------
+    Tensor
+        Shape (), (G,), (n,) or (G, n), by ``reduction``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> soft_cross_entropy(torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]))
+    tensor(0.6931)
     """
     if logits.shape != targets.shape or logits.ndim < 2:
         raise ValueError(
@@ -69,7 +80,24 @@ def soft_cross_entropy(
 
 
 def weighted_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """sum(w * v) / max(sum(w), 1) over the last dimension (0 when every weight is 0)."""
+    """sum(w * v) / max(sum(w), 1) over the last dimension (0 when every weight is 0).
+
+    Parameters
+    ----------
+    values : Tensor of shape (..., n)
+    weight : Tensor of shape (..., n)
+        Cast to ``values``' dtype.
+
+    Returns
+    -------
+    Tensor of shape (...)
+
+    Examples
+    --------
+    >>> import torch
+    >>> weighted_mean(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([1, 1, 0]))
+    tensor(2.)
+    """
     weight = weight.to(values.dtype)
     return (values * weight).sum(-1) / weight.sum(-1).clamp_min(1.0)
 
@@ -125,8 +153,27 @@ def blend_targets(
 ) -> torch.Tensor:
     """gamma * y_gen + (1 - gamma) * y_mix: the one target of GenLabel's gamma-loss.
 
-    ``gamma`` as in :func:`genlabel_loss`; ``logits_shape`` (default: the targets' shape)
-    tells a per-point gamma (n,) from a per-model one (G,). At least float32.
+    Parameters
+    ----------
+    gen_targets, mix_targets : Tensor of shape (n, k) or (G, n, k)
+        y_gen and y_mix.
+    gamma : float or Tensor
+        In [0, 1], as in :func:`genlabel_loss`: a float, one per point (n,) or one per
+        stacked model (G,).
+    logits_shape : tuple of int, optional
+        The logits' shape (default: the targets' shape), which tells a per-point gamma
+        from a per-model one.
+
+    Returns
+    -------
+    Tensor
+        The blended target, of the targets' shape, at least float32.
+
+    Raises
+    ------
+    ValueError
+        A gamma outside [0, 1] (or NaN), or of a shape that fits neither the points nor
+        the models.
     """
     shape = tuple(gen_targets.shape) if logits_shape is None else logits_shape
     dtype = torch.promote_types(

@@ -70,17 +70,26 @@ class MethodSpec:
 
     Attributes
     ----------
-    name : the canonical name.
-    mix : "none" (no mixing), "input" (mixup of the inputs), "manifold" (mixup of a hidden
-        layer drawn per batch), "adaptive" (AdaMixup's learned policy), "cutmix" (CutMix
-        boxes), "generative" (no mixing: a generative classifier).
-    rule : the label rule of the mixed points (see ``genlabel.labels.LABEL_RULES``).
-    models : the models it can train.
-    grid : the hyper-parameters the benchmark protocol selects by cross-validation.
-    densities : for GenLabel methods, the class-density kinds it may use.
-    aliases : other accepted spellings.
-    summary : one line for help texts.
-    dropin : whether ``GenLabelMixup`` mixes and labels it on its own, so that any training
+    name : str
+        The canonical name.
+    mix : {"none", "input", "manifold", "adaptive", "cutmix", "generative"}
+        No mixing, mixup of the inputs, mixup of a hidden layer drawn per batch,
+        AdaMixup's learned policy, CutMix boxes, or no mixing with a generative
+        classifier.
+    rule : str
+        The label rule of the mixed points (see ``genlabel.labels.LABEL_RULES``).
+    models : tuple of str
+        The models it can train.
+    grid : tuple of str, default=("lr",)
+        The hyper-parameters the benchmark protocol selects by cross-validation.
+    densities : tuple of str, default=()
+        For GenLabel methods, the class-density kinds it may use.
+    aliases : tuple of str, default=()
+        Other accepted spellings.
+    summary : str, default=""
+        One line for help texts.
+    dropin : bool, default=False
+        Whether ``GenLabelMixup`` mixes and labels it on its own, so that any training
         loop (a user's own network in ``MixupClassifier(module=...)`` too) can train it.
     """
 
@@ -242,8 +251,8 @@ def resolve_method(name: str, *, density: str | None = None) -> MethodSpec:
     ----------
     name : str
         A canonical name or an alias, in any case, with ``-`` or ``_``.
-    density : {"gm", "kde"}, optional
-        The density of the plain name ``genlabel``.
+    density : str, optional
+        ``"gm"`` or ``"kde"``: the density of the plain name ``genlabel``.
 
     Returns
     -------
@@ -292,8 +301,32 @@ def dropin_names(model: str | None = None, models: Iterable[str] | None = None) 
 
 
 def check_method(name: str, model: str, *, cli: bool = False) -> MethodSpec:
-    """The method, after checking that it can train ``model`` (else a ValueError saying why,
-    with the model spelled ``--model mlp`` if ``cli``, ``model='mlp'`` otherwise)."""
+    """The method, after checking that it can train ``model``.
+
+    Parameters
+    ----------
+    name : str
+        A method name or alias.
+    model : str
+        The model to train (tabular or image).
+    cli : bool, default=False
+        Spell the model ``--model mlp`` in messages (else ``model='mlp'``).
+
+    Returns
+    -------
+    MethodSpec
+
+    Raises
+    ------
+    ValueError
+        An unknown method (the message lists those of the model's family), or one that
+        cannot train ``model`` (the message says which models it needs).
+
+    Examples
+    --------
+    >>> check_method("mixup", "mlp").name
+    'mixup'
+    """
     # The methods of the same family (tabular or image) as the model asked for.
     family = (
         TABULAR_MODELS
@@ -330,7 +363,21 @@ def check_method(name: str, model: str, *, cli: bool = False) -> MethodSpec:
 @dataclass(frozen=True)
 class Suite:
     """A benchmark suite: its model, trials and methods; its data sets come from
-    ``genlabel.data.suite_ids``."""
+    ``genlabel.data.suite_ids``.
+
+    Parameters
+    ----------
+    name : str
+        The suite's name (``--suite``).
+    model : str
+        The model every cell trains.
+    trials : int
+        Trials per data set.
+    methods : tuple of str
+        The methods compared.
+    summary : str
+        One line for the help.
+    """
 
     name: str
     model: str

@@ -21,6 +21,20 @@ def region_classes(
 
     For ``toy="gaussian9"`` (equal isotropic Gaussians, equal priors) that is the Bayes
     class, the nearest grid center; otherwise the class of the nearest training point.
+
+    Parameters
+    ----------
+    points : ndarray of shape (m, d)
+    X : ndarray of shape (n, d)
+        The training points.
+    y : ndarray of shape (n,)
+        Their classes.
+    toy : str, optional
+        The toy data set's name (only ``gaussian9`` changes anything).
+
+    Returns
+    -------
+    ndarray of shape (m,)
     """
     points = np.asarray(points, dtype=np.float64)
     if toy == "gaussian9":
@@ -44,8 +58,30 @@ def mixed_top1(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mix random pairs (one lam per pair) and label them with ``rule``.
 
-    Returns the mixed points, the top-1 class of each label and the keep weight
-    (0 where ``exclude_intrusion`` drops the point).
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : array-like of shape (n,)
+        Class indices 0..k-1.
+    rule : str
+        A label rule of :class:`~genlabel.training.GenLabelMixup`.
+    n_mix : int, default=4000
+        Mixed points to draw (pairs drawn with replacement).
+    alpha : float, default=1.0
+        Beta(alpha, alpha) of lam.
+    density : str, default="gm"
+        The class densities of the GenLabel rules (fitted on ``X``, ``y``).
+    random_state : int, default=0
+        Seeds the pairs and the mixer.
+
+    Returns
+    -------
+    points : ndarray of shape (n_mix, d)
+        The mixed points.
+    top1 : ndarray of shape (n_mix,)
+        The top-1 class of each label.
+    weight : ndarray of shape (n_mix,)
+        The keep weight (0 where ``exclude_intrusion`` drops the point).
     """
     X_t = torch.as_tensor(np.asarray(X), dtype=torch.float64)
     y_t = torch.as_tensor(np.asarray(y), dtype=torch.long)

@@ -13,7 +13,25 @@ __all__ = ["theorem1_data", "theorem1_losses"]
 
 
 def theorem1_data(n_per_class: int = 20, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """x+ ~ N([+1, 0], I/100) (label 1) and x- ~ N([-1, 0], I/100) (label 0)."""
+    """x+ ~ N([+1, 0], I/100) (label 1) and x- ~ N([-1, 0], I/100) (label 0).
+
+    Parameters
+    ----------
+    n_per_class : int, default=20
+    random_state : int, default=0
+
+    Returns
+    -------
+    X : ndarray of shape (2 n_per_class, 2)
+        The positive points first.
+    y : ndarray of shape (2 n_per_class,), int64
+
+    Examples
+    --------
+    >>> X, y = theorem1_data(n_per_class=3)
+    >>> X.shape, y.tolist()
+    ((6, 2), [1, 1, 1, 0, 0, 0])
+    """
     rng = np.random.default_rng(random_state)
     pos = rng.normal([1.0, 0.0], 0.1, size=(n_per_class, 2))
     neg = rng.normal([-1.0, 0.0], 0.1, size=(n_per_class, 2))

@@ -58,8 +58,10 @@ class BenchSettings:
 
     Parameters
     ----------
-    epochs, batch_size, weight_decay : int, int, float
-        Adam's training budget (100 epochs, batches of 128, weight decay 1e-4).
+    epochs : int, default=100
+    batch_size : int, default=128
+    weight_decay : float, default=1e-4
+        Adam's training budget.
     warmup_epochs : int, default=20
         The vanilla epochs of the ``reference`` Algorithm 2.
     cv : int, default=5
@@ -68,7 +70,8 @@ class BenchSettings:
         The test part of each trial's stratified split (a share, or a row count).
     fixed_split : bool, default=False
         Split seed 0 for every trial, as the reference scripts did.
-    lr_grid, gamma_grid : tuple of float
+    lr_grid : tuple of float
+    gamma_grid : tuple of float
         The learning rates and gammas the selection tries.
     data_dir : str, optional
         The OpenML folder; see :func:`genlabel.data.default_data_dir`.
@@ -78,8 +81,9 @@ class BenchSettings:
         Your own CSV files, named by their stems.
     label : str, optional
         Their label column.
-    latent : {"two_model", "reference", "input"}, optional
-        Where the MLP's GenLabel densities live (``two_model`` when None).
+    latent : str, optional
+        Where the MLP's GenLabel densities live: ``"two_model"`` (when None),
+        ``"reference"`` or ``"input"``.
     class_prior : bool, default=False
         Label with log pi_c + log p_c.
     measure : {"clean", "robust"}, default="clean"
@@ -115,9 +119,22 @@ class BenchSettings:
 
     def fingerprint(self, dataset: str | None = None) -> dict[str, Any]:
         """The settings that change the results of ``dataset``'s cells (not where the data
-        live). For one of the CSV files (``dataset`` its stem) they include its label column
-        and the sha256 of its bytes, so that a store never mixes cells computed from two
-        versions of a file; the cells of other data sets do not depend on the CSV files."""
+        live).
+
+        For one of the CSV files (``dataset`` its stem) they include its label column and
+        the sha256 of its bytes, so that a store never mixes cells computed from two
+        versions of a file; the cells of other data sets do not depend on the CSV files.
+
+        Parameters
+        ----------
+        dataset : str, optional
+            The data set's name.
+
+        Returns
+        -------
+        dict
+            The settings, as stored with the cells.
+        """
         out = asdict(self)
         drop: tuple[str, ...] = ("data_dir", "online", "csv_files", "label")
         drop += ("latent",) if self.latent is None else ()
@@ -132,12 +149,39 @@ class BenchSettings:
         return out
 
     def csv_path(self, dataset: str | None) -> str | None:
-        """The CSV file named ``dataset`` by its stem (None if none is)."""
+        """The CSV file named ``dataset`` by its stem (None if none is).
+
+        Parameters
+        ----------
+        dataset : str, optional
+
+        Returns
+        -------
+        str or None
+        """
         return next((p for p in self.csv_files if csv_name(p) == dataset), None)
 
 
 @dataclass(frozen=True)
 class Job:
+    """One task of the tabular runner: the cells of one (data set, trial, alpha).
+
+    Parameters
+    ----------
+    dataset : str
+        The data set's name (an OpenML id or a CSV file's stem).
+    trial : int
+        The trial, which seeds its split and training.
+    model : str
+        ``logistic`` or ``mlp``.
+    alpha : float
+        Beta(alpha, alpha) of the mixup draws.
+    methods : tuple of str
+        The methods whose cells the job computes.
+    settings : BenchSettings, default=BenchSettings()
+        Everything else that defines a cell's result.
+    """
+
     dataset: str
     trial: int
     model: str
@@ -373,8 +417,18 @@ def _method_search(job: Job, data: _JobData, method: str) -> tuple[_Cell, GridSe
 def run_job(job: Job, *, attack_fn=None) -> list[dict[str, Any]]:
     """Compute the cells of ``job``; returns one record per method (and measure).
 
-    ``attack_fn(module, X_test, y_test, X_train) -> {(attack, eps): robust accuracy}`` is called on
-    every fitted model when the settings ask for ``measure="robust"``.
+    Parameters
+    ----------
+    job : Job
+        The task.
+    attack_fn : callable, optional
+        ``attack_fn(module, X_test, y_test, X_train) -> {(attack, eps): robust accuracy}``,
+        called on every fitted model when the settings ask for ``measure="robust"``.
+
+    Returns
+    -------
+    list of dict
+        One record per method and measure: the columns of the store.
     """
     dataset = _cached_dataset(job.dataset, job.settings)
     data = _JobData(*split_and_preprocess(dataset, job.trial, job.settings), dataset.n_classes)

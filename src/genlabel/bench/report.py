@@ -515,19 +515,40 @@ def write_report(
     data_summary: Sequence[str] = (),
     partial: str | None = None,
 ) -> list[Path]:
-    """Write report.md, results.csv and the PNG plots into ``out``; return the paths
-    (report.md last).
+    """Write report.md, results.csv and the PNG plots into ``out``.
 
-    ``runs`` (``ResultStore.runs()``): the run segments, whose wall-clock time is reported.
-    ``complete_only``: keep only the data sets that have as many cells as the most complete
-    one (per model, alpha and measure), e.g. to report on a suite that is still running.
-    ``error``: the clean table shows the test error 1 - accuracy, lowest in bold, and
-    results.csv a ``test_error`` column (no accuracy comparisons or plots). ``order``: the
-    methods' column order (default: the registry's); ``title``: the heading;
-    ``sections(out) -> (lines, plots)``: more of the report (an experiment's figures),
-    written after the tables; ``data_summary``: lines of
-    :func:`genlabel.data.user_csv.data_summary`, a "Data" section at the top; ``partial``:
-    who holds the missing cells (the title says so).
+    Parameters
+    ----------
+    frame : DataFrame
+        The cells (``ResultStore.frame()``), one row per cell.
+    out : str or Path
+        The folder to write; created if missing.
+    data_dir : str, optional
+        The OpenML folder, to name the data sets.
+    runs : DataFrame, optional
+        The run segments (``ResultStore.runs()``), whose wall-clock time is reported.
+    complete_only : bool, default=False
+        Keep only the data sets that have as many cells as the most complete one (per
+        model, alpha and measure), e.g. to report on a suite that is still running.
+    error : bool, default=False
+        The clean table shows the test error 1 - accuracy, lowest in bold, and results.csv
+        a ``test_error`` column (no accuracy comparisons or plots).
+    order : sequence of str, optional
+        The methods' column order (default: the registry's).
+    title : str, default="GenLabel benchmark report"
+        The heading.
+    sections : callable, optional
+        ``sections(out) -> (lines, plots)``: more of the report (an experiment's figures),
+        written after the tables.
+    data_summary : sequence of str, default=()
+        Lines of :func:`genlabel.data.user_csv.data_summary`, a "Data" section at the top.
+    partial : str, optional
+        Who holds the missing cells (the title says the report is partial).
+
+    Returns
+    -------
+    list of Path
+        The files written, report.md last.
     """
     out = Path(out)
     title = f"{title} (partial)" if partial else title

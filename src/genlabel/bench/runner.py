@@ -49,7 +49,28 @@ def plan_jobs(
     settings: Any,
     done: set[tuple],
 ) -> list[Job]:
-    """One job per (dataset, trial, alpha) with at least one missing cell, in the order given."""
+    """One job per (dataset, trial, alpha) with at least one missing cell, in the order given.
+
+    Parameters
+    ----------
+    datasets, methods : iterable of str
+        The plan's data sets and methods; methods that do not apply to ``model`` are left
+        out.
+    model : str
+        ``logistic`` or ``mlp``.
+    trials : iterable of int
+    alphas : iterable of float
+    settings : BenchSettings
+        The settings every job carries (they also name the measures).
+    done : set of tuple
+        The keys of the cells already stored: (dataset, method, model, trial, measure,
+        alpha).
+
+    Returns
+    -------
+    list of Job
+        Each job lists only the methods with a missing cell.
+    """
     methods = [m for m in methods if applicable(m, model)]
     trials, alphas = list(trials), list(alphas)
     measures = measure_labels(settings)
@@ -114,9 +135,39 @@ def run_bench(
 ) -> int:
     """Run ``jobs``; every finished job's cells are written by this (driver) process.
 
-    With ``run_id`` each job is claimed in the store just before it is dispatched (and
-    released once its cells are stored), and jobs whose claim another driver holds are left
-    to it. Returns the number of cells written.
+    Parameters
+    ----------
+    jobs : list of Job
+        The tasks, from :func:`plan_jobs`.
+    store : ResultStore
+        Where the cells go.
+    config : dict
+        The run's configuration, stored (and hashed) with every cell.
+    n_jobs : int, default=1
+        Parallel worker processes.
+    backend : {"joblib", "dask"}, default="joblib"
+        How the workers run; ``dask`` needs the optional ``dask`` extra.
+    scheduler : str, optional
+        The address of a Dask scheduler (``backend="dask"``); None starts a local cluster.
+    attack_factory : callable, optional
+        ``attack_factory(settings) -> attack_fn`` for robust measures (see
+        :func:`run_job`).
+    progress : bool, default=True
+        Show a progress bar of the cells.
+    run_id : int, optional
+        The run segment: each job is claimed in the store just before it is dispatched
+        (and released once its cells are stored), and jobs whose claim another driver
+        holds are left to it.
+
+    Returns
+    -------
+    int
+        The number of cells written.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``backend``.
     """
 
     def cells(job: Job) -> int:

@@ -55,10 +55,23 @@ class BenchError(ValueError):
 class BenchPlan:
     """What a run would do: every cell of the plan, those stored, the tasks for the rest.
 
-    ``jobs``: the tasks (units of work), :class:`Job` for the tabular runner, (method,
-    trial) pairs for an image session, (data set, trial, schemes) for the GenMix
-    experiment; ``unit`` names them in :meth:`describe`. Messages call them tasks: "jobs"
-    is only ever the number of parallel worker processes (``--jobs``).
+    Messages call the units of work tasks: "jobs" is only ever the number of parallel
+    worker processes (``--jobs``).
+
+    Parameters
+    ----------
+    db : Path
+        The store the run writes.
+    keys : list of tuple
+        The key of every cell of the plan.
+    done : set of tuple
+        The keys already in the store.
+    jobs : list
+        The tasks (units of work) for the missing cells: :class:`Job` for the tabular
+        runner, (method, trial) pairs for an image session, (data set, trial, schemes) for
+        the GenMix experiment.
+    unit : str, default="tasks"
+        What :meth:`describe` calls the tasks.
     """
 
     db: Path
@@ -76,6 +89,8 @@ class BenchPlan:
         return sum(1 for k in self.keys if k not in self.done)
 
     def describe(self) -> str:
+        """One line: the cells, how many are done, how many to run in how many tasks, and
+        the store."""
         unit = self.unit.replace("tasks", "task", 1) if len(self.jobs) == 1 else self.unit
         return (
             f"{self.total} cells, {self.total - self.todo} done, {self.todo} to run in "
@@ -85,7 +100,26 @@ class BenchPlan:
 
 @dataclass
 class RunSummary:
-    """The outcome of a run segment."""
+    """The outcome of a run segment.
+
+    Attributes
+    ----------
+    cells_written : int
+        Cells this segment wrote.
+    cells_stored : int
+        Cells of the plan in the store after the run.
+    cells_total : int
+        Cells of the plan.
+    seconds : float
+        The segment's wall-clock time.
+    interrupted : bool, default=False
+        The run was interrupted (Ctrl-C or SIGTERM).
+    terminated : bool, default=False
+        The interruption was SIGTERM (the CLI exits 143 instead of Ctrl-C's 130).
+    held : str, optional
+        When cells of the plan are missing after an uninterrupted run: which other drivers
+        hold them; the report is partial.
+    """
 
     cells_written: int
     cells_stored: int  # cells of the plan in the store after the run
@@ -270,16 +304,19 @@ class BenchSession(StoreSession):
     datasets : sequence of str, optional
         Data set ids (OpenML ids, embedded names); with the ``csv`` files' stems they
         replace the suite's. Run smallest first, so a run stopped early has whole sets.
-    csv : sequence of paths, optional; label : str
+    csv : sequence of paths, optional
         Your own CSV (or CSV.gz) files, each a data set named by its file's stem (two files
-        of one stem, or a stem that is an embedded name or an OpenML id, are an error), and
-        their class column (checked: see ``genlabel.data.load_csv``; ``label`` without
-        ``csv`` is an error). Their cells are stored with each file's sha256: an edited file
-        is not resumed from the cells of the old one.
+        of one stem, or a stem that is an embedded name or an OpenML id, are an error).
+        Their cells are stored with each file's sha256: an edited file is not resumed from
+        the cells of the old one.
+    label : str, optional
+        The CSV files' class column (checked: see ``genlabel.data.load_csv``; ``label``
+        without ``csv`` is an error).
     methods : sequence of str, optional
         Method names (aliases accepted); the suite's by default. A method named here that
         ``model`` cannot train is an error (the suite's are skipped).
-    model : {"logistic", "mlp"}, optional
+    model : str, optional
+        ``"logistic"`` or ``"mlp"``; the suite's by default.
     trials : int, optional
         Trials 0..trials-1 (split and training seeds); the suite's by default.
     alphas : sequence of float, default=(1.0,)
@@ -293,7 +330,9 @@ class BenchSession(StoreSession):
         ``runs/x.sqlite`` -> ``runs/x/``).
     jobs : int, default=1
         Parallel jobs on this machine (joblib processes or Dask workers).
-    backend : {"joblib", "dask"}; scheduler : address of a Dask scheduler, optional
+    backend : {"joblib", "dask"}, default="joblib"
+    scheduler : str, optional
+        The address of a Dask scheduler (``backend="dask"``).
     progress : bool, default=True
     log : callable, default=print
         Where the session's messages go.
@@ -559,7 +598,25 @@ class BenchSession(StoreSession):
 
     def run(self, plan: BenchPlan | None = None, *, command: str | None = None) -> RunSummary:
         """Compute the missing cells as one run segment of the store (Ctrl-C stops cleanly:
-        every finished job is stored, and the same call resumes)."""
+        every finished job is stored, and the same call resumes).
+
+        Parameters
+        ----------
+        plan : BenchPlan, optional
+            What to run (default: :meth:`plan`).
+        command : str, optional
+            The command line recorded with the run segment (default: ``sys.argv``).
+
+        Returns
+        -------
+        RunSummary
+
+        Raises
+        ------
+        BenchError
+            The store cannot be opened or holds cells of the plan computed with other
+            settings, or the Dask scheduler cannot be reached.
+        """
         plan = plan or self.plan()
         if plan.todo:
             for line in self.data_summary():
@@ -591,7 +648,19 @@ class BenchSession(StoreSession):
         return max(1, min(self.jobs, len(plan.jobs)))
 
     def report(self, *, complete_only: bool = False) -> list[Path]:
-        """Write report.md, results.csv and the plots into ``out``; returns the paths."""
+        """Write report.md, results.csv and the plots into ``out``; returns the paths.
+
+        Parameters
+        ----------
+        complete_only : bool, default=False
+            Keep only the data sets with as many cells as the most complete one (see
+            :func:`write_report`).
+
+        Returns
+        -------
+        list of Path
+            The files written, report.md last.
+        """
         frame, runs = self._frame_and_runs()
         return write_report(
             frame, self.out, data_dir=self.settings.data_dir, runs=runs,

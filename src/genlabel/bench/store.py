@@ -286,12 +286,24 @@ def config_hash(config: dict[str, Any]) -> str:
 class ResultStore:
     """SQLite store of benchmark cells (stdlib ``sqlite3``, WAL journal).
 
-    ``read_only=True`` opens an existing store for reading (reports, comparisons) without
-    changing a byte of it: no switch to WAL, no schema migration, so reading a committed
-    snapshot leaves the file as it was (an older store's missing columns read as empty).
+    Parameters
+    ----------
+    path : str or Path
+        The SQLite file; created (with its folder) when it does not exist, unless
+        ``read_only``.
+    read_only : bool, default=False
+        Open an existing store for reading (reports, comparisons) without changing a byte
+        of it: no switch to WAL, no schema migration, so reading a committed snapshot
+        leaves the file as it was (an older store's missing columns read as empty).
+    claim_timeout : float, default=300.0
+        Seconds after its driver was last seen that a claim lapses and :meth:`claim`
+        takes the job over; a finite number > 0.
 
-    ``claim_timeout``: seconds after its driver was last seen that a claim lapses and
-    :meth:`claim` takes the job over.
+    Raises
+    ------
+    StoreError
+        ``path`` is a folder, is not a SQLite store of this schema, cannot be created, or
+        (``read_only``) does not exist; or ``claim_timeout`` is not a finite number > 0.
     """
 
     def __init__(
@@ -424,6 +436,7 @@ class ResultStore:
                     self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
+        """Close the connection (the store is also a context manager that closes it)."""
         self._conn.close()
 
     def __enter__(self) -> ResultStore:
@@ -470,13 +483,41 @@ class ResultStore:
         return {key for key, _ in self._cells()[0]}
 
     def conflicting(self, config: dict[str, Any], keys: Iterable[tuple]) -> list[tuple]:
-        """Keys already stored under another configuration (they would not be recomputed)."""
+        """Keys already stored under another configuration (they would not be recomputed).
+
+        Parameters
+        ----------
+        config : dict
+            The configuration a run would store with its cells.
+        keys : iterable of tuple
+            The cells of its plan.
+
+        Returns
+        -------
+        list of tuple
+            The keys among ``keys`` stored under another configuration.
+        """
         h = config_hash(config)
         wanted = set(keys)
         return [key for key, ch in self._cells()[0] if key in wanted and ch != h]
 
     def begin_run(self, *, n_jobs: int, backend: str, command: str) -> int:
-        """Record the start of a run segment; returns its id (pass it to :meth:`add`)."""
+        """Record the start of a run segment, with this process's host and pid.
+
+        Parameters
+        ----------
+        n_jobs : int
+            The segment's worker processes.
+        backend : str
+            ``joblib`` or ``dask``.
+        command : str
+            The command line that started it.
+
+        Returns
+        -------
+        int
+            The run id (pass it to :meth:`add`, :meth:`claim`, :meth:`end_run`).
+        """
         with self._sql(), self._conn:
             now = time.time()
             cur = self._conn.execute(
@@ -489,7 +530,18 @@ class ResultStore:
     @contextmanager
     def heartbeat(self, run_id: int) -> Iterator[None]:
         """Renew run ``run_id``'s claims while the block runs: a thread with its own
-        connection writes ``runs.heartbeat`` every :func:`heartbeat_gap` seconds."""
+        connection writes ``runs.heartbeat`` every :func:`heartbeat_gap` seconds.
+
+        Parameters
+        ----------
+        run_id : int
+            The run segment, from :meth:`begin_run`.
+
+        Yields
+        ------
+        None
+            The thread stops when the block exits.
+        """
         stop = threading.Event()
         gap = heartbeat_gap(self.claim_timeout)
 
@@ -516,7 +568,13 @@ class ResultStore:
             thread.join()
 
     def end_run(self, run_id: int) -> None:
-        """Record the end of a run segment and release its claims."""
+        """Record the end of a run segment and release its claims.
+
+        Parameters
+        ----------
+        run_id : int
+            The run segment, from :meth:`begin_run`.
+        """
         with self._sql(), self._conn:
             self._conn.execute("UPDATE runs SET finished = ? WHERE id = ?", (time.time(), run_id))
             self._conn.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
@@ -528,8 +586,25 @@ class ResultStore:
         return finished is None and now - seen < self.claim_timeout and not _dead_here(host, pid)
 
     def claim(self, job: str, run_id: int, cells: int = 0) -> bool:
-        """Claim a job (of ``cells`` cells) for run ``run_id``; False when another run
-        holds it (see :meth:`_holds`), else the claim is this run's, taken over if need be."""
+        """Claim a job (of ``cells`` cells) for run ``run_id``.
+
+        Another run holds a claim while it is unfinished, was seen within the claim
+        timeout, and is not known to be dead; a claim that no live run holds is taken over.
+
+        Parameters
+        ----------
+        job : str
+            The job's name (:func:`~genlabel.bench.runner.job_key`).
+        run_id : int
+            The run segment, from :meth:`begin_run`.
+        cells : int, default=0
+            The job's cells (reported by :meth:`holders`).
+
+        Returns
+        -------
+        bool
+            True when the claim is this run's, False when another run holds it.
+        """
         with self._sql(), self._conn:
             now = time.time()
             cur = self._conn.execute(
@@ -554,12 +629,30 @@ class ResultStore:
             return True
 
     def release(self, job: str, run_id: int) -> None:
-        """Give up run ``run_id``'s claim of a job (its cells are stored)."""
+        """Give up run ``run_id``'s claim of a job (its cells are stored).
+
+        Parameters
+        ----------
+        job : str
+        run_id : int
+            The run segment, from :meth:`begin_run`.
+        """
         with self._sql(), self._conn:
             self._conn.execute("DELETE FROM claims WHERE job = ? AND run_id = ?", (job, run_id))
 
     def holders(self, run_id: int | None = None) -> list[Holder]:
-        """The other runs (not ``run_id``) whose claims are live, with their claimed cells."""
+        """The other runs (not ``run_id``) whose claims are live, with their claimed cells.
+
+        Parameters
+        ----------
+        run_id : int, optional
+            The asking run, left out of the answer.
+
+        Returns
+        -------
+        list of Holder
+            Each with its host, pid, seconds since it was last seen and claimed cells.
+        """
         with self._sql():
             rows = self._conn.execute(
                 f"SELECT r.id, r.finished, r.host, r.pid, {_SEEN}, sum(coalesce(c.cells, 0))"
@@ -587,8 +680,20 @@ class ResultStore:
     ) -> int:
         """Insert a job's records in one transaction; existing cells are left untouched.
 
-        With ``run_id`` the run segment's last-write time and cell count are updated in the
-        same transaction.
+        Parameters
+        ----------
+        records : list of dict
+            The cells, as :func:`~genlabel.bench.run_job` returns them.
+        config : dict
+            The run's configuration, stored (and hashed) with every cell.
+        run_id : int, optional
+            The run segment, whose last-write time and cell count are updated in the same
+            transaction.
+
+        Returns
+        -------
+        int
+            The number of cells inserted.
         """
         h, cfg = config_hash(config), json.dumps(config, sort_keys=True, default=str)
         mine = json.loads(self._versions)

@@ -12,7 +12,25 @@ __all__ = ["Dataset", "encode_labels"]
 
 @dataclass
 class Dataset:
-    """Raw features (a DataFrame, categorical columns as strings) and encoded labels."""
+    """Raw features (a DataFrame, categorical columns as strings) and encoded labels.
+
+    Parameters
+    ----------
+    name : str
+        A readable name (the OpenML name, a CSV file's stem).
+    dataset_id : str
+        The id it is loaded by.
+    X : DataFrame of shape (n, d)
+        The raw features.
+    y : ndarray of shape (n,), int64
+        Class indices into ``classes``, fixed from the whole data set.
+    classes : ndarray of shape (k,)
+        The original label values.
+    source : str, default=""
+        Where it was read from.
+    extra : dict
+        Loader-specific facts (a CSV file's ``rows_without_label``).
+    """
 
     name: str
     dataset_id: str

@@ -83,7 +83,8 @@ class ImageSet:
         The class names, in label order.
     name : str
         The data set's name (one of ``IMAGE_DATASETS``).
-    split : {"train", "test"}
+    split : str
+        ``"train"`` or ``"test"``.
     """
 
     x: torch.Tensor
@@ -385,8 +386,9 @@ def load_images(
 
     Parameters
     ----------
-    name : {"digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "tiny_imagenet"}
-        ``digits`` is scikit-learn's bundled 8x8 digits (1,797 images, grey levels 0..16
+    name : str
+        One of ``"digits"``, ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``,
+        ``"cifar100"``, ``"tiny_imagenet"``. ``digits`` is scikit-learn's bundled 8x8 digits (1,797 images, grey levels 0..16
         rescaled to 0..255), split 70/30 by a fixed stratified split (``random_state=0``).
         CIFAR-100 uses its 100 fine labels. Tiny ImageNet's classes are its wnids, sorted.
     root : str or path, optional

@@ -44,7 +44,21 @@ def data_root() -> Path | None:
 def default_data_dir(kind: str) -> Path:
     """The default folder of ``kind`` ("openml" or "images") under the data root.
 
-    Raises DataError (saying how to give one) when there is no data root.
+    The data root is ``$GENLABEL_DATA``, else ``../shared/data`` beside a checkout.
+
+    Parameters
+    ----------
+    kind : str
+        ``"openml"`` or ``"images"``.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    DataError
+        There is no data root (the message says how to give one).
     """
     root = data_root()
     if root is None:

@@ -13,7 +13,23 @@ __all__ = ["make_preprocessor", "categorical_columns"]
 
 
 def categorical_columns(X: pd.DataFrame) -> list[str]:
-    """Columns that are not numeric (strings, categories, booleans)."""
+    """Columns that are not numeric (strings, categories, booleans).
+
+    Parameters
+    ----------
+    X : DataFrame
+
+    Returns
+    -------
+    list of str
+        Their names, in column order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> categorical_columns(pd.DataFrame({"a": [1.0], "b": ["x"], "c": [True]}))
+    ['b', 'c']
+    """
     return [
         c
         for c in X.columns
@@ -26,6 +42,16 @@ def make_preprocessor(X: pd.DataFrame) -> ColumnTransformer:
 
     Standardising after one-hot encoding keeps every input on one scale, which the
     densities and the attacks' eps (a fraction of the value range) rely on.
+
+    Parameters
+    ----------
+    X : DataFrame
+        The raw features; only their columns and dtypes are read (nothing is fitted).
+
+    Returns
+    -------
+    ColumnTransformer
+        Unfitted; its output is dense float64.
     """
     categorical = categorical_columns(X)
     numeric = [c for c in X.columns if c not in categorical]

@@ -66,15 +66,42 @@ def read_manifest(data_dir: str) -> dict[str, dict[str, str]]:
 
 def openml_dir(data_dir: str | Path | None = None) -> Path:
     """``data_dir``, or the default OpenML folder (``$GENLABEL_DATA/openml``, or
-    ``../shared/data/openml`` beside a checkout)."""
+    ``../shared/data/openml`` beside a checkout).
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    DataError
+        No ``data_dir`` and no data root.
+    """
     return Path(data_dir) if data_dir is not None else default_data_dir("openml")
 
 
 def check_data_dir(
     data_dir: Path, dataset_id: str | None = None, *, online_hint: bool = True
 ) -> None:
-    """A DataError naming the folder (and the id wanted from it) if it does not exist;
-    ``online_hint``: also suggest ``--online`` (for commands that have it)."""
+    """A DataError naming the folder (and the id wanted from it) if it does not exist.
+
+    Parameters
+    ----------
+    data_dir : Path
+    dataset_id : str, optional
+        The id wanted from it, named in the message.
+    online_hint : bool, default=True
+        Also suggest ``--online`` (for commands that have it).
+
+    Raises
+    ------
+    DataError
+        ``data_dir`` is not a folder.
+    """
     if not data_dir.is_dir():
         what = f"cannot load OpenML id {dataset_id}: " if dataset_id else ""
         online = ", or use --online to fetch from OpenML" if online_hint else ""
@@ -93,8 +120,27 @@ def load_openml(
 ) -> Dataset:
     """An OpenML classification set by id: ``<data_dir>/<id>.csv.gz`` (label = last column).
 
-    With ``online=True`` a missing file is fetched by ``sklearn.datasets.fetch_openml``
-    (cached in ``cache_dir``).
+    Parameters
+    ----------
+    dataset_id : str or int
+        The OpenML id (digits).
+    data_dir : str or Path, optional
+        The folder of ``<id>.csv.gz`` files (and its ``manifest.csv``); default
+        :func:`openml_dir`.
+    online : bool, default=False
+        Fetch a missing file with ``sklearn.datasets.fetch_openml``.
+    cache_dir : str or Path, optional
+        scikit-learn's cache for ``online``.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DataError
+        A file name instead of an id, an id that is not digits, a missing file (without
+        ``online``), a failed fetch, or a file that does not match its manifest row.
     """
     dataset_id = str(dataset_id).strip()
     if dataset_id.lower().endswith((".csv", ".csv.gz")):
@@ -233,7 +279,31 @@ def check_csv_files(csv_files: tuple[str, ...] | list[str]) -> None:
 
 def suite_ids(suite: str, data_dir: str | Path | None = None) -> list[str]:
     """Data set ids of a suite: ``quick`` (embedded), ``paper-logistic``/``paper-mlp`` (the ids the
-    manifest marks ``in_133_list``)."""
+    manifest marks ``in_133_list``).
+
+    Parameters
+    ----------
+    suite : str
+        ``"quick"``, ``"paper-logistic"`` or ``"paper-mlp"``.
+    data_dir : str or Path, optional
+        The OpenML folder whose ``manifest.csv`` lists the paper's ids; default
+        :func:`openml_dir`.
+
+    Returns
+    -------
+    list of str
+        The paper suites' ids in numeric order.
+
+    Raises
+    ------
+    DataError
+        An unknown suite, or (paper suites) a missing folder or manifest.
+
+    Examples
+    --------
+    >>> suite_ids("quick")
+    ['iris', 'wine', 'breast_cancer', 'gaussian9', 'moons', 'two_circles']
+    """
     if suite == "quick":
         return ["iris", "wine", "breast_cancer", "gaussian9", "moons", "two_circles"]
     if suite in ("paper-logistic", "paper-mlp"):

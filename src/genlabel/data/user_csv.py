@@ -29,7 +29,21 @@ MAX_FLOAT_CLASSES = 20
 
 
 def csv_name(path: str | Path) -> str:
-    """The data set's name: the file's stem (``my_data.csv.gz`` -> ``my_data``)."""
+    """The data set's name: the file's stem (``my_data.csv.gz`` -> ``my_data``).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> csv_name("runs/my_data.csv.gz")
+    'my_data'
+    """
     name = Path(path).name
     for suffix in (".csv.gz", ".csv"):
         if name.lower().endswith(suffix):
@@ -192,7 +206,8 @@ def load_csv(path: str | Path, label: str) -> Dataset:
 
     Parameters
     ----------
-    path : the file; the data set is named by its stem.
+    path : str or Path
+        The file; the data set is named by its stem.
     label : str
         The class column. It is checked: a missing column, a floating-point column of many
         distinct values, or more classes than half the rows raise a DataError that says why
@@ -200,6 +215,15 @@ def load_csv(path: str | Path, label: str) -> Dataset:
         one-hot encoded by the benchmark's preprocessing), except a row index that pandas
         saved with the file (a first column ``Unnamed: 0`` holding 0..n-1): it is dropped,
         with a warning.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DataError
+        The file cannot be read, or the label column fails the checks above.
     """
     path = Path(path)
     if not label:

@@ -39,8 +39,8 @@ def make_density(name: str, **params: Any) -> ClassDensity:
 
     Parameters
     ----------
-    name : {"gm", "kde"}
-        The kind of density.
+    name : str
+        The kind of density: ``"gm"`` or ``"kde"``.
     **params
         Passed to the class (``covariance``, ``reg`` for the Gaussian; ``bandwidth`` for the
         KDE).
@@ -54,6 +54,11 @@ def make_density(name: str, **params: Any) -> ClassDensity:
     ------
     ValueError
         An unknown name.
+
+    Examples
+    --------
+    >>> make_density("kde", bandwidth=0.5)
+    KDEClassDensity(bandwidth=0.5)
     """
     if name not in DENSITIES:
         raise ValueError(f"Unknown density {name!r}; expected one of {sorted(DENSITIES)}")

@@ -169,9 +169,25 @@ class ClassDensity(ParamsRepr, ABC):
         such a batch (or one too large for a single chunk) takes the checked path, which
         raises on bad input and keeps far-away points finite.
 
+        Parameters
+        ----------
+        Z : array-like or tensor of shape (n_points, n_features)
+        top_k : int, optional
+            Keep only the ``top_k`` most likely classes.
+        log_prior : Tensor of shape (n_classes,), optional
+            Added to the log-densities (log pi_c).
+
         Returns
         -------
-        Tensor of shape (n_points, n_classes): finite, non-negative rows summing to one.
+        Tensor of shape (n_points, n_classes)
+            Finite, non-negative rows summing to one.
+
+        Raises
+        ------
+        RuntimeError
+            The density is not fitted.
+        ValueError
+            ``Z`` has NaN or infinite values or the wrong number of features.
         """
         self._check_fitted()
         # At batch sizes the Python around the tensor calls is a tenth of the cost, so the
@@ -198,7 +214,17 @@ class ClassDensity(ParamsRepr, ABC):
         these, :meth:`log_prob_of_mixes` gives log p_c of mixed points in O(parts) per point
         instead of a d x d whitening (and, for a KDE, a d x n_c product) per point. That is
         most of a mixup grid's label cost for wide data, whose mixes are always of the
-        fold's own rows. Float64, rows first; memory ``len(X) * mix_row_elements()``.
+        fold's own rows.
+
+        Parameters
+        ----------
+        X : array-like or tensor of shape (n, n_features)
+            The rows that mixes are made of.
+
+        Returns
+        -------
+        dict of str to Tensor
+            Float64 parts, rows first; memory ``len(X) * mix_row_elements()`` elements.
         """
         self._check_fitted()
         name = type(self).__name__
@@ -211,10 +237,20 @@ class ClassDensity(ParamsRepr, ABC):
     ) -> torch.Tensor:
         """log p_c of the points ``apply_mix(X[rows], params)``, from ``mix_rows(X)``.
 
+        Parameters
+        ----------
+        parts : dict of str to Tensor
+            What :meth:`mix_rows` returned for ``X``.
+        rows : Tensor of shape (m,), int64
+            The rows of ``X`` in the batch.
+        params : MixParams
+            The batch's mix draw.
+
         Returns
         -------
-        Tensor of shape (len(rows), n_classes), float64, finite: the values of
-        ``log_prob(apply_mix(X[rows], params))`` up to float64 rounding.
+        Tensor of shape (m, n_classes), float64
+            Finite: the values of ``log_prob(apply_mix(X[rows], params))`` up to float64
+            rounding.
         """
         mixed = {name: _mix_of_rows(t, rows, params) for name, t in parts.items()}
         return finite_log_prob(

@@ -38,7 +38,20 @@ class ConditionalGenerator(Protocol):
     latent_dim: int
     num_classes: int
 
-    def generate(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor: ...
+    def generate(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """G(z, c), differentiable in z.
+
+        Parameters
+        ----------
+        z : Tensor of shape (n, latent_dim)
+        c : Tensor of shape (n,), int64
+            The classes.
+
+        Returns
+        -------
+        Tensor of shape (n, *point_shape)
+        """
+        ...
 
 
 class _Inversion:
@@ -266,7 +279,8 @@ class GANClassDensity(ParamsRepr):
 
         Returns
         -------
-        Tensor of shape (m, k), in Z's dtype (float64 for integer input), on Z's device.
+        Tensor of shape (m, k)
+            In Z's dtype (float64 for integer input), on Z's device.
         """
         x, Z = self._points(Z, "Z")
         return self._squared_distance(x).sqrt().to(device=Z.device, dtype=Z.dtype)
@@ -280,14 +294,27 @@ class GANClassDensity(ParamsRepr):
 
         Returns
         -------
-        Tensor of shape (m, k), finite, in Z's dtype (float64 for integer input).
+        Tensor of shape (m, k)
+            Finite, in Z's dtype (float64 for integer input).
         """
         x, Z = self._points(Z, "Z")
         log_prob = -self._squared_distance(x) / (2.0 * self.sigma**2)
         return log_prob.to(device=Z.device, dtype=Z.dtype)
 
     def targets(self, Z: Any, *, top_k: int | None = None) -> torch.Tensor:
-        """GenLabel's labels softmax_c(log p_c(z)), shape (m, k); ``top_k`` as genlabel_targets."""
+        """GenLabel's labels softmax_c(log p_c(z)), shape (m, k).
+
+        Parameters
+        ----------
+        Z : array-like or tensor of shape (m, *point_shape) or (m, D)
+        top_k : int, optional
+            Keep only the ``top_k`` most likely classes, as in :func:`genlabel_targets`.
+
+        Returns
+        -------
+        Tensor of shape (m, k)
+            Rows summing to one.
+        """
         return genlabel_targets(self.log_prob(Z), top_k=top_k)
 
     # -- GenMix ------------------------------------------------------------------------

@@ -33,6 +33,14 @@ class GaussianClassDensity(ClassDensity):
     covariances_ : Tensor of shape (n_classes, n_features, n_features)
         The covariance used, ridge included (diagonal matrices for "diag"/"spherical").
     class_counts_ : Tensor of shape (n_classes,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0, 0.0], [0.2, 0.1], [3.0, 3.0], [3.1, 2.8]])
+    >>> density = GaussianClassDensity(covariance="spherical").fit(X, [0, 0, 1, 1])
+    >>> density.targets(np.array([[0.1, 0.0], [2.9, 3.0]])).argmax(1).tolist()
+    [0, 1]
     """
 
     _covariances = ("full", "diag", "spherical")

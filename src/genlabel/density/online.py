@@ -121,7 +121,25 @@ class OnlineGaussianLabeler(ParamsRepr, nn.Module):
 
     @torch.no_grad()
     def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
-        """Update the class statistics with a batch of clean features (step 1)."""
+        """Update the class statistics with a batch of clean features (step 1).
+
+        Under torch.distributed the batch statistics are summed over the process group
+        first, so every process sees the global batch. Classes absent from the batch keep
+        their statistics.
+
+        Parameters
+        ----------
+        features : Tensor of shape (n, dim)
+            Detached before use.
+        labels : Tensor of shape (n,)
+            Integer class indices.
+
+        Raises
+        ------
+        ValueError
+            Labels of another shape, not integers or outside [0, num_classes), or features
+            of the wrong shape or not finite.
+        """
         if labels.shape != features.shape[:1]:
             raise ValueError(
                 f"Expected labels to be a tensor of shape ({features.shape[0]},), got {tuple(labels.shape)}"
@@ -168,7 +186,19 @@ class OnlineGaussianLabeler(ParamsRepr, nn.Module):
         return beta * before / (1 - beta * (1 - before)).clamp_min(1e-300)
 
     def log_prob(self, features: torch.Tensor) -> torch.Tensor:
-        """log N(z; mu_c, sigma_c^2 I) for every class, shape (n, k), in features' dtype."""
+        """log N(z; mu_c, sigma_c^2 I) for every class, shape (n, k), in features' dtype.
+
+        Parameters
+        ----------
+        features : Tensor of shape (n, dim)
+            Detached: no gradient flows through the labels.
+
+        Returns
+        -------
+        Tensor of shape (n, k)
+            On the features' device, in their dtype (float32 unless they are float32 or
+            float64).
+        """
         features = self._check_features(features, "features")
         z = features.detach().to(device=self.means.device, dtype=torch.float64)
         sq = torch.cdist(z, self.means).square()  # (n, k)
@@ -189,10 +219,24 @@ class OnlineGaussianLabeler(ParamsRepr, nn.Module):
     ) -> torch.Tensor:
         """GenLabel labels of mixed features (step 2), shape (n, k).
 
-        ``top_k`` defaults to the labeler's own (2: the two most likely classes, as in
-        Algorithm 3); ``None`` keeps every class. ``allowed``: a bool mask (n, k) of the
-        classes each label may use, e.g. ``mixed_class_mask(labels, perm, k)`` for the
-        two mixed classes only (Algorithm 3's top-2 is then those two); None: every class.
+        Parameters
+        ----------
+        features_mix : Tensor of shape (n, dim)
+            The features of the mixed points.
+        top_k : int or None, optional
+            Defaults to the labeler's own (2: the two most likely classes, as in
+            Algorithm 3); ``None`` keeps every class.
+        log_prior : Tensor of shape (k,), optional
+            Added to the log-densities (log pi_c).
+        allowed : Tensor of shape (n, k), bool, optional
+            The classes each label may use, e.g. ``mixed_class_mask(labels, perm, k)`` for
+            the two mixed classes only (Algorithm 3's top-2 is then those two); None: every
+            class.
+
+        Returns
+        -------
+        Tensor of shape (n, k)
+            Rows summing to one.
         """
         k = self.top_k if top_k == "default" else top_k
         if isinstance(k, str):

@@ -32,6 +32,20 @@ class PCAGaussianDensity:
         self.n_components, self.reg = n_components, reg
 
     def fit(self, X: torch.Tensor, y: torch.Tensor) -> PCAGaussianDensity:
+        """Fit the projection on ``X`` and one Gaussian per class in the projected space.
+
+        Parameters
+        ----------
+        X : Tensor of shape (n, ...)
+            Flattened to (n, D), float64.
+        y : Tensor of shape (n,)
+            Class indices.
+
+        Returns
+        -------
+        PCAGaussianDensity
+            ``self``.
+        """
         X = X.reshape(X.shape[0], -1).to(torch.float64)
         self.mean_ = X.mean(0)
         q = min(self.n_components, *X.shape)
@@ -42,12 +56,44 @@ class PCAGaussianDensity:
         return self
 
     def transform(self, Z: Any) -> torch.Tensor:
+        """The centred points projected on the principal directions.
+
+        Parameters
+        ----------
+        Z : array-like or tensor of shape (m, ...)
+
+        Returns
+        -------
+        Tensor of shape (m, q), float64
+            q = min(n_components, n, D) of the fit data.
+        """
         Z = torch.as_tensor(Z, dtype=torch.float64)
         return (Z.reshape(Z.shape[0], -1) - self.mean_) @ self.components_.T
 
     def log_prob(self, Z: Any) -> torch.Tensor:
-        """log p_c(z) for every point and class, shape (m, k), float64."""
+        """log p_c(z) for every point and class, shape (m, k), float64.
+
+        Parameters
+        ----------
+        Z : array-like or tensor of shape (m, ...)
+
+        Returns
+        -------
+        Tensor of shape (m, k), float64
+        """
         return self.gaussians_.log_prob(self.transform(Z))
 
     def targets(self, Z: Any, *, top_k: int | None = None) -> torch.Tensor:
+        """GenLabel's labels softmax_c(log p_c(z)), shape (m, k).
+
+        Parameters
+        ----------
+        Z : array-like or tensor of shape (m, ...)
+        top_k : int, optional
+            Keep only the ``top_k`` most likely classes.
+
+        Returns
+        -------
+        Tensor of shape (m, k)
+        """
         return genlabel_targets(self.log_prob(Z), top_k=top_k)

@@ -24,6 +24,32 @@ class LabelDensity(Protocol):
         summing to one; ``top_k`` keeps only the most likely classes.
     """
 
-    def log_prob(self, Z: Any) -> torch.Tensor: ...
+    def log_prob(self, Z: Any) -> torch.Tensor:
+        """log p_c(z) up to a constant shared by all classes.
 
-    def targets(self, Z: Any, *, top_k: int | None = None) -> torch.Tensor: ...
+        Parameters
+        ----------
+        Z : array-like or tensor of shape (m, ...)
+
+        Returns
+        -------
+        Tensor of shape (m, k)
+            Finite.
+        """
+        ...
+
+    def targets(self, Z: Any, *, top_k: int | None = None) -> torch.Tensor:
+        """GenLabel's labels softmax_c(log p_c(z)).
+
+        Parameters
+        ----------
+        Z : array-like or tensor of shape (m, ...)
+        top_k : int, optional
+            Keep only the ``top_k`` most likely classes.
+
+        Returns
+        -------
+        Tensor of shape (m, k)
+            Finite, non-negative rows summing to one.
+        """
+        ...

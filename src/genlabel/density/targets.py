@@ -86,6 +86,12 @@ def genlabel_targets(
     -------
     Tensor of shape (n, k)
         Finite, non-negative rows that sum to one, in log_probs' dtype.
+
+    Examples
+    --------
+    >>> import torch
+    >>> genlabel_targets(torch.log(torch.tensor([[1.0, 3.0]])))
+    tensor([[0.2500, 0.7500]])
     """
     log_probs = _checked_log_probs(log_probs)
     work = log_probs.float() if log_probs.dtype in (torch.float16, torch.bfloat16) else log_probs

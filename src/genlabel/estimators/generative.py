@@ -29,7 +29,18 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_, n_features_in_, priors_ (ndarray of shape (n_classes,)), density_
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    priors_ : ndarray of shape (n_classes,)
+    density_ : GaussianClassDensity
+        The fitted class Gaussians.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> GenerativeClassifier().fit(X, y).predict(X[:2]).tolist()
+    [0, 0]
     """
 
     _parameter_constraints: dict = {
@@ -45,6 +56,24 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
+        """Fit one Gaussian per class, and the priors (the class frequencies unless given).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            At least two classes.
+
+        Returns
+        -------
+        GenerativeClassifier
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            One class only, or ``priors`` that are not k non-negative numbers summing to 1.
+        """
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
@@ -69,7 +98,17 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X) -> np.ndarray:
-        """log pi_c + log p_c(x), shape (n_samples, n_classes) ((n_samples,) for 2 classes)."""
+        """log pi_c + log p_c(x), shape (n_samples, n_classes) ((n_samples,) for 2 classes).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples,)
+            For two classes, the score of class 1 minus that of class 0.
+        """
         scores = self._joint_log_likelihood(X)
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
@@ -81,10 +120,31 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         return self.density_.log_prob(X).numpy() + log_prior
 
     def predict_proba(self, X) -> np.ndarray:
+        """The posterior class probabilities, softmax_c(log pi_c + log p_c(x)).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         scores = self._joint_log_likelihood(X)
         return np.exp(scores - logsumexp(scores, axis=1, keepdims=True))
 
     def predict(self, X) -> np.ndarray:
+        """The most likely class of every sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         scores = self._joint_log_likelihood(X)  # checks fitted before classes_ is read
         return self.classes_[scores.argmax(1)]
 

@@ -115,7 +115,11 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         GenLabel's loss ratio.
     alpha : float, default=1.0
         Beta(alpha, alpha) mixing.
-    lr, weight_decay, epochs, batch_size : Adam's settings (the reference protocol's defaults).
+    lr : float, default=0.01
+    weight_decay : float, default=1e-4
+    epochs : int, default=100
+    batch_size : int, default=128
+        Adam's settings (the reference protocol's defaults).
     warmup_epochs : int, default=20
         Vanilla epochs before the latent density is fitted (GenLabel with the MLP).
     sigma2 : float, default=0.1
@@ -126,7 +130,9 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         ``KFold(3)``) or an iterable of (train, test) index arrays. ``fit`` takes no
         ``groups``: for ``GroupKFold`` pass its splits, ``list(GroupKFold(5).split(X, y,
         groups))``.
-    lr_grid, gamma_grid, density_grid : tuples
+    lr_grid : tuple of float
+    gamma_grid : tuple of float
+    density_grid : tuple of str
         The grid of ``genlabel_cv``.
     random_state : int, RandomState or None
     device : str, default="cpu"
@@ -164,7 +170,19 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         your own use (e.g. adversarial attacks).
     loss_curve_ : list of float
         Mean training loss of each epoch (of the refitted model for ``genlabel_cv``).
-    best_params_, cv_results_ : only for ``genlabel_cv``.
+    best_params_ : dict
+        Only for ``genlabel_cv``: the selected parameters.
+    cv_results_ : dict
+        Only for ``genlabel_cv``: the model selection's scores, shaped like
+        ``GridSearchCV.cv_results_``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MixupClassifier(method="genlabel_gm", epochs=5, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
     """
 
     _parameter_constraints: dict = {
@@ -321,9 +339,25 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit on X of shape (n_samples, n_features) and labels y of shape (n_samples,).
 
-        ``sample_weight`` (n_samples,), optional: per-sample weights of the training loss
-        (a mixed point weighs lam w_i + (1 - lam) w_j). Model selection scores are
-        unweighted accuracies.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            At least two classes.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-sample weights of the training loss (a mixed point weighs
+            lam w_i + (1 - lam) w_j). Model selection scores are unweighted accuracies.
+
+        Returns
+        -------
+        MixupClassifier
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            One class only, invalid parameters or sample weights, or ``X`` beyond the
+            float32 range the model trains in.
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
@@ -415,17 +449,46 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
             return self.module_(x).double().cpu().numpy()
 
     def decision_function(self, X) -> np.ndarray:
-        """Logits, shape (n_samples, n_classes); (n_samples,) for two classes (class 1 vs 0)."""
+        """Logits, shape (n_samples, n_classes); (n_samples,) for two classes (class 1 vs 0).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples,)
+        """
         logits = self._logits(X)
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes)."""
+        """Class probabilities, shape (n_samples, n_classes): the softmax of the logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         logits = self._logits(X)
         logits -= logits.max(1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
+        """The class of the largest logit for every sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         logits = self._logits(X)  # checks fitted before classes_ is read
         return self.classes_[logits.argmax(1)]

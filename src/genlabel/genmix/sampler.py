@@ -88,8 +88,10 @@ class GenMixResult:
 
         Returns
         -------
-        X_all : Tensor of shape (n + m, *point_shape), in x's dtype
-        Y_all : Tensor of shape (n + m, k), soft targets in x's dtype
+        X_all : Tensor of shape (n + m, *point_shape)
+            In x's dtype.
+        Y_all : Tensor of shape (n + m, k)
+            Soft targets, in x's dtype.
         """
         X = as_float_tensor(X, "X", ndim=self.x.ndim, dtype=self.x.dtype)
         if tuple(X.shape[1:]) != tuple(self.x.shape[1:]):

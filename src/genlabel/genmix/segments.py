@@ -36,10 +36,11 @@ def gaussian_precisions(density: Any) -> tuple[torch.Tensor, torch.Tensor] | Non
 
     Returns
     -------
-    (precisions, half_log_det) : Tensors of shape (k, d, d) and (k,), float64, or None
-        P_c = Sigma_c^{-1} and 1/2 log det Sigma_c. None when a covariance does not factorise
-        (a singular one fitted with ``reg=0``): the density then adds a jitter of its own,
-        which only the generic bisection on its ``log_prob`` reproduces.
+    (precisions, half_log_det) : tuple of Tensor, or None
+        float64, of shapes (k, d, d) and (k,): P_c = Sigma_c^{-1} and 1/2 log det Sigma_c.
+        None when a covariance does not factorise (a singular one fitted with ``reg=0``):
+        the density then adds a jitter of its own, which only the generic bisection on its
+        ``log_prob`` reproduces.
     """
     cov = density.covariances_.to(torch.float64)
     cov = 0.5 * (cov + cov.mT)
@@ -225,7 +226,8 @@ def bisection_segment_roots(
 
     Returns
     -------
-    t : Tensor of shape (s,), float64 (0 where no root was found)
+    t : Tensor of shape (s,)
+        float64; 0 where no root was found.
     found : Tensor of shape (s,), bool
     """
     a, b, logit = a.to(torch.float64), b.to(torch.float64), logit.to(torch.float64)

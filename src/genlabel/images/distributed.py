@@ -23,9 +23,25 @@ __all__ = ["close_distributed", "init_distributed", "is_main_process"]
 def init_distributed(device: str = "cpu") -> str:
     """Join torchrun's process group when ``WORLD_SIZE`` > 1; returns this process's device.
 
-    On CUDA each process takes the GPU ``LOCAL_RANK`` (``"cuda:<LOCAL_RANK>"``); on the
-    CPU the device is unchanged. Outside torchrun (no ``WORLD_SIZE``, or 1) nothing is
-    initialised and ``device`` is returned as given.
+    On CUDA each process takes the GPU ``LOCAL_RANK`` (``"cuda:<LOCAL_RANK>"``, NCCL); on
+    the CPU the device is unchanged (gloo). Outside torchrun (no ``WORLD_SIZE``, or 1), or
+    when the process group is already initialised, nothing is initialised and ``device``
+    is returned as given.
+
+    Parameters
+    ----------
+    device : str, default="cpu"
+        The device the run asked for.
+
+    Returns
+    -------
+    str
+        This process's device.
+
+    Raises
+    ------
+    ValueError
+        ``device`` is not one this torch build can use.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or (dist.is_available() and dist.is_initialized()):

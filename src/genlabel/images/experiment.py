@@ -79,42 +79,70 @@ class ImageError(ValueError):
 class ImageSettings:
     """Everything that defines an image cell's result besides (method, trial).
 
-    Attributes
+    :meth:`errors` lists every problem with the settings.
+
+    Parameters
     ----------
-    dataset : one of ``IMAGE_DATASETS``
-    model : "cnn" (SmallCNN) or "preact_resnet18"
-    epochs, batch_size : int
-        ``batch_size`` per process under torch.distributed.
-    lr, momentum, weight_decay : SGD's settings.
-    schedule : "cosine" (annealed to 0 over the epochs) or "step" (/10 at 50 % and 75 %).
-    alpha : Beta(alpha, alpha) of every mix (one lam per batch).
-    gamma : GenLabel's loss ratio gamma CE(y_gen) + (1 - gamma) CE(y_mix).
-    gamma_grid, val_split : GenLabel's gamma chosen among ``gamma_grid`` by the accuracy
-        on a validation split of ``val_split`` of the training images, then the model
+    dataset : str, default="digits"
+        One of ``IMAGE_DATASETS``.
+    model : {"cnn", "preact_resnet18"}, default="cnn"
+        ``SmallCNN`` or ``PreActResNet18``.
+    epochs : int, default=5
+    batch_size : int, default=128
+        Per process under torch.distributed.
+    lr : float, default=0.05
+    momentum : float, default=0.9
+    weight_decay : float, default=5e-4
+        SGD's settings.
+    schedule : {"cosine", "step"}, default="cosine"
+        Annealed to 0 over the epochs, or divided by 10 at 50 % and 75 % of them.
+    alpha : float, default=1.0
+        Beta(alpha, alpha) of every mix (one lam per batch).
+    gamma : float, default=0.5
+        GenLabel's loss ratio gamma CE(y_gen) + (1 - gamma) CE(y_mix).
+    gamma_grid : tuple of float, optional
+        With ``val_split``: GenLabel's gamma is chosen among these by the accuracy on a
+        validation split of ``val_split`` of the training images, then the model is
         retrained on all of them with it (see ``select_gamma``); ``gamma`` is then unused.
-    label_classes : "all" (y_gen over every class, Algorithm 3) or "mixed" (over the two
-        classes each point was mixed from).
-    beta : the memory ratio of the online class statistics (Algorithm 3).
-    bias_correction : whether the statistics' EMA is divided by 1 - beta^t, so the start
-        values (mu_c = 0, sigma_c^2 = 1) carry no weight (see ``OnlineGaussianLabeler``).
-    train_subset : train on this many training images (a fixed random subset, the same
-        for every method and trial), or all when None.
-    amp : None, "bf16" (CPU or CUDA) or "fp16" (CUDA only) mixed precision.
-    device : "cpu", "cuda", ...
-    data_dir : the folder of the image data sets (see ``load_images``).
-    layers : manifold mixup's layers (default: the model's ``manifold_layers``).
-    features : the module whose output the class Gaussians (and AdaMixup's discriminator)
-        see.
-    update_every : the GenLabel methods update the class statistics on every
-        ``update_every``-th batch (1: every batch, Algorithm 3 as written; the update is an
-        extra forward pass of the clean batch, see ``GenLabelStep``), after
-        ``update_warmup`` batches that all update them.
-    channels_last : the channels-last memory format for the model and batches (None: on
-        CUDA only; on the CPU it makes SmallCNN's steps faster).
-    measure : "clean" or "robust".
-    attack, eps, robust_subset : with measure "robust": the attack ("autoattack", "pgd",
-        "fgsm", or several comma-separated, each run on the same model), its L-inf radii
-        on [0, 1] pixels, and how many test images (the first ones) are attacked.
+    val_split : float in (0, 1), optional
+        The share of the validation split (with ``gamma_grid``).
+    label_classes : {"all", "mixed"}, default="all"
+        y_gen over every class (Algorithm 3), or over the two classes each point was mixed
+        from.
+    beta : float in [0, 1), default=0.5
+        The memory ratio of the online class statistics (Algorithm 3).
+    bias_correction : bool, default=True
+        Divide the statistics' EMA by 1 - beta^t, so the start values (mu_c = 0,
+        sigma_c^2 = 1) carry no weight (see ``OnlineGaussianLabeler``).
+    train_subset : int, optional
+        Train on this many training images (a fixed random subset, the same for every
+        method and trial); all when None.
+    amp : {None, "bf16", "fp16"}, optional
+        Mixed precision: ``bf16`` on the CPU or CUDA, ``fp16`` on CUDA only.
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"``, ...
+    data_dir : str, optional
+        The folder of the image data sets (see ``load_images``).
+    layers : tuple of str, optional
+        Manifold mixup's layers (default: the model's ``manifold_layers``).
+    features : str, default="features"
+        The module whose output the class Gaussians (and AdaMixup's discriminator) see.
+    update_every : int, default=1
+    update_warmup : int, default=100
+        The GenLabel methods update the class statistics on every ``update_every``-th
+        batch (1: every batch, Algorithm 3 as written; the update is an extra forward pass
+        of the clean batch, see ``GenLabelStep``), after ``update_warmup`` batches that
+        all update them.
+    channels_last : bool, optional
+        The channels-last memory format for the model and batches (None: on CUDA only).
+    measure : {"clean", "robust"}, default="clean"
+    attack : str, default="autoattack"
+        With measure "robust": ``autoattack``, ``pgd``, ``fgsm``, or several,
+        comma-separated, each run on the same model.
+    eps : tuple of float, default=(0.1, 0.2)
+        The attacks' L-inf radii on [0, 1] pixels.
+    robust_subset : int, default=500
+        How many test images (the first ones) are attacked.
     """
 
     dataset: str = "digits"
@@ -230,6 +258,7 @@ class ImageSettings:
 
     @classmethod
     def field_names(cls) -> list[str]:
+        """The names of the settings, in declaration order."""
         return [f.name for f in fields(cls)]
 
 
@@ -251,6 +280,21 @@ def load_image_data(settings: ImageSettings) -> tuple[ImageSet, ImageSet]:
     """The training set (the ``train_subset`` when set) and the test set, uint8.
 
     The subset is a fixed random one (seed 0), the same for every method and trial.
+
+    Parameters
+    ----------
+    settings : ImageSettings
+        Its ``dataset``, ``data_dir`` and ``train_subset`` are used.
+
+    Returns
+    -------
+    train, test : ImageSet
+
+    Raises
+    ------
+    DataError
+        The data set cannot be found or read, or ``train_subset`` is larger than its
+        training set.
     """
     train = _load_split(settings.dataset, settings.data_dir, "train")
     test = _load_split(settings.dataset, settings.data_dir, "test")
@@ -438,7 +482,20 @@ def select_gamma(
 
 @torch.no_grad()
 def predict_proba(model: nn.Module, images: torch.Tensor, device: torch.device) -> np.ndarray:
-    """Class probabilities (n, k), float64, of uint8 images (n, c, h, w), in eval mode."""
+    """Class probabilities (n, k), float64, of uint8 images (n, c, h, w), in eval mode.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The classifier; its training mode is restored afterwards.
+    images : Tensor of shape (n, c, h, w), uint8
+        Scaled to [0, 1] in batches on ``device``.
+    device : torch.device
+
+    Returns
+    -------
+    ndarray of shape (n, k), float64
+    """
     was_training = model.training
     model.eval()
     try:

@@ -106,6 +106,12 @@ class ImageSession(StoreSession):
         self._check_data()
 
     def log(self, message: str) -> None:
+        """Show a progress message (on rank 0 only under torchrun).
+
+        Parameters
+        ----------
+        message : str
+        """
         if _world()[0] == 0:
             self._log(message)
 
@@ -124,6 +130,18 @@ class ImageSession(StoreSession):
         return self.db.parent / f"{self.db.stem}-checkpoints"
 
     def cell_folder(self, method: str, trial: int) -> Path:
+        """The checkpoint folder of one cell, under ``checkpoint_root``; its name holds the
+        data set, the model, the method, the trial and the training settings.
+
+        Parameters
+        ----------
+        method : str
+        trial : int
+
+        Returns
+        -------
+        Path
+        """
         s = self.settings
         name = f"{s.dataset}-{s.model}-{method}-trial{trial}-{s.training_key()}"
         return self.checkpoint_root / name
@@ -151,7 +169,21 @@ class ImageSession(StoreSession):
 
     def run(self, plan: BenchPlan | None = None, *, command: str | None = None) -> RunSummary:
         """Compute the missing cells as one run segment (Ctrl-C stops cleanly: finished
-        cells are stored, a cell's checkpoint keeps its finished epochs)."""
+        cells are stored, a cell's checkpoint keeps its finished epochs).
+
+        Under torchrun every process trains; rank 0 writes the store.
+
+        Parameters
+        ----------
+        plan : BenchPlan, optional
+            What to run (default: :meth:`plan`).
+        command : str, optional
+            The command line recorded with the run segment (default: ``sys.argv``).
+
+        Returns
+        -------
+        RunSummary
+        """
         plan = plan or self.plan()
         rank, world = _world()
         return self._run_segment(

@@ -46,7 +46,25 @@ LABEL_CLASSES = ("all", "mixed")
 
 
 def check_label_classes(owner: str, value: Any) -> str:
-    """``value`` if it is one of ``LABEL_CLASSES``, else the one-line parameter error."""
+    """``value`` if it is one of ``LABEL_CLASSES``, else the one-line parameter error.
+
+    Parameters
+    ----------
+    owner : str
+        Who takes the parameter, named in the message.
+    value : object
+        The ``label_classes`` given.
+
+    Returns
+    -------
+    str
+        ``"all"`` or ``"mixed"``.
+
+    Raises
+    ------
+    ValueError
+        Any other value.
+    """
     if not isinstance(value, str) or value not in LABEL_CLASSES:
         raise parameter_error(owner, "label_classes", "'all' or 'mixed'", value)
     return value
@@ -55,10 +73,28 @@ def check_label_classes(owner: str, value: Any) -> str:
 def mixed_class_mask(labels: torch.Tensor, perm: torch.Tensor, num_classes: int) -> torch.Tensor:
     """The two classes each point of a mix was made of, as a bool mask (n, k).
 
-    ``labels``: class indices (n,) of the unmixed batch, or soft targets (n, k) (each
-    source's class is then its largest target); ``perm``: the partner of every point
-    (``MixParams.perm``; the same for mixup, manifold mixup and CutMix). A point mixed
-    with its own class allows that class only.
+    A point mixed with its own class allows that class only.
+
+    Parameters
+    ----------
+    labels : Tensor of shape (n,) or (n, k)
+        Class indices of the unmixed batch, or soft targets (each source's class is then
+        its largest target).
+    perm : Tensor of shape (n,)
+        The partner of every point (``MixParams.perm``; the same for mixup, manifold
+        mixup and CutMix).
+    num_classes : int
+
+    Returns
+    -------
+    Tensor of shape (n, k), bool
+
+    Examples
+    --------
+    >>> import torch
+    >>> mixed_class_mask(torch.tensor([0, 2]), torch.tensor([1, 0]), 3)
+    tensor([[ True, False,  True],
+            [ True, False,  True]])
     """
     classes = labels if labels.ndim == 1 else labels.argmax(1)
     classes = classes.long()
@@ -152,6 +188,11 @@ def label_mixed(
         The GenLabel rules: the label over every class (the paper), or only over the two
         classes each point was mixed from (``mixed_class_mask``; the top-2 of
         ``genlabel_top2`` is then those two). The other rules ignore it.
+
+    Returns
+    -------
+    MixedLabels
+        The rule's labels, mixup's labels and the per-point weights.
     """
     if rule not in LABEL_RULES:
         raise ValueError(f"Unknown label rule {rule!r}; expected one of {', '.join(LABEL_RULES)}")
@@ -211,6 +252,24 @@ def density_targets(
 
     Without a prior or a class mask the density's own ``targets`` (which may be fused and
     faster); with one, ``genlabel_targets(log_prob + log_prior, allowed=allowed)``.
+
+    Parameters
+    ----------
+    density : LabelDensity
+        Fitted class densities.
+    points : Tensor of shape (n, d)
+        The mixed points, in the density's space.
+    top_k : int, optional
+        Keep only the k most likely classes of every label.
+    log_prior : Tensor of shape (k,), optional
+        Added to the log densities (log pi_c).
+    allowed : Tensor of shape (n, k), bool, optional
+        The classes each label may use (:func:`mixed_class_mask`).
+
+    Returns
+    -------
+    Tensor of shape (n, k)
+        Rows summing to one.
     """
     if log_prior is None and allowed is None:
         return density.targets(points, top_k=top_k)

@@ -76,7 +76,30 @@ def linear_labels(
 
 
 def logistic_ratio(lam: torch.Tensor | float, sigma2: float = 0.1) -> torch.Tensor:
-    """rho = 1 / (1 + exp(-2 (lam - 1/2) / sigma^2))."""
+    """rho = 1 / (1 + exp(-2 (lam - 1/2) / sigma^2)).
+
+    Parameters
+    ----------
+    lam : float or Tensor
+        The mix ratio(s); integers are taken as float64.
+    sigma2 : float, default=0.1
+        The temperature sigma^2, > 0.
+
+    Returns
+    -------
+    Tensor
+        rho, of ``lam``'s shape.
+
+    Raises
+    ------
+    ValueError
+        ``sigma2`` is not > 0.
+
+    Examples
+    --------
+    >>> float(logistic_ratio(0.5))
+    0.5
+    """
     if not sigma2 > 0:
         raise ValueError(f"sigma2 must be a float in the range (0.0, inf); got {sigma2!r}")
     lam_t = torch.as_tensor(lam)
@@ -131,7 +154,23 @@ def first_argmin(scores: torch.Tensor) -> torch.Tensor:
 
 
 def nearest_neighbor_indices(points: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Index of the nearest reference point (Euclidean) for every point, shape (m,)."""
+    """Index of the nearest reference point (Euclidean) for every point, shape (m,).
+
+    Parameters
+    ----------
+    points : Tensor of shape (m, ...)
+    reference : Tensor of shape (r, ...)
+        At least one point, with the features of ``points``.
+
+    Returns
+    -------
+    Tensor of shape (m,), int64
+
+    Raises
+    ------
+    ValueError
+        An empty ``reference`` or a different number of features.
+    """
     if reference.shape[0] == 0:
         raise ValueError("reference must hold at least one point")
     if points.shape[-1] != reference.shape[-1]:

@@ -45,8 +45,22 @@ class MixedBatch:
     def from_params(
         cls, inputs: torch.Tensor, labels: torch.Tensor, num_classes: int, params: MixParams
     ) -> MixedBatch:
-        """The record of a batch mixed with ``params``: ``inputs`` already mixed, ``labels``
-        the class indices of the unmixed batch."""
+        """The record of a batch mixed with ``params``.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape (n, ...)
+            The inputs, already mixed.
+        labels : Tensor of shape (n,)
+            The class indices of the unmixed batch.
+        num_classes : int
+        params : MixParams
+            The draw that mixed them.
+
+        Returns
+        -------
+        MixedBatch
+        """
         targets_a = one_hot(labels, num_classes)
         return cls(
             inputs=inputs,
@@ -66,7 +80,20 @@ class MixedBatch:
 
 
 def check_batch(inputs: object, labels: object) -> None:
-    """Errors for a batch that cannot be mixed: inputs (n, ...) floating, labels (n,) integer."""
+    """Errors for a batch that cannot be mixed: inputs (n, ...) floating, labels (n,) integer.
+
+    Parameters
+    ----------
+    inputs : object
+        Must be a floating-point tensor with a batch dimension.
+    labels : object
+        Must be an integer tensor of shape (n,) (class indices, not soft targets).
+
+    Raises
+    ------
+    ValueError
+        The first problem found.
+    """
     if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
         raise ValueError("inputs must be a floating-point torch.Tensor of shape (batch_size, ...)")
     if inputs.ndim < 1:
@@ -112,6 +139,11 @@ def mix_pairs(
         Source of every random draw (on the CPU; results move to inputs' device).
     per_sample : bool, default=False
         One lam per point instead of one per batch.
+
+    Returns
+    -------
+    MixedBatch
+        The mixed inputs, both source labels, lam, the permutation and the draw.
     """
     check_batch(inputs, labels)
     params = draw_mix_params(

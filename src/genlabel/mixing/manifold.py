@@ -53,6 +53,11 @@ def _find_module(model: nn.Module, name: str, parameter: str) -> nn.Module:
 class Captured:
     """What a module returned in the forward passes run inside :func:`capture_output`.
 
+    Parameters
+    ----------
+    name : str
+        The module's name.
+
     Attributes
     ----------
     name : str
@@ -92,6 +97,17 @@ def capture_output(model: nn.Module, name: str) -> Iterator[Captured]:
 
     The hook goes on the module (inside a DistributedDataParallel wrapper, when there is
     one) and is removed when the block exits, also on an exception.
+
+    Parameters
+    ----------
+    model : nn.Module
+    name : str
+        A module name as in ``model.named_modules()``.
+
+    Yields
+    ------
+    Captured
+        Its ``output`` is the module's output in the latest pass.
 
     Raises
     ------
@@ -188,6 +204,20 @@ class ManifoldMixup:
 
         The same draws, in the same order, as :func:`draw_mix_params` with
         ``layers=self.layers``.
+
+        Parameters
+        ----------
+        n : int
+            Points in the batch.
+        alpha : float
+            lam ~ Beta(alpha, alpha); 0 means no mixing.
+        generator : torch.Generator
+        per_sample : bool, default=False
+            One lam per point instead of one per batch.
+
+        Returns
+        -------
+        MixParams
         """
         return draw_mix_params(
             n, alpha=alpha, generator=generator, per_sample=per_sample, layers=self.layers

@@ -66,18 +66,58 @@ class MixParams:
         return self.lam.expand(self.perm.shape) if self.lam.ndim < self.perm.ndim else self.lam
 
     def stacked(self, n_models: int) -> MixParams:
-        """The same draw for each of ``n_models`` stacked models: lam and perm of shape (G, n)."""
+        """The same draw for each of ``n_models`` stacked models: lam and perm of shape (G, n).
+
+        Parameters
+        ----------
+        n_models : int
+            G.
+
+        Returns
+        -------
+        MixParams
+            A per-batch lam stays 0-D.
+
+        Raises
+        ------
+        ValueError
+            These parameters are stacked already.
+        """
         if self.perm.ndim != 1:
             raise ValueError("these MixParams are stacked already")
         lam = self.lam if self.lam.ndim == 0 else self.lam.expand(n_models, -1)
         return replace(self, lam=lam, perm=self.perm.expand(n_models, -1))
 
     def to(self, device: torch.device | str) -> MixParams:
+        """The same draw with lam and perm on ``device``.
+
+        Parameters
+        ----------
+        device : torch.device or str
+
+        Returns
+        -------
+        MixParams
+        """
         return replace(self, lam=self.lam.to(device), perm=self.perm.to(device))
 
 
 def check_generator(generator: Any) -> torch.Generator:
-    """``generator`` itself, or a ValueError saying that an explicit one is needed."""
+    """``generator`` itself, or a ValueError saying that an explicit one is needed.
+
+    Parameters
+    ----------
+    generator : object
+
+    Returns
+    -------
+    torch.Generator
+
+    Raises
+    ------
+    ValueError
+        ``generator`` is None or not a ``torch.Generator``.
+    """
     if generator is None:
         raise ValueError(
             "generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)); "
@@ -153,7 +193,18 @@ def sample_lambda(
 
 
 def sample_permutation(n: int, *, generator: torch.Generator) -> torch.Tensor:
-    """A random pairing of a batch: a permutation of range(n)."""
+    """A random pairing of a batch: a permutation of range(n).
+
+    Parameters
+    ----------
+    n : int
+    generator : torch.Generator
+        Required (see :func:`check_generator`).
+
+    Returns
+    -------
+    Tensor of shape (n,), int64
+    """
     return torch.randperm(n, generator=check_generator(generator))
 
 
@@ -340,12 +391,31 @@ def convex_mix(
 ) -> torch.Tensor:
     """lam * a + (1 - lam) * b: the one place the package writes a convex combination.
 
-    ``lam`` is a number or a tensor over the leading dimensions of ``a`` (a 0-D tensor, (n,)
-    for one per row, (G, n) for stacked models, ...), broadcast over the remaining ones;
-    it takes ``a``'s dtype and device. Mixes (:func:`apply_mix`), mixed labels and the
-    gamma-blend of GenLabel's targets all go through it. ``in_place=True`` overwrites ``a``
-    and ``b`` (temporaries of the caller, outside autograd) with the same operations, so the
-    same values bit for bit and two allocations fewer.
+    Mixes (:func:`apply_mix`), mixed labels and the gamma-blend of GenLabel's targets all
+    go through it.
+
+    Parameters
+    ----------
+    a, b : Tensor
+        Of one shape.
+    lam : float or Tensor
+        A number or a tensor over the leading dimensions of ``a`` (a 0-D tensor, (n,) for
+        one per row, (G, n) for stacked models, ...), broadcast over the remaining ones;
+        it takes ``a``'s dtype and device.
+    in_place : bool, default=False
+        Overwrite ``a`` and ``b`` (temporaries of the caller, outside autograd) with the
+        same operations, so the same values bit for bit and two allocations fewer.
+
+    Returns
+    -------
+    Tensor
+        ``a`` itself when ``in_place``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> convex_mix(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]), 0.25)
+    tensor([0.2500, 0.7500])
     """
     lam_t = torch.as_tensor(lam).to(device=a.device, dtype=a.dtype)
     if 0 < lam_t.ndim < a.ndim:  # (n,) or (G, n): broadcast over the other dimensions
@@ -358,7 +428,31 @@ def convex_mix(
 def one_hot(
     labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:
-    """One-hot rows of shape (n, num_classes), with a clear error for out-of-range labels."""
+    """One-hot rows of shape (n, num_classes), with a clear error for out-of-range labels.
+
+    Parameters
+    ----------
+    labels : Tensor of shape (n,)
+        Class indices in [0, num_classes).
+    num_classes : int
+    dtype : torch.dtype, default=torch.float32
+
+    Returns
+    -------
+    Tensor of shape (n, num_classes)
+
+    Raises
+    ------
+    ValueError
+        A label outside [0, num_classes).
+
+    Examples
+    --------
+    >>> import torch
+    >>> one_hot(torch.tensor([2, 0]), 3)
+    tensor([[0., 0., 1.],
+            [1., 0., 0.]])
+    """
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise ValueError(
             f"labels must be class indices in [0, {num_classes}); got values in "

@@ -51,9 +51,16 @@ def init_weights(model: nn.Module, generator: torch.Generator) -> nn.Module:
     ``torch.manual_seed(s)`` equals one re-drawn from ``torch.Generator().manual_seed(s)``).
     Normalisation layers are reset to weight 1, bias 0 (and fresh running statistics).
 
+    Parameters
+    ----------
+    model : nn.Module
+    generator : torch.Generator
+        The source of every draw.
+
     Returns
     -------
-    model, modified in place.
+    nn.Module
+        ``model``, modified in place.
 
     Raises
     ------
@@ -221,7 +228,16 @@ class SmallCNN(nn.Module):
         _seeded(build, self, generator, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (n, c, h, w) in [0, 1] -> logits (n, num_classes)."""
+        """Images (n, c, h, w) in [0, 1] -> logits (n, num_classes).
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, c, h, w)
+
+        Returns
+        -------
+        Tensor of shape (n, num_classes)
+        """
         return self.head(self.features(x))
 
 
@@ -230,6 +246,15 @@ class PreActBlock(nn.Module):
 
     BN-ReLU-conv3x3(stride)-BN-ReLU-conv3x3, plus the input; when the stride or the width
     changes, the shortcut is a 1x1 convolution of the first BN-ReLU's output.
+
+    Parameters
+    ----------
+    in_planes : int
+        Channels of the input.
+    planes : int
+        Channels of the output.
+    stride : int, default=1
+        Stride of the first convolution (and of the shortcut).
     """
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1):
@@ -243,6 +268,16 @@ class PreActBlock(nn.Module):
             self.shortcut = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's output: the residual branch plus the shortcut.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, in_planes, h, w)
+
+        Returns
+        -------
+        Tensor of shape (n, planes, h / stride, w / stride)
+        """
         out = F.relu(self.bn1(x))
         shortcut = x if self.shortcut is None else self.shortcut(out)
         out = self.conv1(out)
@@ -319,7 +354,16 @@ class PreActResNet18(nn.Module):
         _seeded(build, self, generator, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (n, c, h, w) in [0, 1] -> logits (n, num_classes)."""
+        """Images (n, c, h, w) in [0, 1] -> logits (n, num_classes).
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, c, h, w)
+
+        Returns
+        -------
+        Tensor of shape (n, num_classes)
+        """
         return self.head(self.features(x))
 
 
@@ -335,8 +379,29 @@ def build_model(
 ) -> nn.Module:
     """An image classifier by name: "cnn" (:class:`SmallCNN`) or "preact_resnet18".
 
-    ``image_size`` sizes SmallCNN's hidden layer; the ResNet pools adaptively and takes
-    any size (32x32 and 64x64 are the ones it is meant for).
+    Parameters
+    ----------
+    name : str
+        ``"cnn"`` or ``"preact_resnet18"``.
+    num_classes : int
+    in_channels : int
+    image_size : int or (int, int)
+        Sizes SmallCNN's hidden layer; the ResNet pools adaptively and takes any size
+        (32x32 and 64x64 are the ones it is meant for).
+    normalize : Normalize or (mean, std), optional
+        Applied first: the model takes inputs in [0, 1].
+    generator : torch.Generator, optional
+    seed : int, optional
+        The source of the initial weights.
+
+    Returns
+    -------
+    nn.Module
+
+    Raises
+    ------
+    ValueError
+        An unknown name or an invalid ``image_size``.
     """
     if name == "cnn":
         return SmallCNN(
@@ -406,6 +471,11 @@ def split_model(
         becomes the features. The model must then be an ``nn.Sequential`` (nested ones
         too), or have ``features``/``head`` with the name inside an ``nn.Sequential``
         ``features``: only then is what follows the module known.
+
+    Returns
+    -------
+    features, head : callable
+        ``features(x)`` is the split module's output; ``head`` maps it to the logits.
 
     Raises
     ------

@@ -430,7 +430,24 @@ class ConditionalGAN(ParamsRepr):
 
     def load_state_dict(self, state: dict[str, Any]) -> ConditionalGAN:
         """Rebuild the networks and load a :meth:`state_dict` of a GAN of the same
-        configuration (ValueError naming the differences otherwise)."""
+        configuration.
+
+        Parameters
+        ----------
+        state : dict
+            What :meth:`state_dict` returned.
+
+        Returns
+        -------
+        ConditionalGAN
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            The state is of a GAN of another configuration (the message names the
+            differences).
+        """
         self._build()
         self._load_weights(state)
         return self
@@ -460,7 +477,8 @@ class ConditionalGAN(ParamsRepr):
 
         Returns
         -------
-        Tensor of shape (n, *data_shape), float32, on the GAN's device.
+        Tensor of shape (n, *data_shape)
+            float32, on the GAN's device.
         """
         self._check_fitted()
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
@@ -473,7 +491,27 @@ class ConditionalGAN(ParamsRepr):
         return out.view(z.shape[0], *self.shape_)
 
     def sample(self, n: int, c: int | torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
-        """``n`` points G(z, c), z ~ N(0, I) drawn from ``generator``; shape (n, *data_shape)."""
+        """``n`` points G(z, c), z ~ N(0, I) drawn from ``generator``; shape (n, *data_shape).
+
+        Parameters
+        ----------
+        n : int
+            At least 0.
+        c : int or Tensor of shape (n,)
+            The class of every point (an int: the same for all).
+        generator : torch.Generator
+            The source of z.
+
+        Returns
+        -------
+        Tensor of shape (n, *data_shape)
+            Without gradients.
+
+        Raises
+        ------
+        ValueError
+            ``n`` is not an integer >= 0.
+        """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise parameter_error(type(self).__name__, "n", "an integer >= 0", n)
         z = torch.randn(int(n), self.latent_dim, generator=generator)

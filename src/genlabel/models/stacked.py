@@ -25,7 +25,33 @@ def layer_sizes(
     model: str, n_features: int, n_classes: int, hidden: tuple[int, ...] = (MLP_HIDDEN, MLP_HIDDEN)
 ) -> list[int]:
     """logistic: d -> k (one linear layer); mlp: d -> hidden... -> k (by default
-    d -> 128 -> 128 -> k) with ReLU between the layers."""
+    d -> 128 -> 128 -> k) with ReLU between the layers.
+
+    Parameters
+    ----------
+    model : str
+        ``"logistic"`` or ``"mlp"``.
+    n_features : int
+        d.
+    n_classes : int
+        k.
+    hidden : tuple of int, default=(128, 128)
+        The MLP's hidden widths.
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    ValueError
+        An unknown model or a hidden width below 1.
+
+    Examples
+    --------
+    >>> layer_sizes("mlp", 4, 3, hidden=(8,))
+    [4, 8, 3]
+    """
     if model == "logistic":
         return [n_features, n_classes]
     if model == "mlp":
@@ -40,7 +66,16 @@ def init_linear(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """nn.Linear's default initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from a generator.
 
-    Returns the weight as (fan_in, fan_out) (x @ W) and the bias as (fan_out,).
+    Parameters
+    ----------
+    fan_in, fan_out : int
+    generator : torch.Generator
+
+    Returns
+    -------
+    weight : Tensor of shape (fan_in, fan_out)
+        For ``x @ W``.
+    bias : Tensor of shape (fan_out,)
     """
     bound = 1.0 / math.sqrt(fan_in)
     weight = (torch.rand(fan_out, fan_in, generator=generator) * 2 - 1) * bound
@@ -52,7 +87,19 @@ def mlp_module(
     sizes: list[int], generator: torch.Generator, dtype: torch.dtype = torch.float32
 ) -> nn.Sequential:
     """A ReLU MLP (``nn.Sequential`` of Linear/ReLU) with ``init_linear`` draws from
-    ``generator``: nn.Linear's default initialisation, without the global RNG."""
+    ``generator``: nn.Linear's default initialisation, without the global RNG.
+
+    Parameters
+    ----------
+    sizes : list of int
+        The layer widths (no ReLU after the last layer).
+    generator : torch.Generator
+    dtype : torch.dtype, default=torch.float32
+
+    Returns
+    -------
+    nn.Sequential
+    """
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         with torch.random.fork_rng(devices=[]):  # nn.Linear draws from the global RNG
@@ -89,7 +136,29 @@ def _groups_of_range(
 class StackedMLP:
     """G independent ReLU MLPs (or linear models) with stacked parameters.
 
-    ``weights[l]`` has shape (G, in, out) and ``biases[l]`` (G, 1, out).
+    Every model of the stack starts from the same draw.
+
+    Parameters
+    ----------
+    sizes : list of int
+        The layer widths, as :func:`layer_sizes` gives them.
+    n_models : int
+        G, the models of the stack.
+    generator : torch.Generator
+        The source of the initial weights (:func:`init_linear`).
+    device : str or torch.device, default="cpu"
+    dtype : torch.dtype, default=torch.float32
+
+    Attributes
+    ----------
+    weights : list of Tensor
+        ``weights[l]`` has shape (G, in, out).
+    biases : list of Tensor
+        ``biases[l]`` has shape (G, 1, out).
+    auxiliary : dict of str to StackedMLP
+        Networks trained beside the stack (AdaMixup's policy and discriminator).
+    loss_curve : Tensor of shape (G, epochs) or None
+        Mean training loss of every model per epoch, set by the trainer.
     """
 
     def __init__(
@@ -126,11 +195,35 @@ class StackedMLP:
         return self.weights[0].shape[0]
 
     def parameters(self, layers: range | None = None) -> list[torch.Tensor]:
+        """The stacked weights and biases, layer by layer.
+
+        Parameters
+        ----------
+        layers : range, optional
+            Only these layers (default: all).
+
+        Returns
+        -------
+        list of Tensor
+            Weight, then bias, of each layer.
+        """
         layers = range(self.n_layers) if layers is None else layers
         return [p for i in layers for p in (self.weights[i], self.biases[i])]
 
     def layer(self, h: torch.Tensor, i: int, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """Apply layer i (with the ReLU that follows it, except after the last layer)."""
+        """Apply layer i (with the ReLU that follows it, except after the last layer).
+
+        Parameters
+        ----------
+        h : Tensor of shape (G, B, in)
+        i : int
+        rows : Tensor of shape (R,), optional
+            Only these models.
+
+        Returns
+        -------
+        Tensor of shape (G, B, out)
+        """
         w, b = self.weights[i], self.biases[i]
         if rows is not None:
             w, b = w[rows], b[rows]
@@ -144,7 +237,22 @@ class StackedMLP:
         stop: int | None = None,
         rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Layers ``start`` to ``stop`` of every model (or of the models ``rows``); x (G, B, in)."""
+        """Layers ``start`` to ``stop`` of every model (or of the models ``rows``); x (G, B, in).
+
+        Parameters
+        ----------
+        x : Tensor of shape (G, B, in)
+            One batch per model (per row of ``rows``).
+        start : int, default=0
+        stop : int, optional
+            Default: the last layer.
+        rows : Tensor of shape (R,), optional
+            Only these models.
+
+        Returns
+        -------
+        Tensor of shape (G, B, out)
+        """
         stop = self.n_layers if stop is None else stop
         for i in range(start, stop):
             x = self.layer(x, i, rows)
@@ -170,6 +278,20 @@ class StackedMLP:
         or split otherwise (bit-equal on some hosts and thread counts, not on all; the
         tests compare with a rounding tolerance, and ``benchmarks/same_cells.py`` is what
         checks that a store's cells stay the same).
+
+        Parameters
+        ----------
+        x : Tensor of shape (F, B, in)
+            One batch per group.
+        group_of : Tensor of shape (G,), int64
+            The group of every model.
+        models : slice, optional
+            Only the models of this range, which must hold whole groups.
+
+        Returns
+        -------
+        Tensor of shape (G, B, out)
+            Or (len(range), B, out) with ``models``.
         """
         shared = self.n_models * x.shape[-1] >= SHARED_MIN_ELEMENTS and _equal_groups(
             group_of, x.shape[0]
@@ -215,6 +337,16 @@ class StackedMLP:
         slice of it, say: AdaMixup's policy reads a point and its partner); it may be a
         view with more trailing dimensions, (G, in, ...), flattened into out' (one copy,
         the grouped layout's).
+
+        Parameters
+        ----------
+        x : Tensor of shape (F, B, in)
+        group_of : Tensor of shape (G,), int64
+        weight : Tensor of shape (G, in, ...), optional
+
+        Returns
+        -------
+        Tensor of shape (G, B, out) or None
         """
         F, G = x.shape[0], self.n_models
         if not _equal_groups(group_of, F):
@@ -238,11 +370,29 @@ class StackedMLP:
         return h if order is None else h[torch.argsort(order)]
 
     def select(self, index: int) -> StackedMLP:
-        """A stack of one holding model ``index`` (detached copies of its parameters)."""
+        """A stack of one holding model ``index`` (detached copies of its parameters).
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        StackedMLP
+        """
         return self.select_range(index, index + 1)
 
     def select_rows(self, rows: list[int]) -> StackedMLP:
-        """A stack of the models ``rows`` (detached copies of their parameters)."""
+        """A stack of the models ``rows`` (detached copies of their parameters).
+
+        Parameters
+        ----------
+        rows : list of int
+
+        Returns
+        -------
+        StackedMLP
+        """
         index = torch.as_tensor(rows, dtype=torch.long, device=self.weights[0].device)
         return self._with(
             [w[index].detach().clone() for w in self.weights],
@@ -250,7 +400,16 @@ class StackedMLP:
         )
 
     def select_range(self, start: int, stop: int) -> StackedMLP:
-        """A stack of the models ``start:stop`` (detached copies of their parameters)."""
+        """A stack of the models ``start:stop`` (detached copies of their parameters).
+
+        Parameters
+        ----------
+        start, stop : int
+
+        Returns
+        -------
+        StackedMLP
+        """
         curve = self.loss_curve
         return self._with(
             [w[start:stop].detach().clone() for w in self.weights],
@@ -260,13 +419,33 @@ class StackedMLP:
 
     @torch.no_grad()
     def predict_logits(self, X: torch.Tensor, *, chunk: int = 512) -> torch.Tensor:
-        """Logits of every model on the same points: shape (G, n, k), in bounded memory."""
+        """Logits of every model on the same points: shape (G, n, k), in bounded memory.
+
+        Parameters
+        ----------
+        X : Tensor of shape (n, in)
+        chunk : int, default=512
+            Points per forward pass.
+
+        Returns
+        -------
+        Tensor of shape (G, n, k)
+        """
         G = self.n_models
         outs = [self.forward(part.unsqueeze(0).expand(G, -1, -1)) for part in torch.split(X, chunk)]
         return torch.cat(outs, dim=1)
 
     def to_module(self, index: int) -> nn.Sequential:
-        """Model ``index`` as a plain ``nn.Sequential`` (Linear/ReLU), detached from the stack."""
+        """Model ``index`` as a plain ``nn.Sequential`` (Linear/ReLU), detached from the stack.
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        nn.Sequential
+        """
         layers: list[nn.Module] = []
         for i in range(self.n_layers):
             with torch.random.fork_rng(devices=[]):  # nn.Linear draws from the global RNG

@@ -255,7 +255,20 @@ def _sidecar(out: Path, name: str) -> Path:
 
 def unchanged_figures(out: str | Path, names: list[str] | None = None) -> list[str]:
     """The figures among ``names`` (all by default) whose PNG in ``out`` was drawn from the
-    same inputs as now (their JSON sidecar holds the same hash); ``write_figures`` keeps them."""
+    same inputs as now (their JSON sidecar holds the same hash); ``write_figures`` keeps them.
+
+    Parameters
+    ----------
+    out : str or Path
+        The folder of the figures.
+    names : list of str, optional
+        The figures to check (default: all of them).
+
+    Returns
+    -------
+    list of str
+        The names of the figures that need not be drawn again.
+    """
     out = Path(out)
     kept = []
     for name in list(FIGURES) if names is None else names:

@@ -251,6 +251,20 @@ def autoattack_attacks(n_classes: int) -> list[str]:
 
     The standard set (APGD-CE, APGD-T, FAB-T, Square) needs the targeted DLR loss, which
     needs at least 4 classes; below that the custom set APGD-CE, FAB, Square runs.
+
+    Parameters
+    ----------
+    n_classes : int
+
+    Returns
+    -------
+    list of str
+        AutoAttack's names of the attacks.
+
+    Examples
+    --------
+    >>> autoattack_attacks(3)
+    ['apgd-ce', 'fab', 'square']
     """
     return (
         ["apgd-ce", "apgd-t", "fab-t", "square"] if n_classes >= 4 else ["apgd-ce", "fab", "square"]

@@ -18,24 +18,68 @@ class Callback:
     """
 
     def on_train_begin(self, trainer: Trainer) -> None:
-        """Before the first epoch (also when resuming from a checkpoint)."""
+        """Before the first epoch (also when resuming from a checkpoint).
+
+        Parameters
+        ----------
+        trainer : Trainer
+        """
 
     def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
-        """Before the batches of ``epoch`` (counted from 0)."""
+        """Before the batches of ``epoch`` (counted from 0).
+
+        Parameters
+        ----------
+        trainer : Trainer
+        epoch : int
+            Counted from 0.
+        """
 
     def on_batch_end(self, trainer: Trainer, batch: int, logs: dict[str, Any]) -> None:
-        """After the optimizer step of batch ``batch``; ``logs["loss"]`` is a 0-D tensor."""
+        """After the optimizer step of batch ``batch``; ``logs["loss"]`` is a 0-D tensor.
+
+        Parameters
+        ----------
+        trainer : Trainer
+        batch : int
+            The batch's index in the epoch.
+        logs : dict
+            ``{"loss": ...}``.
+        """
 
     def on_epoch_log(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         """After the epoch's last step and the scheduler step, before its checkpoint: what
         the hook adds to ``logs`` (the epoch's history row) is checkpointed with the row,
-        so a resumed run's ``history_`` has it for the epochs done before."""
+        so a resumed run's ``history_`` has it for the epochs done before.
+
+        Parameters
+        ----------
+        trainer : Trainer
+        epoch : int
+            Counted from 0.
+        logs : dict
+            The epoch's history row.
+        """
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
-        """After the epoch's last step and the scheduler step; ``logs`` is its history row."""
+        """After the epoch's last step and the scheduler step; ``logs`` is its history row.
+
+        Parameters
+        ----------
+        trainer : Trainer
+        epoch : int
+            Counted from 0.
+        logs : dict
+            The epoch's history row.
+        """
 
     def on_train_end(self, trainer: Trainer) -> None:
-        """After the last epoch."""
+        """After the last epoch.
+
+        Parameters
+        ----------
+        trainer : Trainer
+        """
 
 
 class History(Callback):
@@ -45,4 +89,13 @@ class History(Callback):
         self.batch_losses: list[float] = []
 
     def on_batch_end(self, trainer: Trainer, batch: int, logs: dict[str, Any]) -> None:
+        """Append the batch's loss to ``batch_losses``.
+
+        Parameters
+        ----------
+        trainer : Trainer
+        batch : int
+        logs : dict
+            ``{"loss": ...}``.
+        """
         self.batch_losses.append(float(logs["loss"]))

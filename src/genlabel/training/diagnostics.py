@@ -129,14 +129,39 @@ class LabelDiagnostics(Callback):
         return mixer
 
     def on_train_begin(self, trainer: Trainer) -> None:
+        """Turn the mixer's label counting on.
+
+        Parameters
+        ----------
+        trainer : Trainer
+        """
         self._mixer(trainer).label_counts = torch.zeros(4, dtype=torch.float64)
 
     def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
+        """Reset the mixer's label counts.
+
+        Parameters
+        ----------
+        trainer : Trainer
+        epoch : int
+            Counted from 0.
+        """
         self._mixer(trainer).label_counts = torch.zeros(
             4, dtype=torch.float64, device=trainer.device
         )
 
     def on_epoch_log(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
+        """Add the epoch's diagnostics to ``logs`` and to ``history`` (counts summed over
+        the processes under torch.distributed).
+
+        Parameters
+        ----------
+        trainer : Trainer
+        epoch : int
+            Counted from 0.
+        logs : dict
+            The epoch's history row.
+        """
         mixer = self._mixer(trainer)
         counts = mixer.label_counts
         assert counts is not None  # set at the epoch's start
@@ -148,4 +173,10 @@ class LabelDiagnostics(Callback):
         self.history.append({"epoch": float(epoch), **values})
 
     def on_train_end(self, trainer: Trainer) -> None:
+        """Turn the mixer's label counting off.
+
+        Parameters
+        ----------
+        trainer : Trainer
+        """
         self._mixer(trainer).label_counts = None

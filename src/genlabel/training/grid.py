@@ -390,12 +390,20 @@ def train_grid(
 
     Parameters
     ----------
-    X : Tensor of shape (n, d), float32 or float64;  y : Tensor of shape (n,), class indices
-    folds : list of index tensors, the training rows of each fold
-    configs : one :class:`Config` per model of the stack
-    settings : the shared :class:`TrainSettings`
-    streams : the random stream of each fold (default: the fold index); a model trained on
-        stream s gets exactly the draws it would get alone on stream s
+    X : Tensor of shape (n, d)
+        float32 or float64.
+    y : Tensor of shape (n,)
+        Class indices.
+    num_classes : int
+    folds : list of Tensor
+        The training rows of each fold (index tensors).
+    configs : list of Config
+        One per model of the stack.
+    settings : TrainSettings
+        The settings the models share.
+    streams : list of int, optional
+        The random stream of each fold (default: the fold index); a model trained on
+        stream s gets exactly the draws it would get alone on stream s.
     sample_weight : Tensor of shape (n,), optional
         Per-row weights of the loss (a mixed point weighs lam w_i + (1 - lam) w_j).
     phi : (StackedMLP, {(fold, lr): model index}), optional
@@ -405,7 +413,8 @@ def train_grid(
 
     Returns
     -------
-    StackedMLP with one trained model per configuration, in ``configs`` order.
+    StackedMLP
+        One trained model per configuration, in ``configs`` order.
     """
     streams = list(range(len(folds))) if streams is None else list(streams)
     run = _build_run(

@@ -100,7 +100,22 @@ def manifold_layers(model: nn.Module) -> tuple[str, ...]:
     """The layers where manifold mixup mixes by default: the model's ``manifold_layers``.
 
     ``SmallCNN``: the input and its two blocks; ``PreActResNet18``: the input, layer1 and
-    layer2. Other models must be given the layers explicitly (a ValueError says so).
+    layer2.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The classifier (a DistributedDataParallel wrapper is unwrapped).
+
+    Returns
+    -------
+    tuple of str
+        Module names as in ``model.named_modules()``, or ``"input"``.
+
+    Raises
+    ------
+    ValueError
+        The model has no ``manifold_layers``: give the layers explicitly.
     """
     layers = getattr(_unwrap(model), "manifold_layers", None)
     if not layers:
@@ -148,6 +163,12 @@ class _Drawing:
         return {"generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Parameters
+        ----------
+        state : dict
+        """
         self.generator.set_state(state["generator"].cpu())
 
 
@@ -161,7 +182,22 @@ class PlainStep:
         labels: torch.Tensor,
         weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """inputs (n, c, h, w), labels (n,) or (n, k), weight (n,) -> the mean loss (0-D)."""
+        """Cross entropy of ``model`` on the batch as it is.
+
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, c, h, w)
+        labels : Tensor of shape (n,) or (n, k)
+            Class indices or soft targets.
+        weight : Tensor of shape (n,), optional
+            Per-sample weights.
+
+        Returns
+        -------
+        Tensor
+            The weighted mean loss (0-D).
+        """
         return plain_loss(model(inputs), labels, weight)
 
     def __repr__(self) -> str:
@@ -233,7 +269,8 @@ class MixupStep(_MixingStep):
     layers : sequence of str, optional
         Manifold mixup's layers (module names, or "input"); default: the model's
         ``manifold_layers``.
-    generator : torch.Generator, optional / seed : int, optional
+    generator : torch.Generator, optional
+    seed : int, optional
         The source of every draw (neither: a fresh seed).
     """
 
@@ -255,7 +292,23 @@ class MixupStep(_MixingStep):
         labels: torch.Tensor,
         weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """inputs (n, c, h, w), labels (n,) or (n, k), weight (n,) -> the mean loss (0-D)."""
+        """Mix the batch (its inputs, a hidden layer or a CutMix box) and train on mixup's
+        linear label.
+
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, c, h, w)
+        labels : Tensor of shape (n,) or (n, k)
+            Class indices or soft targets.
+        weight : Tensor of shape (n,), optional
+            Per-sample weights; they mix like labels.
+
+        Returns
+        -------
+        Tensor
+            The weighted mean loss (0-D).
+        """
         params = self.draw(model, inputs)
         logits = self.mixed_forward(model, inputs, params, None)
         mixed = label_mixed("linear", params, labels, logits.shape[-1])
@@ -343,7 +396,9 @@ class GenLabelStep(_MixingStep):
         batches. Early on the features move fast; statistics left stale for k batches
         there made one class win the label of nearly every point and training collapse to
         chance.
-    generator : torch.Generator, optional / seed : int, optional
+    generator : torch.Generator, optional
+    seed : int, optional
+        The source of every draw (neither: a fresh seed).
     """
 
     def __init__(
@@ -390,7 +445,18 @@ class GenLabelStep(_MixingStep):
 
     @torch.no_grad()
     def update_statistics(self, model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor):
-        """Step 1: the clean batch's features (no gradients) update the class Gaussians."""
+        """Step 1: the clean batch's features (no gradients) update the class Gaussians.
+
+        Batch norm's running statistics are left as they were.
+
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, c, h, w)
+            The clean batch.
+        labels : Tensor of shape (n,)
+            Class indices.
+        """
         with _running_stats_kept(model), capture_output(model, self.features) as captured:
             model(inputs)
         self.labeler.update(_flat(captured.output), labels)  # type: ignore[union-attr]
@@ -402,7 +468,23 @@ class GenLabelStep(_MixingStep):
         labels: torch.Tensor,
         weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """inputs (n, c, h, w), labels (n,) class indices, weight (n,) -> the loss (0-D)."""
+        """Algorithm 3 on one batch: update the class statistics (step 1, when due), mix,
+        and train on GenLabel's gamma-loss (step 2).
+
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, c, h, w)
+        labels : Tensor of shape (n,)
+            Class indices.
+        weight : Tensor of shape (n,), optional
+            Per-sample weights; they mix like labels.
+
+        Returns
+        -------
+        Tensor
+            The loss (0-D).
+        """
         labels = _class_indices(labels, "GenLabelStep")
         seen = self.batches_seen
         if self.online and (seen < self.update_warmup or seen % self.update_every == 0):
@@ -421,7 +503,17 @@ class GenLabelStep(_MixingStep):
         )  # fmt: skip
 
     def to(self, device: torch.device | str) -> GenLabelStep:
-        """Move the class statistics to ``device`` (the Trainer calls it)."""
+        """Move the class statistics to ``device`` (the Trainer calls it).
+
+        Parameters
+        ----------
+        device : torch.device or str
+
+        Returns
+        -------
+        GenLabelStep
+            ``self``.
+        """
         move = getattr(self.labeler, "to", None)
         if callable(move):
             move(device)
@@ -436,6 +528,12 @@ class GenLabelStep(_MixingStep):
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Parameters
+        ----------
+        state : dict
+        """
         super().load_state_dict(state)
         if self.online:
             self.labeler.load_state_dict(state["labeler"])  # type: ignore[union-attr]
@@ -460,6 +558,13 @@ class AdaMixupPolicy(nn.Module):
     Two stride-2 3x3 convolutions with ReLU on the channel-stacked pair (n, 2c, h, w),
     global average pooling and a linear layer to 3 logits; their softmax gives a and d,
     and lam = a + u d with u ~ U(0, 1) lies in [a, a + d] inside [0, 1].
+
+    Parameters
+    ----------
+    in_channels : int
+        Channels c of one image (the network sees the pair stacked, 2c channels).
+    width : int, default=16
+        Channels of the first convolution (the second has twice as many).
     """
 
     def __init__(self, in_channels: int, width: int = 16):
@@ -475,7 +580,18 @@ class AdaMixupPolicy(nn.Module):
         )
 
     def forward(self, pair: torch.Tensor) -> torch.Tensor:
-        """pair (n, 2c, h, w) -> shares (n, 3), float32, rows summing to one."""
+        """pair (n, 2c, h, w) -> shares (n, 3), float32, rows summing to one.
+
+        Parameters
+        ----------
+        pair : Tensor of shape (n, 2c, h, w)
+            Each image stacked with its partner along the channels.
+
+        Returns
+        -------
+        Tensor of shape (n, 3), float32
+            The shares (a, d, 1 - a - d).
+        """
         return torch.softmax(self.net(pair).float(), dim=-1)
 
 
@@ -503,7 +619,8 @@ class AdaMixupStep(_Drawing):
     features : str, default="features"
     width : int, default=16
         Channels of the policy's first convolution.
-    generator : torch.Generator, optional / seed : int, optional
+    generator : torch.Generator, optional
+    seed : int, optional
         The source of the networks' initial weights and of every draw.
 
     Notes
@@ -544,6 +661,17 @@ class AdaMixupStep(_Drawing):
         return [*self.policy.parameters(), *self.discriminator.parameters()]
 
     def to(self, device: torch.device | str) -> AdaMixupStep:
+        """Move the policy and the discriminator to ``device`` (the Trainer calls it).
+
+        Parameters
+        ----------
+        device : torch.device or str
+
+        Returns
+        -------
+        AdaMixupStep
+            ``self``.
+        """
         self.policy.to(device)
         self.discriminator.to(device)
         return self
@@ -565,7 +693,22 @@ class AdaMixupStep(_Drawing):
         labels: torch.Tensor,
         weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """inputs (n, c, h, w), labels (n,) or (n, k), weight (n,) -> the loss (0-D)."""
+        """AdaMixup's joint loss on one batch (see the class).
+
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, c, h, w)
+        labels : Tensor of shape (n,) or (n, k)
+            Class indices or soft targets.
+        weight : Tensor of shape (n,), optional
+            Per-sample weights.
+
+        Returns
+        -------
+        Tensor
+            The loss (0-D).
+        """
         policy, discriminator = self._networks()
         n = inputs.shape[0]
         perm = sample_permutation(n, generator=self.generator).to(inputs.device)
@@ -594,6 +737,12 @@ class AdaMixupStep(_Drawing):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Parameters
+        ----------
+        state : dict
+        """
         super().load_state_dict(state)
         self.policy.load_state_dict(state["policy"])
         self.discriminator.load_state_dict(state["discriminator"])
@@ -624,9 +773,48 @@ def build_step(
     ``vanilla`` -> :class:`PlainStep`; ``mixup``, ``manifold_mixup``, ``cutmix`` ->
     :class:`MixupStep`; ``mixup_genlabel``, ``manifold_genlabel``, ``cutmix_genlabel`` ->
     :class:`GenLabelStep` with a fresh ``OnlineGaussianLabeler(num_classes, feature_dim,
-    memory=memory, bias_correction=bias_correction)`` (and ``label_classes``,
-    ``update_every``, ``update_warmup``); ``adamixup``
-    -> :class:`AdaMixupStep`. Unknown names raise a ValueError listing the valid ones.
+    memory=memory, bias_correction=bias_correction)``; ``adamixup`` ->
+    :class:`AdaMixupStep`. Each step takes only the arguments it uses.
+
+    Parameters
+    ----------
+    method : str
+        An image method's name (or alias).
+    num_classes : int
+    in_channels : int
+        Channels of the images (AdaMixup's policy network).
+    feature_dim : int
+        Width of the model's ``features`` output.
+    alpha : float, default=1.0
+        Beta(alpha, alpha) of the mix draws.
+    gamma : float, default=0.5
+        GenLabel's loss ratio.
+    label_classes : {"all", "mixed"}, default="all"
+        The classes GenLabel's label may use.
+    memory : float, default=0.5
+        The labeler's EMA memory.
+    bias_correction : bool, default=True
+        The labeler's EMA bias correction.
+    layers : sequence of str, optional
+        Manifold mixup's layers (only for the ``manifold_*`` methods; default: the
+        model's ``manifold_layers``).
+    features : str, default="features"
+        The module whose output the labeler (or AdaMixup's discriminator) sees.
+    update_every : int, default=1
+    update_warmup : int, default=100
+        How often GenLabel updates its class statistics; see :class:`GenLabelStep`.
+    seed : int, optional
+        The source of every draw.
+
+    Returns
+    -------
+    MixStep
+
+    Raises
+    ------
+    ValueError
+        An unknown method (the message lists the valid ones) or one that is not an image
+        method.
     """
     spec = resolve_method(method)
     if not set(spec.models) & set(IMAGE_MODELS):
@@ -782,9 +970,10 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
         ``mixup_nn``, ``mixup_exclude_mi``, ``genlabel_gm``, ``genlabel_kde``, ``cutmix``,
         ``vanilla`` (their aliases too). Sets ``rule`` (and ``density`` for GenLabel; CutMix
         for ``cutmix``). Give either ``method`` or ``rule``.
-    rule : str, default="genlabel"
+    rule : str, optional
         The label rule directly: ``genlabel``, ``genlabel_top2``, ``linear`` (mixup),
-        ``logistic``, ``nearest_neighbor``, ``exclude_intrusion``.
+        ``logistic``, ``nearest_neighbor``, ``exclude_intrusion``; ``genlabel`` when
+        neither ``method`` nor ``rule`` is given.
     density : {"gm", "kde"} or LabelDensity, default="gm"
         The class densities of the GenLabel rules. A ``ClassDensity`` is fitted by
         :meth:`fit`; any other ``LabelDensity`` (a GAN density, say) is used as it is.
@@ -812,8 +1001,21 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
     feature_extractor : callable, optional
         Algorithm 2: densities live in the space of ``feature_extractor(x)``; it is
         applied (without gradients) to the fit data and to every mixed batch.
-    seed : int, optional / generator : torch.Generator, optional
+    seed : int, optional
+    generator : torch.Generator, optional
         The source of every draw (give one or the other; neither gives a fresh seed).
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X, y = torch.randn(60, 2, generator=g), torch.arange(60) % 3
+    >>> mixer = GenLabelMixup(num_classes=3, gamma=0.8, seed=0).fit(X, y)
+    >>> batch = mixer(X[:8], y[:8])
+    >>> batch.inputs.shape, batch.soft_targets.shape
+    (torch.Size([8, 2]), torch.Size([8, 3]))
+    >>> bool(torch.allclose(batch.soft_targets.sum(1), torch.ones(8)))
+    True
     """
 
     def __init__(
@@ -924,12 +1126,27 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
     def fit(self, X: Any, y: Any = None) -> GenLabelMixup:
         """Fit the class densities on training inputs (or their features).
 
-        ``X`` is an array or tensor of shape (n_samples, n_features) or (n_samples,
-        channels, height, width) with class indices ``y`` (integers in [0, num_classes)),
-        or an iterable of ``(x, y)`` batches (a DataLoader) with ``y=None``; with a
-        ``feature_extractor`` the densities are fitted on its outputs (Algorithm 2). Labels
-        and points are checked as at the call. A warning says when ``y`` holds fewer
+        With a ``feature_extractor`` the densities are fitted on its outputs (Algorithm 2).
+        Labels and points are checked as at the call. A warning says when ``y`` holds fewer
         classes than ``num_classes`` (the missing ones get no density).
+
+        Parameters
+        ----------
+        X : array-like or Tensor, or iterable of (x, y) batches
+            Shape (n_samples, n_features) or (n_samples, channels, height, width); or an
+            iterable of ``(x, y)`` batches (a DataLoader) with ``y=None``.
+        y : array-like or Tensor of shape (n_samples,), optional
+            Class indices, integers in [0, num_classes).
+
+        Returns
+        -------
+        GenLabelMixup
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            An empty ``X``, or points or labels that fail the checks.
         """
         if y is None:
             Z, y_t = self._collect(X)
@@ -1021,7 +1238,20 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
 
     def loss(self, logits: torch.Tensor, batch: MixupBatch) -> torch.Tensor:
         """The training loss: cross entropy against ``batch.soft_targets`` (the gamma-loss
-        for GenLabel), weighted by ``batch.weight``."""
+        for GenLabel), weighted by ``batch.weight``.
+
+        Parameters
+        ----------
+        logits : Tensor of shape (n, k)
+            The model's outputs on ``batch.inputs``.
+        batch : MixupBatch
+            What the call returned.
+
+        Returns
+        -------
+        Tensor
+            The scalar loss.
+        """
         return soft_cross_entropy(logits, batch.soft_targets, weight=batch.weight)
 
     # -- as a Trainer's mix step --------------------------------------------------------
@@ -1034,7 +1264,19 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
     ) -> torch.Tensor:
         """Mix, relabel and compute the loss of ``model`` on one batch (for ``Trainer``).
 
-        Sample weights mix like labels: lam * w_i + (1 - lam) * w_j.
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, ...)
+        labels : Tensor of shape (n,)
+            Class indices.
+        weight : Tensor of shape (n,), optional
+            Sample weights; they mix like labels: lam * w_i + (1 - lam) * w_j.
+
+        Returns
+        -------
+        Tensor
+            The scalar loss.
         """
         batch = self(inputs, labels)
         if batch.mixed.params is not None:
@@ -1049,4 +1291,10 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
         return {"generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Parameters
+        ----------
+        state : dict
+        """
         self.generator.set_state(state["generator"].cpu())

@@ -56,7 +56,23 @@ class MixStep(Protocol):
         inputs: torch.Tensor,
         labels: torch.Tensor,
         weight: torch.Tensor | None = None,
-    ) -> torch.Tensor: ...
+    ) -> torch.Tensor:
+        """The training loss of ``model`` on one batch (0-D, differentiable).
+
+        Parameters
+        ----------
+        model : nn.Module
+        inputs : Tensor of shape (n, ...)
+        labels : Tensor of shape (n,) or (n, k)
+            Class indices or soft targets.
+        weight : Tensor of shape (n,), optional
+            Per-sample weights.
+
+        Returns
+        -------
+        Tensor
+        """
+        ...
 
 
 def plain_loss(
@@ -220,9 +236,15 @@ class Trainer(ParamsRepr):
     optimizer : {"adam", "sgd"} or callable, default="adam"
         "sgd" uses ``momentum`` (and Nesterov with ``nesterov=True``); a callable gets the
         parameters and returns a ``torch.optim.Optimizer``.
-    lr, weight_decay, momentum, nesterov : optimizer settings.
-    epochs, batch_size : int
-        ``batch_size`` is per process under torch.distributed.
+    lr : float, default=1e-3
+    weight_decay : float, default=0.0
+        The optimizer's settings.
+    momentum : float, default=0.9
+    nesterov : bool, default=False
+        SGD's settings.
+    epochs : int, default=10
+    batch_size : int, default=128
+        Per process under torch.distributed.
     scheduler : {None, "cosine", "step"} or callable, default=None
         Stepped once per epoch: cosine annealing to 0 over ``epochs``; "step" divides the
         learning rate by 10 at 50 % and 75 % of the epochs; a callable gets the optimizer.
@@ -253,7 +275,22 @@ class Trainer(ParamsRepr):
         and what callbacks add to it in ``on_epoch_log`` (e.g. ``LabelDiagnostics``).
     loss_curve_ : list of float
         The ``loss`` column of ``history_``.
-    optimizer_, scheduler_ : the optimizer and scheduler in use.
+    optimizer_ : torch.optim.Optimizer
+        The optimizer in use.
+    scheduler_ : LRScheduler or None
+        The learning-rate scheduler in use.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from genlabel import GenLabelMixup
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X, y = torch.randn(64, 2, generator=g), torch.arange(64) % 2
+    >>> mixer = GenLabelMixup(num_classes=2, seed=0).fit(X, y)
+    >>> trainer = Trainer(nn.Linear(2, 2), mixer=mixer, epochs=2, random_state=0, verbose=0)
+    >>> trainer.fit((X, y)).predict(X[:4]).shape
+    torch.Size([4])
     """
 
     def __init__(
@@ -526,7 +563,27 @@ class Trainer(ParamsRepr):
     # -- prediction -------------------------------------------------------------------------
     @torch.no_grad()
     def predict_proba(self, X: Any, *, batch_size: int | None = None) -> torch.Tensor:
-        """Class probabilities (n, k) on the CPU, in eval mode, in batches."""
+        """Class probabilities (n, k) on the CPU, in eval mode, in batches.
+
+        Parameters
+        ----------
+        X : array-like or Tensor of shape (n, ...)
+            Finite inputs.
+        batch_size : int, optional
+            Rows per forward pass (default: the larger of the training batch size and 256).
+
+        Returns
+        -------
+        Tensor of shape (n, k), float32
+            The model's training mode is restored afterwards.
+
+        Raises
+        ------
+        RuntimeError
+            The trainer is not fitted.
+        ValueError
+            ``X`` holds NaN or infinite values.
+        """
         if not hasattr(self, "module_"):
             raise RuntimeError("This Trainer is not fitted yet; call 'fit' first")
         X = _as_tensor(X, "X")
@@ -546,5 +603,16 @@ class Trainer(ParamsRepr):
         return torch.cat(out) if out else torch.zeros(0, 0)
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> torch.Tensor:
-        """Predicted class indices (n,)."""
+        """Predicted class indices (n,): the argmax of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like or Tensor of shape (n, ...)
+        batch_size : int, optional
+            As in :meth:`predict_proba`.
+
+        Returns
+        -------
+        Tensor of shape (n,), int64
+        """
         return self.predict_proba(X, batch_size=batch_size).argmax(-1)
