@@ -643,8 +643,7 @@ class BenchSession(StoreSession):
         )
 
     def _n_jobs(self, plan: BenchPlan) -> int:
-        """``jobs``, at most one per job of the plan: more workers would only start and wait
-        (``--jobs 100000`` started about 150 processes)."""
+        """``jobs``, at most one per job of the plan: more workers would only start and wait."""
         return max(1, min(self.jobs, len(plan.jobs)))
 
     def report(self, *, complete_only: bool = False) -> list[Path]:

@@ -267,7 +267,7 @@ class StackedMLP:
         ``x[group_of[g]]``. When every group has as many models, the first layer of a
         group's models is one product with their weights side by side, (B, in) x
         (in, m * out): for wide inputs the copy and the stack of thin (in, out) products
-        were most of a grid step. The same values up to float rounding (another
+        would dominate a grid step. The same values up to float rounding (another
         summation order); otherwise, and for small stacks of narrow inputs (fewer than
         ``SHARED_MIN_ELEMENTS`` models x features), the plain gather.
 

@@ -393,9 +393,8 @@ class GenLabelStep(_MixingStep):
         in batches (choose beta accordingly).
     update_warmup : int, default=100
         With ``update_every > 1``: step 1 runs on every one of the first ``update_warmup``
-        batches. Early on the features move fast; statistics left stale for k batches
-        there made one class win the label of nearly every point and training collapse to
-        chance.
+        batches. Early on the features move fast, and statistics left stale for k batches
+        can let one class win the label of nearly every point.
     generator : torch.Generator, optional
     seed : int, optional
         The source of every draw (neither: a fresh seed).
