@@ -418,3 +418,24 @@ def test_the_dropin_reports_its_labels_to_the_diagnostics_callback() -> None:
             assert all(abs(r["mixed_weight"] - 1) < 1e-6 for r in diag.history)
         else:
             assert any(r["third_class_share"] > 0 for r in diag.history)
+
+
+def test_label_diagnostics_see_the_rule_label_without_label_smoothing() -> None:
+    """With label_smoothing above 0.01 no label reached 0.99, so one_hot_share was always 0;
+    the diagnostics describe the rule's own label."""
+    from genlabel.training import LabelDiagnostics, Trainer
+
+    X, y = make_toy("gaussian9", 450, random_state=0)
+    X, y = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y)
+    runs = []
+    for smoothing in (0.0, 0.1):
+        mixer = GenLabelMixup(num_classes=9, label_smoothing=smoothing, seed=0).fit(X, y)
+        diag = LabelDiagnostics()
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 9))
+        trainer = Trainer(model, mixer=mixer, epochs=1, callbacks=[diag], random_state=0, verbose=0)
+        trainer.fit((X, y))
+        runs.append(diag.history[0])
+    assert runs[0]["one_hot_share"] > 0
+    for key in ("third_class_share", "one_hot_share", "mixed_weight"):
+        assert abs(runs[0][key] - runs[1][key]) < 1e-6, key

@@ -414,3 +414,14 @@ def test_gamma_chosen_on_a_validation_split_through_the_command(tmp_path) -> Non
     ):
         res = cli.invoke(app, _args(tmp_path / "b.sqlite", *bad))
         assert res.exit_code == 2 and message in res.output, res.output
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [("--label-classes", "mixed"), ("--gamma", "0,0.5", "--val-split", "0.1"), ("--gamma", "1")],
+)
+def test_genlabel_options_without_a_genlabel_method_are_an_error(tmp_path, extra) -> None:
+    """--label-classes mixed or a gamma grid with --methods mixup were accepted and ignored."""
+    res = cli.invoke(app, _args(tmp_path / "x.sqlite", "--methods", "mixup,vanilla", *extra))
+    assert res.exit_code == 2, res.output
+    assert "a GenLabel method in --methods" in res.output and res.output.count("\n") == 1

@@ -414,3 +414,33 @@ def test_names_from_a_crafted_store_stay_inside_the_report_folder(tmp_path) -> N
     assert safe_name("iris") == "iris" and safe_name("40994") == "40994"
     assert safe_name("a/b") != safe_name("a_b")  # names that had to change never collide
     assert "/" not in safe_name("x/../../escaped") and not safe_name("..").startswith(".")
+
+
+def test_a_cell_with_minus_zero_or_nan_reads_back_sound(tmp_path) -> None:
+    """A review found cells reported damaged on every run (and recomputed for ever): the
+    checksum was taken over -0.0 (the NLL of perfectly confident predictions, or
+    ``--alpha -0``) and NaN, which SQLite gives back as 0.0 and NULL."""
+    import warnings
+
+    base = {"dataset": "d", "method": "mixup", "model": "logistic", "measure": "clean",
+            "trial": 0, "test_accuracy": 1.0, "params": "{}", "seconds": 1.0}  # fmt: skip
+    records = [
+        base | {"alpha": -0.0, "nll": -0.0, "ece": 0.0},
+        base | {"alpha": 1.0, "nll": float("nan"), "ece": 0.1},
+    ]
+    with ResultStore(tmp_path / "z.sqlite") as store:
+        assert store.add(records, {"z": True}) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a damaged cell warns
+        with ResultStore(tmp_path / "z.sqlite", read_only=True) as store:
+            frame = store.frame()
+    assert len(frame) == 2 and frame.nll.isna().sum() == 1
+
+
+def test_a_very_long_name_becomes_a_short_file_name() -> None:
+    """A 240-character data set name made the report fail with "File name too long"."""
+    from genlabel.bench.plots import safe_name
+
+    long = "a" * 240
+    assert len(safe_name(long)) <= 90 and safe_name(long) != safe_name("a" * 241)
+    assert safe_name("iris") == "iris"

@@ -35,6 +35,9 @@ TIE_POINTS = 0.5
 #: trial's accuracy with the mean instead.
 FEW_DATA_SETS = 5
 
+#: The longest name part :func:`safe_name` keeps (the rest is replaced by a hash).
+_NAME_CHARS = 80
+
 
 def safe_name(name: object) -> str:
     """A name read from a store (data set, method, model, attack) as a part of a file name:
@@ -43,8 +46,8 @@ def safe_name(name: object) -> str:
     (``x/../../escaped`` -> ``x_.._.._escaped-<hash>``)."""
     text = str(name)
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip(".") or "_"
-    if safe != text:
-        safe = f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    if safe != text or len(safe) > _NAME_CHARS:  # a file name has at most 255 bytes
+        safe = f"{safe[:_NAME_CHARS]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
     return safe
 
 

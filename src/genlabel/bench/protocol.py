@@ -89,7 +89,7 @@ class BenchSettings:
     measure : {"clean", "robust"}, default="clean"
         Test accuracy, or robust accuracy under ``attack``.
     attack : str, default="fgsm"
-        ``fgsm``, ``pgd``, ``autoattack``, or several, comma-separated.
+        ``fgsm``, ``pgd``, ``autoattack``, ``square``, or several, comma-separated.
     eps : tuple of float, default=(0.1,)
         The attack budgets, as fractions of each feature's range.
     """

@@ -368,7 +368,7 @@ def _image_sections(part: pd.DataFrame, names, model: str, alpha: float, out: Pa
 def _gamma_lines(part: pd.DataFrame, names) -> list[str]:
     """The gamma each GenLabel cell chose on its validation split (``--val-split``), a row
     per data set and trial; nothing when no cell chose one."""
-    params = part.params.map(json.loads)
+    params = part.params.map(_parse_params)
     chose = params.map(lambda p: "gamma_grid" in p)
     if not chose.any():
         return []

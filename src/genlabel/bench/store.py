@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import socket
@@ -257,10 +258,23 @@ class StoreWarning(UserWarning):
     """Cells of a store that cannot be read (their values do not match their checksum)."""
 
 
+def _as_stored(value: Any) -> Any:
+    """A value as SQLite gives it back: NaN is stored as NULL and -0.0 comes back as 0.0."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else value + 0.0
+    return value
+
+
 def checksum(values: Sequence[Any]) -> str:
-    """The checksum of a cell's values (in :data:`CHECKED` order, as SQLite returns them:
-    str, int, float or None; floats written exactly)."""
-    return hashlib.sha256(json.dumps(list(values)).encode()).hexdigest()[:16]
+    """The checksum of a cell's values (in :data:`CHECKED` order), taken by column name over
+    the values that are not NULL, as SQLite returns them (floats written exactly): a column
+    added later, NULL in older cells, leaves their checksums as they were."""
+    named = {
+        name: _as_stored(value)
+        for name, value in zip(CHECKED, values, strict=True)
+        if _as_stored(value) is not None
+    }
+    return hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _maybe(kind: Callable[[Any], Any], value: Any) -> Any:
@@ -715,6 +729,7 @@ class ResultStore:
                 _maybe(float, r.get("mixed_weight")), _maybe(str, r.get("label_diagnostics")),
                 str(r["params"]), float(r["seconds"]), h, cfg, versions_of(r),
             )  # fmt: skip
+            values = tuple(_as_stored(v) for v in values)
             rows.append((*values, checksum(values)))
         insert = (
             f"INTO results ({', '.join(CHECKED)}, checksum)"

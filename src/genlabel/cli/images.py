@@ -154,6 +154,10 @@ def images(
 
     only_with(ctx, measure == "robust", "--measure robust", "attack", "eps", "robust_subset")
     only_with(ctx, update_every > 1, "--update-every > 1", "update_warmup")
+    only_with(
+        ctx, _relabels(split_list(methods)), "a GenLabel method in --methods",
+        "gamma", "val_split", "label_classes",
+    )  # fmt: skip
     gammas = floats(gamma, "--gamma")
     if not gammas:
         fail("--gamma takes one or more comma-separated numbers in [0, 1]")
@@ -202,3 +206,20 @@ def _run(
         close_distributed()
         fail(str(exc))
     run_session(session, (ImageError, ImportError), log=session.log, cleanup=close_distributed)
+
+
+def _relabels(methods: list[str]) -> bool:
+    """Whether the run trains a GenLabel method (all methods when none are named; an
+    unknown name counts as one here, and the session reports it)."""
+    from ..labels.mixed import GENLABEL_RULES
+    from ..registry import resolve_method
+
+    if not methods:
+        return True
+    for name in methods:
+        try:
+            if resolve_method(name).rule in GENLABEL_RULES:
+                return True
+        except ValueError:
+            return True
+    return False

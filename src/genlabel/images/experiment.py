@@ -137,7 +137,7 @@ class ImageSettings:
         The channels-last memory format for the model and batches (None: on CUDA only).
     measure : {"clean", "robust"}, default="clean"
     attack : str, default="autoattack"
-        With measure "robust": ``autoattack``, ``pgd``, ``fgsm``, or several,
+        With measure "robust": ``autoattack``, ``pgd``, ``fgsm``, ``square``, or several,
         comma-separated, each run on the same model.
     eps : tuple of float, default=(0.1, 0.2)
         The attacks' L-inf radii on [0, 1] pixels.

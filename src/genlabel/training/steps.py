@@ -1279,7 +1279,10 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
         """
         batch = self(inputs, labels)
         if batch.mixed.params is not None:
-            self.count_labels(batch.targets, labels, batch.mixed.params.perm)
+            # The diagnostics describe the rule's own label: label smoothing undone.
+            eps, k = self.label_smoothing, self.num_classes
+            own = batch.targets if eps == 0 else (batch.targets - eps / k) / (1 - eps)
+            self.count_labels(own, labels, batch.mixed.params.perm)
         w = batch.weight
         if weight is not None:
             w = w * apply_mix(weight.to(w.dtype), batch.mixed.params)  # type: ignore[arg-type]
