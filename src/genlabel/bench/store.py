@@ -118,6 +118,10 @@ _ADDED_COLUMNS = {
 #: diagram's bins as JSON); the label diagnostics of image cells that mix (the last
 #: epoch's, and every epoch's as JSON, see ``genlabel.training.diagnostics``).
 OPTIONAL = tuple(c for c in _ADDED_COLUMNS["results"] if c != "checksum")
+#: Each optional column and the Python type its SQL type stores (in OPTIONAL's order).
+_OPTIONAL_KINDS = tuple(
+    (name, float if _ADDED_COLUMNS["results"][name] == "REAL" else str) for name in OPTIONAL
+)
 _REQUIRED = {
     "results": {"dataset", "method", "model", "trial", "measure", "alpha", "test_accuracy",
                 "robust_accuracy", "params", "seconds", "config_hash", "config", "versions"},
@@ -269,11 +273,8 @@ def checksum(values: Sequence[Any]) -> str:
     """The checksum of a cell's values (in :data:`CHECKED` order), taken by column name over
     the values that are not NULL, as SQLite returns them (floats written exactly): a column
     added later, NULL in older cells, leaves their checksums as they were."""
-    named = {
-        name: _as_stored(value)
-        for name, value in zip(CHECKED, values, strict=True)
-        if _as_stored(value) is not None
-    }
+    stored = zip(CHECKED, map(_as_stored, values), strict=True)
+    named = {name: value for name, value in stored if value is not None}
     return hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -723,10 +724,8 @@ class ResultStore:
             values = (
                 str(r["dataset"]), str(r["method"]), str(r["model"]), int(r["trial"]),
                 str(r["measure"]), float(r["alpha"]), float(r["test_accuracy"]),
-                _maybe(float, r.get("robust_accuracy")), _maybe(float, r.get("ece")),
-                _maybe(float, r.get("nll")), _maybe(str, r.get("reliability")),
-                _maybe(float, r.get("third_class_share")), _maybe(float, r.get("one_hot_share")),
-                _maybe(float, r.get("mixed_weight")), _maybe(str, r.get("label_diagnostics")),
+                _maybe(float, r.get("robust_accuracy")),
+                *(_maybe(kind, r.get(name)) for name, kind in _OPTIONAL_KINDS),
                 str(r["params"]), float(r["seconds"]), h, cfg, versions_of(r),
             )  # fmt: skip
             values = tuple(_as_stored(v) for v in values)
