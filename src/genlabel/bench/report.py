@@ -566,12 +566,10 @@ def write_report(
         report.write_text("\n".join([f"# {title}", "", *why, "The store holds no cells yet.", ""]))
         return [csv_path, report]
     names = _names(frame.dataset.unique(), data_dir)
-    clean = frame[frame.measure == "clean"]
     robust = frame[frame.measure != "clean"]
+    clean, attacked = _clean_cells(frame)
     heading = "Test error" if error else "Test accuracy"
-    if clean.empty:
-        # A robust run stores the clean accuracy of every attacked model beside it.
-        clean = robust.drop_duplicates(["dataset", "method", "model", "trial", "alpha"])
+    if attacked:
         heading = "Clean test accuracy of the attacked models"
     clean_lines, written = _clean_sections(clean, names, out, heading, error=error, order=order)
     robust_lines, robust_plots = _robust_sections(robust, names, out)
@@ -595,12 +593,20 @@ def _data_lines(summary: Sequence[str]) -> list[str]:
     return ["## Data", "", *items, ""]
 
 
+def _clean_cells(frame: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """The clean cells, and whether they are a robust run's instead: a robust run stores the
+    clean accuracy of every attacked model beside it (one row per model kept)."""
+    clean = frame[frame.measure == "clean"]
+    if not clean.empty:
+        return clean, False
+    robust = frame[frame.measure != "clean"]
+    return robust.drop_duplicates(["dataset", "method", "model", "trial", "alpha"]), True
+
+
 def results_lines(frame: pd.DataFrame, data_dir: str | None = None) -> list[str]:
     """The clean test accuracy per data set and method, a table per model and alpha, for
     the terminal (the report's table, without bold)."""
-    clean = frame[frame.measure == "clean"] if "measure" in frame else frame
-    if clean.empty:
-        clean = frame.drop_duplicates(["dataset", "method", "model", "trial", "alpha"])
+    clean, _ = _clean_cells(frame)
     if clean.empty:
         return []
     names = _names(clean.dataset.unique(), data_dir)
