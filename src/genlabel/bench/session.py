@@ -12,6 +12,7 @@ The CLI's ``genlabel bench`` and ``genlabel demo`` are thin wrappers around it::
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -570,14 +571,20 @@ class BenchSession(StoreSession):
     def data_summary(self) -> list[str]:
         """What the benchmark makes of each --csv file: rows, features before and after
         encoding, the one-hot encoded columns, the values imputed, the classes."""
+        return list(self._csv_summary)
+
+    @functools.cached_property
+    def _csv_summary(self) -> tuple[str, ...]:
+        # Once per session: the run logs it and the report writes it (each a reload of
+        # every file and a fit of its preprocessing otherwise).
         try:
             with warnings.catch_warnings():  # said once already, when the sets were checked
                 warnings.simplefilter("ignore", SavedIndexWarning)
-                return [
+                return tuple(
                     line
                     for path in self.settings.csv_files
                     for line in data_summary(self._load(csv_name(path)))
-                ]
+                )
         except DataError as exc:
             raise BenchError(str(exc)) from None
 
