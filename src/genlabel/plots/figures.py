@@ -9,6 +9,7 @@ redrawn (a resumed ``genlabel demo`` skips them).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -230,15 +231,16 @@ FIGURE_STEPS = {
 # compute and draw. (More than a figure needs: a change there redraws, at worst, in vain.)
 _SOURCES = (
     "plots/figures.py", "analysis/*.py", "data/toy.py", "labels/*.py", "density/*.py",
-    "mixing/*.py", "losses.py", "models/*.py", "training/dropin.py", "_validation.py",
+    "mixing/*.py", "losses.py", "models/*.py", "training/*.py", "_validation.py",
 )  # fmt: skip
 
 
-def _inputs_hash(name: str) -> str:
-    """A hash of what figure ``name`` depends on (its code and its settings are in the
-    sources hashed here; a redraw of unchanged inputs gives the same picture)."""
+@functools.cache
+def _sources_digest() -> str:
+    """The hash of the sources and library versions every figure depends on, read once per
+    process (every figure's hash, checked and written, shares it)."""
     package = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256(name.encode())
+    digest = hashlib.sha256()
     for pattern in _SOURCES:
         for path in sorted(package.glob(pattern)):
             digest.update(path.read_bytes())
@@ -247,6 +249,12 @@ def _inputs_hash(name: str) -> str:
     for version in (__version__, torch.__version__, matplotlib.__version__, np.__version__):
         digest.update(version.encode())
     return digest.hexdigest()
+
+
+def _inputs_hash(name: str) -> str:
+    """A hash of what figure ``name`` depends on (its code and its settings are in the
+    sources hashed here; a redraw of unchanged inputs gives the same picture)."""
+    return hashlib.sha256(f"{name}\n{_sources_digest()}".encode()).hexdigest()
 
 
 def _sidecar(out: Path, name: str) -> Path:
