@@ -10,6 +10,7 @@ from ..registry import FIGURE_NAMES, LABEL_RULES, TOY_NAMES
 from .app import app, fail, markdown, number, split_list
 
 
+# --alpha and --density are alike in shape to the image command's options; the help differs.
 @app.command()
 def intrusion(
     toy: str = typer.Option("gaussian9", help=f"toy data set: {', '.join(TOY_NAMES)}"),
