@@ -35,8 +35,6 @@ _TRIALS = ", ".join(f"{s.name} {s.trials}" for s in SUITES.values())
 
 
 # Long only by its typer signature: every option is declared, with its help, as a parameter.
-# Options that several commands share (--label-classes, --alpha) are alike in shape only:
-# each command's help says what the option does there.
 @app.command()
 def bench(
     ctx: typer.Context,
@@ -72,6 +70,8 @@ def bench(
     class_prior: bool = typer.Option(
         False, "--class-prior", help="GenLabel labels from log pi_c + log p_c"
     ),
+    # As bench's and images' --label-classes: alike but for the help, which says what the
+    # option does in each command.
     label_classes: str = typer.Option(
         "all",
         "--label-classes",

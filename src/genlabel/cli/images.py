@@ -39,8 +39,6 @@ _IMAGES_HELP = (
 
 
 # Long only by its typer signature: every option is declared, with its help, as a parameter.
-# Options that several commands share (--label-classes, --alpha) are alike in shape only:
-# each command's help says what the option does there.
 @app.command(help=_IMAGES_HELP)
 def images(
     ctx: typer.Context,
@@ -67,6 +65,7 @@ def images(
         callback=number(0, low_open=True),
     ),
     schedule: str = typer.Option("cosine", help="cosine | step"),
+    # As intrusion's --alpha: alike but for the help, which says what it does here.
     alpha: float = typer.Option(
         1.0, help="Beta(alpha, alpha) of every mix, alpha >= 0", callback=number(0)
     ),
@@ -87,6 +86,8 @@ def images(
         help="memory of the online class statistics, in [0, 1)",
         callback=number(0, 1, high_open=True),
     ),
+    # As bench's and images' --label-classes: alike but for the help, which says what the
+    # option does in each command.
     label_classes: str = typer.Option(
         "all",
         "--label-classes",

@@ -240,6 +240,7 @@ def nearest_neighbor_labels(
     return F.one_hot(reference_labels.to(idx.device)[idx], num_classes).to(dtype)
 
 
+# Parameters restate nearest_neighbor_labels': both public rules take the same points.
 def intrusion_keep_mask(
     points: torch.Tensor | None,
     reference: torch.Tensor,

@@ -274,6 +274,7 @@ class PreActBlock(nn.Module):
         if stride != 1 or in_planes != planes:
             self.shortcut = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
 
+    # Alike in shape to _FeaturesHead.forward's docstring: each module documents its own shapes.
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The block's output: the residual branch plus the shortcut.
 
@@ -361,6 +362,7 @@ class PreActResNet18(_FeaturesHead):
         _seeded(build, self, generator, seed)
 
 
+# numpydoc layout alike in shape only to other small public functions (e.g. layer_sizes).
 def build_model(
     name: str,
     *,
