@@ -293,6 +293,8 @@ class PreActBlock(nn.Module):
         return out + shortcut
 
 
+# Its normalize, generator and seed parameters (signature and numpydoc) restate SmallCNN's:
+# each public model documents its own.
 class PreActResNet18(_FeaturesHead):
     """Pre-activation ResNet-18 for 32x32 images, as in the mixup papers.
 
