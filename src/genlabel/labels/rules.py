@@ -108,6 +108,8 @@ def logistic_ratio(lam: torch.Tensor | float, sigma2: float = 0.1) -> torch.Tens
     return torch.sigmoid(2.0 * (lam_t - 0.5) / sigma2)
 
 
+# Parameters, Returns and Raises restate linear_labels': both public rules take a pair's labels
+# and lam.
 def logistic_labels(
     targets_a: torch.Tensor,
     targets_b: torch.Tensor,
