@@ -83,6 +83,31 @@ def test_the_documented_layout_names_every_part_of_the_package() -> None:
     assert not gone, f"the documented layout shows what the package no longer has: {gone}"
 
 
+def test_where_to_add_names_files_that_exist_and_define_what_it_names() -> None:
+    """docs/guide/methods.md's "Where to add ..." table: every file or folder a row names is in
+    the package, and every name it gives (``DENSITIES``, ``build_step``, ...) is defined in
+    one of that row's files, so the table cannot point at a place that moved."""
+    page = (ROOT / "docs" / "guide" / "methods.md").read_text()
+    section = re.search(r"^## Where to add \.\.\.\n(.*?)(?=^## |\Z)", page, re.S | re.M)
+    assert section, "docs/guide/methods.md has a 'Where to add ...' section"
+    rows = [r for r in section.group(1).splitlines() if r.startswith("| ") and "---" not in r]
+    roles = [row.split("|")[1].strip() for row in rows[1:]]
+    assert roles == ["a density", "a label rule", "a mix step", "a method", "a data set"]
+    for row in rows[1:]:
+        spans = re.findall(r"`([^`]+)`", row)
+        paths = [PACKAGE / s for s in spans if re.fullmatch(r"[\w/]+(\.py|/)", s)]
+        assert paths, f"no file named in {row!r}"
+        missing = [str(p.relative_to(PACKAGE)) for p in paths if not p.exists()]
+        assert not missing, f"'Where to add' names what the package does not have: {missing}"
+        files = [f for p in paths for f in ([p] if p.is_file() else sorted(p.rglob("*.py")))]
+        text = "\n".join(f.read_text() for f in files)
+        names = [s for s in spans if re.fullmatch(r"[A-Za-z_]\w*", s)]
+        undefined = [
+            n for n in names if not re.search(rf"^\s*((def|class)\s+{n}\b|{n}\s*[:=])", text, re.M)
+        ]
+        assert not undefined, f"{roles[rows.index(row) - 1]}: not defined in its files: {undefined}"
+
+
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)

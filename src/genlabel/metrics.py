@@ -56,6 +56,8 @@ def reliability_bins(proba: Any, y: Any, n_bins: int = 15) -> dict[str, np.ndarr
     return {"count": count, "confidence": conf, "accuracy": acc}
 
 
+# The Parameters and Raises text restates reliability_bins': each public metric documents
+# its own arguments (numpydoc), and they take the same ones.
 def expected_calibration_error(proba: Any, y: Any, n_bins: int = 15) -> float:
     """ECE = sum over bins of (bin count / n) * |accuracy - mean confidence|, equal-width bins.
 
@@ -90,6 +92,8 @@ def expected_calibration_error(proba: Any, y: Any, n_bins: int = 15) -> float:
     return float((weights * np.abs(bins["accuracy"][used] - bins["confidence"][used])).sum())
 
 
+# The Parameters and Raises text restates reliability_bins': each public metric documents
+# its own arguments (numpydoc), and they take the same ones.
 def negative_log_likelihood(proba: Any, y: Any) -> float:
     """Mean of -log p(y | x) over the points (probabilities clipped at 1e-12).
 

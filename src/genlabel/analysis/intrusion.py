@@ -46,6 +46,7 @@ def region_classes(
     return np.asarray(y)[idx.numpy()]
 
 
+# A keyword-only signature, alike in shape only to others of the package.
 def mixed_top1(
     X: Any,
     y: Any,

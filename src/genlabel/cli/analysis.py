@@ -15,6 +15,7 @@ def intrusion(
     toy: str = typer.Option("gaussian9", help=f"toy data set: {', '.join(TOY_NAMES)}"),
     n_samples: int = typer.Option(900, help="training points", callback=number(1)),
     n_mix: int = typer.Option(4000, help="mixed points per rule", callback=number(1)),
+    # As images' --alpha: alike but for the help, which says what it does here.
     alpha: float = typer.Option(
         1.0, help="Beta(alpha, alpha) mixing, alpha >= 0", callback=number(0)
     ),

@@ -59,6 +59,22 @@ def claim_timeout_option() -> Any:
     )
 
 
+def unset_option(*names: str, help: str, callback: Callable[..., Any] | None = None) -> Any:
+    """An option that stays None unless given, its default left out of ``--help`` (the help
+    text says what the command does without it), declared the same way on every command."""
+    return typer.Option(None, *names, help=help, show_default=False, callback=callback)
+
+
+def report_out_option(*aliases: str, example: str = "x") -> Any:
+    """``--out`` (and ``aliases``): the report's folder, by default beside the store."""
+    return unset_option(
+        "--out",
+        *aliases,
+        help="folder for the report (default: beside the store, named after it: "
+        f"runs/{example}.sqlite -> runs/{example}/)",
+    )
+
+
 def split_list(text: str | None) -> list[str]:
     """A comma-separated option as a list of stripped, non-empty items."""
     return [part.strip() for part in (text or "").split(",") if part.strip()]

@@ -17,8 +17,10 @@ from .app import (
     markdown,
     number,
     only_with,
+    report_out_option,
     run_session,
     split_list,
+    unset_option,
 )
 
 #: "vanilla (erm), mixup (linear), ...": every tabular method with its aliases.
@@ -52,29 +54,24 @@ def bench(
     methods: str = typer.Option(
         "", help=f"comma-separated methods (default: the suite's), of: {_METHODS}; aliases in ()"
     ),
-    model: str = typer.Option(
-        None, help=f"{' | '.join(TABULAR_MODELS)} (default: the suite's)", show_default=False
-    ),
-    trials: int = typer.Option(
-        None,
-        help=f"trials, seeds 0..trials-1 (default: the suite's: {_TRIALS})",
-        show_default=False,
-        callback=number(1),
+    model: str = unset_option(help=f"{' | '.join(TABULAR_MODELS)} (default: the suite's)"),
+    trials: int = unset_option(
+        help=f"trials, seeds 0..trials-1 (default: the suite's: {_TRIALS})", callback=number(1)
     ),
     alpha: str = typer.Option(
         "1", help="mixing alpha(s) >= 0, comma-separated, e.g. 1,2", callback=number(0, many=True)
     ),
-    latent: str = typer.Option(
-        None,
+    latent: str = unset_option(
         help="GenLabel with the MLP: two_model (densities on a separately trained vanilla "
         "model's features; a fresh model trains all layers) | reference (warm-up, then a new "
         "last layer on frozen features) | input (densities on the inputs) (default: "
         f"{DEFAULT_LATENT}); not with the logistic model",
-        show_default=False,
     ),
     class_prior: bool = typer.Option(
         False, "--class-prior", help="GenLabel labels from log pi_c + log p_c"
     ),
+    # As bench's and images' --label-classes: alike but for the help, which says what the
+    # option does in each command.
     label_classes: str = typer.Option(
         "all",
         "--label-classes",
@@ -94,19 +91,15 @@ def bench(
     scheduler: str = typer.Option(
         "", help="address of an existing Dask scheduler (tcp://host:port); with --backend dask"
     ),
-    db: Path = typer.Option(
-        None,
+    db: Path = unset_option(
         "--db",
         help="SQLite store (default: reports/<suite>/results.sqlite, or "
         "reports/custom/results.sqlite with --datasets or --csv)",
-        show_default=False,
     ),
-    data_dir: Path = typer.Option(
-        None,
+    data_dir: Path = unset_option(
         "--data-dir",
         help="folder of <id>.csv.gz files (default: $GENLABEL_DATA/openml, or "
         "../shared/data/openml beside a checkout)",
-        show_default=False,
     ),
     online: bool = typer.Option(False, "--online", help="fetch ids missing locally from OpenML"),
     measure: str = typer.Option("clean", help="clean | robust"),
@@ -121,14 +114,7 @@ def bench(
         "(1: the whole range); comma-separated (with --measure robust)",
         callback=number(0, 1, many=True),
     ),
-    out: Path = typer.Option(
-        None,
-        "--out",
-        "--report",
-        help="folder for the report (default: beside the store, named after it: "
-        "runs/wine.sqlite -> runs/wine/)",
-        show_default=False,
-    ),
+    out: Path = report_out_option("--report", example="wine"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     claim_timeout: float = claim_timeout_option(),
 ) -> None:
@@ -175,12 +161,10 @@ def _echo_results(session) -> None:
 @app.command()
 def report(
     db: Path = typer.Option(..., "--db", help="SQLite store written by 'genlabel bench'"),
-    out: Path = typer.Option(
-        None,
+    out: Path = unset_option(
         "--out",
         help="folder for report.md, results.csv and PNGs (default: beside the store, named "
         "after it: runs/wine.sqlite -> runs/wine/)",
-        show_default=False,
     ),
     data_dir: Path = typer.Option(None, "--data-dir", help="for data set names (manifest.csv)"),
     complete_only: bool = typer.Option(

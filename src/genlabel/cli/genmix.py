@@ -8,7 +8,16 @@ from pathlib import Path
 
 import typer
 
-from .app import app, claim_timeout_option, fail, number, run_session, split_list
+from .app import (
+    app,
+    claim_timeout_option,
+    fail,
+    number,
+    report_out_option,
+    run_session,
+    split_list,
+    unset_option,
+)
 
 _DATASETS = "circle, circle3d, mnist79"
 _SCHEMES = "vanilla, mixup, manifold_mixup, genmix_gm, genmix_gan"
@@ -57,29 +66,15 @@ def genmix(
         5, help="trials, seeds 0..trials-1 (data draw and training)", callback=number(1)
     ),
     db: Path = typer.Option(..., "--db", help="SQLite store (resumable: stored cells are kept)"),
-    out: Path = typer.Option(
-        None,
-        "--out",
-        help="folder for the report (default: beside the store, named after it: "
-        "runs/x.sqlite -> runs/x/)",
-        show_default=False,
-    ),
-    data_dir: Path = typer.Option(
-        None,
+    out: Path = report_out_option(),
+    data_dir: Path = unset_option(
         "--data-dir",
         help="folder holding mnist/ (default: $GENLABEL_DATA/images, or ../shared/data/images "
         "beside a checkout)",
-        show_default=False,
     ),
-    epochs: int = typer.Option(
-        None, help="classifier epochs (default 200)", show_default=False, callback=number(1)
-    ),
-    n_aug: int = typer.Option(
-        None,
-        "--n-aug",
-        help="GenMix points per ordered class pair (default 200)",
-        show_default=False,
-        callback=number(1),
+    epochs: int = unset_option(help="classifier epochs (default 200)", callback=number(1)),
+    n_aug: int = unset_option(
+        "--n-aug", help="GenMix points per ordered class pair (default 200)", callback=number(1)
     ),
     lam: str = typer.Option(
         "0.5", help="GenMix's share of class j: a number in [0, 1] or 'uniform'"
@@ -89,19 +84,11 @@ def genmix(
         help="GenMix's margin of the ratio test, in (0, 1)",
         callback=number(0, 1, low_open=True, high_open=True),
     ),
-    gan_steps: int = typer.Option(
-        None,
-        "--gan-steps",
-        help="GAN training steps (default 5000 toy, 3000 MNIST)",
-        show_default=False,
-        callback=number(1),
+    gan_steps: int = unset_option(
+        "--gan-steps", help="GAN training steps (default 5000 toy, 3000 MNIST)", callback=number(1)
     ),
-    inversion_steps: int = typer.Option(
-        None,
-        "--inversion-steps",
-        help="Adam steps per GAN inversion (default 100)",
-        show_default=False,
-        callback=number(1),
+    inversion_steps: int = unset_option(
+        "--inversion-steps", help="Adam steps per GAN inversion (default 100)", callback=number(1)
     ),
     threads: int = typer.Option(
         1,

@@ -16,8 +16,10 @@ from .app import (
     floats,
     number,
     only_with,
+    report_out_option,
     run_session,
     split_list,
+    unset_option,
 )
 
 if TYPE_CHECKING:
@@ -41,24 +43,18 @@ _IMAGES_HELP = (
 def images(
     ctx: typer.Context,
     dataset: str = typer.Option(..., "--dataset", help=f"one of: {', '.join(IMAGE_DATASETS)}"),
-    data_dir: Path = typer.Option(
-        None,
+    data_dir: Path = unset_option(
         "--data-dir",
         help="folder of the image data sets (mnist/, fashion_mnist/, cifar-10-batches-bin/, "
         "...) or the folder holding one set's files; default: $GENLABEL_DATA/images or ../shared/data/images beside a checkout; "
         "digits needs none",
-        show_default=False,
     ),
     model: str = typer.Option("cnn", help=f"{' | '.join(IMAGE_MODELS)}"),
     methods: str = typer.Option("", help=f"comma-separated methods (default: all), of: {_METHODS}"),
     epochs: int = typer.Option(5, help="training epochs", callback=number(1)),
     trials: int = typer.Option(1, help="trials, seeds 0..trials-1", callback=number(1)),
-    train_subset: int = typer.Option(
-        None,
-        "--train-subset",
-        help="train on a fixed random subset of N images",
-        show_default=False,
-        callback=number(1),
+    train_subset: int = unset_option(
+        "--train-subset", help="train on a fixed random subset of N images", callback=number(1)
     ),
     batch_size: int = typer.Option(
         128, "--batch-size", help="batch size (per process)", callback=number(1)
@@ -69,6 +65,7 @@ def images(
         callback=number(0, low_open=True),
     ),
     schedule: str = typer.Option("cosine", help="cosine | step"),
+    # As intrusion's --alpha: alike but for the help, which says what it does here.
     alpha: float = typer.Option(
         1.0, help="Beta(alpha, alpha) of every mix, alpha >= 0", callback=number(0)
     ),
@@ -78,12 +75,10 @@ def images(
         "0,0.1,0.25,0.5), are chosen among on a validation split (needs --val-split)",
         callback=number(0, 1, many=True),
     ),
-    val_split: float = typer.Option(
-        None,
+    val_split: float = unset_option(
         "--val-split",
         help="with several --gamma: the share of the training images held out to choose "
         "gamma (one model per gamma), before the cell's model is retrained on all of them",
-        show_default=False,
         callback=number(0, 1, low_open=True, high_open=True),
     ),
     beta: float = typer.Option(
@@ -91,6 +86,8 @@ def images(
         help="memory of the online class statistics, in [0, 1)",
         callback=number(0, 1, high_open=True),
     ),
+    # As bench's and images' --label-classes: alike but for the help, which says what the
+    # option does in each command.
     label_classes: str = typer.Option(
         "all",
         "--label-classes",
@@ -115,16 +112,12 @@ def images(
         help="with --update-every > 1: the first N batches all update the statistics",
         callback=number(0),
     ),
-    channels_last: bool = typer.Option(
-        None,
+    channels_last: bool = unset_option(
         "--channels-last/--no-channels-last",
         help="channels-last memory format (default: on CUDA only; faster for cnn on the CPU)",
-        show_default=False,
     ),
     device: str = typer.Option("cpu", help="cpu | cuda | cuda:N"),
-    amp: str = typer.Option(
-        None, help="bf16 (CPU or CUDA) | fp16 (CUDA only) mixed precision", show_default=False
-    ),
+    amp: str = unset_option(help="bf16 (CPU or CUDA) | fp16 (CUDA only) mixed precision"),
     measure: str = typer.Option("clean", help="clean | robust"),
     attack: str = typer.Option(
         "autoattack",
@@ -139,13 +132,7 @@ def images(
         500, "--robust-subset", help="test images attacked", callback=number(1)
     ),
     db: Path = typer.Option(..., "--db", help="SQLite store (resumable: stored cells are skipped)"),
-    out: Path = typer.Option(
-        None,
-        "--out",
-        help="folder for the report (default: beside the store, named after it: "
-        "runs/x.sqlite -> runs/x/)",
-        show_default=False,
-    ),
+    out: Path = report_out_option(),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     claim_timeout: float = claim_timeout_option(),
 ) -> None:

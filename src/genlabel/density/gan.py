@@ -171,6 +171,7 @@ class GANClassDensity(ParamsRepr):
         0..num_classes-1, the columns of ``log_prob``.
     """
 
+    # A keyword-only signature, alike in shape only to others (e.g. ConditionalGAN.fit's).
     def __init__(
         self,
         gan: Any,
@@ -270,6 +271,7 @@ class GANClassDensity(ParamsRepr):
             out.append(search.closest(chunk)[0])
         return torch.cat(out).double() if out else x.new_zeros(0, k, dtype=torch.float64)
 
+    # distance and log_prob document the same argument Z; each public method states its own.
     def distance(self, Z: Any) -> torch.Tensor:
         """d(z, M_c) = min_w ||z - G(w, c)|| for every point and class.
 

@@ -209,6 +209,8 @@ class OnlineGaussianLabeler(ParamsRepr, nn.Module):
         )
         return log_prob.to(device=features.device, dtype=dtype)
 
+    # Parameters restate genlabel_targets' (density/targets.py), which it calls on the online
+    # statistics: a public method documents its own arguments.
     def targets(
         self,
         features_mix: torch.Tensor,

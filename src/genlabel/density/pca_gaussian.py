@@ -55,6 +55,8 @@ class PCAGaussianDensity:
         self.classes_ = self.gaussians_.classes_
         return self
 
+    # transform, log_prob and targets are alike in their numpydoc layout; log_prob and targets
+    # implement LabelDensity (protocol.py) and restate its docstrings for this density.
     def transform(self, Z: Any) -> torch.Tensor:
         """The centred points projected on the principal directions.
 

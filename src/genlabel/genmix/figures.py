@@ -11,7 +11,9 @@ They read the ``.npz`` files the experiment leaves for its figure trial (trial 0
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -49,13 +51,21 @@ def _scatter_data(ax, data: dict[str, np.ndarray]) -> None:
         ax.scatter(*X[y == c, :2].T, s=6, color=_COLORS[int(c) % 2], label=f"class {c}")
 
 
+def _panel_row(
+    panels: dict[str, dict[str, np.ndarray]], width: float, height: float
+) -> tuple[Figure, Iterator[tuple[Any, tuple[str, dict[str, np.ndarray]]]]]:
+    """A figure of one row of ``width`` x ``height`` panels, and (axes, (scheme, arrays)) pairs."""
+    fig = Figure(figsize=(width * len(panels), height))
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    return fig, zip(axes, panels.items(), strict=True)
+
+
 def genmix_points(
     data: dict[str, np.ndarray], generated: dict[str, dict[str, np.ndarray]], path: Path
 ) -> Path:
     """One panel per density: training points and the GenMix points (black) over them."""
-    fig = Figure(figsize=(5 * len(generated), 5))
-    axes = np.atleast_1d(fig.subplots(1, len(generated)))
-    for ax, (scheme, arrays) in zip(axes, generated.items(), strict=True):
+    fig, panels = _panel_row(generated, 5, 5)
+    for ax, (scheme, arrays) in panels:
         _scatter_data(ax, data)
         ax.scatter(*arrays["mix_x"][:, :2].T, s=8, color="black", label="GenMix points")
         ax.set_title(
@@ -70,9 +80,8 @@ def decision_regions(
     data: dict[str, np.ndarray], grids: dict[str, dict[str, np.ndarray]], path: Path
 ) -> Path:
     """One panel per scheme: P(class 1) on a grid, the 0.5 contour, the training points."""
-    fig = Figure(figsize=(4.2 * len(grids), 4.4))
-    axes = np.atleast_1d(fig.subplots(1, len(grids)))
-    for ax, (scheme, arrays) in zip(axes, grids.items(), strict=True):
+    fig, panels = _panel_row(grids, 4.2, 4.4)
+    for ax, (scheme, arrays) in panels:
         gx, gy, proba = arrays["grid_x"], arrays["grid_y"], arrays["grid_proba"]
         ax.contourf(gx, gy, proba, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
         ax.contour(gx, gy, proba, levels=[0.5], colors="black", linewidths=1.5)
@@ -95,9 +104,8 @@ def _mosaic(images: np.ndarray, shape: tuple[int, int], columns: int = 8) -> np.
 
 def genmix_images(generated: dict[str, dict[str, np.ndarray]], path: Path) -> Path:
     """One mosaic of generated images per density (the first points of each ordered pair)."""
-    fig = Figure(figsize=(5.5 * len(generated), 3.6))
-    axes = np.atleast_1d(fig.subplots(1, len(generated)))
-    for ax, (scheme, arrays) in zip(axes, generated.items(), strict=True):
+    fig, panels = _panel_row(generated, 5.5, 3.6)
+    for ax, (scheme, arrays) in panels:
         ax.imshow(_mosaic(arrays["mix_x"], (28, 28)), cmap="gray_r", vmin=0, vmax=1)
         ax.set_title(f"{_TITLES[scheme]} ({_lam_text(arrays['mix_lam'])}): 7 ↔ 9")
         ax.axis("off")

@@ -189,6 +189,7 @@ def _log_ratio(
     return diff.squeeze(2) - logit.unsqueeze(1)
 
 
+# Its first parameters restate gaussian_segment_roots': the same problem, solved another way.
 # Long only by its docstring; the bisection itself is one vectorised loop.
 def bisection_segment_roots(
     density: Any,

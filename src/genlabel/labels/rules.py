@@ -108,6 +108,8 @@ def logistic_ratio(lam: torch.Tensor | float, sigma2: float = 0.1) -> torch.Tens
     return torch.sigmoid(2.0 * (lam_t - 0.5) / sigma2)
 
 
+# Parameters, Returns and Raises restate linear_labels': both public rules take a pair's labels
+# and lam.
 def logistic_labels(
     targets_a: torch.Tensor,
     targets_b: torch.Tensor,
@@ -240,6 +242,7 @@ def nearest_neighbor_labels(
     return F.one_hot(reference_labels.to(idx.device)[idx], num_classes).to(dtype)
 
 
+# Parameters restate nearest_neighbor_labels': both public rules take the same points.
 def intrusion_keep_mask(
     points: torch.Tensor | None,
     reference: torch.Tensor,

@@ -65,6 +65,7 @@ class MixParams:
         """``lam`` as a tensor of shape (n,) (or (G, n) when stacked)."""
         return self.lam.expand(self.perm.shape) if self.lam.ndim < self.perm.ndim else self.lam
 
+    # numpydoc layout alike in shape only to other short methods (e.g. StackedMLP.select).
     def stacked(self, n_models: int) -> MixParams:
         """The same draw for each of ``n_models`` stacked models: lam and perm of shape (G, n).
 
@@ -88,6 +89,7 @@ class MixParams:
         lam = self.lam if self.lam.ndim == 0 else self.lam.expand(n_models, -1)
         return replace(self, lam=lam, perm=self.perm.expand(n_models, -1))
 
+    # numpydoc layout alike in shape only to other short methods (e.g. the steps' to()).
     def to(self, device: torch.device | str) -> MixParams:
         """The same draw with lam and perm on ``device``.
 

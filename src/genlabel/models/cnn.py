@@ -155,7 +155,27 @@ def _conv_block(in_channels: int, out_channels: int, batch_norm: bool) -> nn.Seq
     return nn.Sequential(layers)
 
 
-class SmallCNN(nn.Module):
+class _FeaturesHead(nn.Module):
+    """A classifier ``head(features(x))``; subclasses build ``features`` and ``head``."""
+
+    features: nn.Module
+    head: nn.Module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (n, c, h, w) in [0, 1] -> logits (n, num_classes).
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, c, h, w)
+
+        Returns
+        -------
+        Tensor of shape (n, num_classes)
+        """
+        return self.head(self.features(x))
+
+
+class SmallCNN(_FeaturesHead):
     """Two convolution blocks and a hidden layer: a fast CNN for MNIST-sized images.
 
     ``features``: [normalize] -> block1 (conv 3x3, ``width`` channels, ReLU, max-pool 2)
@@ -227,19 +247,6 @@ class SmallCNN(nn.Module):
 
         _seeded(build, self, generator, seed)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (n, c, h, w) in [0, 1] -> logits (n, num_classes).
-
-        Parameters
-        ----------
-        x : Tensor of shape (n, c, h, w)
-
-        Returns
-        -------
-        Tensor of shape (n, num_classes)
-        """
-        return self.head(self.features(x))
-
 
 class PreActBlock(nn.Module):
     """A pre-activation residual block (He et al., 2016, "Identity mappings in deep ResNets").
@@ -267,6 +274,7 @@ class PreActBlock(nn.Module):
         if stride != 1 or in_planes != planes:
             self.shortcut = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
 
+    # Alike in shape to _FeaturesHead.forward's docstring: each module documents its own shapes.
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The block's output: the residual branch plus the shortcut.
 
@@ -285,7 +293,9 @@ class PreActBlock(nn.Module):
         return out + shortcut
 
 
-class PreActResNet18(nn.Module):
+# Its normalize, generator and seed parameters (signature and numpydoc) restate SmallCNN's:
+# each public model documents its own.
+class PreActResNet18(_FeaturesHead):
     """Pre-activation ResNet-18 for 32x32 images, as in the mixup papers.
 
     ``features``: [normalize] -> conv1 (3x3, 64 channels, stride 1) -> layer1..layer4 (two
@@ -353,20 +363,8 @@ class PreActResNet18(nn.Module):
 
         _seeded(build, self, generator, seed)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (n, c, h, w) in [0, 1] -> logits (n, num_classes).
 
-        Parameters
-        ----------
-        x : Tensor of shape (n, c, h, w)
-
-        Returns
-        -------
-        Tensor of shape (n, num_classes)
-        """
-        return self.head(self.features(x))
-
-
+# numpydoc layout alike in shape only to other small public functions (e.g. layer_sizes).
 def build_model(
     name: str,
     *,

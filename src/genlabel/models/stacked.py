@@ -21,6 +21,7 @@ MLP_HIDDEN = 128
 SHARED_MIN_ELEMENTS = 512
 
 
+# numpydoc layout alike in shape only to other small public functions (e.g. build_model).
 def layer_sizes(
     model: str, n_features: int, n_classes: int, hidden: tuple[int, ...] = (MLP_HIDDEN, MLP_HIDDEN)
 ) -> list[int]:
@@ -369,6 +370,7 @@ class StackedMLP:
         h = h.view(F, -1, m, fan_out).permute(0, 2, 1, 3).reshape(G, -1, fan_out)
         return h if order is None else h[torch.argsort(order)]
 
+    # select and select_rows: numpydoc layouts alike in shape only (one public method each).
     def select(self, index: int) -> StackedMLP:
         """A stack of one holding model ``index`` (detached copies of its parameters).
 

@@ -144,6 +144,8 @@ def fgsm(model: nn.Module, X: Any, y: Any, *, eps: Any, bounds: Bounds) -> torch
     return _project(X + eps * grad.sign(), X, eps, low, high).detach()
 
 
+# The Parameters text of model, X, y, eps and bounds restates fgsm's: each public attack
+# documents its own arguments (numpydoc), and they take the same ones.
 def pgd(
     model: nn.Module,
     X: Any,
@@ -334,6 +336,9 @@ def _unit_scale(X: torch.Tensor, eps: torch.Tensor, low: torch.Tensor, high: tor
     return ((X - low) / span).clamp(0, 1), float(ratios[0]), low, span
 
 
+# The Parameters text of model, X, y, eps and bounds restates fgsm's: each public attack
+# documents its own arguments (numpydoc), and they take the same ones. (The signature is
+# alike in shape only to other keyword-only ones, e.g. training.steps.build_step's.)
 def autoattack(
     model: nn.Module,
     X: Any,
@@ -408,6 +413,8 @@ def autoattack(
     return _project(x_adv, X, eps, low, high).detach(), ran
 
 
+# The Parameters text of model, X, y, eps and bounds restates fgsm's: each public attack
+# documents its own arguments (numpydoc), and they take the same ones.
 def robust_accuracy(
     model: nn.Module,
     X: Any,

@@ -17,6 +17,8 @@ class Callback:
     epoch (early stopping).
     """
 
+    # Each hook documents its parameters (numpydoc); those the hooks share (trainer, epoch, logs)
+    # read alike, and the callbacks that override them restate them.
     def on_train_begin(self, trainer: Trainer) -> None:
         """Before the first epoch (also when resuming from a checkpoint).
 

@@ -128,6 +128,7 @@ class LabelDiagnostics(Callback):
             )
         return mixer
 
+    # The hooks override Callback's: they restate its signatures and parameter docs.
     def on_train_begin(self, trainer: Trainer) -> None:
         """Turn the mixer's label counting on.
 

@@ -210,6 +210,7 @@ def grid_search(
     return GridSearchResult(grid, scores, stack, n_cv if refit else None, configs)
 
 
+# The signature restates grid_search's, which it runs (a public entry point of its own).
 def select_hyperparameters(
     X: torch.Tensor,
     y: torch.Tensor,
