@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import sqlite3
@@ -223,6 +224,33 @@ def test_a_clean_and_a_robust_driver_claim_different_jobs(tmp_path) -> None:
         run = store.begin_run(n_jobs=1, backend="images", command="a live clean driver")
         assert store.claim(clean._job_key("vanilla", 0), run)
         assert store.claim(robust._job_key("vanilla", 0), run + 1)
+
+
+def test_a_cell_another_driver_finished_after_this_plan_is_not_run_again(
+    tmp_path, monkeypatch
+) -> None:
+    """Both drivers plan the same cells; the other one finishes one before this one reaches
+    it. This driver used to claim it again (its claim is released) and re-run the cell,
+    which for a robust cell means attacking the model again."""
+    from genlabel.images import ImageSession, ImageSettings
+    from genlabel.images import session as image_session
+
+    def session():
+        return ImageSession(ImageSettings(epochs=1, train_subset=64),
+                            methods=["vanilla", "mixup"], db=tmp_path / "r.sqlite",
+                            progress=False, log=lambda _m: None)  # fmt: skip
+
+    mine = session()
+    plan = mine.plan()
+    other = session()
+    other.run(dataclasses.replace(other.plan(), jobs=[("vanilla", 0)]))
+    ran = []
+    real = image_session.run_image_cell
+    monkeypatch.setattr(
+        image_session, "run_image_cell", lambda s, m, t, **kw: ran.append(m) or real(s, m, t, **kw)
+    )
+    summary = mine.run(plan)
+    assert ran == ["mixup"] and summary.cells_written == 1 and summary.cells_stored == 2
 
 
 def test_the_report_counts_overlapping_run_segments_once(tmp_path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -117,6 +118,31 @@ def test_jobs_claimed_by_a_live_driver_are_left_to_it(tmp_path) -> None:
         store.end_run(other)  # the other driver ends without finishing: its jobs are free
     rest = _session(tmp_path).run()
     assert rest.cells_written == 4 and rest.cells_stored == 8
+
+
+def test_jobs_another_driver_finished_after_this_plan_are_not_recomputed(
+    tmp_path, monkeypatch
+) -> None:
+    """Two drivers plan the same store; the other one finishes (and releases) two jobs before
+    this one reaches them. This driver used to claim the released jobs and train them again."""
+    session = _session(tmp_path)
+    plan = session.plan()  # this driver's plan: every job missing
+    finished_by_other = plan.jobs[:2]
+    other = _session(tmp_path)
+    other.run(dataclasses.replace(other.plan(), jobs=finished_by_other))
+    trained = []
+    real = runner_module.run_job
+    monkeypatch.setattr(
+        runner_module, "run_job", lambda job, **kw: trained.append(job) or real(job, **kw)
+    )
+    summary = session.run(plan)
+    assert [(j.dataset, j.trial) for j in trained] == [(j.dataset, j.trial) for j in plan.jobs[2:]]
+    assert summary.cells_written == 8 - 2 * 2 and summary.cells_stored == 8
+    with ResultStore(session.db) as store:  # a job whose cells are all stored is not claimed
+        run = store.begin_run(n_jobs=1, backend="joblib", command="a late driver")
+        for job in finished_by_other:
+            assert not store.claim(job_key(job), run, keys=runner_module.job_keys(job))
+            assert store.claim(job_key(job), run)  # without its keys: as before
 
 
 def test_a_dead_drivers_claims_are_taken_over(tmp_path) -> None:

@@ -90,6 +90,13 @@ def plan_jobs(
     return jobs
 
 
+def job_keys(job: Job) -> list[tuple]:
+    """The cell keys a job computes."""
+    return planned_keys(
+        [job.dataset], job.methods, job.model, [job.trial], [job.alpha], job.settings
+    )
+
+
 def job_key(job: Job) -> str:
     """The name under which a driver claims a job in the store."""
     return f"{job.dataset}|{job.model}|{job.trial}|{job.alpha:g}|{','.join(job.methods)}"
@@ -184,9 +191,9 @@ def run_bench(
 
     def claimed() -> Iterator[Job]:
         for job in jobs:
-            if run_id is None or store.claim(job_key(job), run_id, cells(job)):
+            if run_id is None or store.claim(job_key(job), run_id, cells(job), job_keys(job)):
                 yield job
-            else:  # another driver runs it
+            else:  # another driver runs it, or has finished it since this run planned
                 bar.update(cells(job))
 
     try:

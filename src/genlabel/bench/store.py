@@ -600,11 +600,13 @@ class ResultStore:
         not known dead."""
         return finished is None and now - seen < self.claim_timeout and not _dead_here(host, pid)
 
-    def claim(self, job: str, run_id: int, cells: int = 0) -> bool:
+    def claim(self, job: str, run_id: int, cells: int = 0, keys: Iterable[tuple] = ()) -> bool:
         """Claim a job (of ``cells`` cells) for run ``run_id``.
 
         Another run holds a claim while it is unfinished, was seen within the claim
         timeout, and is not known to be dead; a claim that no live run holds is taken over.
+        A job whose cells (``keys``) are all stored and sound is not claimed: another
+        driver finished it after this run planned it (its claim is gone by then).
 
         Parameters
         ----------
@@ -614,13 +616,19 @@ class ResultStore:
             The run segment, from :meth:`begin_run`.
         cells : int, default=0
             The job's cells (reported by :meth:`holders`).
+        keys : iterable of tuple, optional
+            The job's cell keys (``CELL_KEY`` order); checked before the claim is taken.
 
         Returns
         -------
         bool
-            True when the claim is this run's, False when another run holds it.
+            True when the claim is this run's; False when another run holds it, or has
+            stored every cell of ``keys`` already.
         """
+        keys = list(keys)
         with self._sql(), self._conn:
+            if keys and all(self._sound(key) for key in keys):
+                return False
             now = time.time()
             cur = self._conn.execute(
                 "INSERT OR IGNORE INTO claims (job, run_id, claimed, cells) VALUES (?, ?, ?, ?)",
@@ -748,13 +756,22 @@ class ResultStore:
                 )
         return written
 
-    def _damaged(self, key: tuple) -> bool:
-        """Whether the stored cell of ``key`` is damaged (it is then replaced, not kept)."""
+    def _stored(self, key: tuple) -> tuple | None:
+        """The stored row of ``key`` (its checked values, then its checksum), or None."""
         where = " AND ".join(f"{name} = ?" for name in CELL_KEY)
-        row = self._conn.execute(
+        return self._conn.execute(
             f"SELECT {', '.join(CHECKED)}, checksum FROM results WHERE {where}", key
         ).fetchone()
+
+    def _damaged(self, key: tuple) -> bool:
+        """Whether the stored cell of ``key`` is damaged (it is then replaced, not kept)."""
+        row = self._stored(key)
         return row is not None and row[-1] is not None and row[-1] != checksum(row[:-1])
+
+    def _sound(self, key: tuple) -> bool:
+        """Whether ``key`` is stored and not damaged (a cell from before checksums counts)."""
+        row = self._stored(key)
+        return row is not None and (row[-1] is None or row[-1] == checksum(row[:-1]))
 
     def frame(self) -> pd.DataFrame:
         """Every sound cell, one row each (damaged cells are reported and left out)."""

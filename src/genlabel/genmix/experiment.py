@@ -213,7 +213,8 @@ class GenMixExperiment(StoreSession):
             ) as bar:
                 for job in plan.jobs:
                     key = f"genmix:{job[0]}:{job[1]}"
-                    if store.claim(key, run_id, len(job[2])):
+                    cells = [self._key(job[0], scheme, job[1]) for scheme in job[2]]
+                    if store.claim(key, run_id, len(cells), cells):
                         written += self._run_job(store, run_id, job, bar)
                         store.release(key, run_id)
             return written

@@ -196,9 +196,9 @@ class ImageSession(StoreSession):
         written = 0
         for method, trial in plan.jobs:
             key = self._job_key(method, trial)
-            cells = sum(1 for k in plan.keys if k[1] == method and k[3] == trial)
-            if world == 1 and not store.claim(key, run_id, cells):
-                self.log(f"{method} trial {trial}: another driver runs it")
+            cells = [k for k in plan.keys if k[1] == method and k[3] == trial]
+            if world == 1 and not store.claim(key, run_id, len(cells), cells):
+                self.log(f"{method} trial {trial}: another driver runs or ran it")
                 continue
             records = run_image_cell(
                 self.settings, method, trial, checkpoint_dir=self.cell_folder(method, trial),
