@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from sklearn.model_selection import train_test_split
 from torch import nn
 
+from .._distributed import is_main_process
 from .._validation import checkpoint_error, load_checkpoint, resolve_device
 from ..bench.protocol import (
     attack_names,
@@ -352,10 +352,6 @@ def _feature_dim(model: nn.Module, features: str, sample: torch.Tensor) -> int:
     return int(captured.output[0].numel())
 
 
-def _rank() -> int:
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
 @dataclass
 class _Trained:
     """A cell's trained model, its training seconds and per-epoch label diagnostics."""
@@ -412,7 +408,7 @@ def _train(
         for row in trainer.history_
         if counting and DIAGNOSTICS[0] in row
     ]
-    if final is not None and _rank() == 0:
+    if final is not None and is_main_process():
         tmp = final.with_suffix(".tmp")
         state = {"model": model.state_dict(), "seconds": seconds, "diagnostics": diagnostics}
         torch.save(state, tmp)

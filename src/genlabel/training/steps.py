@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
+from .._distributed import is_distributed
 from .._repr import ParamsRepr
 from .._validation import (
     as_float_tensor,
@@ -594,10 +594,6 @@ class AdaMixupPolicy(nn.Module):
         return torch.softmax(self.net(pair).float(), dim=-1)
 
 
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
 class AdaMixupStep(_Drawing):
     """AdaMixup (Guo et al., 2019): a learned mixing policy and an intrusion discriminator.
 
@@ -678,7 +674,7 @@ class AdaMixupStep(_Drawing):
     def _networks(self) -> tuple[nn.Module, nn.Module]:
         if self._nets is None:
             nets: tuple[nn.Module, nn.Module] = (self.policy, self.discriminator)
-            if _distributed():
+            if is_distributed():
                 device = next(self.policy.parameters()).device
                 ids = [device.index] if device.type == "cuda" else None
                 nets = tuple(nn.parallel.DistributedDataParallel(m, device_ids=ids) for m in nets)  # type: ignore[assignment]

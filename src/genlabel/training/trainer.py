@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .._distributed import rank_and_world
 from .._repr import ParamsRepr
 from .._validation import (
     all_finite,
@@ -337,12 +337,6 @@ class Trainer(ParamsRepr):
     def loss_curve_(self) -> list[float]:
         return [row["loss"] for row in self.history_]
 
-    @staticmethod
-    def _world() -> tuple[int, int]:
-        if dist.is_available() and dist.is_initialized():
-            return dist.get_rank(), dist.get_world_size()
-        return 0, 1
-
     def _parameters(self) -> list[nn.Parameter]:
         params = list(self.model.parameters())
         extra = getattr(self.mixer, "trainable_parameters", None)
@@ -350,7 +344,7 @@ class Trainer(ParamsRepr):
 
     def _initialize(self) -> None:
         """Build ``module_`` (DDP-wrapped under torch.distributed), the optimizer and scheduler."""
-        rank, world = self._world()
+        rank, world = rank_and_world()
         self.channels_last_ = (
             self.device.type == "cuda" if self.channels_last is None else bool(self.channels_last)
         )
@@ -392,7 +386,7 @@ class Trainer(ParamsRepr):
 
     def _batches(self, data: Any, seed: int) -> _TensorBatches | _LoaderBatches:
         if isinstance(data, (tuple, list)):
-            rank, world = self._world()
+            rank, world = rank_and_world()
             return _TensorBatches(_check_tensors(data), self.batch_size, seed, rank, world)
         if isinstance(data, Iterable):
             return _LoaderBatches(data)
@@ -422,7 +416,7 @@ class Trainer(ParamsRepr):
 
     def _save(self, epoch: int, seed: int) -> None:
         path = self._checkpoint_path()
-        if path is None or self._world()[0] != 0:
+        if path is None or rank_and_world()[0] != 0:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -535,7 +529,7 @@ class Trainer(ParamsRepr):
         self.stop_training = False
         for cb in self.callbacks:
             cb.on_train_begin(self)
-        rank = self._world()[0]
+        rank = rank_and_world()[0]
         total = (self.epochs - done) * len(batches) or None
         with tqdm(
             total=total,
