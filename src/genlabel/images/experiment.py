@@ -49,7 +49,7 @@ from ..robustness import ATTACKS, robust_accuracy
 from ..training import LabelDiagnostics, Trainer
 from ..training.diagnostics import DIAGNOSTICS
 from ..training.steps import build_step, manifold_layers
-from ..training.trainer import CHECKPOINT_NAME
+from ..training.trainer import CHECKPOINT_NAME, model_proba
 
 __all__ = [
     "MODEL_FILE",
@@ -476,7 +476,6 @@ def select_gamma(
     return final, choice
 
 
-@torch.no_grad()
 def predict_proba(model: nn.Module, images: torch.Tensor, device: torch.device) -> np.ndarray:
     """Class probabilities (n, k), float64, of uint8 images (n, c, h, w), in eval mode.
 
@@ -492,16 +491,7 @@ def predict_proba(model: nn.Module, images: torch.Tensor, device: torch.device) 
     -------
     ndarray of shape (n, k), float64
     """
-    was_training = model.training
-    model.eval()
-    try:
-        out = [
-            torch.softmax(model(part.to(device).float().div(255)).float(), -1).double().cpu()
-            for part in torch.split(images, _EVAL_BATCH)
-        ]
-    finally:
-        model.train(was_training)
-    return torch.cat(out).numpy()
+    return model_proba(model, images, device, batch_size=_EVAL_BATCH).double().numpy()
 
 
 def _params(settings: ImageSettings, method: str) -> dict[str, Any]:

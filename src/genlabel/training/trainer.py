@@ -34,7 +34,7 @@ from .._validation import (
 from ..losses import soft_cross_entropy
 from .callbacks import Callback
 
-__all__ = ["MixStep", "Trainer", "plain_loss"]
+__all__ = ["MixStep", "Trainer", "model_proba", "plain_loss"]
 
 CHECKPOINT_NAME = "last.pt"
 _AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -195,6 +195,53 @@ def _to_inputs(
     if channels_last and x.ndim == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     return x
+
+
+@torch.no_grad()
+def model_proba(
+    model: nn.Module,
+    X: torch.Tensor,
+    device: torch.device,
+    *,
+    batch_size: int,
+    channels_last: bool = False,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Class probabilities (n, k) of a model on the CPU, in eval mode, in batches.
+
+    The one prediction loop of the package: :meth:`Trainer.predict_proba` and the image
+    experiment's ``predict_proba`` call it.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The classifier; its training mode is restored afterwards.
+    X : Tensor of shape (n, ...)
+        Inputs; integer images (uint8) are scaled to [0, 1].
+    device : torch.device
+        Where the forward passes run.
+    batch_size : int
+        Rows per forward pass.
+    channels_last : bool, default=False
+        Pass 4-d inputs in channels-last memory format.
+    dtype : torch.dtype, optional
+        Cast floating inputs to this dtype (the model's).
+
+    Returns
+    -------
+    Tensor of shape (n, k), float32
+        An empty (0, 0) tensor when ``X`` has no rows.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        out = []
+        for part in torch.split(X, batch_size):
+            logits = model(_to_inputs(part, device, channels_last, dtype))
+            out.append(torch.softmax(logits.float(), dim=-1).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, 0)
 
 
 def _check_config(model, mixer, optimizer, scheduler, epochs, batch_size, lr, amp) -> None:
@@ -555,7 +602,6 @@ class Trainer(ParamsRepr):
         return self
 
     # -- prediction -------------------------------------------------------------------------
-    @torch.no_grad()
     def predict_proba(self, X: Any, *, batch_size: int | None = None) -> torch.Tensor:
         """Class probabilities (n, k) on the CPU, in eval mode, in batches.
 
@@ -583,18 +629,10 @@ class Trainer(ParamsRepr):
         X = _as_tensor(X, "X")
         if X.is_floating_point() and not all_finite(X):
             raise ValueError("X contains NaN or infinite values")
-        size = batch_size or max(self.batch_size, 256)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            out = []
-            dtype = self._input_dtype()
-            for part in torch.split(X, size):
-                logits = self.model(_to_inputs(part, self.device, self.channels_last_, dtype))
-                out.append(torch.softmax(logits.float(), dim=-1).cpu())
-        finally:
-            self.model.train(was_training)
-        return torch.cat(out) if out else torch.zeros(0, 0)
+        return model_proba(
+            self.model, X, self.device, batch_size=batch_size or max(self.batch_size, 256),
+            channels_last=self.channels_last_, dtype=self._input_dtype(),
+        )  # fmt: skip
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> torch.Tensor:
         """Predicted class indices (n,): the argmax of :meth:`predict_proba`.
