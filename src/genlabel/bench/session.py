@@ -280,11 +280,11 @@ class StoreSession:
 def _jobs(jobs: Any) -> int:
     """The number of parallel jobs: a positive int, or as in joblib -1 for every core, -2
     for all but one, ..."""
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs == 0:
+    if not is_integer(jobs) or jobs == 0:
         raise BenchError(
             f"jobs (parallel jobs) must be at least 1 (or -1 for every core); got {jobs!r}"
         )
-    return jobs if jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + jobs)
+    return int(jobs) if jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + int(jobs))
 
 
 def _names(values: Sequence[str] | str | None) -> list[str]:

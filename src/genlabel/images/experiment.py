@@ -29,7 +29,13 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 from .._distributed import is_main_process
-from .._validation import checkpoint_error, load_checkpoint, resolve_device
+from .._validation import (
+    checkpoint_error,
+    is_int_at_least,
+    is_real_in,
+    load_checkpoint,
+    resolve_device,
+)
 from ..bench.protocol import (
     attack_names,
     calibration,
@@ -179,34 +185,34 @@ class ImageSettings:
         checks = (
             ("dataset", self.dataset in IMAGE_DATASETS, "one of " + ", ".join(IMAGE_DATASETS)),
             ("model", self.model in IMAGE_MODELS, "one of " + ", ".join(IMAGE_MODELS)),
-            ("epochs", _int_at_least(self.epochs, 1), "an int >= 1"),
-            ("batch_size", _int_at_least(self.batch_size, 1), "an int >= 1"),
-            ("lr", _in(self.lr, 0, math.inf) and self.lr > 0, "a float > 0"),
-            ("momentum", _in(self.momentum, 0, 1), "a float in [0, 1]"),
-            ("weight_decay", _in(self.weight_decay, 0, math.inf), "a float >= 0"),
+            ("epochs", is_int_at_least(self.epochs, 1), "an int >= 1"),
+            ("batch_size", is_int_at_least(self.batch_size, 1), "an int >= 1"),
+            ("lr", is_real_in(self.lr, 0, math.inf) and self.lr > 0, "a float > 0"),
+            ("momentum", is_real_in(self.momentum, 0, 1), "a float in [0, 1]"),
+            ("weight_decay", is_real_in(self.weight_decay, 0, math.inf), "a float >= 0"),
             ("schedule", self.schedule in _SCHEDULES, "cosine or step"),
-            ("alpha", _in(self.alpha, 0, math.inf), "a float >= 0"),
-            ("gamma", _in(self.gamma, 0, 1), "a float in [0, 1]"),
+            ("alpha", is_real_in(self.alpha, 0, math.inf), "a float >= 0"),
+            ("gamma", is_real_in(self.gamma, 0, 1), "a float in [0, 1]"),
             ("label_classes", self.label_classes in LABEL_CLASSES, "all or mixed"),
             ("gamma_grid", self.gamma_grid is None or (
                 isinstance(self.gamma_grid, tuple) and len(self.gamma_grid) > 0
-                and all(_in(g, 0, 1) for g in self.gamma_grid)),
+                and all(is_real_in(g, 0, 1) for g in self.gamma_grid)),
              "None or one or more floats in [0, 1]"),
             ("val_split", self.val_split is None or (
-                _in(self.val_split, 0, 1) and 0 < self.val_split < 1),
+                is_real_in(self.val_split, 0, 1) and 0 < self.val_split < 1),
              "None or a float in (0, 1)"),
-            ("beta", _in(self.beta, 0, 1) and self.beta < 1, "a float in [0, 1)"),
-            ("train_subset", self.train_subset is None or _int_at_least(self.train_subset, 1),
+            ("beta", is_real_in(self.beta, 0, 1) and self.beta < 1, "a float in [0, 1)"),
+            ("train_subset", self.train_subset is None or is_int_at_least(self.train_subset, 1),
              "an int >= 1 or None"),
             ("amp", self.amp in (None, "bf16", "fp16"), "None, bf16 or fp16"),
             ("measure", self.measure in ("clean", "robust"), "clean or robust"),
             ("attack", not unknown_attacks(self),
              "one of " + ", ".join(ATTACKS) + " (or several, comma-separated)"),
-            ("eps", len(self.eps) > 0 and all(_in(e, 0, 1) for e in self.eps),
+            ("eps", len(self.eps) > 0 and all(is_real_in(e, 0, 1) for e in self.eps),
              "one or more numbers in [0, 1] (pixels are in [0, 1])"),
-            ("robust_subset", _int_at_least(self.robust_subset, 1), "an int >= 1"),
-            ("update_every", _int_at_least(self.update_every, 1), "an int >= 1"),
-            ("update_warmup", _int_at_least(self.update_warmup, 0), "an int >= 0"),
+            ("robust_subset", is_int_at_least(self.robust_subset, 1), "an int >= 1"),
+            ("update_every", is_int_at_least(self.update_every, 1), "an int >= 1"),
+            ("update_warmup", is_int_at_least(self.update_warmup, 0), "an int >= 0"),
             ("channels_last", self.channels_last in (None, True, False), "None, True or False"),
         )  # fmt: skip
         errors = [f"{name} must be {expected}; got {getattr(self, name)!r}"
@@ -260,15 +266,6 @@ class ImageSettings:
     def field_names(cls) -> list[str]:
         """The names of the settings, in declaration order."""
         return [f.name for f in fields(cls)]
-
-
-def _int_at_least(value: Any, low: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
-
-
-def _in(value: Any, low: float, high: float) -> bool:
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return number and math.isfinite(value) and low <= value <= high
 
 
 @functools.lru_cache(maxsize=4)

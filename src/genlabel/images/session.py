@@ -25,6 +25,7 @@ from pathlib import Path
 import torch.distributed as dist
 
 from .._distributed import rank_and_world
+from .._validation import is_int_at_least
 from ..bench.report import report_folder, write_report
 from ..bench.runner import planned_keys
 from ..bench.session import BenchPlan, RunSummary, StoreSession
@@ -91,9 +92,9 @@ class ImageSession(StoreSession):
             self.methods = list(dict.fromkeys(check_method(m, settings.model).name for m in names))
         except ValueError as exc:
             raise ImageError(str(exc)) from None
-        if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        if not is_int_at_least(trials, 1):
             raise ImageError(f"trials must be an int >= 1; got {trials!r}")
-        self.trials = trials
+        self.trials = int(trials)
         self.db = Path(db)
         self.out = Path(out) if out is not None else report_folder(self.db)
         self.progress = progress

@@ -27,6 +27,8 @@ from .._repr import ParamsRepr
 from .._validation import (
     all_finite,
     checkpoint_error,
+    is_int_at_least,
+    is_real,
     load_checkpoint,
     parameter_error,
     resolve_device,
@@ -258,13 +260,13 @@ def _check_config(model, mixer, optimizer, scheduler, epochs, batch_size, lr, am
          scheduler is None or callable(scheduler) or scheduler in ("cosine", "step"),
          "None, 'cosine', 'step' or a callable"),
         ("amp", amp, amp in (None, *_AMP), "None, 'bf16' or 'fp16'"),
-        ("lr", lr, isinstance(lr, (int, float)) and lr > 0, "a float > 0"),
+        ("lr", lr, is_real(lr) and lr > 0, "a float > 0"),
     )  # fmt: skip
     for name, value, ok, expected in choices:
         if not ok:
             errors.append(str(parameter_error("Trainer", name, expected, value)))
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_int_at_least(value, 1):
             errors.append(str(parameter_error("Trainer", name, "an int >= 1", value)))
     if errors:
         raise ValueError("\n".join(errors))
