@@ -166,6 +166,10 @@ MOVED = [
     ("genlabel.training", "genlabel.training.steps", "GenLabelMixup"),
     ("genlabel.training.dropin", "genlabel.training.steps", "GenLabelMixup"),
     ("genlabel.training.dropin", "genlabel.training.steps", "MixupBatch"),
+    ("genlabel.training.methods", "genlabel.training.grids", "Config"),
+    ("genlabel.training.methods", "genlabel.training.grids", "DEFAULT_DENSITY_GRID"),
+    ("genlabel.training.methods", "genlabel.training.grids", "DEFAULT_GAMMA_GRID"),
+    ("genlabel.training.methods", "genlabel.training.grids", "DEFAULT_LR_GRID"),
 ] + [
     (old, "genlabel.training.steps", name)
     for old in ("genlabel.images", "genlabel.images.steps")

@@ -26,7 +26,7 @@ from ..registry import (
 )
 from ..training import GenLabelMixup, Trainer
 from ..training.grid import LATENTS, TrainSettings
-from ..training.methods import DEFAULT_DENSITY_GRID, DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
+from ..training.grids import DEFAULT_DENSITY_GRID, DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
 from ..training.selection import check_grid, fit_configuration, grid_search, param_grid
 
 __all__ = ["MixupClassifier", "ESTIMATOR_METHODS"]

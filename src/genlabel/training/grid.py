@@ -43,7 +43,7 @@ from ..mixing import MixParams, apply_mix, draw_mix_params, one_hot, sample_perm
 from ..models import StackedMLP, init_linear, layer_sizes
 from ..registry import MethodSpec, check_method
 from .batched_adam import BatchedAdam
-from .methods import Config
+from .grids import Config
 
 __all__ = [
     "ADAMIXUP_HIDDEN",

@@ -16,7 +16,7 @@ from .._validation import is_real, parameter_error
 from ..models import StackedMLP
 from ..registry import resolve_method
 from .grid import TrainSettings, train_grid
-from .methods import Config
+from .grids import Config
 
 __all__ = [
     "REFIT_STREAM",
