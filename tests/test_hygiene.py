@@ -170,6 +170,7 @@ MOVED = [
     ("genlabel.training.methods", "genlabel.training.grids", "DEFAULT_DENSITY_GRID"),
     ("genlabel.training.methods", "genlabel.training.grids", "DEFAULT_GAMMA_GRID"),
     ("genlabel.training.methods", "genlabel.training.grids", "DEFAULT_LR_GRID"),
+    ("genlabel.estimators.mixup", "genlabel.training.grid", "check_warmup"),
 ] + [
     (old, "genlabel.training.steps", name)
     for old in ("genlabel.images", "genlabel.images.steps")
@@ -193,3 +194,13 @@ def test_moved_names_keep_their_old_import_paths(old: str, new: str, name: str) 
     assert getattr(importlib.import_module(old), name) is getattr(
         importlib.import_module(new), name
     )
+
+
+def test_the_warmup_check_lives_with_the_settings_it_checks() -> None:
+    """Issue 39: bench/session.py imported check_warmup from the estimator; it checks
+    TrainSettings and lives beside them in training/grid.py, where both import it."""
+    from genlabel.training import grid
+
+    assert grid.check_warmup.__module__ == "genlabel.training.grid"
+    mods = _imported_modules(PACKAGE / "bench" / "session.py")
+    assert not _imports_under(mods, ("genlabel.estimators",)), mods

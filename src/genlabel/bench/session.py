@@ -32,11 +32,10 @@ from .._validation import is_integer, is_real
 from ..data import DataError, csv_name, load_dataset, suite_ids
 from ..data.tabular import check_csv_files
 from ..data.user_csv import SavedIndexWarning, data_summary
-from ..estimators.mixup import check_warmup
 from ..labels import LABEL_CLASSES
 from ..registry import SUITES, TABULAR_MODELS, check_method, resolve_method
 from ..robustness import ATTACKS
-from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
+from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings, check_warmup
 from ..training.selection import check_grid
 from .protocol import BenchSettings, attack_names, unknown_attacks
 from .report import report_folder, write_report
