@@ -86,7 +86,18 @@ class DatasetSource:
 def data_folder(kind: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
     """The folder of the files of ``kind``'s data sets: ``data_dir`` when given, else the
     kind's default under the data root (``openml/`` or ``images/``, see
-    :func:`genlabel.data.paths.default_data_dir`; a DataError when there is none)."""
+    :func:`genlabel.data.paths.default_data_dir`; a DataError when there is none).
+
+    Parameters
+    ----------
+    kind : {"tabular", "image", "genmix"}
+    data_dir : str or path, optional
+        The folder the user gave.
+
+    Returns
+    -------
+    Path
+    """
     if data_dir is not None:
         return Path(data_dir)
     return default_data_dir(DATASET_KINDS[kind].folder)
