@@ -90,7 +90,8 @@ def data_folder(kind: str, data_dir: str | os.PathLike[str] | None = None) -> Pa
 
     Parameters
     ----------
-    kind : {"tabular", "image", "genmix"}
+    kind : str
+        ``"tabular"``, ``"image"`` or ``"genmix"``.
     data_dir : str or path, optional
         The folder the user gave.
 
@@ -129,8 +130,8 @@ def resolve_dataset(
         The folder given by the user (``--data-dir``, ``data_dir=``/``root=``); default:
         ``openml/`` (tabular) or ``images/`` (image, GenMix's mnist79) under the data root
         (see :func:`genlabel.data.paths.default_data_dir`).
-    kind : {"tabular", "image", "genmix"}
-        The loader asking.
+    kind : str
+        The loader asking: ``"tabular"``, ``"image"`` or ``"genmix"``.
 
     Returns
     -------
