@@ -35,7 +35,7 @@ from tests.reference_trainer import train_single  # noqa: E402
 from _common import machine, markdown_table  # noqa: E402
 from genlabel.estimators import MixupClassifier  # noqa: E402
 from genlabel.training.grid import LATENTS, TrainSettings  # noqa: E402
-from genlabel.training.methods import (  # noqa: E402
+from genlabel.training.grids import (  # noqa: E402
     DEFAULT_DENSITY_GRID,
     DEFAULT_GAMMA_GRID,
     DEFAULT_LR_GRID,

@@ -46,7 +46,7 @@ def test_online_labeler_on_cuda() -> None:
 @pytest.mark.parametrize("second_fold_stop", [450, 200], ids=["equal", "unequal"])
 def test_batched_trainer_on_cuda_matches_cpu(method: str, second_fold_stop: int) -> None:
     from genlabel.training.grid import TrainSettings, train_grid
-    from genlabel.training.methods import Config
+    from genlabel.training.grids import Config
 
     X, y = _toy()
     X = X.double()

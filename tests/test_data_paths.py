@@ -76,3 +76,67 @@ def test_an_openml_file_edited_in_one_value_fails_its_manifest_hash(shared_data,
     # Without a manifest row (another id), the file is read as it is.
     shutil.copy(path, folder / "999999.csv.gz")
     assert len(load_openml("999999", folder).y) == 150
+
+
+# -- the one data-set lookup (issue 39: tabular, image and GenMix data each resolved names
+# and folders their own way) ------------------------------------------------------------------
+
+
+def test_one_lookup_says_the_kind_and_the_folder_of_every_data_set(tmp_path) -> None:
+    from genlabel.data import resolve_dataset
+
+    assert resolve_dataset("iris", kind="tabular").source == "embedded"
+    found = resolve_dataset("61", tmp_path, kind="tabular")
+    assert (found.source, found.folder) == ("openml", tmp_path)
+    assert resolve_dataset("digits", kind="image").source == "embedded"
+    found = resolve_dataset("mnist", tmp_path, kind="image")
+    assert (found.source, found.folder) == ("files", tmp_path)
+    assert resolve_dataset("circle", kind="genmix").source == "embedded"
+    assert resolve_dataset("mnist79", tmp_path, kind="genmix").folder == tmp_path
+
+
+def test_the_default_folder_is_looked_up_only_when_a_set_needs_files(monkeypatch) -> None:
+    from genlabel.data import resolve_dataset
+
+    monkeypatch.delenv("GENLABEL_DATA", raising=False)
+    monkeypatch.setattr(paths, "_checkout_root", lambda: None)
+    assert resolve_dataset("gaussian9", kind="tabular").source == "embedded"
+    found = resolve_dataset("mnist", kind="image")
+    with pytest.raises(DataError, match="no data directory given for the images data"):
+        found.folder  # noqa: B018
+
+
+def test_every_loader_names_the_kind_a_name_of_another_kind_belongs_to() -> None:
+    """Before, load_images('iris') and load_dataset('mnist') said only "unknown", and
+    load_genmix_data raised a bare ValueError, not the DataError the CLI reports."""
+    from genlabel.data import load_dataset
+    from genlabel.data.images import load_images
+    from genlabel.genmix.datasets import load_genmix_data
+
+    with pytest.raises(
+        DataError, match=r"^unknown image data set 'iris'; .*another kind: tabular\)$"
+    ):
+        load_images("iris")
+    with pytest.raises(
+        DataError,
+        match=r"^unknown data set id 'mnist': expected an OpenML id .*another kind: image\)$",
+    ):
+        load_dataset("mnist")
+    with pytest.raises(
+        DataError,
+        match=r"^unknown GenMix data set 'mnist'; expected one of circle, circle3d, mnist79 .*image\)$",
+    ):
+        load_genmix_data("mnist", 0)
+    with pytest.raises(
+        DataError,
+        match=r"^unknown GenMix data set 'svhn'; expected one of circle, circle3d, mnist79$",
+    ):
+        load_genmix_data("svhn", 0)
+
+
+def test_load_openml_of_an_embedded_name_says_to_load_it_by_name() -> None:
+    with pytest.raises(
+        DataError,
+        match=r"'iris' is an embedded data set, not an OpenML id: load it with load_dataset\('iris'\)",
+    ):
+        load_openml("iris")

@@ -16,7 +16,7 @@ from genlabel.models import init_linear
 from genlabel.registry import METHODS, TABULAR_MODELS, dropin_names, resolve_method
 from genlabel.training.batched_adam import BatchedAdam
 from genlabel.training.grid import TrainSettings, init_generator, train_grid
-from genlabel.training.methods import Config
+from genlabel.training.grids import Config
 from genlabel.training.selection import fit_configuration, select_hyperparameters
 from tests._asserts import rounding_tolerance
 from tests.reference_trainer import train_single

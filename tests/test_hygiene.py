@@ -140,9 +140,11 @@ def _imports_under(modules: set[str], packages: tuple[str, ...]) -> list[str]:
 def test_density_imports_nothing_above_it() -> None:
     """Issue 39: density/_base.py imported labels.rules while labels/mixed.py imported
     density (an import running upward); every LabelDensity now lives in density/, which
-    imports only the input checks, the repr and the mixing primitives (mixing.params, which
-    import only the checks): nothing from labels/, training/, images/, genmix/, bench/, cli/."""
-    allowed = ("genlabel._validation", "genlabel._repr", "genlabel.mixing.params")
+    imports only the input checks, the repr, the process-group queries (_distributed) and
+    the mixing primitives (mixing.params, which import only the checks): nothing from
+    labels/, training/, images/, genmix/, bench/, cli/."""
+    allowed = ("genlabel._validation", "genlabel._repr", "genlabel._distributed")
+    allowed += ("genlabel.mixing.params",)
     allowed += ("genlabel.density",)
     offenders = {}
     for path in sorted((PACKAGE / "density").rglob("*.py")):
@@ -189,6 +191,11 @@ MOVED = [
     ("genlabel.training", "genlabel.training.steps", "GenLabelMixup"),
     ("genlabel.training.dropin", "genlabel.training.steps", "GenLabelMixup"),
     ("genlabel.training.dropin", "genlabel.training.steps", "MixupBatch"),
+    ("genlabel.training.methods", "genlabel.training.grids", "Config"),
+    ("genlabel.training.methods", "genlabel.training.grids", "DEFAULT_DENSITY_GRID"),
+    ("genlabel.training.methods", "genlabel.training.grids", "DEFAULT_GAMMA_GRID"),
+    ("genlabel.training.methods", "genlabel.training.grids", "DEFAULT_LR_GRID"),
+    ("genlabel.estimators.mixup", "genlabel.training.grid", "check_warmup"),
 ] + [
     (old, "genlabel.training.steps", name)
     for old in ("genlabel.images", "genlabel.images.steps")
@@ -212,3 +219,13 @@ def test_moved_names_keep_their_old_import_paths(old: str, new: str, name: str) 
     assert getattr(importlib.import_module(old), name) is getattr(
         importlib.import_module(new), name
     )
+
+
+def test_the_warmup_check_lives_with_the_settings_it_checks() -> None:
+    """Issue 39: bench/session.py imported check_warmup from the estimator; it checks
+    TrainSettings and lives beside them in training/grid.py, where both import it."""
+    from genlabel.training import grid
+
+    assert grid.check_warmup.__module__ == "genlabel.training.grid"
+    mods = _imported_modules(PACKAGE / "bench" / "session.py")
+    assert not _imports_under(mods, ("genlabel.estimators",)), mods

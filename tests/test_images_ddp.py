@@ -17,7 +17,9 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from genlabel._distributed import is_distributed, is_main_process, rank_and_world
 from genlabel.images import GenLabelStep
+from genlabel.images.distributed import is_main_process as images_is_main_process
 from genlabel.models import SmallCNN
 from genlabel.training import Callback, OnlineGaussianLabeler, Trainer
 
@@ -63,6 +65,9 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
+        # The one home of the rank / world-size queries (issue 39: copied four times).
+        assert rank_and_world() == (rank, world)
+        assert is_distributed() and is_main_process() == (rank == 0)
         # Stopped after the first epoch (rank 0 writes the checkpoint), then resumed: every
         # rank loads rank 0's checkpoint.
         with pytest.raises(_Stop):
@@ -72,6 +77,14 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         torch.save({"model": model.state_dict(), "labeler": labeler.state_dict()}, f"{out}.{rank}")
     finally:
         dist.destroy_process_group()
+
+
+def test_one_process_is_the_main_process_of_a_world_of_one() -> None:
+    """Issue 39: rank / world size were computed in four modules; one helper now answers,
+    and genlabel.images.distributed re-exports its is_main_process."""
+    assert rank_and_world() == (0, 1)
+    assert is_main_process() and not is_distributed()
+    assert images_is_main_process is is_main_process
 
 
 def test_two_gloo_workers_train_and_resume_as_one_process_on_the_global_batch(tmp_path) -> None:

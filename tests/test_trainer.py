@@ -298,3 +298,30 @@ def test_the_step_schedule_divides_the_rate_by_ten_at_half_and_three_quarters() 
         callbacks=[Rates()], verbose=0,
     ).fit((X, y))  # fmt: skip
     np.testing.assert_allclose(seen, [0.1] * 3 + [0.01] * 2 + [0.001] * 3, rtol=1e-12)
+
+
+def test_the_image_experiment_predicts_through_the_trainers_loop() -> None:
+    """Issue 39: predict_proba was written twice (Trainer, images/experiment.py); both now
+    run model_proba: uint8 images scaled to [0, 1], eval mode, the training mode restored."""
+    from genlabel.images.experiment import predict_proba
+    from genlabel.models import SmallCNN
+    from tests._asserts import rounding_tolerance
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (40, 1, 8, 8), generator=g, dtype=torch.uint8)
+    y = torch.randint(0, 3, (40,), generator=g)
+    trainer = Trainer(SmallCNN(1, 3, 8, width=4, seed=0), epochs=1, batch_size=16, verbose=0)
+    trainer.fit((x, y))
+    trainer.model.train()
+    got = predict_proba(trainer.model, x, torch.device("cpu"))
+    assert trainer.model.training and got.dtype == np.float64 and got.shape == (40, 3)
+    # Batches of 1000 rows here, of 256 in the Trainer: equal up to rounding.
+    want = trainer.predict_proba(x, batch_size=7).double().numpy()
+    torch.testing.assert_close(
+        torch.from_numpy(got), torch.from_numpy(want), **rounding_tolerance(torch.float32)
+    )
+    # Batch norm in eval mode: the probabilities of x / 255 as floats.
+    trainer.model.eval()
+    with torch.no_grad():
+        direct = torch.softmax(trainer.model(x.float() / 255), -1).double()
+    torch.testing.assert_close(torch.from_numpy(got), direct, **rounding_tolerance(torch.float32))

@@ -186,6 +186,40 @@ def is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+def is_int_at_least(value: object, low: int) -> bool:
+    """An integer (NumPy's included, not a bool) >= ``low``."""
+    return is_integer(value) and bool(value >= low)  # type: ignore[operator]
+
+
+def is_real_in(
+    value: object,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> bool:
+    """A finite real number (see :func:`is_real`) in the range from ``low`` to ``high``,
+    the bounds included unless ``low_open`` / ``high_open``; NaN and +-inf never are."""
+    if not is_real(value):
+        return False
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except OverflowError:  # an int beyond float's range is not a finite float
+        return False
+    above = low < v if low_open else low <= v
+    below = v < high if high_open else v <= high
+    return math.isfinite(v) and above and below
+
+
+def check_int_at_least(value: Any, name: str, owner: str, low: int = 1) -> int:
+    """``value`` as an int when it is an integer >= ``low`` (see :func:`is_int_at_least`),
+    else the :func:`parameter_error` "must be an int >= low"."""
+    if not is_int_at_least(value, low):
+        raise parameter_error(owner, name, f"an int >= {low}", value)
+    return int(value)
+
+
 def is_flag(value: object) -> bool:
     """A bool, NumPy's, a 0-d bool tensor, or the integer 0 or 1."""
     if isinstance(value, torch.Tensor):

@@ -25,7 +25,7 @@ from ..metrics import expected_calibration_error, negative_log_likelihood, relia
 from ..registry import METHODS, SUITES, resolve_method
 from ..robustness import ATTACKS
 from ..training.grid import TrainSettings
-from ..training.methods import DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
+from ..training.grids import DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
 from ..training.selection import GridSearchResult, grid_search, param_grid
 
 __all__ = [

@@ -32,11 +32,10 @@ from .._validation import is_integer, is_real
 from ..data import DataError, csv_name, load_dataset, suite_ids
 from ..data.tabular import check_csv_files
 from ..data.user_csv import SavedIndexWarning, data_summary
-from ..estimators.mixup import check_warmup
 from ..labels import LABEL_CLASSES
 from ..registry import SUITES, TABULAR_MODELS, check_method, resolve_method
 from ..robustness import ATTACKS
-from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings
+from ..training.grid import DEFAULT_LATENT, LATENTS, TrainSettings, check_warmup
 from ..training.selection import check_grid
 from .protocol import BenchSettings, attack_names, unknown_attacks
 from .report import report_folder, write_report
@@ -280,11 +279,11 @@ class StoreSession:
 def _jobs(jobs: Any) -> int:
     """The number of parallel jobs: a positive int, or as in joblib -1 for every core, -2
     for all but one, ..."""
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs == 0:
+    if not is_integer(jobs) or jobs == 0:
         raise BenchError(
             f"jobs (parallel jobs) must be at least 1 (or -1 for every core); got {jobs!r}"
         )
-    return jobs if jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + jobs)
+    return int(jobs) if jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + int(jobs))
 
 
 def _names(values: Sequence[str] | str | None) -> list[str]:

@@ -38,6 +38,8 @@ from typing import Any
 
 import pandas as pd
 
+from .._validation import is_integer, is_real, is_real_in
+
 __all__ = [
     "CELL_KEY",
     "CLAIM_TIMEOUT",
@@ -149,11 +151,7 @@ def _dead_here(host: str | None, pid: int | None) -> bool:
 
 def check_claim_timeout(value: Any) -> float:
     """The claim timeout in seconds: a finite number > 0."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not 0 < value < float("inf")
-    ):
+    if not is_real_in(value, 0, low_open=True):
         raise StoreError(
             f"--claim-timeout (seconds after which a silent driver's claims lapse) must be a "
             f"number > 0; got {value!r}"
@@ -287,9 +285,9 @@ def _key(values: Sequence[Any]) -> tuple | None:
     mangled row)."""
     d, me, mo, t, ms, a = values[: len(CELL_KEY)]
     texts_ok = all(isinstance(v, str) for v in (d, me, mo, ms))
-    if not texts_ok or isinstance(t, bool) or not isinstance(t, int):
+    if not texts_ok or not is_integer(t):
         return None
-    if not isinstance(a, (int, float)):
+    if not is_real(a):
         return None
     return (d, me, mo, t, ms, float(a))
 

@@ -1,5 +1,6 @@
 """Data: OpenML sets from a local folder, embedded sets, toy generators, preprocessing."""
 
+from .lookup import DatasetSource, resolve_dataset
 from .paths import DataError, data_root, default_data_dir
 from .preprocess import categorical_columns, make_preprocessor
 from .tabular import (
@@ -21,6 +22,7 @@ __all__ = [
     "SavedIndexWarning",
     "TOY_DATASETS",
     "Dataset",
+    "DatasetSource",
     "categorical_columns",
     "check_data_dir",
     "csv_name",
@@ -34,5 +36,6 @@ __all__ = [
     "make_toy",
     "openml_dir",
     "read_manifest",
+    "resolve_dataset",
     "suite_ids",
 ]

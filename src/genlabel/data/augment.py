@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._validation import parameter_error
+from .._validation import check_int_at_least
 
 __all__ = [
     "DATASET_STATS",
@@ -176,8 +176,7 @@ class BatchAugment:
         generator: torch.Generator | None = None,
         seed: int | None = None,
     ):
-        if isinstance(crop_padding, bool) or not isinstance(crop_padding, int) or crop_padding < 0:
-            raise parameter_error("BatchAugment", "crop_padding", "an int >= 0", crop_padding)
+        padding = check_int_at_least(crop_padding, "crop_padding", "BatchAugment", 0)
         if (mean is None) != (std is None):
             raise ValueError("BatchAugment: give both mean and std, or neither")
         if generator is not None and seed is not None:
@@ -189,7 +188,7 @@ class BatchAugment:
                 f"The 'generator' parameter of BatchAugment must be a CPU torch.Generator. "
                 f"Got {generator!r} instead."
             )
-        self.crop_padding, self.hflip = crop_padding, bool(hflip)
+        self.crop_padding, self.hflip = padding, bool(hflip)
         self.stats = None
         if mean is not None and std is not None:
             self.stats = _channel_stats(mean, std, "BatchAugment")

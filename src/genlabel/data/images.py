@@ -31,12 +31,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import registry
-from .paths import DataError, dataset_folder, default_data_dir
+from .lookup import IMAGE_DATASETS, resolve_dataset
+from .paths import DataError, dataset_folder
 
 __all__ = ["IMAGE_DATASETS", "ImageSet", "load_images", "parse_idx"]
 
-IMAGE_DATASETS = registry.IMAGE_DATASETS  # kept in the registry, for the CLI's help
 SPLITS = ("train", "test")
 
 _IDX_IMAGES, _IDX_LABELS = 0x00000803, 0x00000801  # uint8 data, 3 and 1 dimensions
@@ -412,20 +411,16 @@ def load_images(
         expected format (wrong magic number, truncated, wrong record size); the message
         names the file and what was expected.
     """
-    if not isinstance(name, str) or name not in IMAGE_DATASETS:
-        raise DataError(
-            f"unknown image data set {name!r}; expected one of {', '.join(IMAGE_DATASETS)}"
-        )
+    source = resolve_dataset(name, root, kind="image")
     if split not in SPLITS:
         raise ValueError(
             f"The 'split' parameter of load_images must be 'train' or 'test'. Got {split!r} "
             "instead."
         )
-    if name == "digits":
+    if source.source == "embedded":  # scikit-learn's digits
         pixels, labels, classes = _load_digits(split)
     else:
-        folder = Path(root) if root is not None else default_data_dir("images")
-        pixels, labels, classes = _READERS[name](folder, split)
+        pixels, labels, classes = _READERS[name](source.folder, split)
     # Parsed arrays are read-only views of file bytes, which torch cannot share: copy those.
     x = torch.from_numpy(np.require(pixels, requirements=("C", "W")))
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64))

@@ -10,8 +10,9 @@ import pandas as pd
 from sklearn import datasets as skdatasets
 
 from .dataset import Dataset, encode_labels
-from .paths import DataError, default_data_dir
-from .toy import TOY_DATASETS, make_toy
+from .lookup import BUNDLED, EMBEDDED, DatasetSource, data_folder, resolve_dataset
+from .paths import DataError
+from .toy import make_toy
 from .user_csv import check_scalable, csv_name, csv_sha256, load_csv, read_table
 
 __all__ = [
@@ -29,14 +30,8 @@ __all__ = [
 ]
 
 
-_BUNDLED = {
-    "iris": skdatasets.load_iris,
-    "wine": skdatasets.load_wine,
-    "breast_cancer": skdatasets.load_breast_cancer,
-    "digits": skdatasets.load_digits,
-}
-#: Data sets that need no download: scikit-learn's bundled sets and the toy generators.
-EMBEDDED = tuple(_BUNDLED) + tuple(TOY_DATASETS)
+#: The loaders of scikit-learn's bundled sets (their names live in genlabel.data.lookup).
+_BUNDLED = {name: getattr(skdatasets, f"load_{name}") for name in BUNDLED}
 
 
 def _embedded(name: str) -> Dataset:
@@ -81,7 +76,7 @@ def openml_dir(data_dir: str | Path | None = None) -> Path:
     DataError
         No ``data_dir`` and no data root.
     """
-    return Path(data_dir) if data_dir is not None else default_data_dir("openml")
+    return data_folder("tabular", data_dir)
 
 
 def check_data_dir(
@@ -142,17 +137,31 @@ def load_openml(
         A file name instead of an id, an id that is not digits, a missing file (without
         ``online``), a failed fetch, or a file that does not match its manifest row.
     """
+    source = _resolve(dataset_id, data_dir)
+    if source.source != "openml":
+        raise DataError(
+            f"{source.name!r} is an embedded data set, not an OpenML id: load it with "
+            f"load_dataset({source.name!r})"
+        )
+    return _load_openml_file(source, online=online, cache_dir=cache_dir)
+
+
+def _resolve(dataset_id: str | int, data_dir: str | Path | None) -> DatasetSource:
+    """The tabular set ``dataset_id`` through :func:`resolve_dataset`, after the hint for a
+    CSV file's name given as a data set id."""
     dataset_id = str(dataset_id).strip()
     if dataset_id.lower().endswith((".csv", ".csv.gz")):
         raise DataError(
             f"{dataset_id!r} is a file, not a data set id: give your own CSV file with "
             f"--csv {dataset_id} --label COLUMN (csv=[...], label=... in Python)"
         )
-    if not dataset_id.isdigit():
-        raise DataError(
-            f"unknown data set id {dataset_id!r}: expected an OpenML id (digits) or one of {', '.join(EMBEDDED)}"
-        )
-    data_dir = openml_dir(data_dir)
+    return resolve_dataset(dataset_id, data_dir, kind="tabular")
+
+
+def _load_openml_file(
+    found: DatasetSource, *, online: bool, cache_dir: str | Path | None
+) -> Dataset:
+    dataset_id, data_dir = found.name, found.folder
     path = data_dir / f"{dataset_id}.csv.gz"
     if not path.is_file():
         if online:
@@ -252,9 +261,10 @@ def load_dataset(
     for path in csv_files:
         if csv_name(path) == dataset_id:
             return load_csv(path, label or "")
-    if dataset_id in EMBEDDED:
-        return _embedded(dataset_id)
-    return load_openml(dataset_id, data_dir, online=online)
+    source = _resolve(dataset_id, data_dir)
+    if source.source == "embedded":
+        return _embedded(source.name)
+    return _load_openml_file(source, online=online, cache_dir=None)
 
 
 def check_csv_files(csv_files: tuple[str, ...] | list[str]) -> None:

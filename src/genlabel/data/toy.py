@@ -8,6 +8,8 @@ import numpy as np
 from sklearn.datasets import make_circles, make_moons
 from sklearn.utils import check_random_state
 
+from .._validation import is_int_at_least
+
 __all__ = ["TOY_DATASETS", "make_toy", "gaussian9_centers"]
 
 GAUSSIAN9_SPACING = 1.0
@@ -109,7 +111,7 @@ def make_toy(
     """
     if name not in TOY_DATASETS:
         raise ValueError(f"Unknown toy data set {name!r}; known names: {', '.join(TOY_DATASETS)}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+    if not is_int_at_least(n_samples, 1):
         raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}")
     maker, default_noise = TOY_DATASETS[name]
     noise = default_noise if noise is None else noise

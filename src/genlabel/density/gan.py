@@ -10,11 +10,16 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
 import torch
 
 from .._repr import ParamsRepr
-from .._validation import as_float_tensor, parameter_error
+from .._validation import (
+    as_float_tensor,
+    is_int_at_least,
+    is_integer,
+    is_real_in,
+    parameter_error,
+)
 from .targets import genlabel_targets
 
 __all__ = ["ConditionalGenerator", "GANClassDensity"]
@@ -107,15 +112,6 @@ def _into_ball(z: torch.Tensor, radius: float) -> torch.Tensor:
     return z * (radius / norm.clamp_min(1e-30)).clamp(max=1.0)
 
 
-def _positive_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and bool(value >= 1)
-
-
-def _positive_float(value: Any) -> bool:
-    real = (int, float, np.integer, np.floating)
-    return not isinstance(value, bool) and isinstance(value, real) and bool(0 < value < math.inf)
-
-
 class GANClassDensity(ParamsRepr):
     """p_c(x) ∝ exp(-d(x, M_c)^2 / (2 sigma^2)), M_c the class-c outputs of a generator.
 
@@ -190,20 +186,20 @@ class GANClassDensity(ParamsRepr):
                 "gan must be a conditional generator with latent_dim, num_classes and "
                 f"generate(z, c) (a fitted ConditionalGAN); got {type(gan).__name__}"
             )
-        if not _positive_float(sigma):
+        if not is_real_in(sigma, 0, low_open=True):
             raise parameter_error(name, "sigma", "a float in the range (0, inf)", sigma)
-        if not _positive_float(lr):
+        if not is_real_in(lr, 0, low_open=True):
             raise parameter_error(name, "lr", "a float in the range (0, inf)", lr)
         for param, value in (
             ("restarts", restarts),
             ("steps", steps),
             ("ratio_steps", ratio_steps),
         ):
-            if not _positive_int(value):
+            if not is_int_at_least(value, 1):
                 raise parameter_error(name, param, "an integer >= 1", value)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        if not is_integer(seed):
             raise parameter_error(name, "seed", "an integer", seed)
-        if latent_radius is not None and not _positive_float(latent_radius):
+        if latent_radius is not None and not is_real_in(latent_radius, 0, low_open=True):
             raise parameter_error(
                 name, "latent_radius", "None or a float in the range (0, inf)", latent_radius
             )

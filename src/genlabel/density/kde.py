@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
-from .._validation import check_nonnegative, parameter_error
+from .._validation import check_nonnegative, is_real_in, parameter_error
 from ._base import ClassDensity, stable_cholesky
 
 __all__ = ["KDEClassDensity"]
@@ -59,12 +58,7 @@ class KDEClassDensity(ClassDensity):
         ok = (
             bw in ("scott", "silverman")
             if isinstance(bw, str)
-            else (
-                isinstance(bw, numbers.Real)
-                and not isinstance(bw, bool)
-                and math.isfinite(bw)
-                and bw > 0
-            )
+            else is_real_in(bw, 0, low_open=True)
         )
         if not ok:
             raise parameter_error(

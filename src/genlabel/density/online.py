@@ -9,6 +9,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .._distributed import is_distributed
 from .._repr import ParamsRepr
 from .._validation import is_integer, is_real
 from .targets import genlabel_targets
@@ -156,11 +157,7 @@ class OnlineGaussianLabeler(ParamsRepr, nn.Module):
         stats[:, 0].index_add_(0, labels, torch.ones_like(labels, dtype=torch.float64))
         stats[:, 1 : d + 1].index_add_(0, labels, z)
         stats[:, d + 1].index_add_(0, labels, z.square().sum(-1))
-        if (
-            dist.is_available()
-            and dist.is_initialized()
-            and dist.get_world_size(self.process_group) > 1
-        ):
+        if is_distributed(self.process_group):
             dist.all_reduce(stats, op=dist.ReduceOp.SUM, group=self.process_group)
         counts, sums, sq = stats[:, 0], stats[:, 1 : d + 1], stats[:, d + 1]
         present = counts > 0

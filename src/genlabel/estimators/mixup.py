@@ -25,8 +25,8 @@ from ..registry import (
     resolve_method,
 )
 from ..training import GenLabelMixup, Trainer
-from ..training.grid import LATENTS, TrainSettings
-from ..training.methods import DEFAULT_DENSITY_GRID, DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
+from ..training.grid import LATENTS, TrainSettings, check_warmup
+from ..training.grids import DEFAULT_DENSITY_GRID, DEFAULT_GAMMA_GRID, DEFAULT_LR_GRID
 from ..training.selection import check_grid, fit_configuration, grid_search, param_grid
 
 __all__ = ["MixupClassifier", "ESTIMATOR_METHODS"]
@@ -55,27 +55,6 @@ class _MethodOptions(StrOptions):
 
     def __str__(self) -> str:
         return f"a str among {{{', '.join(map(repr, sorted(_ACCEPTED)))}}}"
-
-
-def check_warmup(settings: TrainSettings, *, cli: bool = False) -> None:
-    """A ValueError if GenLabel would train only its warm-up: with the MLP and the
-    ``reference`` latent variant it trains ``warmup_epochs`` vanilla epochs, then GenLabel,
-    so ``epochs`` must exceed ``warmup_epochs``. Spelled for the command line if ``cli``."""
-    if not (settings.two_phase and settings.epochs <= settings.warmup_epochs):
-        return
-    warm, epochs = settings.warmup_epochs, settings.epochs
-    if cli:
-        setup = "--model mlp and --latent reference"
-        need = f"--epochs must exceed {warm} (got --epochs {epochs}"
-        fix = "use more --epochs, or --latent two_model or --latent input"
-    else:
-        setup = "model='mlp' (latent 'reference')"
-        need = f"epochs must exceed warmup_epochs (got epochs={epochs}"
-        fix = "raise epochs, or use latent='two_model' or latent='input'"
-    raise ValueError(
-        f"method {settings.spec.name!r} with {setup} trains warmup_epochs={warm} vanilla "
-        f"epochs, then GenLabel: {need}, so GenLabel would never train); {fix} (no warm-up)"
-    )
 
 
 #: scikit-learn's MLP's words when its weights are not finite after training.

@@ -6,26 +6,12 @@ Defaults are the budget of the reported table (3 data sets x 5 schemes x 5 trial
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
-from .._validation import parameter_error
+from .._validation import is_int_at_least, is_real_in, parameter_error
 
 __all__ = ["GANBudget", "GenMixBudget"]
-
-
-def _is_int(value: Any, low: int = 1) -> bool:
-    return (
-        not isinstance(value, bool) and isinstance(value, (int, np.integer)) and bool(value >= low)
-    )
-
-
-def _is_real(value: Any) -> bool:
-    real = (int, float, np.integer, np.floating)
-    return not isinstance(value, bool) and isinstance(value, real) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -69,28 +55,28 @@ class GANBudget:
         owner = "GenMixBudget"
         out = []
         for name in ("hidden", "steps", "restarts", "inversion_steps", "ratio_steps"):
-            if not _is_int(getattr(self, name)):
+            if not is_int_at_least(getattr(self, name), 1):
                 out.append(
                     parameter_error(owner, f"{prefix}.{name}", "an int >= 1", getattr(self, name))
                 )
         for name, low in (("batch_size", 2), ("sigma_points", 2)):
-            if not _is_int(getattr(self, name), low):
+            if not is_int_at_least(getattr(self, name), low):
                 out.append(
                     parameter_error(
                         owner, f"{prefix}.{name}", f"an int >= {low}", getattr(self, name)
                     )
                 )
-        if self.latent_dim is not None and not _is_int(self.latent_dim):
+        if self.latent_dim is not None and not is_int_at_least(self.latent_dim, 1):
             out.append(
                 parameter_error(
                     owner, f"{prefix}.latent_dim", "None or an int >= 1", self.latent_dim
                 )
             )
-        if not _is_real(self.lr) or self.lr <= 0:
+        if not is_real_in(self.lr, 0, low_open=True):
             out.append(
                 parameter_error(owner, f"{prefix}.lr", "a float in the range (0, inf)", self.lr)
             )
-        if not _is_real(self.latent_quantile) or not 0 < self.latent_quantile < 1:
+        if not is_real_in(self.latent_quantile, 0, 1, low_open=True, high_open=True):
             out.append(
                 parameter_error(
                     owner,
@@ -169,14 +155,18 @@ class GenMixBudget:
         owner = "GenMixBudget"
         out = []
         for name in ("epochs", "batch_size", "n_aug", "max_tries", "gm_components"):
-            if not _is_int(getattr(self, name)):
+            if not is_int_at_least(getattr(self, name), 1):
                 out.append(parameter_error(owner, name, "an int >= 1", getattr(self, name)))
         for name in ("n_train_toy", "n_test_toy", "n_train_images"):
-            if not _is_int(getattr(self, name), 2):
+            if not is_int_at_least(getattr(self, name), 2):
                 out.append(parameter_error(owner, name, "an int >= 2", getattr(self, name)))
         for name in ("toy_hidden", "image_hidden"):
             value = getattr(self, name)
-            if not isinstance(value, tuple) or not value or not all(_is_int(h) for h in value):
+            if (
+                not isinstance(value, tuple)
+                or not value
+                or not all(is_int_at_least(h, 1) for h in value)
+            ):
                 out.append(parameter_error(owner, name, "a non-empty tuple of ints >= 1", value))
         for name, positive in (
             ("lr", True),
@@ -185,13 +175,13 @@ class GenMixBudget:
             ("gm_reg", False),
         ):
             value = getattr(self, name)
-            if not _is_real(value) or value < 0 or (positive and value == 0):
+            if not is_real_in(value) or value < 0 or (positive and value == 0):
                 expected = "(0, inf)" if positive else "[0, inf)"
                 out.append(parameter_error(owner, name, f"a float in the range {expected}", value))
-        if not _is_real(self.eps) or not 0 < self.eps < 1:
+        if not is_real_in(self.eps, 0, 1, low_open=True, high_open=True):
             out.append(parameter_error(owner, "eps", "a float in the range (0, 1)", self.eps))
         lam = self.lam
-        if not (lam == "uniform" or (_is_real(lam) and 0 <= float(lam) <= 1)):
+        if not (lam == "uniform" or is_real_in(lam, 0, 1)):
             out.append(parameter_error(owner, "lam", "a float in [0, 1] or 'uniform'", self.lam))
         return [str(e) for e in out]
 

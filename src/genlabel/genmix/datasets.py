@@ -20,12 +20,12 @@ from dataclasses import dataclass
 import torch
 
 from ..data.images import load_images
+from ..data.lookup import GENMIX_DATASETS, resolve_dataset
 from ..data.paths import DataError
 from ..data.toy import make_toy
 
 __all__ = ["GENMIX_DATASETS", "GenMixData", "load_genmix_data", "load_mnist79", "load_toy_trial"]
 
-GENMIX_DATASETS = ("circle", "circle3d", "mnist79")
 MNIST79_DIGITS = (7, 9)
 _TEST_SEED_OFFSET = 10_000
 
@@ -141,10 +141,7 @@ def load_genmix_data(
     root: str | os.PathLike[str] | None = None,
 ) -> GenMixData:
     """One trial of a data set of :data:`GENMIX_DATASETS` (``root``: for mnist79 only)."""
-    if name == "mnist79":
-        return load_mnist79(trial, n_train=n_train_images, root=root)
-    if name in ("circle", "circle3d"):
+    source = resolve_dataset(name, root, kind="genmix")  # a DataError for an unknown name
+    if source.source == "embedded":
         return load_toy_trial(name, trial, n_train=n_train_toy, n_test=n_test_toy)
-    raise ValueError(
-        f"unknown GenMix data set {name!r}; expected one of {', '.join(GENMIX_DATASETS)}"
-    )
+    return load_mnist79(trial, n_train=n_train_images, root=root)

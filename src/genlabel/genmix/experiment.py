@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._validation import is_int_at_least
 from ..bench.protocol import calibration
 from ..bench.report import report_folder, write_report
 from ..bench.session import BenchPlan, RunSummary, StoreSession
@@ -113,7 +114,7 @@ class GenMixExperiment(StoreSession):
         self._set_claim_timeout(claim_timeout)
         self.datasets = _names(datasets, GENMIX_DATASETS, "data sets")
         self.schemes = _names(schemes, GENMIX_SCHEMES, "schemes")
-        if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
+        if not is_int_at_least(trials, 1):
             raise GenMixError(f"trials must be an integer >= 1; got {trials!r}")
         self.trials = int(trials)
         try:

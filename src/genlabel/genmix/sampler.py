@@ -15,11 +15,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._validation import as_float_tensor, as_label_tensor, parameter_error
+from .._validation import (
+    as_float_tensor,
+    as_label_tensor,
+    is_int_at_least,
+    is_real_in,
+    parameter_error,
+)
 from ..density.gaussian import GaussianClassDensity
 from ..density.protocol import LabelDensity
 from ..mixing.params import check_generator
@@ -117,23 +122,15 @@ def _column_index(y: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
 
 
 def _check_scalars(n_aug: Any, lam: Any, eps: Any, max_tries: Any) -> None:
-    def positive_int(value: Any) -> bool:
-        return (
-            not isinstance(value, bool)
-            and isinstance(value, (int, np.integer))
-            and bool(value >= 1)
-        )
-
-    if not positive_int(n_aug):
+    if not is_int_at_least(n_aug, 1):
         raise parameter_error("genmix", "n_aug", "an integer >= 1", n_aug)
-    if not positive_int(max_tries):
+    if not is_int_at_least(max_tries, 1):
         raise parameter_error("genmix", "max_tries", "an integer >= 1", max_tries)
-    real = (int, float, np.integer, np.floating)
-    if isinstance(eps, bool) or not isinstance(eps, real) or not 0 < eps < 1:
+    if not is_real_in(eps, 0, 1, low_open=True, high_open=True):
         raise parameter_error("genmix", "eps", "a float in the range (0, 1)", eps)
     if isinstance(lam, str) and lam == "uniform":
         return
-    if isinstance(lam, bool) or not isinstance(lam, real) or not 0 <= lam <= 1:
+    if not is_real_in(lam, 0, 1):
         raise parameter_error("genmix", "lam", "a float in the range [0, 1] or 'uniform'", lam)
 
 

@@ -15,6 +15,7 @@ import os
 import torch
 import torch.distributed as dist
 
+from .._distributed import is_main_process
 from .._validation import resolve_device
 
 __all__ = ["close_distributed", "init_distributed", "is_main_process"]
@@ -54,11 +55,6 @@ def init_distributed(device: str = "cpu") -> str:
         backend = "nccl"
     dist.init_process_group(backend)  # env://: MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE
     return str(dev)
-
-
-def is_main_process() -> bool:
-    """Rank 0, or the only process."""
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def close_distributed() -> None:

@@ -25,11 +25,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from sklearn.model_selection import train_test_split
 from torch import nn
 
-from .._validation import checkpoint_error, load_checkpoint, resolve_device
+from .._distributed import is_main_process
+from .._validation import (
+    checkpoint_error,
+    is_int_at_least,
+    is_real_in,
+    load_checkpoint,
+    resolve_device,
+)
 from ..bench.protocol import (
     attack_names,
     calibration,
@@ -49,7 +55,7 @@ from ..robustness import ATTACKS, robust_accuracy
 from ..training import LabelDiagnostics, Trainer
 from ..training.diagnostics import DIAGNOSTICS
 from ..training.steps import build_step, manifold_layers
-from ..training.trainer import CHECKPOINT_NAME
+from ..training.trainer import CHECKPOINT_NAME, model_proba
 
 __all__ = [
     "MODEL_FILE",
@@ -179,34 +185,34 @@ class ImageSettings:
         checks = (
             ("dataset", self.dataset in IMAGE_DATASETS, "one of " + ", ".join(IMAGE_DATASETS)),
             ("model", self.model in IMAGE_MODELS, "one of " + ", ".join(IMAGE_MODELS)),
-            ("epochs", _int_at_least(self.epochs, 1), "an int >= 1"),
-            ("batch_size", _int_at_least(self.batch_size, 1), "an int >= 1"),
-            ("lr", _in(self.lr, 0, math.inf) and self.lr > 0, "a float > 0"),
-            ("momentum", _in(self.momentum, 0, 1), "a float in [0, 1]"),
-            ("weight_decay", _in(self.weight_decay, 0, math.inf), "a float >= 0"),
+            ("epochs", is_int_at_least(self.epochs, 1), "an int >= 1"),
+            ("batch_size", is_int_at_least(self.batch_size, 1), "an int >= 1"),
+            ("lr", is_real_in(self.lr, 0, low_open=True), "a float > 0"),
+            ("momentum", is_real_in(self.momentum, 0, 1), "a float in [0, 1]"),
+            ("weight_decay", is_real_in(self.weight_decay, 0), "a float >= 0"),
             ("schedule", self.schedule in _SCHEDULES, "cosine or step"),
-            ("alpha", _in(self.alpha, 0, math.inf), "a float >= 0"),
-            ("gamma", _in(self.gamma, 0, 1), "a float in [0, 1]"),
+            ("alpha", is_real_in(self.alpha, 0), "a float >= 0"),
+            ("gamma", is_real_in(self.gamma, 0, 1), "a float in [0, 1]"),
             ("label_classes", self.label_classes in LABEL_CLASSES, "all or mixed"),
             ("gamma_grid", self.gamma_grid is None or (
                 isinstance(self.gamma_grid, tuple) and len(self.gamma_grid) > 0
-                and all(_in(g, 0, 1) for g in self.gamma_grid)),
+                and all(is_real_in(g, 0, 1) for g in self.gamma_grid)),
              "None or one or more floats in [0, 1]"),
             ("val_split", self.val_split is None or (
-                _in(self.val_split, 0, 1) and 0 < self.val_split < 1),
+                is_real_in(self.val_split, 0, 1, low_open=True, high_open=True)),
              "None or a float in (0, 1)"),
-            ("beta", _in(self.beta, 0, 1) and self.beta < 1, "a float in [0, 1)"),
-            ("train_subset", self.train_subset is None or _int_at_least(self.train_subset, 1),
+            ("beta", is_real_in(self.beta, 0, 1, high_open=True), "a float in [0, 1)"),
+            ("train_subset", self.train_subset is None or is_int_at_least(self.train_subset, 1),
              "an int >= 1 or None"),
             ("amp", self.amp in (None, "bf16", "fp16"), "None, bf16 or fp16"),
             ("measure", self.measure in ("clean", "robust"), "clean or robust"),
             ("attack", not unknown_attacks(self),
              "one of " + ", ".join(ATTACKS) + " (or several, comma-separated)"),
-            ("eps", len(self.eps) > 0 and all(_in(e, 0, 1) for e in self.eps),
+            ("eps", len(self.eps) > 0 and all(is_real_in(e, 0, 1) for e in self.eps),
              "one or more numbers in [0, 1] (pixels are in [0, 1])"),
-            ("robust_subset", _int_at_least(self.robust_subset, 1), "an int >= 1"),
-            ("update_every", _int_at_least(self.update_every, 1), "an int >= 1"),
-            ("update_warmup", _int_at_least(self.update_warmup, 0), "an int >= 0"),
+            ("robust_subset", is_int_at_least(self.robust_subset, 1), "an int >= 1"),
+            ("update_every", is_int_at_least(self.update_every, 1), "an int >= 1"),
+            ("update_warmup", is_int_at_least(self.update_warmup, 0), "an int >= 0"),
             ("channels_last", self.channels_last in (None, True, False), "None, True or False"),
         )  # fmt: skip
         errors = [f"{name} must be {expected}; got {getattr(self, name)!r}"
@@ -260,15 +266,6 @@ class ImageSettings:
     def field_names(cls) -> list[str]:
         """The names of the settings, in declaration order."""
         return [f.name for f in fields(cls)]
-
-
-def _int_at_least(value: Any, low: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
-
-
-def _in(value: Any, low: float, high: float) -> bool:
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return number and math.isfinite(value) and low <= value <= high
 
 
 @functools.lru_cache(maxsize=4)
@@ -352,10 +349,6 @@ def _feature_dim(model: nn.Module, features: str, sample: torch.Tensor) -> int:
     return int(captured.output[0].numel())
 
 
-def _rank() -> int:
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
 @dataclass
 class _Trained:
     """A cell's trained model, its training seconds and per-epoch label diagnostics."""
@@ -412,7 +405,7 @@ def _train(
         for row in trainer.history_
         if counting and DIAGNOSTICS[0] in row
     ]
-    if final is not None and _rank() == 0:
+    if final is not None and is_main_process():
         tmp = final.with_suffix(".tmp")
         state = {"model": model.state_dict(), "seconds": seconds, "diagnostics": diagnostics}
         torch.save(state, tmp)
@@ -480,7 +473,6 @@ def select_gamma(
     return final, choice
 
 
-@torch.no_grad()
 def predict_proba(model: nn.Module, images: torch.Tensor, device: torch.device) -> np.ndarray:
     """Class probabilities (n, k), float64, of uint8 images (n, c, h, w), in eval mode.
 
@@ -496,16 +488,7 @@ def predict_proba(model: nn.Module, images: torch.Tensor, device: torch.device) 
     -------
     ndarray of shape (n, k), float64
     """
-    was_training = model.training
-    model.eval()
-    try:
-        out = [
-            torch.softmax(model(part.to(device).float().div(255)).float(), -1).double().cpu()
-            for part in torch.split(images, _EVAL_BATCH)
-        ]
-    finally:
-        model.train(was_training)
-    return torch.cat(out).numpy()
+    return model_proba(model, images, device, batch_size=_EVAL_BATCH).double().numpy()
 
 
 def _params(settings: ImageSettings, method: str) -> dict[str, Any]:

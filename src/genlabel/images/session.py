@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch.distributed as dist
 
+from .._distributed import rank_and_world
+from .._validation import is_int_at_least
 from ..bench.report import report_folder, write_report
 from ..bench.runner import planned_keys
 from ..bench.session import BenchPlan, RunSummary, StoreSession
@@ -41,12 +43,6 @@ from .experiment import (
 )
 
 __all__ = ["ImageSession"]
-
-
-def _world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 class ImageSession(StoreSession):
@@ -96,9 +92,9 @@ class ImageSession(StoreSession):
             self.methods = list(dict.fromkeys(check_method(m, settings.model).name for m in names))
         except ValueError as exc:
             raise ImageError(str(exc)) from None
-        if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        if not is_int_at_least(trials, 1):
             raise ImageError(f"trials must be an int >= 1; got {trials!r}")
-        self.trials = trials
+        self.trials = int(trials)
         self.db = Path(db)
         self.out = Path(out) if out is not None else report_folder(self.db)
         self.progress = progress
@@ -112,7 +108,7 @@ class ImageSession(StoreSession):
         ----------
         message : str
         """
-        if _world()[0] == 0:
+        if rank_and_world()[0] == 0:
             self._log(message)
 
     def _check_data(self) -> None:
@@ -151,7 +147,7 @@ class ImageSession(StoreSession):
         trial); an ImageError when the store holds some of them under other settings."""
         s = self.settings
         keys = planned_keys([s.dataset], self.methods, s.model, range(self.trials), [s.alpha], s)
-        rank, world = _world()
+        rank, world = rank_and_world()
         if rank != 0:
             dist.barrier()  # rank 0 creates the store first
         try:
@@ -185,14 +181,14 @@ class ImageSession(StoreSession):
         RunSummary
         """
         plan = plan or self.plan()
-        rank, world = _world()
+        rank, world = rank_and_world()
         return self._run_segment(
             plan, lambda store, run_id: self._run_cells(plan, store, run_id),
             n_jobs=world, backend="images", command=command, writer=rank == 0,
         )  # fmt: skip
 
     def _run_cells(self, plan: BenchPlan, store: ResultStore, run_id: int) -> int:
-        rank, world = _world()
+        rank, world = rank_and_world()
         written = 0
         for method, trial in plan.jobs:
             key = self._job_key(method, trial)
@@ -220,7 +216,7 @@ class ImageSession(StoreSession):
     def report(self) -> list[Path]:
         """Write report.md, results.csv and the plots into ``out`` (rank 0); the paths."""
         frame, runs = self._frame_and_runs()
-        if _world()[0] != 0:
+        if rank_and_world()[0] != 0:
             return []
         return write_report(frame, self.out, runs=runs, partial=self.partial)
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from scipy.special import betaincinv
 
-from .._validation import is_integer
+from .._validation import is_int_at_least, is_integer, is_real_in
 
 __all__ = [
     "MixParams",
@@ -131,9 +131,7 @@ def check_generator(generator: Any) -> torch.Generator:
 
 
 def _check_alpha(alpha: Any) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)):
-        raise ValueError(f"alpha must be a float in the range [0.0, inf); got {alpha!r}")
-    if not np.isfinite(alpha) or alpha < 0:
+    if not is_real_in(alpha, 0):
         raise ValueError(f"alpha must be a float in the range [0.0, inf); got {alpha!r}")
     return float(alpha)
 
@@ -250,7 +248,7 @@ def draw_mix_params(
     """
     alpha = _check_alpha(alpha)
     generator = check_generator(generator)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+    if not is_int_at_least(n, 0):
         raise ValueError(f"n must be a non-negative integer; got {n!r}")
     layer = None
     if layers is not None:

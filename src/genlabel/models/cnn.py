@@ -16,6 +16,7 @@ import math
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.modules.conv import _ConvNd
 
-from .._validation import parameter_error
+from .._validation import check_int_at_least, is_int_at_least, is_integer, parameter_error
 from ..data.augment import Normalize
 from ..mixing.params import check_generator
 
@@ -127,19 +128,15 @@ def _normalize_layer(normalize: NormalizeArg) -> nn.Module:
     )
 
 
-def _check_positive_int(value: object, name: str, owner: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise parameter_error(owner, name, f"an int >= {low}", value)
-    return value
-
-
 def _image_size(image_size: int | Sequence[int], owner: str) -> tuple[int, int]:
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    if len(size) != 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 4 for s in size):
+    # is_integer takes NumPy's integers too, which mypy cannot narrow ``image_size`` by.
+    pair = (image_size, image_size) if is_integer(image_size) else image_size
+    size = tuple(cast("Sequence[int]", pair))
+    if len(size) != 2 or not all(is_int_at_least(s, 4) for s in size):
         raise parameter_error(
             owner, "image_size", "an int >= 4 or a pair (height, width) of them", image_size
         )
-    return (size[0], size[1])
+    return (int(size[0]), int(size[1]))
 
 
 def _conv_block(in_channels: int, out_channels: int, batch_norm: bool) -> nn.Sequential:
@@ -226,8 +223,8 @@ class SmallCNN(_FeaturesHead):
     ):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("num_classes", num_classes)):
-            _check_positive_int(value, name, "SmallCNN")
-        _check_positive_int(width, "width", "SmallCNN")
+            check_int_at_least(value, name, "SmallCNN")
+        check_int_at_least(width, "width", "SmallCNN")
         height, wide = _image_size(image_size, "SmallCNN")
 
         def build() -> None:
@@ -341,7 +338,7 @@ class PreActResNet18(_FeaturesHead):
     ):
         super().__init__()
         for name, value in (("num_classes", num_classes), ("in_channels", in_channels)):
-            _check_positive_int(value, name, "PreActResNet18")
+            check_int_at_least(value, name, "PreActResNet18")
 
         def build() -> None:
             layers: OrderedDict[str, nn.Module] = OrderedDict(

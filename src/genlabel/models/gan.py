@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,6 +25,9 @@ from .._validation import (
     as_float_tensor,
     as_label_tensor,
     checkpoint_error,
+    is_int_at_least,
+    is_integer,
+    is_real_in,
     load_checkpoint,
     parameter_error,
     resolve_device,
@@ -142,10 +144,6 @@ def _init_weights(module: nn.Module, generator: torch.Generator, dcgan: bool) ->
             layer.reset_running_stats()
 
 
-def _positive_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and bool(value >= 1)
-
-
 class ConditionalGAN(ParamsRepr):
     """A class-conditional GAN G(z, c) with z ~ N(0, I), trained on labelled data.
 
@@ -210,12 +208,12 @@ class ConditionalGAN(ParamsRepr):
         """Checked parameters, as stored in checkpoints."""
         name = type(self).__name__
         shape = (self.data_shape,) if not isinstance(self.data_shape, tuple) else self.data_shape
-        if not shape or not all(_positive_int(s) for s in shape):
+        if not shape or not all(is_int_at_least(s, 1) for s in shape):
             raise parameter_error(name, "data_shape", "a positive int or tuple of them", shape)
         for param in ("num_classes", "latent_dim"):
-            if not _positive_int(getattr(self, param)):
+            if not is_int_at_least(getattr(self, param), 1):
                 raise parameter_error(name, param, "an integer >= 1", getattr(self, param))
-        if self.hidden is not None and not _positive_int(self.hidden):
+        if self.hidden is not None and not is_int_at_least(self.hidden, 1):
             raise parameter_error(name, "hidden", "an integer >= 1 or None", self.hidden)
         if self.kind not in _KINDS:
             raise parameter_error(name, "kind", "one of 'mlp', 'conv'", self.kind)
@@ -223,7 +221,7 @@ class ConditionalGAN(ParamsRepr):
             raise parameter_error(
                 name, "data_shape", "28x28 single-channel images for kind='conv'", shape
             )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+        if not is_integer(self.seed):
             raise parameter_error(name, "seed", "an integer", self.seed)
         hidden = self.hidden or (128 if self.kind == "mlp" else 64)
         return {
@@ -352,11 +350,11 @@ class ConditionalGAN(ParamsRepr):
         """
         name = type(self).__name__
         for param, value in (("steps", steps), ("checkpoint_every", checkpoint_every)):
-            if not _positive_int(value):
+            if not is_int_at_least(value, 1):
                 raise parameter_error(name, param, "an integer >= 1", value)
-        if not _positive_int(batch_size) or batch_size < 2:
+        if not is_int_at_least(batch_size, 2):
             raise parameter_error(name, "batch_size", "an integer >= 2", batch_size)
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+        if not is_real_in(lr, 0, low_open=True):
             raise parameter_error(name, "lr", "a float in the range (0, inf)", lr)
         self._build()
         X, y = self._check_data(X, y)
@@ -512,7 +510,7 @@ class ConditionalGAN(ParamsRepr):
         ValueError
             ``n`` is not an integer >= 0.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        if not is_int_at_least(n, 0):
             raise parameter_error(type(self).__name__, "n", "an integer >= 0", n)
         z = torch.randn(int(n), self.latent_dim, generator=generator)
         with torch.no_grad():

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.distributed as dist
 
+from .._distributed import is_distributed
 from ..labels.mixed import mixed_class_mask
 from .callbacks import Callback
 
@@ -167,7 +168,7 @@ class LabelDiagnostics(Callback):
         counts = mixer.label_counts
         assert counts is not None  # set at the epoch's start
         counts = counts.clone()
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        if is_distributed():
             dist.all_reduce(counts, op=dist.ReduceOp.SUM)
         values = label_diagnostics(counts)
         logs.update(values)

@@ -43,11 +43,12 @@ from ..mixing import MixParams, apply_mix, draw_mix_params, one_hot, sample_perm
 from ..models import StackedMLP, init_linear, layer_sizes
 from ..registry import MethodSpec, check_method
 from .batched_adam import BatchedAdam
-from .methods import Config
+from .grids import Config
 
 __all__ = [
     "ADAMIXUP_HIDDEN",
     "TrainSettings",
+    "check_warmup",
     "fold_generator",
     "init_generator",
     "train_grid",
@@ -124,6 +125,27 @@ class TrainSettings:
         """Algorithm 2 as the paper states it: densities on the features of a separately
         trained vanilla model phi; a fresh model trained, all layers, with the gamma-loss."""
         return self.latent_variant == "two_model"
+
+
+def check_warmup(settings: TrainSettings, *, cli: bool = False) -> None:
+    """A ValueError if GenLabel would train only its warm-up: with the MLP and the
+    ``reference`` latent variant it trains ``warmup_epochs`` vanilla epochs, then GenLabel,
+    so ``epochs`` must exceed ``warmup_epochs``. Spelled for the command line if ``cli``."""
+    if not (settings.two_phase and settings.epochs <= settings.warmup_epochs):
+        return
+    warm, epochs = settings.warmup_epochs, settings.epochs
+    if cli:
+        setup = "--model mlp and --latent reference"
+        need = f"--epochs must exceed {warm} (got --epochs {epochs}"
+        fix = "use more --epochs, or --latent two_model or --latent input"
+    else:
+        setup = "model='mlp' (latent 'reference')"
+        need = f"epochs must exceed warmup_epochs (got epochs={epochs}"
+        fix = "raise epochs, or use latent='two_model' or latent='input'"
+    raise ValueError(
+        f"method {settings.spec.name!r} with {setup} trains warmup_epochs={warm} vanilla "
+        f"epochs, then GenLabel: {need}, so GenLabel would never train); {fix} (no warm-up)"
+    )
 
 
 def init_generator(seed: int) -> torch.Generator:

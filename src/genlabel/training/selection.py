@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 
-from .._validation import parameter_error
+from .._validation import is_real, parameter_error
 from ..models import StackedMLP
 from ..registry import resolve_method
 from .grid import TrainSettings, train_grid
-from .methods import Config
+from .grids import Config
 
 __all__ = [
     "REFIT_STREAM",
@@ -52,9 +52,7 @@ def check_grid(
         try:
             items = list(values)
             ok = bool(items) and all(
-                (isinstance(v, numbers.Real) and not isinstance(v, bool) and valid(float(v)))
-                if numeric
-                else (isinstance(v, str) and valid(v))
+                (is_real(v) and valid(float(v))) if numeric else (isinstance(v, str) and valid(v))
                 for v in items
             )
         except TypeError:

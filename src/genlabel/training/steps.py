@@ -32,19 +32,21 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
+from .._distributed import is_distributed
 from .._repr import ParamsRepr
 from .._validation import (
     as_float_tensor,
     as_label_tensor,
     check_points,
     is_flag,
+    is_int_at_least,
     is_integer,
     is_real,
+    is_real_in,
     parameter_error,
 )
 from ..density import DENSITIES, ClassDensity, LabelDensity, make_density
@@ -135,8 +137,7 @@ def _make_generator(generator: torch.Generator | None, seed: int | None, owner: 
 
 
 def _check_float(owner: str, name: str, value: Any, low: float, high: float) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or not low <= value <= high:
+    if not is_real_in(value, low, high):
         expected = f"a float in [{low:g}, {'inf' if math.isinf(high) else f'{high:g}'}]"
         raise parameter_error(owner, name, expected, value)
     return float(value)
@@ -430,14 +431,10 @@ class GenLabelStep(_MixingStep):
         self.label_classes = check_label_classes("GenLabelStep", label_classes)
         self.features = features
         self.rule = "genlabel_top2" if top_k == 2 else "genlabel"
-        if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
+        if not is_int_at_least(update_every, 1):
             raise parameter_error("GenLabelStep", "update_every", "an int >= 1", update_every)
         self.update_every = update_every
-        if (
-            isinstance(update_warmup, bool)
-            or not isinstance(update_warmup, int)
-            or update_warmup < 0
-        ):
+        if not is_int_at_least(update_warmup, 0):
             raise parameter_error("GenLabelStep", "update_warmup", "an int >= 0", update_warmup)
         self.update_warmup = update_warmup
         self.batches_seen = 0  # counts training_loss calls; checkpointed with the step
@@ -594,10 +591,6 @@ class AdaMixupPolicy(nn.Module):
         return torch.softmax(self.net(pair).float(), dim=-1)
 
 
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
 class AdaMixupStep(_Drawing):
     """AdaMixup (Guo et al., 2019): a learned mixing policy and an intrusion discriminator.
 
@@ -641,7 +634,7 @@ class AdaMixupStep(_Drawing):
     ):
         super().__init__(generator, seed)
         for name, value in (("in_channels", in_channels), ("feature_dim", feature_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int_at_least(value, 1):
                 raise parameter_error("AdaMixupStep", name, "an int >= 1", value)
         self.features = features
         with torch.random.fork_rng(devices=[]):  # layers draw from the global RNG as built
@@ -678,7 +671,7 @@ class AdaMixupStep(_Drawing):
     def _networks(self) -> tuple[nn.Module, nn.Module]:
         if self._nets is None:
             nets: tuple[nn.Module, nn.Module] = (self.policy, self.discriminator)
-            if _distributed():
+            if is_distributed():
                 device = next(self.policy.parameters()).device
                 ids = [device.index] if device.type == "cuda" else None
                 nets = tuple(nn.parallel.DistributedDataParallel(m, device_ids=ids) for m in nets)  # type: ignore[assignment]

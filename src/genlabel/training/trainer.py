@@ -18,15 +18,17 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .._distributed import rank_and_world
 from .._repr import ParamsRepr
 from .._validation import (
     all_finite,
     checkpoint_error,
+    is_int_at_least,
+    is_real,
     load_checkpoint,
     parameter_error,
     resolve_device,
@@ -34,7 +36,7 @@ from .._validation import (
 from ..losses import soft_cross_entropy
 from .callbacks import Callback
 
-__all__ = ["MixStep", "Trainer", "plain_loss"]
+__all__ = ["MixStep", "Trainer", "model_proba", "plain_loss"]
 
 CHECKPOINT_NAME = "last.pt"
 _AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -197,6 +199,53 @@ def _to_inputs(
     return x
 
 
+@torch.no_grad()
+def model_proba(
+    model: nn.Module,
+    X: torch.Tensor,
+    device: torch.device,
+    *,
+    batch_size: int,
+    channels_last: bool = False,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Class probabilities (n, k) of a model on the CPU, in eval mode, in batches.
+
+    The one prediction loop of the package: :meth:`Trainer.predict_proba` and the image
+    experiment's ``predict_proba`` call it.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The classifier; its training mode is restored afterwards.
+    X : Tensor of shape (n, ...)
+        Inputs; integer images (uint8) are scaled to [0, 1].
+    device : torch.device
+        Where the forward passes run.
+    batch_size : int
+        Rows per forward pass.
+    channels_last : bool, default=False
+        Pass 4-d inputs in channels-last memory format.
+    dtype : torch.dtype, optional
+        Cast floating inputs to this dtype (the model's).
+
+    Returns
+    -------
+    Tensor of shape (n, k), float32
+        An empty (0, 0) tensor when ``X`` has no rows.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        out = []
+        for part in torch.split(X, batch_size):
+            logits = model(_to_inputs(part, device, channels_last, dtype))
+            out.append(torch.softmax(logits.float(), dim=-1).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, 0)
+
+
 def _check_config(model, mixer, optimizer, scheduler, epochs, batch_size, lr, amp) -> None:
     """Every configuration error of a Trainer, reported together in one ValueError."""
     errors = []
@@ -211,13 +260,13 @@ def _check_config(model, mixer, optimizer, scheduler, epochs, batch_size, lr, am
          scheduler is None or callable(scheduler) or scheduler in ("cosine", "step"),
          "None, 'cosine', 'step' or a callable"),
         ("amp", amp, amp in (None, *_AMP), "None, 'bf16' or 'fp16'"),
-        ("lr", lr, isinstance(lr, (int, float)) and lr > 0, "a float > 0"),
+        ("lr", lr, is_real(lr) and lr > 0, "a float > 0"),
     )  # fmt: skip
     for name, value, ok, expected in choices:
         if not ok:
             errors.append(str(parameter_error("Trainer", name, expected, value)))
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_int_at_least(value, 1):
             errors.append(str(parameter_error("Trainer", name, "an int >= 1", value)))
     if errors:
         raise ValueError("\n".join(errors))
@@ -337,12 +386,6 @@ class Trainer(ParamsRepr):
     def loss_curve_(self) -> list[float]:
         return [row["loss"] for row in self.history_]
 
-    @staticmethod
-    def _world() -> tuple[int, int]:
-        if dist.is_available() and dist.is_initialized():
-            return dist.get_rank(), dist.get_world_size()
-        return 0, 1
-
     def _parameters(self) -> list[nn.Parameter]:
         params = list(self.model.parameters())
         extra = getattr(self.mixer, "trainable_parameters", None)
@@ -350,7 +393,7 @@ class Trainer(ParamsRepr):
 
     def _initialize(self) -> None:
         """Build ``module_`` (DDP-wrapped under torch.distributed), the optimizer and scheduler."""
-        rank, world = self._world()
+        rank, world = rank_and_world()
         self.channels_last_ = (
             self.device.type == "cuda" if self.channels_last is None else bool(self.channels_last)
         )
@@ -392,7 +435,7 @@ class Trainer(ParamsRepr):
 
     def _batches(self, data: Any, seed: int) -> _TensorBatches | _LoaderBatches:
         if isinstance(data, (tuple, list)):
-            rank, world = self._world()
+            rank, world = rank_and_world()
             return _TensorBatches(_check_tensors(data), self.batch_size, seed, rank, world)
         if isinstance(data, Iterable):
             return _LoaderBatches(data)
@@ -422,7 +465,7 @@ class Trainer(ParamsRepr):
 
     def _save(self, epoch: int, seed: int) -> None:
         path = self._checkpoint_path()
-        if path is None or self._world()[0] != 0:
+        if path is None or rank_and_world()[0] != 0:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -535,7 +578,7 @@ class Trainer(ParamsRepr):
         self.stop_training = False
         for cb in self.callbacks:
             cb.on_train_begin(self)
-        rank = self._world()[0]
+        rank = rank_and_world()[0]
         total = (self.epochs - done) * len(batches) or None
         with tqdm(
             total=total,
@@ -561,7 +604,6 @@ class Trainer(ParamsRepr):
         return self
 
     # -- prediction -------------------------------------------------------------------------
-    @torch.no_grad()
     def predict_proba(self, X: Any, *, batch_size: int | None = None) -> torch.Tensor:
         """Class probabilities (n, k) on the CPU, in eval mode, in batches.
 
@@ -589,18 +631,10 @@ class Trainer(ParamsRepr):
         X = _as_tensor(X, "X")
         if X.is_floating_point() and not all_finite(X):
             raise ValueError("X contains NaN or infinite values")
-        size = batch_size or max(self.batch_size, 256)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            out = []
-            dtype = self._input_dtype()
-            for part in torch.split(X, size):
-                logits = self.model(_to_inputs(part, self.device, self.channels_last_, dtype))
-                out.append(torch.softmax(logits.float(), dim=-1).cpu())
-        finally:
-            self.model.train(was_training)
-        return torch.cat(out) if out else torch.zeros(0, 0)
+        return model_proba(
+            self.model, X, self.device, batch_size=batch_size or max(self.batch_size, 256),
+            channels_last=self.channels_last_, dtype=self._input_dtype(),
+        )  # fmt: skip
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> torch.Tensor:
         """Predicted class indices (n,): the argmax of :meth:`predict_proba`.
