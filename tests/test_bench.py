@@ -299,6 +299,7 @@ def test_other_settings_in_the_same_store_are_refused(tmp_path: Path) -> None:
     assert _bench(tmp_path).exit_code == 0
     res = _bench(tmp_path, "--epochs", "4")
     assert res.exit_code == 2 and "other settings" in res.output
+    assert "epochs 4 here, " in res.output  # the message names the setting that differs
 
 
 def test_store_ignores_a_cell_written_twice(tmp_path: Path) -> None:
@@ -723,5 +724,6 @@ def test_label_classes_enter_the_cell_settings_and_bad_values_exit_2(tmp_path: P
     assert json.loads(config)["label_classes"] == "mixed"
     again = runner.invoke(app, args)  # the same store under the other choice: refused
     assert again.exit_code == 2 and "other settings" in again.output
+    assert "label_classes not set here, 'mixed' there" in again.output
     bad = runner.invoke(app, [*args[:-1], str(tmp_path / "b.sqlite"), "--label-classes", "two"])
     assert bad.exit_code == 2 and "unknown label classes 'two'" in bad.output

@@ -203,10 +203,12 @@ class StoreSession:
         with self._store() as store:
             clash = store.conflicting(fingerprint, keys)
             done = store.done_keys()
+            stored = store.stored_config(clash[0]) if clash else None
         if clash:
             raise self.error(
                 f"{self.db} already holds {len(clash)} of these cells computed with "
-                f"{self.settings_word} (e.g. {clash[0]}); use another --db"
+                f"{self.settings_word} (e.g. {clash[0]}{_differences(stored, fingerprint)});"
+                " use another --db"
             )
         return done
 
@@ -672,3 +674,21 @@ class BenchSession(StoreSession):
             complete_only=complete_only, data_summary=self.data_summary(),
             partial=self.partial,
         )  # fmt: skip
+
+
+def _differences(stored: dict[str, Any] | None, wanted: dict[str, Any]) -> str:
+    """``: label_classes 'mixed' here, not set there`` -- the settings that differ between a
+    stored cell's configuration and this run's (for the conflict message)."""
+    if not stored:
+        return ""
+    wanted = json.loads(json.dumps(wanted, default=str))  # as the store wrote it
+    names = sorted(k for k in stored.keys() | wanted.keys() if stored.get(k) != wanted.get(k))
+    if not names:
+        return ""
+
+    def shown(config: dict[str, Any], name: str) -> str:
+        return repr(config[name]) if name in config else "not set"
+
+    return ": " + ", ".join(
+        f"{name} {shown(wanted, name)} here, {shown(stored, name)} there" for name in names[:4]
+    )

@@ -761,6 +761,25 @@ class ResultStore:
             f"SELECT {', '.join(CHECKED)}, checksum FROM results WHERE {where}", key
         ).fetchone()
 
+    def stored_config(self, key: tuple) -> dict[str, Any] | None:
+        """The settings a stored cell was computed with (its ``config``), or None.
+
+        Parameters
+        ----------
+        key : tuple
+            The cell's key, in ``CELL_KEY`` order.
+
+        Returns
+        -------
+        dict or None
+        """
+        with self._sql():
+            row = self._stored(key)
+        if row is None:
+            return None
+        config = row[CHECKED.index("config")]
+        return json.loads(config) if config else None
+
     def _damaged(self, key: tuple) -> bool:
         """Whether the stored cell of ``key`` is damaged (it is then replaced, not kept)."""
         row = self._stored(key)
