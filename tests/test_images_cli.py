@@ -321,11 +321,10 @@ def test_bf16_training_and_autoattack_run_through_the_command(tmp_path) -> None:
     assert "robust-autoattack-eps0.1" in (tmp_path / "aa" / "report.md").read_text()
 
 
-def test_label_classes_mixed_reaches_the_step_and_is_stored_with_the_cell(
-    tmp_path, monkeypatch
-) -> None:
-    """Issue 42: --label-classes mixed reaches the GenLabel steps, names the cells'
-    settings and their params; the default leaves old fingerprints as they were."""
+def test_label_classes_reach_the_step_and_are_stored_with_the_cell(tmp_path, monkeypatch) -> None:
+    """Issue 42: the image default is "mixed" (it reaches the GenLabel steps and names the
+    cells' settings and params); --label-classes all, the paper's choice, leaves the
+    fingerprint of stores from before the option as it was."""
     from genlabel.images import GenLabelStep, ImageSettings
 
     classes = []
@@ -335,14 +334,12 @@ def test_label_classes_mixed_reaches_the_step_and_is_stored_with_the_cell(
         "training_loss",
         lambda self, *a: (classes.append(self.label_classes), original(self, *a))[1],
     )
-    base = ImageSettings(dataset="digits")
-    mixed = ImageSettings(dataset="digits", label_classes="mixed")
-    assert "label_classes" not in base.fingerprint()
-    assert mixed.training_key() != base.training_key()
+    paper = ImageSettings(dataset="digits", label_classes="all")
+    assert ImageSettings(dataset="digits").label_classes == "mixed"
+    assert "label_classes" not in paper.fingerprint()
+    assert ImageSettings(dataset="digits").training_key() != paper.training_key()
     db = tmp_path / "m.sqlite"
-    res = cli.invoke(
-        app, _args(db, "--methods", "mixup,mixup_genlabel", "--label-classes", "mixed")
-    )
+    res = cli.invoke(app, _args(db, "--methods", "mixup,mixup_genlabel"))  # the default
     assert res.exit_code == 0, res.output
     assert set(classes) == {"mixed"}
     with sqlite3.connect(db) as conn:
@@ -351,6 +348,14 @@ def test_label_classes_mixed_reaches_the_step_and_is_stored_with_the_cell(
     assert json.loads(rows["mixup_genlabel"])["label_classes"] == "mixed"
     assert "label_classes" not in json.loads(rows["mixup"])
     assert json.loads(config)["label_classes"] == "mixed"
+    classes.clear()
+    db = tmp_path / "all.sqlite"
+    res = cli.invoke(app, _args(db, "--methods", "mixup_genlabel", "--label-classes", "all"))
+    assert res.exit_code == 0, res.output
+    assert set(classes) == {"all"}
+    with sqlite3.connect(db) as conn:
+        ((params, config),) = conn.execute("SELECT params, config FROM results").fetchall()
+    assert "label_classes" not in json.loads(params) and "label_classes" not in json.loads(config)
 
 
 class _WrongLabeler:

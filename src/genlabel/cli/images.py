@@ -89,10 +89,10 @@ def images(
     # As bench's and images' --label-classes: alike but for the help, which says what the
     # option does in each command.
     label_classes: str = typer.Option(
-        "all",
+        "mixed",
         "--label-classes",
-        help="GenLabel methods: the classes a label may use: all (Algorithm 3) | mixed (only "
-        "the two classes each image was mixed from)",
+        help="GenLabel methods: the classes a label may use: mixed (only the two classes "
+        "each image was mixed from; the image default, as measured) | all (Algorithm 3)",
     ),
     layers: str = typer.Option(
         "",
