@@ -779,6 +779,7 @@ def test_training_that_diverges_to_non_finite_weights_raises_like_sklearns_mlp()
 def test_label_classes_mixed_reaches_every_grid_labeler(monkeypatch, model, latent) -> None:
     """Issue 42: label_classes="mixed" in the estimator restricts GenLabel's labels to
     each pair's two classes in the one-phase grid and both latent variants."""
+    import genlabel.labels.mixed as mixed_module
     import genlabel.training.grid as grid_module
 
     seen = []
@@ -789,7 +790,9 @@ def test_label_classes_mixed_reaches_every_grid_labeler(monkeypatch, model, late
         seen.append((out, allowed))
         return out
 
+    # The one-phase grid labels through label_mixed; the latent variants call it directly.
     monkeypatch.setattr(grid_module, "density_targets", spy)
+    monkeypatch.setattr(mixed_module, "density_targets", spy)
     X, y = make_classification(120, 4, n_informative=3, n_redundant=0, n_classes=3,
                                random_state=0)  # fmt: skip
     clf = MixupClassifier(
