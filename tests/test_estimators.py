@@ -780,18 +780,16 @@ def test_label_classes_mixed_reaches_every_grid_labeler(monkeypatch, model, late
     """Issue 42: label_classes="mixed" in the estimator restricts GenLabel's labels to
     each pair's two classes in the one-phase grid and both latent variants."""
     import genlabel.labels.mixed as mixed_module
-    import genlabel.training.grid as grid_module
 
     seen = []
-    original = grid_module.density_targets
+    original = mixed_module.density_targets
 
     def spy(*args, allowed=None, **kwargs):
         out = original(*args, allowed=allowed, **kwargs)
         seen.append((out, allowed))
         return out
 
-    # The one-phase grid labels through label_mixed; the latent variants call it directly.
-    monkeypatch.setattr(grid_module, "density_targets", spy)
+    # Every grid labeler labels through label_mixed.
     monkeypatch.setattr(mixed_module, "density_targets", spy)
     X, y = make_classification(120, 4, n_informative=3, n_redundant=0, n_classes=3,
                                random_state=0)  # fmt: skip

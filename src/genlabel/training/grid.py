@@ -33,7 +33,6 @@ from ..labels import (
     LABEL_CLASSES,
     REFERENCE_RULES,
     class_log_prior,
-    density_targets,
     genlabel_targets,
     label_mixed,
     mixed_class_mask,
@@ -764,19 +763,20 @@ class _AdaFirstLayers:
 @dataclass
 class _StackedBatch:
     """One step's fold batches, padded and stacked: inputs (F, B, d) (mixed for the
-    input-space methods), mixup targets (F, B, k), weights (F, B), real sizes (F,)."""
+    input-space methods), mixup targets (F, B, k), weights (F, B), real sizes (F,); and
+    each fold's own labels and draw (None: no draw), for ``label_mixed``."""
 
     x: torch.Tensor
     targets: torch.Tensor
     weight: torch.Tensor
     sizes: torch.Tensor
-    allowed: torch.Tensor | None = None  # (F, B, k): each point's two mixed classes
+    labels: list[torch.Tensor]
+    params: list[MixParams | None]
 
     def to(self, device: torch.device) -> _StackedBatch:
-        allowed = None if self.allowed is None else self.allowed.to(device)
         return _StackedBatch(
             self.x.to(device), self.targets.to(device), self.weight.to(device), self.sizes,
-            allowed,
+            self.labels, self.params,
         )  # fmt: skip
 
 
@@ -785,8 +785,7 @@ def _fold_batches(
 ) -> _StackedBatch:
     """Every fold's batch of one step, padded and stacked (see :class:`_StackedBatch`)."""
     batches, width = run.step(orders, step, mixing)
-    xs, mix_ts, weights, masks = [], [], [], []
-    mixed_only = mixing and run.settings.label_classes == "mixed"
+    xs, mix_ts, weights = [], [], []
     for b in batches:
         if b.params is not None:
             lab = label_mixed("linear", b.params, b.y, run.k, dtype=run.dtype, sample_weight=b.w)
@@ -797,14 +796,11 @@ def _fold_batches(
         xs.append(_pad(b.x, width))
         mix_ts.append(_pad(target, width))
         weights.append(_pad(w, width))
-        if mixed_only:
-            mask = torch.zeros(len(b.y), run.k, dtype=torch.bool)
-            if b.params is not None:
-                mask = mixed_class_mask(b.y, b.params.perm, run.k)
-            masks.append(_pad(mask, width, False))
     sizes = torch.tensor([len(b.y) for b in batches], device=run.device)
-    allowed = torch.stack(masks) if masks else None
-    return _StackedBatch(torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes, allowed)
+    return _StackedBatch(
+        torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes,
+        [b.y for b in batches], [b.params for b in batches],
+    )  # fmt: skip
 
 
 def _train_two_phase(run: _GridRun, configs: list[Config]) -> StackedMLP:
@@ -898,13 +894,14 @@ class _LatentLabels:
         gen = torch.zeros(len(self.keys), xs.shape[1], k, dtype=run.dtype, device=run.device)
         sizes = batch.sizes.tolist()
         for i, (f, lr, _kind) in enumerate(self.keys):
-            if sizes[f]:
+            params = batch.params[f]
+            if sizes[f] and params is not None:  # a fold with a mixed batch
                 z = h_u[self.unique.index((f, lr)), : sizes[f]]
-                prior = run.folds[f].log_prior
-                allowed = None if batch.allowed is None else batch.allowed[f, : sizes[f]]
-                gen[i, : sizes[f]] = density_targets(
-                    self.densities[i], z, log_prior=prior, allowed=allowed
-                )
+                gen[i, : sizes[f]] = label_mixed(
+                    run.spec.rule, params, batch.labels[f], k, points=z,
+                    density=self.densities[i], log_prior=run.folds[f].log_prior,
+                    dtype=run.dtype, label_classes=run.settings.label_classes,
+                ).targets  # fmt: skip
         return gen, h_u
 
 
