@@ -169,7 +169,7 @@ def test_adamixup_learns_its_policy_and_discriminator() -> None:
 GRID_METHODS = ["genlabel"] + [
     m
     for m, spec in METHODS.items()
-    if "mlp" in spec.models and spec.mix != "generative" and not spec.is_genlabel
+    if "mlp" in spec.models and not spec.generative and not spec.is_genlabel
 ]
 BATCHED_CASES = [
     (m, model)
