@@ -48,7 +48,8 @@ def _store(name_and_path: str) -> tuple[str, Path]:
 def read_cells(stores: list[tuple[str, Path]]) -> pd.DataFrame:
     """Every cell of the stores, GenLabel methods renamed ``method · NAME`` and each other
     method kept from the first store that holds it."""
-    frames, seen = [], set()
+    frames: list[pd.DataFrame] = []
+    seen: set[str] = set()
     for name, path in stores:
         with ResultStore(path, read_only=True) as store:
             frame = store.frame()

@@ -439,3 +439,17 @@ def test_label_diagnostics_see_the_rule_label_without_label_smoothing() -> None:
     assert runs[0]["one_hot_share"] > 0
     for key in ("third_class_share", "one_hot_share", "mixed_weight"):
         assert abs(runs[0][key] - runs[1][key]) < 1e-6, key
+
+
+def test_the_drop_in_takes_its_generator_as_every_step_does() -> None:
+    """Issue 39: one seed-or-generator rule for the steps and the drop-in: a generator that
+    is none was accepted by the drop-in and failed at the first batch."""
+    with pytest.raises(ValueError, match="GenLabelMixup: give a generator or a seed, not both"):
+        GenLabelMixup(3, seed=1, generator=torch.Generator())
+    with pytest.raises(ValueError, match="generator must be a torch.Generator"):
+        GenLabelMixup(3, generator=0)  # type: ignore[arg-type]
+    g = torch.Generator().manual_seed(4)
+    assert GenLabelMixup(3, generator=g).generator is g
+    a, b = GenLabelMixup(3, rule="linear", seed=5), GenLabelMixup(3, rule="linear", seed=5)
+    x, y = torch.randn(6, 2), torch.arange(6) % 3
+    torch.testing.assert_close(a(x, y).inputs, b(x, y).inputs, rtol=0, atol=0)

@@ -169,7 +169,7 @@ def test_adamixup_learns_its_policy_and_discriminator() -> None:
 GRID_METHODS = ["genlabel"] + [
     m
     for m, spec in METHODS.items()
-    if "mlp" in spec.models and spec.mix != "generative" and not spec.is_genlabel
+    if "mlp" in spec.models and not spec.generative and not spec.is_genlabel
 ]
 BATCHED_CASES = [
     (m, model)
@@ -779,17 +779,18 @@ def test_training_that_diverges_to_non_finite_weights_raises_like_sklearns_mlp()
 def test_label_classes_mixed_reaches_every_grid_labeler(monkeypatch, model, latent) -> None:
     """Issue 42: label_classes="mixed" in the estimator restricts GenLabel's labels to
     each pair's two classes in the one-phase grid and both latent variants."""
-    import genlabel.training.grid as grid_module
+    import genlabel.labels.mixed as mixed_module
 
     seen = []
-    original = grid_module.density_targets
+    original = mixed_module.density_targets
 
     def spy(*args, allowed=None, **kwargs):
         out = original(*args, allowed=allowed, **kwargs)
         seen.append((out, allowed))
         return out
 
-    monkeypatch.setattr(grid_module, "density_targets", spy)
+    # Every grid labeler labels through label_mixed.
+    monkeypatch.setattr(mixed_module, "density_targets", spy)
     X, y = make_classification(120, 4, n_informative=3, n_redundant=0, n_classes=3,
                                random_state=0)  # fmt: skip
     clf = MixupClassifier(
@@ -802,3 +803,83 @@ def test_label_classes_mixed_reaches_every_grid_labeler(monkeypatch, model, late
         assert float(out[~allowed].sum()) == 0.0
     with pytest.raises(ValueError, match="label_classes"):
         MixupClassifier(method="genlabel_gm", label_classes="two").fit(X, y)
+
+
+@pytest.mark.parametrize("kind", ["gm", "kde"])
+@pytest.mark.parametrize("options", [{}, {"class_prior": True, "label_classes": "mixed"}])
+def test_the_grids_mix_rows_fast_path_equals_the_dispatcher(monkeypatch, kind, options) -> None:
+    """Issue 39: the grid's one fast path past label_mixed (GenLabel labels from the
+    densities' parts at the fold rows) gives label_mixed's labels of the mixed points."""
+    from genlabel.labels import label_mixed
+    from genlabel.training import grid
+
+    monkeypatch.setattr(grid, "MIX_ROWS_MIN_FEATURES", {"gm": 4, "kde": 4})
+    X, y = make_classification(60, 5, n_informative=4, n_redundant=0, n_classes=3,
+                               random_state=1)  # fmt: skip
+    X, y = torch.tensor(X), torch.tensor(y)
+    settings = TrainSettings(method="genlabel_cv", batch_size=16, per_sample=True, **options)
+    configs = [Config(0, 0.01, 0.5, kind), Config(1, 0.01, 0.5, kind)]
+    folds = [torch.arange(0, 60, 2), torch.arange(1, 60, 2)[:25]]
+    run = grid._build_run(X, y, 3, folds=folds, configs=configs, settings=settings,
+                          streams=[0, 1], sample_weight=None)  # fmt: skip
+    labeler = grid._Labeler(run, configs)
+    assert set(labeler.parts) == {(0, kind), (1, kind)}
+    batches, _ = run.step(run.orders(), 0, True)
+    for f, batch in enumerate(batches):
+        fast = labeler._targets_of_mixes(f, kind, batch)
+        dispatched = label_mixed(
+            "genlabel", batch.params, batch.y, 3, points=batch.x,
+            density=labeler.densities[(f, kind)], log_prior=run.folds[f].log_prior,
+            dtype=X.dtype, label_classes=settings.label_classes,
+        )  # fmt: skip
+        torch.testing.assert_close(fast, dispatched.targets, **rounding_tolerance(X.dtype))
+
+
+def test_adamixup_draws_the_same_in_the_grid_and_the_image_step() -> None:
+    """Issue 39: AdaMixup's draws (pairing, then uniforms) and its policy lam = a + u d are
+    one function each, which the grid and AdaMixupStep call."""
+    from genlabel.training import grid
+    from genlabel.training.steps import adamixup_draw, adamixup_lam
+
+    X, y = torch.randn(20, 3, dtype=torch.float64), torch.arange(20) % 2
+    settings = TrainSettings(method="adamixup", batch_size=8)
+    run = grid._build_run(X, y, 2, folds=[torch.arange(20)], configs=[Config(0, 0.01)],
+                          settings=settings, streams=[3], sample_weight=None)  # fmt: skip
+    (batch,), _ = run.step(run.orders(), 0, True)
+    alone = grid.fold_generator(0, 3)
+    torch.randperm(20, generator=alone)  # the epoch's batch order comes first
+    perm, u = adamixup_draw(8, alone)
+    torch.testing.assert_close(batch.params.perm, perm, rtol=0, atol=0)
+    torch.testing.assert_close(batch.u, u, rtol=0, atol=0)
+    shares = torch.softmax(torch.randn(8, 3, dtype=torch.float64), -1)
+    lam = adamixup_lam(shares, u)
+    torch.testing.assert_close(lam, shares[:, 0] + u * shares[:, 1], rtol=0, atol=0)
+    assert bool(((lam >= shares[:, 0]) & (lam <= shares[:, 0] + shares[:, 1])).all())
+
+
+def test_method_spec_properties_follow_the_method_table() -> None:
+    """Issue 39: code reads a method's behaviour from MethodSpec's properties, which the
+    table's mix and rule columns define."""
+    for spec in METHODS.values():
+        assert spec.mixes == (spec.mix not in ("none", "generative")), spec.name
+        assert spec.mixes_inputs == (spec.mix == "input"), spec.name
+        assert spec.mixes_layers == (spec.mix == "manifold"), spec.name
+        assert spec.adaptive == (spec.mix == "adaptive"), spec.name
+        assert spec.cuts == (spec.mix == "cutmix"), spec.name
+        assert spec.generative == (spec.mix == "generative"), spec.name
+        assert spec.draws_alpha == (spec.mix in ("input", "manifold", "cutmix")), spec.name
+        assert spec.relabels == (spec.rule != "linear"), spec.name
+        # Exactly one kind of mix, or none.
+        kinds = [spec.mixes_inputs, spec.mixes_layers, spec.adaptive, spec.cuts]
+        assert sum(kinds) == int(spec.mixes), spec.name
+    names = {name for name, spec in METHODS.items() if spec.mixes_layers}
+    assert names == {"manifold_mixup", "manifold_genlabel"}
+    assert {name for name, spec in METHODS.items() if not spec.mixes} == {
+        "vanilla",
+        "generative_gm",
+    }
+    assert {name for name, spec in METHODS.items() if spec.cuts} == {"cutmix", "cutmix_genlabel"}
+    assert [name for name, spec in METHODS.items() if spec.adaptive] == ["adamixup"]
+    assert {n for n, s in METHODS.items() if s.relabels and not s.is_genlabel} == {
+        "mixup_exclude_mi", "mixup_logistic", "mixup_nn"
+    }  # fmt: skip

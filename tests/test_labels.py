@@ -9,6 +9,7 @@ from hypothesis.extra.numpy import arrays
 
 from genlabel.density import GaussianClassDensity
 from genlabel.labels import (
+    class_log_prior,
     genlabel_targets,
     intrusion_keep_mask,
     label_mixed,
@@ -18,7 +19,7 @@ from genlabel.labels import (
     nearest_neighbor_labels,
 )
 from genlabel.labels.rules import first_argmin, nearest_neighbor_indices
-from genlabel.mixing import apply_mix, draw_mix_params, sample_lambda
+from genlabel.mixing import MixParams, apply_mix, draw_mix_params, sample_lambda
 from tests._asserts import assert_valid_labels
 
 log_prob_rows = arrays(
@@ -286,3 +287,56 @@ def test_mixed_class_mask_reads_soft_targets_and_the_partner() -> None:
     mask = mixed_class_mask(soft, torch.tensor([2, 0, 1]), 3)
     expected = torch.tensor([[True, False, True], [True, True, False], [False, True, True]])
     assert torch.equal(mask, expected)
+
+
+@pytest.mark.parametrize("rule", ["linear", "logistic", "nearest_neighbor", "exclude_intrusion"])
+def test_label_mixed_mixes_the_sample_weights_like_the_labels(rule) -> None:
+    """Issue 39: the dispatcher gives the mixed sample weights lam w_i + (1 - lam) w_j (times
+    the rule's weight), which the grid, the steps and the drop-in each computed themselves."""
+    gen = torch.Generator().manual_seed(5)
+    ref, ref_y = torch.randn(40, 3, generator=gen), torch.randint(0, 3, (40,), generator=gen)
+    params = draw_mix_params(40, alpha=1.0, per_sample=True, generator=gen)
+    points = apply_mix(ref, params)
+    w = torch.rand(40, generator=gen, dtype=torch.float64)
+    plain = label_mixed(rule, params, ref_y, 3, points=points, reference=(ref, ref_y))
+    got = label_mixed(
+        rule, params, ref_y, 3, points=points, reference=(ref, ref_y), sample_weight=w
+    )
+    lam = params.lam_per_point().float()
+    expected = lam * w.float() + (1 - lam) * w.float()[params.perm]
+    torch.testing.assert_close(got.weight, plain.weight * expected)
+    assert got.weight.dtype == torch.float32
+    torch.testing.assert_close(got.targets, plain.targets, rtol=0, atol=0)
+    torch.testing.assert_close(got.mix_targets, plain.mix_targets, rtol=0, atol=0)
+    if rule == "exclude_intrusion":  # a dropped point stays dropped
+        assert bool((got.weight[plain.weight == 0] == 0).all())
+    if rule == "linear":
+        torch.testing.assert_close(
+            got.mix_targets,
+            linear_labels(torch.eye(3)[ref_y], torch.eye(3)[ref_y][params.perm], lam),
+        )
+
+
+def test_label_mixed_gives_the_linear_label_of_a_stacked_draw() -> None:
+    """AdaMixup's grid mixes each model's batch with its own lam (a stacked draw, (G, n))."""
+    gen = torch.Generator().manual_seed(2)
+    y = torch.randint(0, 4, (3, 7), generator=gen)
+    perm = torch.stack([torch.randperm(7, generator=gen) for _ in range(3)])
+    lam = torch.rand(3, 7, 1, generator=gen, dtype=torch.float64)
+    targets = torch.eye(4, dtype=torch.float64)[y]
+    stacked = label_mixed("linear", MixParams(lam, perm), targets, 4, dtype=torch.float64)
+    from_indices = label_mixed("linear", MixParams(lam, perm), y, 4, dtype=torch.float64)
+    for g in range(3):
+        one = label_mixed("linear", MixParams(lam[g, :, 0], perm[g]), y[g], 4, dtype=torch.float64)
+        torch.testing.assert_close(stacked.mix_targets[g], one.mix_targets)
+        torch.testing.assert_close(from_indices.mix_targets[g], one.mix_targets)
+    assert stacked.weight.shape == (3, 7)
+    with pytest.raises(ValueError, match="a stacked draw is for 'linear'"):
+        label_mixed("logistic", MixParams(lam, perm), y, 4)
+
+
+def test_class_log_prior_is_the_log_of_the_class_frequencies() -> None:
+    got = class_log_prior(torch.tensor([0, 2, 2, 2]), 4)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got.exp(), torch.tensor([0.25, 0.0, 0.75, 0.0], dtype=torch.float64))
+    assert got[1] == -np.inf

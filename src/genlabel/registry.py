@@ -103,9 +103,53 @@ class MethodSpec:
     summary: str = ""
     dropin: bool = False
 
+    # What a method does, read from ``mix`` and ``rule`` here only: the trainers, the
+    # estimators and the CLI ask these instead of comparing ``mix`` with strings.
     @property
     def is_genlabel(self) -> bool:
+        """Whether its labels come from class densities (a GenLabel rule)."""
         return self.rule in ("genlabel", "genlabel_top2")
+
+    @property
+    def relabels(self) -> bool:
+        """Whether its mixed points get another label than mixup's linear one."""
+        return self.rule != "linear"
+
+    @property
+    def mixes(self) -> bool:
+        """Whether it trains on mixed points at all (not vanilla, not the generative
+        classifier)."""
+        return self.mix not in ("none", "generative")
+
+    @property
+    def mixes_inputs(self) -> bool:
+        """Whether it mixes the inputs, lam x_i + (1 - lam) x_j (mixup)."""
+        return self.mix == "input"
+
+    @property
+    def mixes_layers(self) -> bool:
+        """Whether it mixes a hidden layer drawn per batch (manifold mixup)."""
+        return self.mix == "manifold"
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether a learned policy gives lam (AdaMixup)."""
+        return self.mix == "adaptive"
+
+    @property
+    def cuts(self) -> bool:
+        """Whether it pastes a box of the partner (CutMix)."""
+        return self.mix == "cutmix"
+
+    @property
+    def generative(self) -> bool:
+        """Whether it is a generative classifier (it trains no network)."""
+        return self.mix == "generative"
+
+    @property
+    def draws_alpha(self) -> bool:
+        """Whether it draws lam from Beta(alpha, alpha) (it mixes, by no learned policy)."""
+        return self.mixes and not self.adaptive
 
 
 _SPECS = (
@@ -352,7 +396,7 @@ def check_method(name: str, model: str, *, cli: bool = False) -> MethodSpec:
                 f"method {spec.name!r} trains {', '.join(spec.models)}, not {model}; "
                 f"the methods for {spell(model)}: {names}"
             )
-        why = " (it mixes hidden layers)" if spec.mix == "manifold" else ""
+        why = " (it mixes hidden layers)" if spec.mixes_layers else ""
         raise ValueError(
             f"method {spec.name!r} needs {' or '.join(map(spell, options))}{why}; "
             f"got {spell(model)}"

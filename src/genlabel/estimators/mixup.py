@@ -33,7 +33,7 @@ __all__ = ["MixupClassifier", "ESTIMATOR_METHODS"]
 
 #: The methods MixupClassifier trains (the generative classifier is GenerativeClassifier).
 ESTIMATOR_METHODS = tuple(
-    name for name, spec in METHODS.items() if spec.mix != "generative" and "mlp" in spec.models
+    name for name, spec in METHODS.items() if not spec.generative and "mlp" in spec.models
 ) + ("genlabel",)
 #: The methods a user's own module can train (through the drop-in mix step).
 _MODULE_METHODS = tuple(dropin_names(models=TABULAR_MODELS))
@@ -43,7 +43,7 @@ _ACCEPTED = set(ESTIMATOR_METHODS) | {
 #: The generative classifier's names: accepted by the constraint so that fit can say which
 #: estimator trains it.
 _GENERATIVE = {
-    n for spec in METHODS.values() if spec.mix == "generative" for n in (spec.name, *spec.aliases)
+    n for spec in METHODS.values() if spec.generative for n in (spec.name, *spec.aliases)
 }
 
 
@@ -251,7 +251,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
     def _spec(self):
         """The registry's method (``genlabel`` with ``density`` is ``genlabel_<density>``)."""
         spec = resolve_method(self.method, density=self.density)
-        if spec.mix == "generative":
+        if spec.generative:
             alias = f" ({spec.name})" if spec.name != self.method else ""
             raise ValueError(
                 f"The 'method' parameter of MixupClassifier is {self.method!r}{alias}, the "

@@ -333,7 +333,7 @@ def check_layers(settings: ImageSettings, model: nn.Module, methods: list[str]) 
     try:
         with capture_output(model, settings.features):
             pass
-        if any(check_method(m, settings.model).mix == "manifold" for m in methods):
+        if any(check_method(m, settings.model).mixes_layers for m in methods):
             ManifoldMixup(model, settings.layers or manifold_layers(model))
     except ValueError as exc:
         raise ImageError(str(exc)) from None
@@ -362,7 +362,8 @@ class _Trained:
 
 def _counts_labels(method: str, model: str) -> bool:
     """Whether the method's step labels mixes (and so has label diagnostics)."""
-    return check_method(method, model).mix not in ("none", "adaptive")
+    spec = check_method(method, model)
+    return spec.mixes and not spec.adaptive
 
 
 def _train(
@@ -497,14 +498,14 @@ def _params(settings: ImageSettings, method: str) -> dict[str, Any]:
     spec = check_method(method, settings.model)
     keys = ["epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "amp"]
     keys += ["train_subset"] if settings.train_subset else []
-    keys += ["alpha"] if spec.mix != "none" and spec.mix != "adaptive" else []
+    keys += ["alpha"] if spec.draws_alpha else []
     keys += ["gamma", "beta", "bias_correction", "features"] if spec.is_genlabel else []
     keys += ["label_classes"] if spec.is_genlabel and settings.label_classes != "all" else []
     keys += (
         ["update_every", "update_warmup"] if spec.is_genlabel and settings.update_every != 1 else []
     )
     out = {key: getattr(settings, key) for key in keys}
-    if spec.mix == "manifold":
+    if spec.mixes_layers:
         out["layers"] = list(settings.layers) if settings.layers else "model default"
     return out
 

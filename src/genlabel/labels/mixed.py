@@ -30,6 +30,7 @@ __all__ = [
     "GENLABEL_RULES",
     "MixedLabels",
     "check_label_classes",
+    "class_log_prior",
     "label_mixed",
     "mixed_class_mask",
 ]
@@ -115,7 +116,8 @@ class MixedLabels:
     mix_targets : Tensor of shape (n, k)
         Mixup's linear label lam * y_a + (1 - lam) * y_b.
     weight : Tensor of shape (n,)
-        1 for points that count, 0 for points dropped by ``exclude_intrusion``.
+        1 for points that count, 0 for points dropped by ``exclude_intrusion``; times the
+        mixed sample weights lam * w_i + (1 - lam) * w_j when ``sample_weight`` was given.
     """
 
     targets: torch.Tensor
@@ -123,14 +125,44 @@ class MixedLabels:
     weight: torch.Tensor
 
 
-def _source_targets(labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
-    if labels.ndim == 1 and not labels.is_floating_point():
+def class_log_prior(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """log pi_c, the log of the class frequencies of ``labels`` (float64), for ``log_prior``.
+
+    A class that never occurs gets -inf (probability 0).
+
+    Parameters
+    ----------
+    labels : Tensor of shape (n,)
+        Class indices in [0, num_classes).
+    num_classes : int
+
+    Returns
+    -------
+    Tensor of shape (num_classes,), float64
+
+    Examples
+    --------
+    >>> import torch
+    >>> class_log_prior(torch.tensor([0, 0, 1, 0]), 2).exp()
+    tensor([0.7500, 0.2500], dtype=torch.float64)
+    """
+    counts = torch.bincount(labels, minlength=num_classes).double()
+    return torch.log(counts / counts.sum())
+
+
+def _source_targets(
+    labels: torch.Tensor, num_classes: int, dtype: torch.dtype, batch_dims: int = 1
+) -> torch.Tensor:
+    """One-hot rows of class indices, or soft targets as they are (in ``dtype``);
+    ``batch_dims`` 2 for the (G, n) labels of a stacked draw."""
+    if labels.ndim == batch_dims and not labels.is_floating_point():
         return one_hot(labels, num_classes, dtype)
-    if labels.ndim == 2 and labels.shape[1] == num_classes:
+    if labels.ndim == batch_dims + 1 and labels.shape[-1] == num_classes:
         return labels.to(dtype)
+    lead = "n" if batch_dims == 1 else "G, n"
     raise ValueError(
-        f"labels must be class indices of shape (n,) or soft targets of shape (n, {num_classes}); "
-        f"got {tuple(labels.shape)} of dtype {labels.dtype}"
+        f"labels must be class indices of shape ({lead}) or soft targets of shape "
+        f"({lead}, {num_classes}); got {tuple(labels.shape)} of dtype {labels.dtype}"
     )
 
 
@@ -149,8 +181,13 @@ def label_mixed(
     dtype: torch.dtype = torch.float32,
     nearest: torch.Tensor | None = None,
     label_classes: str = "all",
+    sample_weight: torch.Tensor | None = None,
 ) -> MixedLabels:
-    """Label a batch mixed with ``params`` by the rule ``rule``.
+    """Label a batch mixed with ``params`` by the rule ``rule``, and mix its sample weights.
+
+    Mixup's linear label and the mixed sample weights come with every rule's label, so
+    every mix step (the drop-in, the batched grid, the image steps) takes all three from
+    here.
 
     Parameters
     ----------
@@ -162,10 +199,12 @@ def label_mixed(
         (softmax over the classes of log p_c(points)) or ``genlabel_top2`` (the same over the
         two most likely classes).
     params : MixParams
-        The draw that mixed the batch.
+        The draw that mixed the batch; for the ``linear`` rule also a stacked draw (perm of
+        shape (G, n), ``MixParams.stacked``, AdaMixup's per-model lam).
     labels : Tensor of shape (n,) or (n, k)
         Class indices of the unmixed batch, or soft targets (then ``exclude_intrusion``
-        reads each source's class as its largest target).
+        reads each source's class as its largest target); (G, n) or (G, n, k) for a stacked
+        draw.
     num_classes : int
     points : Tensor of shape (n, d), optional
         Where the rule looks at the mixed points: the mixed inputs, or their features
@@ -188,6 +227,10 @@ def label_mixed(
         The GenLabel rules: the label over every class (the paper), or only over the two
         classes each point was mixed from (``mixed_class_mask``; the top-2 of
         ``genlabel_top2`` is then those two). The other rules ignore it.
+    sample_weight : Tensor of shape (n,), optional
+        Per-sample weights of the unmixed batch: a mixed point weighs
+        lam * w_i + (1 - lam) * w_j (in ``dtype``), as its label mixes, times the rule's
+        weight.
 
     Returns
     -------
@@ -197,9 +240,14 @@ def label_mixed(
     if rule not in LABEL_RULES:
         raise ValueError(f"Unknown label rule {rule!r}; expected one of {', '.join(LABEL_RULES)}")
     check_label_classes("label_mixed", label_classes)
-    source = _source_targets(labels, num_classes, dtype)
+    stacked = params.perm.ndim == 2
+    if stacked and rule != "linear":
+        raise ValueError(f"label rule {rule!r} labels one draw; a stacked draw is for 'linear'")
+    source = _source_targets(labels, num_classes, dtype, batch_dims=params.perm.ndim)
     mix_targets = apply_mix(source, params)
-    weight = torch.ones(source.shape[0], dtype=dtype, device=source.device)
+    weight = torch.ones(source.shape[:-1], dtype=dtype, device=source.device)
+    if sample_weight is not None:
+        weight = weight * apply_mix(sample_weight.to(device=source.device, dtype=dtype), params)
     if rule == "linear":
         return MixedLabels(mix_targets, mix_targets, weight)
     if rule == "logistic":
@@ -222,7 +270,7 @@ def label_mixed(
         classes = labels if labels.ndim == 1 else labels.argmax(1)
         perm = params.perm.to(classes.device)
         keep = intrusion_keep_mask(points, ref_x, ref_y, classes, classes[perm], nearest=nearest)
-        return MixedLabels(mix_targets, mix_targets, keep.to(dtype))
+        return MixedLabels(mix_targets, mix_targets, keep.to(dtype) * weight)
     if points is None:
         raise ValueError(f"label rule {rule!r} needs the mixed points (points=...)")
     if density is None:

@@ -75,7 +75,11 @@ class MixedBatch:
 
     @property
     def mix_targets(self) -> torch.Tensor:
-        """Mixup's linear label lam * y_a + (1 - lam) * y_b, shape (n, k)."""
+        """Mixup's linear label lam * y_a + (1 - lam) * y_b, shape (n, k).
+
+        The record's own copy of ``label_mixed("linear", ...).mix_targets`` (the dispatcher
+        of :mod:`genlabel.labels`, which this package sits below and so cannot call).
+        """
         return apply_mix(self.targets_a, MixParams(self.lam, self.permutation))
 
 

@@ -172,7 +172,7 @@ class ManifoldMixup:
         mm = ManifoldMixup(model, ["input", "features.block1", "features.block2"])
         params = mm.draw(len(x), alpha=2.0, generator=gen)  # the layer, lam, the pairing
         logits, z = mm(x, params, capture="features")  # z: the features of the mixed pass
-        targets = apply_mix(one_hot(y, k), params)
+        targets = label_mixed("linear", params, y, k).mix_targets  # genlabel.labels
 
     Raises
     ------

@@ -32,18 +32,19 @@ from ..density import ClassDensity, make_density
 from ..labels import (
     LABEL_CLASSES,
     REFERENCE_RULES,
-    density_targets,
+    class_log_prior,
     genlabel_targets,
     label_mixed,
     mixed_class_mask,
 )
 from ..labels.rules import first_argmin
 from ..losses import genlabel_loss, soft_cross_entropy, weighted_mean
-from ..mixing import MixParams, apply_mix, draw_mix_params, one_hot, sample_permutation
+from ..mixing import MixParams, apply_mix, draw_mix_params, one_hot
 from ..models import StackedMLP, init_linear, layer_sizes
 from ..registry import MethodSpec, check_method
 from .batched_adam import BatchedAdam
 from .grids import Config
+from .steps import adamixup_draw, adamixup_lam
 
 __all__ = [
     "ADAMIXUP_HIDDEN",
@@ -174,7 +175,8 @@ class _Fold:
 class _FoldBatch:
     """One fold's batch of a step: inputs (mixed, for input-space methods), labels, draws.
 
-    ``w``: the batch's sample weights (mixed like the labels, for mixing methods), or None.
+    ``w``: the batch's sample weights as given (``label_mixed`` mixes them with the labels),
+    or None.
     """
 
     x: torch.Tensor
@@ -224,20 +226,17 @@ class _GridRun:
 
     def _draw(self, fold: _Fold, batch: _FoldBatch) -> _FoldBatch:
         n, g, s = len(batch.y), fold.generator, self.settings
-        if self.spec.mix == "adaptive":
-            perm = sample_permutation(n, generator=g)
-            u = torch.rand(n, generator=g, dtype=torch.float64)
+        if self.spec.adaptive:
+            perm, u = adamixup_draw(n, g)
             return _FoldBatch(
                 batch.x, batch.y, MixParams(torch.ones(()), perm), u, batch.w, batch.rows
             )
-        layers = range(self.n_layers) if self.spec.mix == "manifold" else None
+        layers = range(self.n_layers) if self.spec.mixes_layers else None
         params = draw_mix_params(
             n, alpha=s.alpha, per_sample=s.per_sample, generator=g, layers=layers
         )
-        x = apply_mix(batch.x, params) if self.spec.mix == "input" else batch.x
-        # A mixed point weighs lam * w_i + (1 - lam) * w_j, as its label mixes.
-        w = None if batch.w is None else apply_mix(batch.w.to(self.dtype), params)
-        return _FoldBatch(x, batch.y, params, w=w, rows=batch.rows)
+        x = apply_mix(batch.x, params) if self.spec.mixes_inputs else batch.x
+        return _FoldBatch(x, batch.y, params, w=batch.w, rows=batch.rows)
 
 
 def _training_range(active: torch.Tensor) -> slice | None:
@@ -297,7 +296,7 @@ def _build_run(
                 y[idx],
                 fold_generator(settings.seed, s),
                 None if sample_weight is None else sample_weight[idx],
-                _log_prior(y[idx], k) if settings.class_prior else None,
+                class_log_prior(y[idx], k) if settings.class_prior else None,
             )
             for idx, s in zip(folds, streams, strict=True)
         ],
@@ -350,7 +349,7 @@ def _fold_grams(run: _GridRun) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
     rules on wide data within the memory budget; else none."""
     folds = run.folds
     if not (
-        run.spec.mix == "input"
+        run.spec.mixes_inputs
         and run.spec.rule in REFERENCE_RULES
         and folds[0].X.shape[1] >= NN_GRAM_MIN_FEATURES
         and sum(len(f.X) ** 2 for f in folds) * 8 <= MIX_ROWS_MAX_BYTES
@@ -362,12 +361,6 @@ def _fold_grams(run: _GridRun) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
         gram = X @ X.T
         grams[f] = (gram, gram.diagonal().clone())
     return grams
-
-
-def _log_prior(y: torch.Tensor, k: int) -> torch.Tensor:
-    """log of the class frequencies (float64); an absent class gets -inf (probability 0)."""
-    counts = torch.bincount(y, minlength=k).double()
-    return torch.log(counts / counts.sum())
 
 
 def _sizes(settings: TrainSettings, d: int, k: int) -> list[int]:
@@ -469,7 +462,7 @@ def _train_one_phase(run: _GridRun, configs: list[Config], d: int) -> StackedMLP
     stack = StackedMLP(sizes, G, init_gen, run.device, run.dtype)
     params = stack.parameters()
     aux: dict[str, StackedMLP] = {}
-    if run.spec.mix == "adaptive":
+    if run.spec.adaptive:
         # AdaMixup's policy network and intrusion discriminator train in the same optimizer.
         hidden = ADAMIXUP_HIDDEN
         aux["policy"] = StackedMLP([2 * d, hidden, 3], G, init_gen, run.device, run.dtype)
@@ -478,7 +471,7 @@ def _train_one_phase(run: _GridRun, configs: list[Config], d: int) -> StackedMLP
     lr = torch.tensor([c.lr for c in configs], dtype=run.dtype)
     opt = BatchedAdam(params, lr, weight_decay=settings.weight_decay)
     step_loss = _OnePhaseLoss(run, stack, aux, _Labeler(run, configs))
-    mixing = run.spec.mix != "none"
+    mixing = run.spec.mixes
     curve = _LossCurve(G, settings.epochs, run.device)
     for epoch in _epochs(settings, range(settings.epochs)):
         orders = run.orders()
@@ -516,7 +509,7 @@ class _Labeler:
         self.gamma = torch.tensor([c.gamma for c in configs], dtype=run.dtype, device=device)
         # Wide data: the densities' affine parts at every fold row, mixed like the inputs.
         self.parts: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
-        if run.spec.mix == "input":
+        if run.spec.mixes_inputs:
             kinds = _mix_rows_kinds(run.folds, self.densities)
             self.parts = {
                 (f, kind): dens.mix_rows(run.folds[f].X)
@@ -526,8 +519,14 @@ class _Labeler:
         self.grams = _fold_grams(run)
 
     def _targets_of_mixes(self, f: int, kind: str, batch: _FoldBatch) -> torch.Tensor:
-        """GenLabel labels of a fold's mixed batch from the rows' parts (same values as from
-        the mixed points, to float64 rounding; computed in float64)."""
+        """The grid's one fast path past ``label_mixed``: GenLabel labels of a fold's mixed
+        batch from the densities' affine parts at the fold rows, mixed like the inputs.
+
+        Why: on wide data (``MIX_ROWS_MIN_FEATURES``) mixing the precomputed parts is
+        O(parts) per point, while the dispatcher's log-density of the mixed points is a
+        d x d whitening per class (and, for a KDE, a d x n_c product), every step of every
+        fold. The same labels as ``label_mixed`` on the mixed points, to float64 rounding
+        (computed in float64; a test compares them)."""
         assert batch.rows is not None and batch.params is not None  # a mixed batch
         log_prob = self.densities[(f, kind)].log_prob_of_mixes(
             self.parts[(f, kind)], batch.rows, batch.params
@@ -560,10 +559,13 @@ class _Labeler:
         """GenLabel labels of a fold's mixed batch under one density kind."""
         if (f, kind) in self.parts:
             return self._targets_of_mixes(f, kind, batch)
-        dens, prior = self.densities[(f, kind)], self.run.folds[f].log_prior
-        return density_targets(
-            dens, batch.x, top_k=self._top_k, log_prior=prior, allowed=self._allowed(batch)
-        ).to(self.run.dtype)
+        assert batch.params is not None  # a mixed batch
+        run = self.run
+        return label_mixed(
+            run.spec.rule, batch.params, batch.y, run.k, points=batch.x,
+            density=self.densities[(f, kind)], log_prior=run.folds[f].log_prior,
+            dtype=run.dtype, label_classes=run.settings.label_classes,
+        ).targets  # fmt: skip
 
     def fold_targets(self, f: int, batch: _FoldBatch, width: int):
         """(mix targets, rule targets, weight, GenLabel targets per kind or None), padded."""
@@ -571,22 +573,22 @@ class _Labeler:
         k, dtype = run.k, run.dtype
         gen = None
         if self.kinds and batch.params is not None:
-            # The rule's labels are those of the first kind (label_mixed's for that density).
+            # The rule's labels are those of the first kind (label_mixed's for that density);
+            # mixup's label and the mixed weights, shared by every kind, from the dispatcher.
             gens = [self._gen_targets(f, kind, batch) for kind in self.kinds]
-            mix_t = apply_mix(one_hot(batch.y, k, dtype), batch.params)
-            weight = torch.ones(len(batch.y), dtype=dtype) if batch.w is None else batch.w.to(dtype)
+            lab = label_mixed(
+                "linear", batch.params, batch.y, k, dtype=dtype, sample_weight=batch.w
+            )
             gen = torch.stack([_pad(t, width) for t in gens])
-            return _pad(mix_t, width), _pad(gens[0], width), _pad(weight, width), gen
-        if run.spec.mix == "input" and batch.params is not None:  # the other input-space rules
+            return _pad(lab.mix_targets, width), _pad(gens[0], width), _pad(lab.weight, width), gen
+        if run.spec.mixes_inputs and batch.params is not None:  # the other input-space rules
             fold = run.folds[f]
             lab = label_mixed(
                 run.spec.rule, batch.params, batch.y, k, points=batch.x,
                 reference=(fold.X, fold.y), sigma2=run.settings.sigma2, dtype=dtype,
-                nearest=self._nearest(f, batch),
+                nearest=self._nearest(f, batch), sample_weight=batch.w,
             )  # fmt: skip
             mix_t, rule_t, weight = lab.mix_targets, lab.targets, lab.weight
-            if batch.w is not None:
-                weight = weight * batch.w.to(dtype)
         else:
             mix_t = rule_t = one_hot(batch.y, k, dtype)
             weight = torch.ones(len(batch.y), dtype=dtype) if batch.w is None else batch.w.to(dtype)
@@ -614,9 +616,9 @@ class _OnePhaseLoss:
         parts = [labels.fold_targets(f, b, width) for f, b in enumerate(batches)]
         fold_of, device = run.fold_of, run.device
         x_f = torch.stack([_pad(b.x, width) for b in batches]).to(device)  # (F, B, d)
-        if run.spec.mix == "manifold":
+        if run.spec.mixes_layers:
             return self._manifold(x_f[fold_of], batches)
-        if run.spec.mix == "adaptive":
+        if run.spec.adaptive:
             w_g = torch.stack([p[2] for p in parts]).to(device)[fold_of]  # (G, B)
             return self._adamixup(x_f, w_g, batches)
         rows = slice(None) if models is None else models
@@ -650,12 +652,12 @@ class _OnePhaseLoss:
             h = stack.forward(x_g[rows, :n], 0, layer, rows=rows)
             h = apply_mix(h, params.stacked(len(rows)))
             logits = stack.forward(h, layer, rows=rows)
-            t = apply_mix(one_hot(batch.y, run.k, h.dtype).to(run.device), params)
-            if batch.w is None:
-                w = torch.ones(logits.shape[:2], dtype=logits.dtype, device=run.device)
-            else:
-                w = batch.w.to(run.device, logits.dtype).expand(len(rows), -1)
-            per = soft_cross_entropy(logits, t.expand(len(rows), -1, -1), w)
+            lab = label_mixed(
+                "linear", params, batch.y.to(run.device), run.k, dtype=h.dtype,
+                sample_weight=batch.w,
+            )  # fmt: skip
+            w = lab.weight.to(logits.dtype).expand(len(rows), -1)
+            per = soft_cross_entropy(logits, lab.mix_targets.expand(len(rows), -1, -1), w)
             loss = loss + per.sum()
             per_model[rows] = per.detach()
         return loss, per_model
@@ -696,7 +698,7 @@ class _OnePhaseLoss:
         # reverted: docs/lab-notes.md).
         shares = torch.softmax(policy_out, -1)
         # lam in [0, 1], shaped (G, B, 1) once: every use shares one node of the autograd graph.
-        params = MixParams(lam=(shares[..., 0] + u_g * shares[..., 1]).unsqueeze(-1), perm=perm_g)
+        params = MixParams(lam=adamixup_lam(shares, u_g).unsqueeze(-1), perm=perm_g)
         ya = one_hot(y_g.reshape(-1), k, dtype).view(G, B, k)
         if first is None:
             x_mix = apply_mix(x_g, params)
@@ -707,7 +709,9 @@ class _OnePhaseLoss:
             logits_mix, logits = first.rest(stack, params), first.rest(stack)
             d_mix = first.rest(aux["discriminator"], params).squeeze(-1)
             d_real = first.rest(aux["discriminator"]).squeeze(-1)
-        ce_mix = soft_cross_entropy(logits_mix, apply_mix(ya, params), w_g)
+        ce_mix = soft_cross_entropy(
+            logits_mix, label_mixed("linear", params, ya, k, dtype=dtype).mix_targets, w_g
+        )
         ce_clean = soft_cross_entropy(logits, ya, w_g)
         loss = ce_mix.sum()
         loss = loss + ce_clean.sum()
@@ -781,19 +785,20 @@ class _AdaFirstLayers:
 @dataclass
 class _StackedBatch:
     """One step's fold batches, padded and stacked: inputs (F, B, d) (mixed for the
-    input-space methods), mixup targets (F, B, k), weights (F, B), real sizes (F,)."""
+    input-space methods), mixup targets (F, B, k), weights (F, B), real sizes (F,); and
+    each fold's own labels and draw (None: no draw), for ``label_mixed``."""
 
     x: torch.Tensor
     targets: torch.Tensor
     weight: torch.Tensor
     sizes: torch.Tensor
-    allowed: torch.Tensor | None = None  # (F, B, k): each point's two mixed classes
+    labels: list[torch.Tensor]
+    params: list[MixParams | None]
 
     def to(self, device: torch.device) -> _StackedBatch:
-        allowed = None if self.allowed is None else self.allowed.to(device)
         return _StackedBatch(
             self.x.to(device), self.targets.to(device), self.weight.to(device), self.sizes,
-            allowed,
+            self.labels, self.params,
         )  # fmt: skip
 
 
@@ -802,24 +807,22 @@ def _fold_batches(
 ) -> _StackedBatch:
     """Every fold's batch of one step, padded and stacked (see :class:`_StackedBatch`)."""
     batches, width = run.step(orders, step, mixing)
-    xs, mix_ts, weights, masks = [], [], [], []
-    mixed_only = mixing and run.settings.label_classes == "mixed"
+    xs, mix_ts, weights = [], [], []
     for b in batches:
-        target = one_hot(b.y, run.k, run.dtype)
         if b.params is not None:
-            target = apply_mix(target, b.params)
-        w = torch.ones(len(b.y), dtype=run.dtype) if b.w is None else b.w.to(run.dtype)
+            lab = label_mixed("linear", b.params, b.y, run.k, dtype=run.dtype, sample_weight=b.w)
+            target, w = lab.mix_targets, lab.weight
+        else:
+            target = one_hot(b.y, run.k, run.dtype)
+            w = torch.ones(len(b.y), dtype=run.dtype) if b.w is None else b.w.to(run.dtype)
         xs.append(_pad(b.x, width))
         mix_ts.append(_pad(target, width))
         weights.append(_pad(w, width))
-        if mixed_only:
-            mask = torch.zeros(len(b.y), run.k, dtype=torch.bool)
-            if b.params is not None:
-                mask = mixed_class_mask(b.y, b.params.perm, run.k)
-            masks.append(_pad(mask, width, False))
     sizes = torch.tensor([len(b.y) for b in batches], device=run.device)
-    allowed = torch.stack(masks) if masks else None
-    return _StackedBatch(torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes, allowed)
+    return _StackedBatch(
+        torch.stack(xs), torch.stack(mix_ts), torch.stack(weights), sizes,
+        [b.y for b in batches], [b.params for b in batches],
+    )  # fmt: skip
 
 
 def _train_two_phase(run: _GridRun, configs: list[Config]) -> StackedMLP:
@@ -913,13 +916,14 @@ class _LatentLabels:
         gen = torch.zeros(len(self.keys), xs.shape[1], k, dtype=run.dtype, device=run.device)
         sizes = batch.sizes.tolist()
         for i, (f, lr, _kind) in enumerate(self.keys):
-            if sizes[f]:
+            params = batch.params[f]
+            if sizes[f] and params is not None:  # a fold with a mixed batch
                 z = h_u[self.unique.index((f, lr)), : sizes[f]]
-                prior = run.folds[f].log_prior
-                allowed = None if batch.allowed is None else batch.allowed[f, : sizes[f]]
-                gen[i, : sizes[f]] = density_targets(
-                    self.densities[i], z, log_prior=prior, allowed=allowed
-                )
+                gen[i, : sizes[f]] = label_mixed(
+                    run.spec.rule, params, batch.labels[f], k, points=z,
+                    density=self.densities[i], log_prior=run.folds[f].log_prior,
+                    dtype=run.dtype, label_classes=run.settings.label_classes,
+                ).targets  # fmt: skip
         return gen, h_u
 
 

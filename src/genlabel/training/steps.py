@@ -56,6 +56,7 @@ from ..labels import (
     LABEL_RULES,
     REFERENCE_RULES,
     check_label_classes,
+    class_log_prior,
     label_mixed,
 )
 from ..losses import blend_targets, genlabel_loss, soft_cross_entropy, weighted_mean
@@ -128,7 +129,11 @@ def manifold_layers(model: nn.Module) -> tuple[str, ...]:
     return tuple(layers)
 
 
-def _make_generator(generator: torch.Generator | None, seed: int | None, owner: str):
+def _make_generator(
+    generator: torch.Generator | None, seed: int | None, owner: str
+) -> torch.Generator:
+    """The one seed-or-generator rule of every step and the drop-in: ``generator`` itself
+    (checked), or a new one seeded with ``seed`` (a fresh random seed when None)."""
     if generator is not None and seed is not None:
         raise ValueError(f"{owner}: give a generator or a seed, not both")
     if generator is not None:
@@ -141,11 +146,6 @@ def _check_float(owner: str, name: str, value: Any, low: float, high: float) -> 
         expected = f"a float in [{low:g}, {'inf' if math.isinf(high) else f'{high:g}'}]"
         raise parameter_error(owner, name, expected, value)
     return float(value)
-
-
-def _mixed_weight(weight: torch.Tensor | None, params: MixParams) -> torch.Tensor | None:
-    """Sample weights mix like labels: lam * w_i + (1 - lam) * w_j."""
-    return None if weight is None else apply_mix(weight.float(), params)
 
 
 def _flat(features: torch.Tensor) -> torch.Tensor:
@@ -312,9 +312,10 @@ class MixupStep(_MixingStep):
         """
         params = self.draw(model, inputs)
         logits = self.mixed_forward(model, inputs, params, None)
-        mixed = label_mixed("linear", params, labels, logits.shape[-1])
+        mixed = label_mixed("linear", params, labels, logits.shape[-1], sample_weight=weight)
         self.count_labels(mixed.targets, labels, params.perm)
-        return soft_cross_entropy(logits, mixed.targets, _mixed_weight(weight, params))
+        # Without sample weights, the plain mean (mixed.weight is then all ones).
+        return soft_cross_entropy(logits, mixed.targets, None if weight is None else mixed.weight)
 
 
 @contextmanager
@@ -489,13 +490,13 @@ class GenLabelStep(_MixingStep):
         params = self.draw(model, inputs)
         logits, z_mix = self.mixed_forward(model, inputs, params, self.features)
         mixed = label_mixed(
-            self.rule, params, labels, logits.shape[-1],
-            points=_flat(z_mix.detach()), density=self.labeler, label_classes=self.label_classes,
+            self.rule, params, labels, logits.shape[-1], points=_flat(z_mix.detach()),
+            density=self.labeler, label_classes=self.label_classes, sample_weight=weight,
         )  # fmt: skip
         self.count_labels(mixed.targets, labels, params.perm)
         return genlabel_loss(
             logits, mixed.targets, mixed.mix_targets, self.gamma,
-            weight=_mixed_weight(weight, params),
+            weight=None if weight is None else mixed.weight,
         )  # fmt: skip
 
     def to(self, device: torch.device | str) -> GenLabelStep:
@@ -589,6 +590,19 @@ class AdaMixupPolicy(nn.Module):
             The shares (a, d, 1 - a - d).
         """
         return torch.softmax(self.net(pair).float(), dim=-1)
+
+
+def adamixup_draw(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """AdaMixup's draws for a batch of ``n``: the pairing, then u ~ U(0, 1) per point
+    (float64), in this order from ``generator`` (the image step and the batched grid)."""
+    perm = sample_permutation(n, generator=generator)
+    return perm, torch.rand(n, generator=generator, dtype=torch.float64)
+
+
+def adamixup_lam(shares: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """AdaMixup's policy: lam = a + u d from the policy's shares (a, d, 1 - a - d) (..., 3)
+    and the uniforms u (...), so lam lies in [a, a + d] inside [0, 1]."""
+    return shares[..., 0] + u * shares[..., 1]
 
 
 class AdaMixupStep(_Drawing):
@@ -703,10 +717,10 @@ class AdaMixupStep(_Drawing):
         """
         policy, discriminator = self._networks()
         n = inputs.shape[0]
-        perm = sample_permutation(n, generator=self.generator).to(inputs.device)
-        u = torch.rand(n, generator=self.generator, dtype=torch.float64).to(inputs.device)
+        perm, u = adamixup_draw(n, self.generator)
+        perm, u = perm.to(inputs.device), u.to(inputs.device)
         shares = policy(torch.cat([inputs, inputs[perm]], dim=1))
-        params = MixParams(lam=shares[:, 0] + u.float() * shares[:, 1], perm=perm)
+        params = MixParams(lam=adamixup_lam(shares, u.float()), perm=perm)
         with capture_output(model, self.features) as captured:
             logits = model(torch.cat([apply_mix(inputs, params), inputs]))
         k = logits.shape[-1]
@@ -814,11 +828,11 @@ def build_step(
             f"method {spec.name!r} is not an image method; image methods are "
             + ", ".join(method_names(models=IMAGE_MODELS))
         )
-    if spec.mix == "none":
+    if not spec.mixes:
         return PlainStep()
-    if spec.mix == "adaptive":
+    if spec.adaptive:
         return AdaMixupStep(in_channels, feature_dim, features=features, seed=seed)
-    layers = layers if spec.mix == "manifold" else None
+    layers = layers if spec.mixes_layers else None
     if spec.is_genlabel:
         labeler = OnlineGaussianLabeler(
             num_classes, feature_dim, memory=memory, bias_correction=bias_correction
@@ -916,24 +930,9 @@ def _check_options(sigma2, per_sample, class_prior, feature_extractor, seed) -> 
         raise parameter_error(owner, "seed", "None or an int", seed)
 
 
-def _generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator:
-    """The mixer's own generator: ``generator``, or a new one seeded with ``seed`` (from the
-    OS's entropy when None)."""
-    if seed is not None and generator is not None:
-        raise ValueError("give either seed or generator, not both")
-    if generator is not None:
-        return generator
-    generator = torch.Generator()
-    if seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(int(seed))
-    return generator
-
-
 def _not_dropin(spec: MethodSpec) -> str:
     """Why ``spec`` is no drop-in label rule, and what trains it instead."""
-    if spec.mix == "generative":
+    if spec.generative:
         where = "it is a classifier, not a label rule: use genlabel.estimators.GenerativeClassifier"
     elif "online" in spec.densities:
         where = "it labels with the model's own features: use the image methods' Trainer"
@@ -1062,7 +1061,7 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
         self.class_prior = bool(class_prior)
         self._log_prior: torch.Tensor | None = None
         self.feature_extractor = feature_extractor
-        self.generator = _generator(seed, generator)
+        self.generator = _make_generator(generator, seed, "GenLabelMixup")
         self._reference: tuple[torch.Tensor, torch.Tensor] | None = None
         # A density that is not a ClassDensity (e.g. a GAN's) comes fitted.
         self._fitted_density = not isinstance(density, ClassDensity)
@@ -1080,9 +1079,9 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
         spec = resolve_method(method, density=kind)
         if not spec.dropin:
             raise ValueError(_not_dropin(spec))
-        if spec.name == "vanilla":
+        if not spec.mixes:  # vanilla
             return "linear", density, 0.0, 0.0
-        if spec.mix == "cutmix":
+        if spec.cuts:
             return "linear", density, 0.0, cutmix_alpha or 1.0
         if spec.densities and isinstance(density, str):
             density = spec.densities[0]
@@ -1163,8 +1162,7 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
             )
         self._reference = (Z, y_t)
         if self.class_prior:
-            counts = torch.bincount(y_t, minlength=self.num_classes).double()
-            self._log_prior = torch.log(counts / counts.sum())
+            self._log_prior = class_log_prior(y_t, self.num_classes)
         if self.rule in GENLABEL_RULES and isinstance(self.density, ClassDensity):
             self.density.fit(Z, y_t, classes=list(range(self.num_classes)))
             self._fitted_density = True
@@ -1194,6 +1192,11 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
 
     def __call__(self, inputs: Any, labels: Any) -> MixupBatch:
         """Mix a batch (tensors or NumPy arrays) and label the mixed points with the rule."""
+        return self._mix(inputs, labels)
+
+    def _mix(self, inputs: Any, labels: Any, weight: torch.Tensor | None = None) -> MixupBatch:
+        """The call, with sample weights (mixed like the labels into ``weight``) for the
+        Trainer's step."""
         if self.needs_fit and self._reference is None:
             raise RuntimeError(
                 f"GenLabelMixup(rule={self.rule!r}) must be fitted before use; call fit"
@@ -1217,7 +1220,7 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
             self.rule, params, labels, self.num_classes, points=points,
             reference=reference, density=self.density, sigma2=self.sigma2,
             log_prior=None if self._log_prior is None else self._log_prior.to(inputs.device),
-            label_classes=self.label_classes,
+            label_classes=self.label_classes, sample_weight=weight,
         )  # fmt: skip
         targets, mix_targets = self._smooth(labelled.targets), self._smooth(labelled.mix_targets)
         soft = (
@@ -1270,16 +1273,13 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
         Tensor
             The scalar loss.
         """
-        batch = self(inputs, labels)
+        batch = self._mix(inputs, labels, weight)
         if batch.mixed.params is not None:
             # The diagnostics describe the rule's own label: label smoothing undone.
             eps, k = self.label_smoothing, self.num_classes
             own = batch.targets if eps == 0 else (batch.targets - eps / k) / (1 - eps)
             self.count_labels(own, labels, batch.mixed.params.perm)
-        w = batch.weight
-        if weight is not None:
-            w = w * apply_mix(weight.to(w.dtype), batch.mixed.params)  # type: ignore[arg-type]
-        return soft_cross_entropy(model(batch.inputs), batch.soft_targets, weight=w)
+        return soft_cross_entropy(model(batch.inputs), batch.soft_targets, weight=batch.weight)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The generator's state (checkpointed by ``Trainer``; densities are refitted)."""
