@@ -395,7 +395,7 @@ def test_gamma_selection_falls_back_to_zero_when_the_labels_are_wrong(
     from genlabel.images import GenLabelStep, ImageSettings
 
     def wrong_step(method, *, gamma, seed, **_):
-        return GenLabelStep(_WrongLabeler(), gamma=gamma, seed=seed)
+        return GenLabelStep(_WrongLabeler(), gamma=gamma, label_classes="all", seed=seed)
 
     monkeypatch.setattr(experiment, "build_step", wrong_step)
     settings = ImageSettings(

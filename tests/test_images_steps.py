@@ -107,7 +107,7 @@ def test_genlabel_step_is_algorithm_3_by_hand() -> None:
         labeler.means.copy_(torch.randn(4, 3, generator=torch.Generator().manual_seed(1)))
         labeler.variances.copy_(torch.tensor([0.5, 1.0, 2.0, 0.8], dtype=torch.float64))
     start_means, start_vars = labeler.means.numpy().copy(), labeler.variances.numpy().copy()
-    step = GenLabelStep(labeler, alpha=1.0, gamma=0.3, seed=11)
+    step = GenLabelStep(labeler, alpha=1.0, gamma=0.3, label_classes="all", seed=11)
     loss = step.training_loss(model, x, y)
     # The draws, from a generator seeded alike: lam ~ Beta(1, 1) = U(0, 1), then the pairing.
     g = torch.Generator().manual_seed(11)
@@ -236,7 +236,9 @@ def test_manifold_genlabel_labels_the_features_of_the_mixed_pass() -> None:
     x, y = _batch(8, seed=1)
     x = x.double()
     labeler = OnlineGaussianLabeler(4, 3, memory=0.0)
-    step = GenLabelStep(labeler, "manifold", layers=["features.linear"], gamma=1.0, seed=2)
+    step = GenLabelStep(
+        labeler, "manifold", layers=["features.linear"], gamma=1.0, label_classes="all", seed=2
+    )
     loss = step.training_loss(model, x, y)
     g = torch.Generator().manual_seed(2)
     torch.randint(0, 1, (1,), generator=g)
@@ -260,7 +262,7 @@ def test_genlabel_step_takes_any_label_density_and_skips_the_statistics_pass() -
     with torch.no_grad():
         z = model.features(x)
     density = GaussianClassDensity(covariance="spherical").fit(z, y, classes=list(range(4)))
-    step = GenLabelStep(density, "input", gamma=1.0, top_k=None, seed=4)
+    step = GenLabelStep(density, "input", gamma=1.0, top_k=None, label_classes="all", seed=4)
     calls = []
     hook = model.features.register_forward_hook(lambda *a: calls.append(1))
     loss = step.training_loss(model, x, y)
@@ -541,3 +543,18 @@ def test_the_label_diagnostics_callback_adds_every_epoch_and_resumes(tmp_path) -
     assert 0 <= genlabel["third_class_share"] <= 1 and 0 <= genlabel["mixed_weight"] <= 1
     with pytest.raises(ValueError, match="counts its labels"):
         fit(1, LabelDiagnostics(), mixer=PlainStep())
+
+
+def test_the_image_steps_default_to_the_mixed_classes_and_the_drop_in_to_all() -> None:
+    """Issue 42: the image default is label_classes="mixed" (measured on MNIST and
+    Fashion-MNIST); the drop-in, a tabular tool, keeps the paper's "all"."""
+    from genlabel import GenLabelMixup
+
+    assert GenLabelStep(OnlineGaussianLabeler(4, 3)).label_classes == "mixed"
+    step = build_step("cutmix_genlabel", num_classes=4, in_channels=1, feature_dim=3)
+    assert step.label_classes == "mixed"
+    assert "label_classes" not in repr(GenLabelStep(OnlineGaussianLabeler(4, 3)))
+    assert "label_classes='all'" in repr(
+        GenLabelStep(OnlineGaussianLabeler(4, 3), label_classes="all")
+    )
+    assert GenLabelMixup(num_classes=3).label_classes == "all"

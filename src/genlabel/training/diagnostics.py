@@ -63,7 +63,9 @@ def label_counts(targets: torch.Tensor, labels: torch.Tensor, perm: torch.Tensor
     top = targets.argmax(1, keepdim=True)
     third = ~pair.gather(1, top).squeeze(1)
     one_hot = targets.max(1).values >= ONE_HOT_AT
-    weight = (targets.double() * pair).sum(1)
+    # The share of each label's mass on the pair: a float32 label sums to 1 only up to
+    # rounding, and its raw sum on the pair could read as a share above 1.
+    weight = (targets.double() * pair).sum(1) / targets.double().sum(1).clamp_min(1e-300)
     cross_f = cross.double()
     return torch.stack(
         [
