@@ -105,6 +105,7 @@ class MethodSpec:
 
     # What a method does, read from ``mix`` and ``rule`` here only: the trainers, the
     # estimators and the CLI ask these instead of comparing ``mix`` with strings.
+    # One property per behaviour of `mix` (item 5): alike in shape by design.
     @property
     def is_genlabel(self) -> bool:
         """Whether its labels come from class densities (a GenLabel rule)."""

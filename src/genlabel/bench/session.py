@@ -604,6 +604,7 @@ class BenchSession(StoreSession):
                 )
         return attack_factory
 
+    # The run contract's numpydoc, restated by each session (bench, images, GenMix).
     def run(self, plan: BenchPlan | None = None, *, command: str | None = None) -> RunSummary:
         """Compute the missing cells as one run segment of the store (Ctrl-C stops cleanly:
         every finished job is stored, and the same call resumes).

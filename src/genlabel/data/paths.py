@@ -41,6 +41,7 @@ def data_root() -> Path | None:
     return None
 
 
+# numpydoc alike in shape only to the other data loaders' (each public function documents its own).
 def default_data_dir(kind: str) -> Path:
     """The default folder of ``kind`` ("openml" or "images") under the data root.
 

@@ -59,6 +59,7 @@ def read_manifest(data_dir: str) -> dict[str, dict[str, str]]:
         return {row["openml_id"]: row for row in csv.DictReader(fh)}
 
 
+# numpydoc alike in shape only to the other data loaders' (each public function documents its own).
 def openml_dir(data_dir: str | Path | None = None) -> Path:
     """``data_dir``, or the default OpenML folder (``$GENLABEL_DATA/openml``, or
     ``../shared/data/openml`` beside a checkout).
@@ -106,6 +107,7 @@ def check_data_dir(
         )
 
 
+# numpydoc alike in shape only to the other data loaders' (each public function documents its own).
 def load_openml(
     dataset_id: str | int,
     data_dir: str | Path | None = None,

@@ -201,6 +201,7 @@ def _check_finite(features: pd.DataFrame, path: Path) -> None:
         )
 
 
+# numpydoc alike in shape only to the other data loaders' (each public function documents its own).
 def load_csv(path: str | Path, label: str) -> Dataset:
     """A classification data set from a CSV (or CSV.gz) file with a header row.
 

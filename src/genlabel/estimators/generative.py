@@ -100,6 +100,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
     # decision_function, predict_proba and predict restate scikit-learn's classifier API and its
     # numpydoc, as MLPMixupClassifier's do: each public estimator documents its own methods (and
     # its scores differ: class densities here, logits there).
+    # scikit-learn's classifier API, restated by each estimator (each documents its own).
     def decision_function(self, X) -> np.ndarray:
         """log pi_c + log p_c(x), shape (n_samples, n_classes) ((n_samples,) for 2 classes).
 
@@ -122,6 +123,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
             log_prior = np.log(self.priors_)
         return self.density_.log_prob(X).numpy() + log_prior
 
+    # scikit-learn's classifier API, restated by each estimator (each documents its own).
     def predict_proba(self, X) -> np.ndarray:
         """The posterior class probabilities, softmax_c(log pi_c + log p_c(x)).
 
@@ -136,6 +138,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         scores = self._joint_log_likelihood(X)
         return np.exp(scores - logsumexp(scores, axis=1, keepdims=True))
 
+    # scikit-learn's classifier API, restated by each estimator (each documents its own).
     def predict(self, X) -> np.ndarray:
         """The most likely class of every sample.
 

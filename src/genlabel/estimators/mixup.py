@@ -427,6 +427,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
             x = torch.tensor(X, dtype=param.dtype, device=param.device)
             return self.module_(x).double().cpu().numpy()
 
+    # scikit-learn's classifier API, restated by each estimator (each documents its own).
     def decision_function(self, X) -> np.ndarray:
         """Logits, shape (n_samples, n_classes); (n_samples,) for two classes (class 1 vs 0).
 
@@ -441,6 +442,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         logits = self._logits(X)
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
+    # scikit-learn's classifier API, restated by each estimator (each documents its own).
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes): the softmax of the logits.
 
@@ -457,6 +459,7 @@ class MixupClassifier(ClassifierMixin, BaseEstimator):
         p = np.exp(logits)
         return p / p.sum(1, keepdims=True)
 
+    # scikit-learn's classifier API, restated by each estimator (each documents its own).
     def predict(self, X) -> np.ndarray:
         """The class of the largest logit for every sample.
 

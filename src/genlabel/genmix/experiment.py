@@ -202,6 +202,7 @@ class GenMixExperiment(StoreSession):
             (bar.write if self.progress else self.log)(line)
         return written
 
+    # The run contract's numpydoc, restated by each session (bench, images, GenMix).
     def run(self, plan: BenchPlan | None = None, *, command: str | None = None) -> RunSummary:
         """Compute the missing cells as one run segment of the store (Ctrl-C stops cleanly:
         every finished cell is stored, and the same call resumes)."""

@@ -10,6 +10,7 @@
 - :mod:`~genlabel.images.distributed`: the process group under ``torchrun``.
 """
 
+# The same names as images/steps.py re-exports: the old import paths keep working.
 from ..training.steps import (
     MIXES,
     AdaMixupPolicy,

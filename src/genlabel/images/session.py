@@ -163,6 +163,7 @@ class ImageSession(StoreSession):
         ]
         return BenchPlan(self.db, keys, done, jobs, unit="tasks (method x trial)")
 
+    # The run contract's numpydoc, restated by each session (bench, images, GenMix).
     def run(self, plan: BenchPlan | None = None, *, command: str | None = None) -> RunSummary:
         """Compute the missing cells as one run segment (Ctrl-C stops cleanly: finished
         cells are stored, a cell's checkpoint keeps its finished epochs).

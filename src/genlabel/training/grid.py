@@ -875,6 +875,8 @@ def _train_two_phase(run: _GridRun, configs: list[Config]) -> StackedMLP:
     return stack
 
 
+# _LatentLabels and _LatentHead take the same (run, configs, features, unique) by design: the two
+# stages of Algorithm 2's latent model share the run's stacked features.
 class _LatentLabels:
     """GenLabel labels in a feature space: densities per (fold, lr, density kind), fitted on
     the penultimate features that model ``unique.index((fold, lr))`` of ``features`` gives the

@@ -176,6 +176,7 @@ class _Drawing:
 class PlainStep:
     """Vanilla training: cross entropy of the model on the batch, nothing drawn."""
 
+    # The MixStep protocol's signature and numpydoc (training/trainer.py), restated by each step.
     def training_loss(
         self,
         model: nn.Module,
@@ -286,6 +287,7 @@ class MixupStep(_MixingStep):
     ):
         super().__init__(mix, alpha, layers, generator, seed)
 
+    # The MixStep protocol's signature and numpydoc (training/trainer.py), restated by each step.
     def training_loss(
         self,
         model: nn.Module,
@@ -459,6 +461,7 @@ class GenLabelStep(_MixingStep):
             model(inputs)
         self.labeler.update(_flat(captured.output), labels)  # type: ignore[union-attr]
 
+    # The MixStep protocol's signature and numpydoc (training/trainer.py), restated by each step.
     def training_loss(
         self,
         model: nn.Module,
@@ -693,6 +696,7 @@ class AdaMixupStep(_Drawing):
             self._nets = nets
         return self._nets
 
+    # The MixStep protocol's signature and numpydoc (training/trainer.py), restated by each step.
     def training_loss(
         self,
         model: nn.Module,
@@ -1251,6 +1255,7 @@ class GenLabelMixup(ParamsRepr, LabelCounting):
         return soft_cross_entropy(logits, batch.soft_targets, weight=batch.weight)
 
     # -- as a Trainer's mix step --------------------------------------------------------
+    # The MixStep protocol's signature and numpydoc (training/trainer.py), restated by each step.
     def training_loss(
         self,
         model: nn.Module,

@@ -52,6 +52,7 @@ class MixStep(Protocol):
     (trained by the same optimizer, e.g. AdaMixup's policy network).
     """
 
+    # Restated by every step in training/steps.py (each documents its own shapes).
     def training_loss(
         self,
         model: nn.Module,
