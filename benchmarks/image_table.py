@@ -93,7 +93,7 @@ def table(cells: pd.DataFrame) -> pd.DataFrame:
         row = {
             "method": method,
             "clean accuracy": _mean_std(own.test_accuracy),
-            "vs its mix": diff,
+            "Δ vs its mix": diff,
             "ECE": _mean_std(own.ece, 1),
             "third class": _mean_std(own.third_class_share, 1),
             "one-hot": _mean_std(own.one_hot_share, 1),
@@ -115,7 +115,9 @@ def main() -> None:
     cells = read_cells(args.stores)
     for dataset, part in cells.groupby("dataset", sort=False):
         trials = part[part.measure == "clean"].groupby("method").trial.nunique()
-        print(f"**{dataset}** (trials per method: {trials.min()}–{trials.max()})\n")
+        low, high = trials.min(), trials.max()
+        count = f"{low} trial{'s' if low > 1 else ''}" if low == high else f"{low}–{high} trials"
+        print(f"**{dataset}** ({count} per method)\n")
         print(markdown_table(table(part)))
         print()
 

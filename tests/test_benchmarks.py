@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -204,3 +205,38 @@ def test_the_startup_benchmark_times_the_cli_against_import_torch() -> None:
         assert f"| `{command}` |" in out
     assert "| `import torch` |" in out and "| 1.00x | 1.00x |" in out
     assert "load average" in out and "genlabel demo" not in out  # --quick: no demo
+
+
+def test_the_image_table_puts_the_label_variants_side_by_side(tmp_path: Path) -> None:
+    """benchmarks/image_table.py: GenLabel rows per store, the difference to the mix each
+    relabels paired by trial, the diagnostics, the attacks and the chosen gamma."""
+    from genlabel.bench.store import ResultStore
+
+    def cell(method, trial, acc, measure="clean", robust=None, params="{}", third=None):
+        return {"dataset": "mnist", "method": method, "model": "cnn", "trial": trial,
+                "alpha": 1.0, "measure": measure, "test_accuracy": acc, "ece": 0.01,
+                "robust_accuracy": robust, "params": params, "seconds": 1.0,
+                "third_class_share": third, "one_hot_share": None, "mixed_weight": None}  # fmt: skip
+
+    stores = {
+        "all": [cell("vanilla", t, 0.99) for t in (0, 1)]
+        + [cell("mixup", t, 0.98 + 0.01 * t) for t in (0, 1)]
+        + [cell("mixup_genlabel", t, 0.96 + 0.01 * t, third=0.3) for t in (0, 1)]
+        + [cell("mixup", 0, 0.98, "robust-autoattack-eps0.1", 0.05)],
+        "mixed": [cell("mixup_genlabel", t, 0.98 + 0.02 * t, third=0.0) for t in (0, 1)],
+        "val": [
+            cell("mixup_genlabel", t, 0.98, params=json.dumps({"gamma": g, "gamma_grid": [0, 0.5]}))
+            for t, g in ((0, 0.0), (1, 0.5))
+        ],
+    }
+    args = []
+    for name, cells in stores.items():
+        with ResultStore(tmp_path / f"{name}.sqlite") as s:
+            s.add(cells, {"v": name})
+        args.append(f"{name}={tmp_path / name}.sqlite")
+    out = _run_script("image_table.py", args, timeout=120)
+    assert "**mnist** (2 trials per method)" in out
+    assert "| mixup | 98.50 ± 0.50 |  | 1.0 ± 0.0 | – | 5.0 |  |" in out  # no empty columns
+    assert "| mixup_genlabel · all | 96.50 ± 0.50 | -2.00 ± 0.00 | 1.0 ± 0.0 | 30.0 ± 0.0 |" in out
+    assert "| mixup_genlabel · mixed | 99.00 ± 1.00 | 0.50 ± 0.50 |" in out
+    assert out.rstrip().endswith("| 0, 0.5 |")  # the val rows' chosen gammas, by trial
