@@ -112,7 +112,7 @@ class ImageSettings:
         retrained on all of them with it (see ``select_gamma``); ``gamma`` is then unused.
     val_split : float in (0, 1), optional
         The share of the validation split (with ``gamma_grid``).
-    label_classes : {"all", "mixed"}, default="mixed"
+    label_classes : {"mixed", "all"}, default="mixed"
         y_gen over the two classes each point was mixed from, or over every class
         (Algorithm 3 as the paper writes it). "mixed" is the image default: with "all",
         GenLabel cost Fashion-MNIST 3 points of clean accuracy against the mix it

@@ -382,7 +382,7 @@ class GenLabelStep(_MixingStep):
     alpha : float, default=1.0
     gamma : float in [0, 1], default=0.5
         The loss ratio.
-    label_classes : {"all", "mixed"}, default="mixed"
+    label_classes : {"mixed", "all"}, default="mixed"
         The classes y_gen may use: only the two classes each point was mixed from (the
         same two for CutMix and manifold mixup; the image default) or every class ("all",
         Algorithm 3 as written; it cost Fashion-MNIST accuracy from scratch).
@@ -800,7 +800,7 @@ def build_step(
         Beta(alpha, alpha) of the mix draws.
     gamma : float, default=0.5
         GenLabel's loss ratio.
-    label_classes : {"all", "mixed"}, default="mixed"
+    label_classes : {"mixed", "all"}, default="mixed"
         The classes GenLabel's label may use.
     memory : float, default=0.5
         The labeler's EMA memory.
