@@ -543,6 +543,11 @@ def test_several_attacks_train_each_model_once_and_match_single_attack_runs(
     }
     # The settings themselves keep one spelling (also when built in Python).
     assert BenchSettings(attack=" pgd, fgsm ,pgd").attack == "pgd,fgsm"
+    # ... and their float settings as floats, so that ints given in Python fingerprint alike.
+    ints = BenchSettings(eps=(1,), gamma_grid=(0, 1), lr_grid=(1,), weight_decay=0)
+    floats = BenchSettings(eps=(1.0,), gamma_grid=(0.0, 1.0), lr_grid=(1.0,), weight_decay=0.0)
+    assert ints.fingerprint("iris") == floats.fingerprint("iris")
+    assert json.dumps(ints.fingerprint("iris")) == json.dumps(floats.fingerprint("iris"))
     bad = runner.invoke(app, ["bench", "--datasets", "iris", "--measure", "robust",
                               "--attack", "fgsm,cw", "--db", str(tmp_path / "x.sqlite")])  # fmt: skip
     assert bad.exit_code == 2 and "unknown attack 'cw'" in bad.output

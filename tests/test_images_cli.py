@@ -253,6 +253,29 @@ def test_a_cell_another_driver_finished_after_this_plan_is_not_run_again(
     assert ran == ["mixup"] and summary.cells_written == 1 and summary.cells_stored == 2
 
 
+def test_a_store_made_in_python_with_int_settings_resumes_from_the_command(tmp_path) -> None:
+    """``alpha=1`` in Python is ``--alpha 1`` (a float) on the command line: the store's
+    settings match and the cell is not run again."""
+    from genlabel.images import ImageSession, ImageSettings
+
+    db = tmp_path / "r.sqlite"
+    settings = ImageSettings(epochs=1, train_subset=160, batch_size=64, alpha=1, lr=1,
+                             gamma_grid=[0, 1], val_split=0.5, eps=(0,))  # fmt: skip
+    assert settings.alpha == 1.0 and type(settings.alpha) is float
+    assert settings.gamma_grid == (0.0, 1.0) and all(type(g) is float for g in settings.gamma_grid)
+    floats = ImageSettings(epochs=1, train_subset=160, batch_size=64, alpha=1.0, lr=1.0,
+                           gamma_grid=(0.0, 1.0), val_split=0.5, eps=(0.0,))  # fmt: skip
+    assert settings.training_key() == floats.training_key()
+    session = ImageSession(settings, methods=["mixup_genlabel"], db=db, progress=False,
+                           log=lambda _m: None)  # fmt: skip
+    session.run(session.plan())
+    again = cli.invoke(app, _args(db, "--methods", "mixup_genlabel", "--alpha", "1", "--lr", "1",
+                                  "--gamma", "0,1", "--val-split", "0.5"))  # fmt: skip
+    assert again.exit_code == 0 and "0 to run" in again.output, again.output
+    # What is no number is still reported by the settings' checks, not by the conversion.
+    assert "alpha must be a float >= 0; got 'one'" in "; ".join(ImageSettings(alpha="one").errors())
+
+
 def test_the_report_counts_overlapping_run_segments_once(tmp_path) -> None:
     import pandas as pd
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from .._validation import is_real
 from ..data import Dataset, csv_name, load_dataset, make_preprocessor
 from ..data.user_csv import csv_sha256
 from ..estimators import GenerativeClassifier
@@ -36,6 +37,7 @@ __all__ = [
     "MeasureSettings",
     "calibration",
     "attack_names",
+    "floats_as_floats",
     "measure_label",
     "measure_labels",
     "one_attack_spelling",
@@ -116,6 +118,7 @@ class BenchSettings:
 
     def __post_init__(self) -> None:
         one_attack_spelling(self)
+        floats_as_floats(self, ("weight_decay", "lr_grid", "gamma_grid", "eps"))
 
     def fingerprint(self, dataset: str | None = None) -> dict[str, Any]:
         """The settings that change the results of ``dataset``'s cells (not where the data
@@ -234,6 +237,22 @@ def one_attack_spelling(settings: MeasureSettings) -> None:
     (" fgsm, pgd ,fgsm" is "fgsm,pgd"), so that a resumed store's settings match."""
     if isinstance(settings.attack, str) and attack_names(settings):
         object.__setattr__(settings, "attack", ",".join(attack_names(settings)))
+
+
+def floats_as_floats(settings: Any, names: tuple[str, ...]) -> None:
+    """For a frozen settings' ``__post_init__``: the named float settings (numbers or tuples
+    of numbers) as Python floats, ``1`` as ``1.0``, so that settings made in Python with ints
+    fingerprint like the command line's and a resumed store's settings match. Values that
+    are no real number are left for the settings' checks to report."""
+
+    def as_float(value: Any) -> Any:
+        return float(value) if is_real(value) else value
+
+    for name in names:
+        value = getattr(settings, name)
+        if isinstance(value, (tuple, list)):
+            value = type(value)(as_float(v) for v in value)
+        object.__setattr__(settings, name, as_float(value))
 
 
 def measure_label(

@@ -39,6 +39,7 @@ from .._validation import (
 from ..bench.protocol import (
     attack_names,
     calibration,
+    floats_as_floats,
     measure_label,
     one_attack_spelling,
     unknown_attacks,
@@ -79,6 +80,20 @@ _EVAL_BATCH = 1000
 
 class ImageError(ValueError):
     """An image experiment that cannot run as asked; the message says what to change."""
+
+
+# The float settings, stored as floats whatever number type they were given in.
+_FLOAT_SETTINGS = (
+    "lr",
+    "momentum",
+    "weight_decay",
+    "alpha",
+    "gamma",
+    "gamma_grid",
+    "val_split",
+    "beta",
+    "eps",
+)
 
 
 @dataclass(frozen=True)
@@ -234,6 +249,7 @@ class ImageSettings:
 
     def __post_init__(self) -> None:
         one_attack_spelling(self)
+        floats_as_floats(self, _FLOAT_SETTINGS)
         if isinstance(self.gamma_grid, (list, tuple)):  # one spelling: a tuple, no repeats
             object.__setattr__(self, "gamma_grid", tuple(dict.fromkeys(self.gamma_grid)))
 
