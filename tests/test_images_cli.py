@@ -443,6 +443,17 @@ def test_gamma_selection_falls_back_to_zero_when_the_labels_are_wrong(
     assert choice_again == choice and len(fits) == 1  # only the final model trained again
 
 
+def test_gamma_names_tell_every_two_gammas_apart() -> None:
+    """The candidates' checkpoint folders and the stored validation scores are keyed by
+    these names: near-equal gammas must not share one (``:g`` keeps 6 digits)."""
+    from genlabel.images.experiment import gamma_name
+
+    assert [gamma_name(g) for g in (0.0, 0.25, 0.5, 1.0, 0.1)] == ["0", "0.25", "0.5", "1", "0.1"]
+    near = (0.1, 0.1000001, 0.10000000000000002, 1e-7, 1.0000001e-7)
+    assert len({gamma_name(g) for g in near}) == len(near)
+    assert all(float(gamma_name(g)) == g for g in near)
+
+
 def test_gamma_chosen_on_a_validation_split_through_the_command(tmp_path) -> None:
     """--gamma 0,0.5 --val-split: the choice is stored with each GenLabel cell, the report
     shows it per trial, a second run has nothing to do; bad combinations exit 2."""

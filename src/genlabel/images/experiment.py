@@ -452,6 +452,14 @@ def _accuracy(model: nn.Module, images: ImageSet, device: torch.device) -> float
     return float((proba.argmax(1) == images.y.numpy()).mean())
 
 
+def gamma_name(gamma: float) -> str:
+    """``gamma`` as a short name that tells every two values apart: ``0.25`` (``:g``) when
+    that reads back as the same float, else the float's repr (``:g`` keeps 6 significant
+    digits, so 0.1 and 0.1000001 would share a checkpoint folder)."""
+    short = f"{gamma:g}"
+    return short if float(short) == gamma else repr(float(gamma))
+
+
 def select_gamma(
     settings: ImageSettings, method: str, trial: int, train: ImageSet, folder: Path | None,
     verbose: int = 0,
@@ -476,7 +484,7 @@ def select_gamma(
     scores: dict[float, float] = {}
     seconds = 0.0
     for gamma in settings.gamma_grid:
-        sub = None if folder is None else folder / f"val-gamma{gamma:g}"
+        sub = None if folder is None else folder / f"val-gamma{gamma_name(gamma)}"
         trained = _train(replace(settings, gamma=gamma), method, trial, fit, sub, verbose)
         scores[gamma] = _accuracy(trained.model, val, device)
         seconds += trained.seconds
@@ -487,7 +495,7 @@ def select_gamma(
         "gamma": best,
         "gamma_grid": list(settings.gamma_grid),
         "val_split": settings.val_split,
-        "val_accuracy": {f"{g:g}": acc for g, acc in scores.items()},
+        "val_accuracy": {gamma_name(g): acc for g, acc in scores.items()},
     }
     return final, choice
 
