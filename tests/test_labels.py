@@ -331,6 +331,15 @@ def test_label_mixed_gives_the_linear_label_of_a_stacked_draw() -> None:
         torch.testing.assert_close(stacked.mix_targets[g], one.mix_targets)
         torch.testing.assert_close(from_indices.mix_targets[g], one.mix_targets)
     assert stacked.weight.shape == (3, 7)
+    # Sample weights (G, n) mix per model like the labels (AdaMixup's lam is (G, n, 1)).
+    w = torch.rand(3, 7, generator=gen, dtype=torch.float64)
+    weighted = label_mixed("linear", MixParams(lam, perm), y, 4, dtype=torch.float64,
+                           sample_weight=w)  # fmt: skip
+    assert weighted.weight.shape == (3, 7)
+    for g in range(3):
+        one = label_mixed("linear", MixParams(lam[g, :, 0], perm[g]), y[g], 4,
+                          dtype=torch.float64, sample_weight=w[g])  # fmt: skip
+        torch.testing.assert_close(weighted.weight[g], one.weight)
     with pytest.raises(ValueError, match="a stacked draw is for 'linear'"):
         label_mixed("logistic", MixParams(lam, perm), y, 4)
 

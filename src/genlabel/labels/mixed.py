@@ -228,7 +228,7 @@ def label_mixed(
         classes each point was mixed from (``mixed_class_mask``; the top-2 of
         ``genlabel_top2`` is then those two). The other rules ignore it.
     sample_weight : Tensor of shape (n,), optional
-        Per-sample weights of the unmixed batch: a mixed point weighs
+        Per-sample weights of the unmixed batch ((G, n) for a stacked draw): a mixed point weighs
         lam * w_i + (1 - lam) * w_j (in ``dtype``), as its label mixes, times the rule's
         weight.
 
@@ -246,8 +246,9 @@ def label_mixed(
     source = _source_targets(labels, num_classes, dtype, batch_dims=params.perm.ndim)
     mix_targets = apply_mix(source, params)
     weight = torch.ones(source.shape[:-1], dtype=dtype, device=source.device)
-    if sample_weight is not None:
-        weight = weight * apply_mix(sample_weight.to(device=source.device, dtype=dtype), params)
+    if sample_weight is not None:  # mixed as a one-column label, so lam broadcasts alike
+        column = sample_weight.to(device=source.device, dtype=dtype).unsqueeze(-1)
+        weight = weight * apply_mix(column, params).squeeze(-1)
     if rule == "linear":
         return MixedLabels(mix_targets, mix_targets, weight)
     if rule == "logistic":

@@ -420,7 +420,8 @@ def train_grid(
         The random stream of each fold (default: the fold index); a model trained on
         stream s gets exactly the draws it would get alone on stream s.
     sample_weight : Tensor of shape (n,), optional
-        Per-row weights of the loss (a mixed point weighs lam w_i + (1 - lam) w_j).
+        Per-row weights of the loss (a mixed point weighs lam w_i + (1 - lam) w_j; AdaMixup
+        weighs each of a point's terms, mixed, clean and discriminator, by its own w_i).
     phi : (StackedMLP, {(fold, lr): model index}), optional
         For GenLabel with ``latent="two_model"``: the vanilla models whose features hold the
         densities (the vanilla grid of the same folds, streams and settings, so its cells

@@ -867,7 +867,9 @@ class MixupBatch:
     mix_targets : Tensor of shape (n, k)
         Mixup's linear label.
     weight : Tensor of shape (n,)
-        1 for points that count, 0 for points dropped by ``exclude_intrusion``.
+        1 for points that count, 0 for points dropped by ``exclude_intrusion``; through
+        the Trainer's step with sample weights, times the mixed weight
+        lam * w_i + (1 - lam) * w_j.
     mixed : MixedBatch
         The draw itself (lam, permutation, both source labels, ``params``).
     soft_targets : Tensor of shape (n, k)
