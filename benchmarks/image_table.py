@@ -67,7 +67,9 @@ def _mean_std(values: pd.Series, digits: int = 2) -> str:
         return "–"
     values = 100 * values.dropna()
     std = values.std(ddof=0) if len(values) > 1 else float("nan")
-    return f"{values.mean():.{digits}f}" + (f" ± {std:.{digits}f}" if std == std else "")
+    mean = f"{values.mean():.{digits}f}"
+    mean = mean.lstrip("-") if float(mean) == 0 else mean  # "-0.00" reads as a loss
+    return mean + (f" ± {std:.{digits}f}" if std == std else "")
 
 
 def _gammas(params: pd.Series) -> str:

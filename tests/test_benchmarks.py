@@ -224,6 +224,8 @@ def test_the_image_table_puts_the_label_variants_side_by_side(tmp_path: Path) ->
         + [cell("mixup_genlabel", t, 0.96 + 0.01 * t, third=0.3) for t in (0, 1)]
         + [cell("mixup", 0, 0.98, "robust-autoattack-eps0.1", 0.05)],
         "mixed": [cell("mixup_genlabel", t, 0.98 + 0.02 * t, third=0.0) for t in (0, 1)],
+        # A tie up to rounding: "0.00", not "-0.00" (which reads as a loss).
+        "tie": [cell("mixup_genlabel", t, 0.98 + 0.01 * t - 1e-12 * t) for t in (0, 1)],
         "val": [
             cell("mixup_genlabel", t, 0.98, params=json.dumps({"gamma": g, "gamma_grid": [0, 0.5]}))
             for t, g in ((0, 0.0), (1, 0.5))
@@ -239,4 +241,5 @@ def test_the_image_table_puts_the_label_variants_side_by_side(tmp_path: Path) ->
     assert "| mixup | 98.50 ± 0.50 |  | 1.0 ± 0.0 | – | 5.0 |  |" in out  # no empty columns
     assert "| mixup_genlabel · all | 96.50 ± 0.50 | -2.00 ± 0.00 | 1.0 ± 0.0 | 30.0 ± 0.0 |" in out
     assert "| mixup_genlabel · mixed | 99.00 ± 1.00 | 0.50 ± 0.50 |" in out
+    assert "| mixup_genlabel · tie | 98.50 ± 0.50 | 0.00 ± 0.00 |" in out
     assert out.rstrip().endswith("| 0, 0.5 |")  # the val rows' chosen gammas, by trial

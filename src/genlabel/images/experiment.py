@@ -130,8 +130,8 @@ class ImageSettings:
     label_classes : {"mixed", "all"}, default="mixed"
         y_gen over the two classes each point was mixed from, or over every class
         (Algorithm 3 as the paper writes it). "mixed" is the image default: with "all",
-        GenLabel cost Fashion-MNIST 3 points of clean accuracy against the mix it
-        relabels, with "mixed" it matched the mix (docs/results/image-classifiers.md).
+        GenLabel cost Fashion-MNIST 3.3-4.7 points of clean accuracy against the mix it
+        relabels, with "mixed" 0.4-0.5 (docs/results/image-classifiers.md).
     beta : float in [0, 1), default=0.5
         The memory ratio of the online class statistics (Algorithm 3).
     bias_correction : bool, default=True
