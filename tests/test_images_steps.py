@@ -393,6 +393,8 @@ BAD = [
     (lambda: MixupStep(alpha=-1.0), "The 'alpha' parameter of MixupStep must be a float"),
     (lambda: MixupStep("input", layers=["features"]), "layers are for mix='manifold'"),
     (lambda: MixupStep(seed=1, generator=torch.Generator()), "a generator or a seed, not both"),
+    (lambda: MixupStep(seed=1.7), "The 'seed' parameter of MixupStep must be None or an int"),
+    (lambda: MixupStep(seed=True), "The 'seed' parameter of MixupStep must be None or an int"),
     (
         lambda: GenLabelStep(OnlineGaussianLabeler(3, 2), gamma=1.5),
         "The 'gamma' parameter of GenLabelStep must be a float in",

@@ -136,6 +136,8 @@ def _make_generator(
     (checked), or a new one seeded with ``seed`` (a fresh random seed when None)."""
     if generator is not None and seed is not None:
         raise ValueError(f"{owner}: give a generator or a seed, not both")
+    if seed is not None and not is_integer(seed):  # int(1.7) or int(True) would hide it
+        raise parameter_error(owner, "seed", "None or an int", seed)
     if generator is not None:
         return check_generator(generator)
     return torch.Generator().manual_seed(secrets.randbits(63) if seed is None else int(seed))
