@@ -276,6 +276,12 @@ def checksum(values: Sequence[Any]) -> str:
     return hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _mismatch(values: Sequence[Any], stored: str | None) -> bool:
+    """Whether a row's values do not match its stored checksum (a row from before
+    checksums, ``stored`` None, matches)."""
+    return stored is not None and stored != checksum(values)
+
+
 def _maybe(kind: Callable[[Any], Any], value: Any) -> Any:
     return None if value is None else kind(value)
 
@@ -469,7 +475,7 @@ class ResultStore:
         cells, damaged, rowids = [], [], set()
         for rowid, *values, stored in rows:
             key = _key(values)
-            if key is None or (stored is not None and stored != checksum(values)):
+            if key is None or _mismatch(values, stored):
                 damaged.append(tuple(values[: len(CELL_KEY)]))
                 rowids.add(rowid)
             else:
@@ -783,12 +789,12 @@ class ResultStore:
     def _damaged(self, key: tuple) -> bool:
         """Whether the stored cell of ``key`` is damaged (it is then replaced, not kept)."""
         row = self._stored(key)
-        return row is not None and row[-1] is not None and row[-1] != checksum(row[:-1])
+        return row is not None and _mismatch(row[:-1], row[-1])
 
     def _sound(self, key: tuple) -> bool:
         """Whether ``key`` is stored and not damaged (a cell from before checksums counts)."""
         row = self._stored(key)
-        return row is not None and (row[-1] is None or row[-1] == checksum(row[:-1]))
+        return row is not None and not _mismatch(row[:-1], row[-1])
 
     def frame(self) -> pd.DataFrame:
         """Every sound cell, one row each (damaged cells are reported and left out)."""

@@ -97,10 +97,8 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    # decision_function, predict_proba and predict restate scikit-learn's classifier API and its
-    # numpydoc, as MLPMixupClassifier's do: each public estimator documents its own methods (and
-    # its scores differ: class densities here, logits there).
-    # scikit-learn's classifier API, restated by each estimator (each documents its own).
+    # scikit-learn's classifier API, restated by each estimator (each documents its own; the
+    # scores differ: class densities here, logits in MixupClassifier).
     def decision_function(self, X) -> np.ndarray:
         """log pi_c + log p_c(x), shape (n_samples, n_classes) ((n_samples,) for 2 classes).
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from .._distributed import rank_and_world
+from .._distributed import is_main_process, rank_and_world
 from .._validation import is_int_at_least
 from ..bench.report import report_folder, write_report
 from ..bench.runner import planned_keys
@@ -108,7 +108,7 @@ class ImageSession(StoreSession):
         ----------
         message : str
         """
-        if rank_and_world()[0] == 0:
+        if is_main_process():
             self._log(message)
 
     def _check_data(self) -> None:
@@ -217,7 +217,7 @@ class ImageSession(StoreSession):
     def report(self) -> list[Path]:
         """Write report.md, results.csv and the plots into ``out`` (rank 0); the paths."""
         frame, runs = self._frame_and_runs()
-        if rank_and_world()[0] != 0:
+        if not is_main_process():
             return []
         return write_report(frame, self.out, runs=runs, partial=self.partial)
 

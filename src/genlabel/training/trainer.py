@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._distributed import rank_and_world
+from .._distributed import is_main_process, rank_and_world
 from .._repr import ParamsRepr
 from .._validation import (
     all_finite,
@@ -466,7 +466,7 @@ class Trainer(ParamsRepr):
 
     def _save(self, epoch: int, seed: int) -> None:
         path = self._checkpoint_path()
-        if path is None or rank_and_world()[0] != 0:
+        if path is None or not is_main_process():
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -579,13 +579,12 @@ class Trainer(ParamsRepr):
         self.stop_training = False
         for cb in self.callbacks:
             cb.on_train_begin(self)
-        rank = rank_and_world()[0]
         total = (self.epochs - done) * len(batches) or None
         with tqdm(
             total=total,
             desc="training",
             unit="batch",
-            disable=self.verbose < 1 or rank != 0,
+            disable=self.verbose < 1 or not is_main_process(),
             dynamic_ncols=True,
         ) as bar:
             for epoch in range(done, self.epochs):
